@@ -1,0 +1,256 @@
+"""The server side of HashiCorp go-plugin over gRPC, in Python.
+
+This module knows go-plugin and nothing else (no fleeting, no OpenStack): the
+magic-cookie check, application-protocol negotiation, the unix-socket
+listener, AutoMTLS, the handshake line, and the services every go-plugin gRPC
+server carries (health, controller, stdio, broker). The application service is
+added by a callback chosen by the negotiated protocol version.
+
+Facts it relies on (go-plugin v1.6.2-v1.8.0, see docs/protocol.md): the
+handshake is the first and only stdout line,
+``CORE|APP|NETWORK|ADDR|grpc|SERVERCERT[|MUX]``; the client reads nothing else
+from stdout, logs from stderr, and calls ``plugin.GRPCController/Shutdown`` on
+Kill, waiting 2 s before SIGKILL.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping, TextIO
+
+import grpc
+
+from fleeting_openstack.proto import goplugin_pb2, goplugin_pb2_grpc, health_pb2, health_pb2_grpc
+
+log = logging.getLogger("fleeting_openstack.goplugin")
+
+CORE_PROTOCOL_VERSION = 1
+ENV_UNIX_SOCKET_DIR = "PLUGIN_UNIX_SOCKET_DIR"
+ENV_UNIX_SOCKET_GROUP = "PLUGIN_UNIX_SOCKET_GROUP"
+ENV_MULTIPLEX = "PLUGIN_MULTIPLEX_GRPC"
+ENV_CLIENT_CERT = "PLUGIN_CLIENT_CERT"
+ENV_PROTOCOL_VERSIONS = "PLUGIN_PROTOCOL_VERSIONS"
+
+#: Same words a Go plugin prints when started by hand.
+NOT_A_PROGRAM = ("This binary is a plugin. These are not meant to be executed directly. "
+                 "Please execute the program that consumes these plugins, which will "
+                 "load any plugins automatically")
+
+Registrar = Callable[[grpc.Server, "ServerContext"], None]
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What a go-plugin client and server must agree on."""
+
+    cookie_key: str
+    cookie_value: str
+    #: application protocol version -> callback that adds the app services.
+    versions: Mapping[int, Registrar]
+
+
+@dataclass
+class ServerContext:
+    """Handed to the app registrar: the negotiated version and a stop switch."""
+
+    app_version: int
+    stop: threading.Event = field(default_factory=threading.Event)
+    #: callables run (in order) once the gRPC server has stopped.
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+
+
+class HandshakeError(Exception):
+    """The client's environment cannot be served; the message says why."""
+
+
+def negotiate_version(offered: str | None, supported: Mapping[int, object]) -> int:
+    """Pick the newest application version both sides speak.
+
+    Like go-plugin's server: without ``PLUGIN_PROTOCOL_VERSIONS`` (a legacy
+    client) the newest supported version is announced; with it, the newest
+    common one. With no common version the newest supported one is announced
+    anyway, so the client reports the mismatch itself, as it does with Go
+    plugins.
+    """
+    ours = sorted(supported, reverse=True)
+    if not offered:
+        return ours[0]
+    theirs = set()
+    for item in offered.split(","):
+        try:
+            theirs.add(int(item.strip()))
+        except ValueError:
+            log.warn("ignoring invalid protocol version from client", extra={"value": item})
+    for version in ours:
+        if version in theirs:
+            return version
+    return ours[0]
+
+
+def _socket_path(env: Mapping[str, str]) -> str:
+    """A fresh path in ``$PLUGIN_UNIX_SOCKET_DIR`` (else ``$TMPDIR``), like os.CreateTemp."""
+    directory = env.get(ENV_UNIX_SOCKET_DIR) or env.get("TMPDIR") or tempfile.gettempdir()
+    fd, path = tempfile.mkstemp(prefix="plugin", dir=directory)
+    os.close(fd)
+    os.unlink(path)
+    return path
+
+
+def _make_group_writable(path: str, group: str) -> None:
+    import grp
+
+    gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+    os.chown(path, -1, gid)
+    os.chmod(path, 0o660)
+
+
+class _Health(health_pb2_grpc.HealthServicer):
+    """go-plugin's Ping checks service "plugin"; answer SERVING for it and ""."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def Check(self, request, context):  # noqa: N802 (gRPC method name)
+        if request.service not in ("", "plugin"):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
+        return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+
+    def Watch(self, request, context):  # noqa: N802
+        yield self.Check(request, context)
+        _wait_until_done(self._stop, context)
+
+
+class _Controller(goplugin_pb2_grpc.GRPCControllerServicer):
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def Shutdown(self, request, context):  # noqa: N802
+        log.debug("shutdown requested by the client")
+        self._stop.set()
+        return goplugin_pb2.Empty()
+
+
+class _Stdio(goplugin_pb2_grpc.GRPCStdioServicer):
+    """Held open and silent: this plugin never writes to stdout after the
+    handshake, and its stderr goes to the client directly as log lines."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def StreamStdio(self, request, context) -> Iterator[goplugin_pb2.StdioData]:  # noqa: N802
+        _wait_until_done(self._stop, context)
+        return
+        yield  # pragma: no cover - makes this a generator
+
+
+class _Broker(goplugin_pb2_grpc.GRPCBrokerServicer):
+    """Accepts the broker stream; refuses knocks, since nothing is brokered."""
+
+    def StartStream(self, request_iterator, context):  # noqa: N802
+        for info in request_iterator:
+            if info.HasField("knock") and info.knock.knock:
+                yield goplugin_pb2.ConnInfo(
+                    service_id=info.service_id,
+                    knock=goplugin_pb2.ConnInfo.Knock(
+                        knock=True, ack=False, error="this plugin brokers no connections"))
+
+
+def _wait_until_done(stop: threading.Event, context: grpc.ServicerContext) -> None:
+    done = threading.Event()
+    context.add_callback(done.set)
+    while not (done.is_set() or stop.is_set()):
+        done.wait(0.5)
+
+
+def _watch_parent(stop: threading.Event) -> None:
+    """Stop when the parent (the runner) is gone, so no orphan outlives it."""
+    parent = os.getppid()
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            log.warn("parent process exited; shutting down", extra={"parent_pid": parent})
+            stop.set()
+
+
+def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
+          stdout: TextIO | None = None, max_workers: int = 16) -> int:
+    """Run a go-plugin gRPC server until the client shuts it down.
+
+    Returns the process exit code. Raises nothing for a bad environment: a Go
+    plugin prints one human line on stderr and exits 1, and so does this.
+    """
+    env = os.environ if env is None else env
+    stdout = stdout or sys.stdout
+    if env.get(handshake.cookie_key) != handshake.cookie_value:
+        sys.stderr.write(NOT_A_PROGRAM + "\n")
+        return 1
+
+    version = negotiate_version(env.get(ENV_PROTOCOL_VERSIONS), handshake.versions)
+    ctx = ServerContext(app_version=version)
+    # A Ctrl-C sent to the runner's process group must not kill the plugin
+    # before the runner shuts it down; SIGTERM stops it cleanly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: ctx.stop.set())
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
+                                                    thread_name_prefix="grpc"),
+                         options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(_Health(ctx.stop), server)
+    goplugin_pb2_grpc.add_GRPCControllerServicer_to_server(_Controller(ctx.stop), server)
+    goplugin_pb2_grpc.add_GRPCStdioServicer_to_server(_Stdio(ctx.stop), server)
+    goplugin_pb2_grpc.add_GRPCBrokerServicer_to_server(_Broker(), server)
+    handshake.versions[version](server, ctx)
+
+    path = _socket_path(env)
+    server_cert = ""
+    client_cert = env.get(ENV_CLIENT_CERT, "")
+    front = None
+    if client_cert:
+        from fleeting_openstack.mtls import TlsFront
+
+        front = TlsFront(path, client_cert)
+        ctx.on_stop.append(front.close)
+        server_cert = base64.b64encode(front.der).decode().rstrip("=")
+    if not server.add_insecure_port("unix:" + (front.backend_path if front else path)):
+        log.error("plugin init error: cannot listen on unix socket", extra={"path": path})
+        return 1
+    server.start()
+    if front:
+        front.start()
+    try:
+        group = env.get(ENV_UNIX_SOCKET_GROUP)
+        if group:
+            _make_group_writable(path, group)
+
+        fields = [str(CORE_PROTOCOL_VERSION), str(version), "unix", path, "grpc", server_cert]
+        if env.get(ENV_MULTIPLEX):
+            # Honest answer: no yamux multiplexing here, so a client that
+            # requires it fails at once with a clear error.
+            fields.append("false")
+        log.debug("plugin address", extra={"network": "unix", "address": path,
+                                           "app_protocol": version, "mtls": bool(client_cert)})
+        stdout.write("|".join(fields) + "\n")
+        stdout.flush()
+
+        threading.Thread(target=_watch_parent, args=(ctx.stop,), name="parent-watch",
+                         daemon=True).start()
+        while not ctx.stop.wait(1.0):
+            pass
+    finally:
+        server.stop(grace=1.0).wait(3.0)
+        for callback in ctx.on_stop:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - shutdown must finish
+                log.exception("error while stopping")
+        if os.path.exists(path):
+            os.unlink(path)
+    log.debug("plugin exited cleanly")
+    return 0

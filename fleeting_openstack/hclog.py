@@ -1,0 +1,143 @@
+"""Logging in hclog's JSON line format, on stderr only.
+
+go-plugin's client re-logs every stderr line that parses as an hclog JSON
+object at that object's level, with the other keys as fields; any other line
+(a raw Python traceback, say) lands at debug. So every record becomes exactly
+one JSON object per line with ``@level`` in trace|debug|info|warn|error,
+``@message``, ``@timestamp`` (``2006-01-02T15:04:05.000000Z07:00``: exactly six
+fractional digits), ``@module`` and the record's extra fields.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import sys
+import traceback
+from typing import Any, TextIO
+
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+#: Python level -> hclog level name. hclog knows no "warning" or "critical".
+_LEVEL_NAMES = {TRACE: "trace", logging.DEBUG: "debug", logging.INFO: "info",
+                logging.WARNING: "warn", logging.ERROR: "error", logging.CRITICAL: "error"}
+
+#: hclog level name (as users write it) -> Python level.
+LEVELS = {"trace": TRACE, "debug": logging.DEBUG, "info": logging.INFO,
+          "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
+
+#: Attributes every LogRecord has; anything else was passed with ``extra=``.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName"}
+
+ROOT_MODULE = "fleeting-plugin-openstack"
+
+
+def hclog_level(levelno: int) -> str:
+    """Map a Python level number to the nearest hclog level name at or below it."""
+    for number in sorted(_LEVEL_NAMES, reverse=True):
+        if levelno >= number:
+            return _LEVEL_NAMES[number]
+    return "trace"
+
+
+def format_timestamp(epoch: float) -> str:
+    """hclog's ``@timestamp``: local time, six fractional digits, ``Z`` for UTC."""
+    moment = _dt.datetime.fromtimestamp(epoch).astimezone()
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    offset = moment.utcoffset()
+    if not offset:
+        return text + "Z"
+    zone = moment.strftime("%z")  # +0100
+    return f"{text}{zone[:3]}:{zone[3:]}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+class HclogFormatter(logging.Formatter):
+    """Formats a record as one hclog JSON object (no newline)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "@level": hclog_level(record.levelno),
+            "@message": record.getMessage(),
+            "@module": _module_name(record.name),
+            "@timestamp": format_timestamp(record.created),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                entry[key] = _jsonable(value)
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = str(record.exc_info[1])
+            entry["traceback"] = "".join(traceback.format_exception(*record.exc_info))
+        # One line, whatever the message holds: json.dumps escapes newlines.
+        return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+
+
+def _module_name(logger_name: str) -> str:
+    # "fleeting_openstack.provider" -> "fleeting-plugin-openstack.provider"
+    if logger_name == "root":
+        return ROOT_MODULE
+    if logger_name.startswith("fleeting_openstack"):
+        return ROOT_MODULE + logger_name[len("fleeting_openstack"):]
+    return logger_name
+
+
+def configure(level: str | int | None = None, stream: TextIO | None = None) -> logging.Logger:
+    """Send every log record to stderr as hclog JSON; return the package logger.
+
+    The level comes from the argument, else ``FLEETING_OPENSTACK_LOG_LEVEL``,
+    else ``info``. Noisy third-party loggers (keystoneauth, urllib3) are held
+    at warn unless the level is trace.
+    """
+    if level is None:
+        level = os.environ.get("FLEETING_OPENSTACK_LOG_LEVEL", "info")
+    levelno = LEVELS.get(str(level).lower(), logging.INFO) if isinstance(level, str) else level
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(HclogFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(levelno)
+    quiet = logging.WARNING if levelno > TRACE else TRACE
+    for name in ("keystoneauth", "urllib3", "stevedore", "openstack", "grpc"):
+        logging.getLogger(name).setLevel(max(quiet, levelno))
+    logging.captureWarnings(True)
+    return logging.getLogger("fleeting_openstack")
+
+
+def set_level(level: str) -> None:
+    """Change the level after start-up (plugin_config ``log_level``)."""
+    logging.getLogger().setLevel(LEVELS.get(level.lower(), logging.INFO))
+
+
+def install_excepthook() -> None:
+    """Turn any uncaught exception (main or thread) into one ``error`` line."""
+    log = logging.getLogger("fleeting_openstack")
+
+    def _hook(exc_type, exc, tb):  # type: ignore[no-untyped-def]
+        log.error("uncaught exception: %s", exc, exc_info=(exc_type, exc, tb))
+
+    def _thread_hook(args):  # type: ignore[no-untyped-def]
+        if args.exc_type is SystemExit:
+            return
+        log.error("uncaught exception in thread %s: %s",
+                  getattr(args.thread, "name", "?"), args.exc_value,
+                  exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    import threading
+
+    sys.excepthook = _hook
+    threading.excepthook = _thread_hook

@@ -1,0 +1,96 @@
+"""A small in-memory InstanceGroup for transport tests (no cloud).
+
+Served by the real plugin executable when FLEETING_OPENSTACK_PROVIDER is
+``memory_provider:MemoryProvider`` and this directory is on PYTHONPATH.
+plugin_config keys: ``name`` (required), ``max_size``, ``fail_init`` (an error
+message Init raises), ``log_probe`` (log one line per hclog level at Init).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from fleeting_openstack.instancegroup import (
+    ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
+
+log = logging.getLogger("fleeting_openstack.memory")
+KNOWN = {"name", "max_size", "fail_init", "log_probe"}
+
+
+class MemoryProvider:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.instances: dict[str, State] = {}
+        self.counter = 0
+        self.settings = Settings()
+        self.max_size = 10
+
+    def init(self, config: bytes, settings: Settings) -> ProviderInfo:
+        cfg = json.loads(config or b"{}")
+        unknown = sorted(set(cfg) - KNOWN)
+        if unknown:
+            raise ValueError(f"plugin_config: unknown key(s) {', '.join(unknown)}")
+        if not cfg.get("name"):
+            raise ValueError("plugin_config.name: required")
+        if cfg.get("fail_init"):
+            raise ValueError(cfg["fail_init"])
+        if cfg.get("log_probe"):
+            log.log(5, "probe trace")
+            log.debug("probe debug")
+            log.info("probe info", extra={"probe_field": "value-1"})
+            log.warning("probe warn")
+            log.error("probe error")
+        self.settings = settings
+        self.max_size = int(cfg.get("max_size", 10))
+        return ProviderInfo(id=f"memory/{cfg['name']}", max_size=self.max_size, version="test")
+
+    def update(self):
+        with self.lock:
+            out = list(self.instances.items())
+            for iid, state in out:
+                if state is State.CREATING:
+                    self.instances[iid] = State.RUNNING
+                elif state is State.DELETING:
+                    del self.instances[iid]
+        return out
+
+    def increase(self, delta: int) -> int:
+        with self.lock:
+            room = max(0, self.max_size - len(self.instances))
+            made = min(delta, room)
+            for _ in range(made):
+                self.counter += 1
+                self.instances[f"mem-{self.counter}"] = State.CREATING
+        if made < delta:
+            raise PartialError(f"max_size {self.max_size} reached", made)
+        return made
+
+    def decrease(self, ids):
+        done = []
+        with self.lock:
+            for iid in ids:
+                if iid in self.instances:
+                    self.instances[iid] = State.DELETING
+                    done.append(iid)
+        missing = [i for i in ids if i not in done]
+        if missing:
+            raise PartialError(f"no such instance: {', '.join(missing)}", done)
+        return done
+
+    def connect_info(self, instance_id: str) -> ConnectInfo:
+        with self.lock:
+            if instance_id not in self.instances:
+                raise KeyError(f"instance {instance_id} not found")
+        return ConnectInfo(id=instance_id, connector=self.settings.connector.merged(os="linux", protocol="ssh"),
+                           internal_addr="192.0.2.10", external_addr="198.51.100.10")
+
+    def heartbeat(self, instance_id: str) -> None:
+        with self.lock:
+            state = self.instances.get(instance_id)
+        if state is not State.RUNNING:
+            raise InstanceUnhealthy(f"instance {instance_id} is {state.value if state else 'gone'}")
+
+    def shutdown(self) -> None:
+        log.info("memory provider shutdown")
