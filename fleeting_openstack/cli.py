@@ -130,8 +130,8 @@ def serve_plugin() -> int:
     sys.stdout = sys.stderr
     try:
         return goplugin.serve(handshake, stdout=real_stdout)
-    except Exception:  # noqa: BLE001 - one JSON error line, never a raw traceback
-        log.exception("plugin failed")
+    except Exception as exc:  # noqa: BLE001 - one JSON error line, never a raw traceback
+        log.exception("plugin failed: %s", exc)
         return 1
 
 

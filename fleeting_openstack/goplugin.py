@@ -88,7 +88,7 @@ def negotiate_version(offered: str | None, supported: Mapping[int, object]) -> i
         try:
             theirs.add(int(item.strip()))
         except ValueError:
-            log.warn("ignoring invalid protocol version from client", extra={"value": item})
+            log.warning("ignoring invalid protocol version from client", extra={"value": item})
     for version in ours:
         if version in theirs:
             return version
@@ -175,7 +175,7 @@ def _watch_parent(stop: threading.Event) -> None:
     parent = os.getppid()
     while not stop.wait(1.0):
         if os.getppid() != parent:
-            log.warn("parent process exited; shutting down", extra={"parent_pid": parent})
+            log.warning("parent process exited; shutting down", extra={"parent_pid": parent})
             stop.set()
 
 
