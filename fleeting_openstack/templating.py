@@ -39,6 +39,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Mapping
 
+from .strategy_types import UserDataError
+
 if TYPE_CHECKING:
     from .strategy_types import InstanceContext
 
@@ -72,7 +74,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*fleeting\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _CANDIDATE = re.compile(r"\{\{\s*(fleeting\b[^\n]*?)\s*(\}\}|$)", re.MULTILINE)
 
 
-class TemplateError(ValueError):
+class TemplateError(UserDataError):
     """user_data holds a placeholder that cannot be rendered."""
 
 

@@ -43,7 +43,7 @@ stop_groups() {
       kill -TERM -- "-$pid" 2>/dev/null
       pids+=("$pid"); names+=("$name")
     fi
-    rm -f "$RUN/$name.pid" "$RUN/$name.fingerprint"
+    rm -f "$RUN/$name.pid" "$RUN/$name.fingerprint" "$RUN/$name.started"
   done
   [ ${#pids[@]} -gt 0 ] || return 0
   for ((i = 0; i < grace * 10; i++)); do

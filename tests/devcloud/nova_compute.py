@@ -23,7 +23,10 @@ from nova.cmd.compute import main
 
 import nova.conf
 from nova.virt import driver as virt_driver
+from oslo_log import log as logging
 from oslo_utils import importutils
+
+LOG = logging.getLogger("nova.virt.driver")
 
 _load_nova_virt_driver = virt_driver.load_compute_driver
 
@@ -34,6 +37,7 @@ def load_compute_driver(virtapi, compute_driver=None):
     if not top or importlib.util.find_spec("nova.virt." + top) is not None:
         return _load_nova_virt_driver(virtapi, compute_driver)
     # an absolute path such as fleeting_testdriver.TestDriver
+    LOG.info("Loading compute driver '%s' (absolute import path)", name)
     driver = importutils.import_object(name, virtapi)
     if not isinstance(driver, virt_driver.ComputeDriver):
         raise TypeError(f"{name} is not a nova.virt.driver.ComputeDriver")

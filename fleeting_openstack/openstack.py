@@ -1,0 +1,279 @@
+"""The one place that talks to OpenStack: a small adapter over openstacksdk.
+
+Nova is called through the SDK's authenticated session with raw REST bodies,
+so the operator's ``server_spec`` reaches Nova with Nova's own key names and
+the configured microversion on every request (the original plugin silently
+replaced it). Results come back as plain dataclasses: the provider never sees
+an SDK object, and the strategies never see the provider's.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+log = logging.getLogger("fleeting_openstack.openstack")
+
+
+class CloudError(Exception):
+    """A request to the cloud failed; the message carries Nova's own words."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(CloudError):
+    pass
+
+
+@dataclass(frozen=True)
+class Address:
+    network: str
+    ip: str
+    version: int
+    kind: str  # "fixed" | "floating"
+
+
+@dataclass(frozen=True)
+class Server:
+    """The part of a Nova server the plugin reasons about."""
+
+    id: str
+    name: str
+    status: str
+    task_state: str | None
+    created: float  # unix seconds
+    metadata: Mapping[str, str]
+    tags: Sequence[str]
+    addresses: Sequence[Address]
+    image_id: str | None
+    flavor: str | None
+    access_ipv4: str = ""
+    access_ipv6: str = ""
+    fault: str = ""
+    key_name: str | None = None
+
+    def age(self, now: float | None = None) -> float:
+        return (now or time.time()) - self.created
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str
+    name: str
+    properties: Mapping[str, str] = field(default_factory=dict)
+    min_disk: int = 0
+
+
+def parse_time(text: str | None) -> float:
+    """Nova timestamps: ``2026-11-29T18:30:00Z`` (or with an offset)."""
+    if not text:
+        return time.time()
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _server(doc: Mapping[str, Any]) -> Server:
+    addresses = []
+    for network, entries in sorted((doc.get("addresses") or {}).items()):
+        for entry in entries:
+            addresses.append(Address(network=network, ip=entry.get("addr", ""),
+                                     version=int(entry.get("version", 4)),
+                                     kind=entry.get("OS-EXT-IPS:type", "fixed")))
+    image = doc.get("image") or {}
+    flavor = doc.get("flavor") or {}
+    fault = doc.get("fault") or {}
+    return Server(
+        id=doc["id"], name=doc.get("name", ""), status=doc.get("status", "UNKNOWN"),
+        task_state=doc.get("OS-EXT-STS:task_state"), created=parse_time(doc.get("created")),
+        metadata=dict(doc.get("metadata") or {}), tags=list(doc.get("tags") or []),
+        addresses=addresses, image_id=image.get("id") if isinstance(image, dict) else None,
+        flavor=flavor.get("original_name") or flavor.get("id"),
+        access_ipv4=doc.get("accessIPv4") or "", access_ipv6=doc.get("accessIPv6") or "",
+        fault=(fault.get("message") or "") if isinstance(fault, dict) else "",
+        key_name=doc.get("key_name"))
+
+
+def microversion_tuple(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+class Cloud:
+    """An authenticated connection and the handful of calls the plugin makes."""
+
+    def __init__(self, conn: Any, microversion: str, cloud_name: str = "") -> None:
+        self.conn = conn
+        self.microversion = microversion
+        self.cloud_name = cloud_name
+
+    # -- connection -------------------------------------------------------
+    @classmethod
+    def connect(cls, cloud: str | None, clouds_config: str | None, microversion: str) -> "Cloud":
+        """Authenticate (clouds.yaml entry, or ``OS_*`` env when ``cloud`` is empty)
+        and check that Nova offers ``microversion``."""
+        import openstack
+        import openstack.config
+        from keystoneauth1 import exceptions as ksa_exc
+
+        try:
+            kwargs: dict[str, Any] = {}
+            if clouds_config:
+                config = openstack.config.OpenStackConfig(config_files=[clouds_config])
+                region = config.get_one(cloud=cloud or None)
+                conn = openstack.connection.Connection(config=region)
+            else:
+                conn = openstack.connect(cloud=cloud or None, **kwargs)
+            conn.authorize()
+        except openstack.exceptions.ConfigException as exc:
+            raise CloudError(f"cloud configuration: {exc}") from exc
+        except ksa_exc.Unauthorized as exc:
+            raise CloudError(f"authentication failed for cloud {cloud or '(OS_* environment)'}: "
+                             f"the credentials were refused ({exc})") from exc
+        except (ksa_exc.ConnectFailure, ksa_exc.DiscoveryFailure, ksa_exc.ConnectTimeout) as exc:
+            raise CloudError(f"cannot reach the identity service of cloud "
+                             f"{cloud or '(OS_* environment)'}: {exc}") from exc
+        except ksa_exc.ClientException as exc:
+            raise CloudError(f"cannot authenticate to cloud {cloud or '(OS_* environment)'}: {exc}") from exc
+        self = cls(conn, microversion, cloud or "")
+        self._check_microversion()
+        return self
+
+    def _check_microversion(self) -> None:
+        response = self.conn.compute.get("/", microversion=None)
+        versions = response.json().get("version") or {}
+        if not versions:  # GET / may list all versions
+            versions = next((v for v in response.json().get("versions", []) if v.get("id") == "v2.1"), {})
+        low, high = versions.get("min_version") or "2.1", versions.get("version") or "2.1"
+        want = microversion_tuple(self.microversion)
+        if not microversion_tuple(low) <= want <= microversion_tuple(high):
+            raise CloudError(f"nova_microversion {self.microversion} is not offered by this cloud's "
+                             f"compute API (it supports {low} to {high})")
+
+    @property
+    def region(self) -> str:
+        return self.conn.config.get_region_name("compute") or ""
+
+    # -- raw Nova ----------------------------------------------------------
+    def _nova(self, method: str, url: str, *, ok: Sequence[int] = (200,), **kwargs: Any) -> Any:
+        response = self.conn.compute.request(url, method, microversion=self.microversion,
+                                             raise_exc=False, **kwargs)
+        if response.status_code == 404:
+            raise NotFound(_error_text(response), 404)
+        if response.status_code not in ok:
+            raise CloudError(f"Nova {method} {url.split('?')[0]}: HTTP {response.status_code}: "
+                             f"{_error_text(response)}", response.status_code)
+        return response.json() if response.content else None
+
+    def list_servers(self, filters: Mapping[str, str]) -> Iterator[Server]:
+        """All servers matching ``filters`` (server-side), page by page."""
+        params = dict(filters)
+        params["limit"] = "200"
+        while True:
+            doc = self._nova("GET", "/servers/detail", params=params)
+            servers = doc.get("servers", [])
+            for item in servers:
+                yield _server(item)
+            if not doc.get("servers_links") or not servers:
+                return
+            params["marker"] = servers[-1]["id"]
+
+    def get_server(self, server_id: str) -> Server:
+        return _server(self._nova("GET", f"/servers/{server_id}")["server"])
+
+    def create_server(self, body: Mapping[str, Any], scheduler_hints: Mapping[str, Any] | None) -> str:
+        payload: dict[str, Any] = {"server": dict(body)}
+        if scheduler_hints:
+            payload["os:scheduler_hints"] = dict(scheduler_hints)
+        doc = self._nova("POST", "/servers", ok=(202, 200), json=payload)
+        return doc["server"]["id"]
+
+    def delete_server(self, server_id: str) -> None:
+        self._nova("DELETE", f"/servers/{server_id}", ok=(204, 202))
+
+    def add_tag(self, server_id: str, tag: str) -> None:
+        self._nova("PUT", f"/servers/{server_id}/tags/{tag}", ok=(201, 204))
+
+    def console_tail(self, server_id: str, lines: int) -> str:
+        doc = self._nova("POST", f"/servers/{server_id}/action",
+                         json={"os-getConsoleOutput": {"length": lines}})
+        return doc.get("output") or ""
+
+    # -- lookups (Init) ------------------------------------------------------
+    def image(self, ref: str | None = None, name: str | None = None) -> Image:
+        if ref:
+            found = self.conn.image.find_image(ref, ignore_missing=True)
+        else:
+            images = [i for i in self.conn.image.images(name=name)]
+            images = [i for i in images if i.status == "active"] or images
+            found = max(images, key=lambda i: i.created_at or "") if images else None
+        if not found:
+            raise NotFound(f"image {ref or name!r} not found")
+        props = {k: str(v) for k, v in (found.properties or {}).items()}
+        for attr in ("os_admin_user", "os_type", "os_distro", "os_version", "architecture",
+                     "hw_architecture"):
+            value = getattr(found, attr, None)
+            if value:
+                props[attr] = str(value)
+        return Image(id=found.id, name=found.name or "", properties=props, min_disk=found.min_disk or 0)
+
+    def flavor_id(self, ref: str | None = None, name: str | None = None) -> str:
+        found = self.conn.compute.find_flavor(ref or name, ignore_missing=True)
+        if not found:
+            raise NotFound(f"flavor {ref or name!r} not found")
+        return found.id
+
+    def network_exists(self, ref: str) -> bool:
+        return self.conn.network.find_network(ref, ignore_missing=True) is not None
+
+    def network_name(self, ref: str) -> str | None:
+        found = self.conn.network.find_network(ref, ignore_missing=True)
+        return found.name if found else None
+
+    def port_exists(self, ref: str) -> bool:
+        return self.conn.network.find_port(ref, ignore_missing=True) is not None
+
+    def security_group_exists(self, ref: str) -> bool:
+        return self.conn.network.find_security_group(ref, ignore_missing=True) is not None
+
+    def keypair_exists(self, name: str) -> bool:
+        return self.conn.compute.find_keypair(name, ignore_missing=True) is not None
+
+    def server_group_exists(self, ref: str) -> bool:
+        try:
+            self._nova("GET", f"/os-server-groups/{ref}")
+            return True
+        except NotFound:
+            return False
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _error_text(response: Any) -> str:
+    try:
+        doc = response.json()
+    except ValueError:
+        return (response.text or "").strip()[:500]
+    if isinstance(doc, dict) and len(doc) == 1:
+        inner = next(iter(doc.values()))
+        if isinstance(inner, dict) and "message" in inner:
+            return str(inner["message"])
+    return str(doc)[:500]
+
+
+def encode_user_data(text: str | bytes) -> str:
+    raw = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(raw).decode()
+
+
+TAG_SAFE = re.compile(r"[^A-Za-z0-9._:=+-]")

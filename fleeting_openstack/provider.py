@@ -1,0 +1,642 @@
+"""The OpenStack instance group: fleeting's provider interface over Nova.
+
+Knows the fleeting provider interface, the typed config, the strategies
+facade and the cloud adapter; knows nothing of gRPC. Decisions worth knowing
+(each is also in docs/):
+
+* Membership: a Nova tag ``fleeting:<name>`` filtered server-side (one request
+  per page of the group's own servers), plus metadata ``fleeting-cluster=<name>``
+  as the Go plugin wrote it. Servers of the Go plugin found at Init are
+  adopted (tagged) so an upgrade loses nothing.
+* Names: ``%d`` in ``server_spec.name`` is an index that never repeats for a
+  group, also across restarts (a counter in the state directory, raised past
+  any index found in the cloud). A name without ``%d`` gets ``-<index>``.
+* Servers the runner can never use are deleted by the plugin and reported as
+  ``deleting``; the Nova fault message is logged.
+* Per-instance keys are derived from a local master secret and a non-secret
+  salt kept in the server's metadata, so ConnectInfo works after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from fleeting_openstack import __version__, hclog
+from fleeting_openstack.instancegroup import (
+    ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
+
+log = logging.getLogger("fleeting_openstack.provider")
+
+META_CLUSTER = "fleeting-cluster"
+META_INDEX = "fleeting-index"
+META_SALT = "fleeting-key-salt"
+META_KEY_TYPE = "fleeting-key-type"
+META_REQUEST = "fleeting-request"
+
+#: Statuses from which a server never becomes usable for the runner: the
+#: plugin deletes them itself (the original leaked them forever).
+UNUSABLE = frozenset({"ERROR", "SHUTOFF", "UNKNOWN", "SOFT_DELETED", "SHELVED",
+                      "SHELVED_OFFLOADED", "SUSPENDED", "PAUSED", "RESCUE"})
+#: Statuses an ACTIVE server passes through and comes back from.
+TRANSITIONAL = frozenset({"REBUILD", "MIGRATING", "RESIZE", "VERIFY_RESIZE", "REVERT_RESIZE",
+                          "REBOOT", "HARD_REBOOT", "PASSWORD"})
+#: Seconds before a delete the plugin issued is issued again.
+REDELETE_AFTER = 60.0
+CREATE_CONCURRENCY = 5
+DELETE_CONCURRENCY = 10
+
+
+def group_tag(name: str) -> str:
+    """The Nova tag marking the group's servers (Nova: <= 60 chars, no '/' or ',')."""
+    tag = f"fleeting:{name}"
+    if len(tag) <= 60:
+        return tag
+    import hashlib
+
+    return f"fleeting:{name[:34]}~{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What Init resolved once, so Increase does no lookups."""
+
+    image: Any  # openstack.Image
+    image_ref: str | None
+    flavor_ref: str
+    username: str
+    internal_network: str | None
+    external_network: str | None
+
+
+class OpenStackProvider:
+    """fleeting InstanceGroup for one group of Nova servers."""
+
+    def __init__(self) -> None:
+        self.cfg: Any = None
+        self.settings = Settings()
+        self.cloud: Any = None
+        self.strategy: Any = None
+        self.keys: Any = None
+        self.resolved: Resolved | None = None
+        self._lock = threading.Lock()
+        self._ready: set[str] = set()
+        self._deletes: dict[str, float] = {}
+        self._images: dict[str, Any] = {}
+        self._warned_expiry: set[str] = set()
+        self._tags_in_body = False
+        self._tag_filter = False
+
+    # -- Init ------------------------------------------------------------------
+    def init(self, config: bytes, settings: Settings) -> ProviderInfo:
+        from fleeting_openstack.config import ConfigError, load_plugin_config
+        from fleeting_openstack.openstack import Cloud, CloudError, microversion_tuple
+        from fleeting_openstack.strategies import StrategyManager, UnknownStrategyError
+
+        try:
+            loaded = load_plugin_config(config)
+        except ConfigError as exc:
+            raise ValueError(f"invalid plugin_config:\n{exc}") from None
+        cfg = loaded.config
+        for warning in loaded.warnings:
+            log.warning("plugin_config: %s", warning)
+        if cfg.log_level:
+            hclog.set_level(cfg.log_level)
+        self.cfg, self.settings = cfg, settings
+
+        manager = StrategyManager.load()
+        for info in manager.installed():
+            log.debug("plugin loaded", extra={"plugin": info.name, "version": info.version,
+                                              "strategies": list(info.strategies)})
+        try:
+            self.strategy = manager.strategy(cfg.strategy, cfg.strategy_options)
+        except UnknownStrategyError as exc:
+            raise ValueError(f"plugin_config.strategy: {exc}") from None
+        problems = [f"server_spec.user_data: {e}" for e in self.strategy.check(cfg.server_spec.user_data)]
+
+        try:
+            self.cloud = Cloud.connect(cfg.cloud, cfg.clouds_config, cfg.nova_microversion)
+        except CloudError as exc:
+            raise ValueError("; ".join([str(exc)] + problems)) from None
+        mv = microversion_tuple(cfg.nova_microversion)
+        self._tags_in_body = mv >= (2, 52)
+        self._tag_filter = mv >= (2, 26)
+        if not self._tag_filter:
+            log.warning("nova_microversion < 2.26 has no tag filter: every Update lists all servers",
+                        extra={"nova_microversion": cfg.nova_microversion})
+
+        self.resolved = self._resolve(cfg, settings, problems)
+        if problems:
+            raise ValueError(f"Init found {len(problems)} problem(s):\n" +
+                             "\n".join(f"  - {p}" for p in problems))
+        self._adopt_legacy_servers()
+        name = cfg.cloud or "env"
+        log.info("group ready", extra={"group": cfg.name, "strategy": self.strategy.name,
+                                       "microversion": cfg.nova_microversion,
+                                       "username": self.resolved.username})
+        return ProviderInfo(id=f"openstack/{name}/{cfg.name}", max_size=cfg.max_size,
+                            version=__version__)
+
+    def _resolve(self, cfg: Any, settings: Settings, problems: list[str]) -> Resolved | None:
+        from fleeting_openstack.credentials import KeyStore, KeyStoreError
+        from fleeting_openstack.openstack import NotFound
+
+        spec = cfg.server_spec
+        body = spec.body
+        image = None
+        image_ref = body.get("imageRef") or None
+        try:
+            if image_ref or body.get("image_name"):
+                image = self.cloud.image(ref=image_ref, name=body.get("image_name"))
+                image_ref = image.id
+            else:
+                boot = [b for b in body.get("block_device_mapping_v2", [])
+                        if b.get("source_type") == "image" and str(b.get("boot_index", "0")) == "0"]
+                if boot:
+                    image = self.cloud.image(ref=boot[0].get("uuid"))
+        except NotFound as exc:
+            problems.append(f"server_spec.{'imageRef' if body.get('imageRef') else 'image_name'}: {exc}")
+        flavor_ref = ""
+        try:
+            flavor_ref = self.cloud.flavor_id(ref=body.get("flavorRef"), name=body.get("flavor_name"))
+        except NotFound as exc:
+            problems.append(f"server_spec.{'flavorRef' if body.get('flavorRef') else 'flavor_name'}: {exc}")
+        networks = body.get("networks")
+        if isinstance(networks, list):
+            for i, net in enumerate(networks):
+                if net.get("uuid") and not self.cloud.network_exists(net["uuid"]):
+                    problems.append(f"server_spec.networks[{i}].uuid: network {net['uuid']} not found")
+                if net.get("port") and not self.cloud.port_exists(net["port"]):
+                    problems.append(f"server_spec.networks[{i}].port: port {net['port']} not found")
+        for i, group in enumerate(body.get("security_groups") or []):
+            ref = group.get("name") if isinstance(group, dict) else group
+            if ref and not self.cloud.security_group_exists(ref):
+                problems.append(f"server_spec.security_groups[{i}]: security group {ref!r} not found")
+        if body.get("key_name") and not self.cloud.keypair_exists(body["key_name"]):
+            problems.append(f"server_spec.key_name: keypair {body['key_name']!r} not found")
+        group = (spec.scheduler_hints or {}).get("group")
+        if group and not self.cloud.server_group_exists(group):
+            problems.append(f"server_spec.scheduler_hints.group: server group {group} not found")
+
+        internal = external = None
+        if cfg.address.internal_network:
+            internal = self.cloud.network_name(cfg.address.internal_network)
+            if internal is None:
+                problems.append(f"address.internal_network: network {cfg.address.internal_network!r} not found")
+        if cfg.address.external_network:
+            external = self.cloud.network_name(cfg.address.external_network)
+            if external is None:
+                problems.append(f"address.external_network: network {cfg.address.external_network!r} not found")
+
+        info = self._image_info(image)
+        connector = settings.connector
+        username = connector.username or (self.strategy.default_username(info) if info else None) \
+            or (info.os_admin_user if info else None) or ""
+        if not username and connector.protocol in ("", "ssh"):
+            problems.append("no login user: set connector_config.username, or the image property "
+                            "os_admin_user, or use a strategy that names one")
+        if connector.use_static_credentials:
+            if not connector.key and not connector.password:
+                problems.append("use_static_credentials = true needs connector_config.key_path "
+                                "(the private key of server_spec.key_name) or password")
+        elif self.strategy.wants_generated_key:
+            try:
+                self.keys = KeyStore(cfg.credentials.state_dir)
+            except KeyStoreError as exc:
+                problems.append(f"credentials.state_dir: {exc}")
+        else:
+            problems.append(f"strategy {self.strategy.name!r} injects no credentials: set "
+                            "connector_config.use_static_credentials = true with key_path or password")
+        return Resolved(image=image, image_ref=image_ref, flavor_ref=flavor_ref, username=username,
+                        internal_network=internal, external_network=external)
+
+    def _image_info(self, image: Any) -> Any:
+        from fleeting_openstack.strategy_types import ImageInfo
+
+        if image is None:
+            return None
+        p = image.properties
+        return ImageInfo(id=image.id, name=image.name, properties=p,
+                         os_admin_user=p.get("os_admin_user"), os_type=p.get("os_type"),
+                         os_distro=p.get("os_distro"),
+                         architecture=p.get("architecture") or p.get("hw_architecture"))
+
+    def _adopt_legacy_servers(self) -> None:
+        """Tag servers the Go plugin created (metadata only) so the tag filter finds them."""
+        if not self._tag_filter:
+            return
+        tag = group_tag(self.cfg.name)
+        for server in self.cloud.list_servers({}):
+            if server.metadata.get(META_CLUSTER) == self.cfg.name and tag not in server.tags:
+                try:
+                    self.cloud.add_tag(server.id, tag)
+                    log.info("adopted a server of the Go plugin", extra={"server": server.id,
+                                                                          "name": server.name})
+                except Exception as exc:  # noqa: BLE001 - adoption is best effort
+                    log.warning("could not tag server %s: %s", server.id, exc)
+
+    # -- membership --------------------------------------------------------------
+    def _group_servers(self) -> list[Any]:
+        if self._tag_filter:
+            return list(self.cloud.list_servers({"tags": group_tag(self.cfg.name)}))
+        return [s for s in self.cloud.list_servers({}) if s.metadata.get(META_CLUSTER) == self.cfg.name]
+
+    def _is_member(self, server: Any) -> bool:
+        return group_tag(self.cfg.name) in server.tags or server.metadata.get(META_CLUSTER) == self.cfg.name
+
+    # -- Update --------------------------------------------------------------------
+    def update(self) -> list[tuple[str, State]]:
+        now = time.time()
+        servers = self._group_servers()
+        out = []
+        for server in servers:
+            try:
+                state = self._state_of(server, now)
+            except Exception as exc:  # noqa: BLE001 - one bad server never fails Update
+                log.warning("could not evaluate server %s: %s", server.id, exc,
+                            extra={"server": server.id})
+                state = State.RUNNING if server.id in self._ready else State.CREATING
+            out.append((server.id, state))
+        live = {s.id for s in servers}
+        with self._lock:
+            self._ready &= live
+            for gone in set(self._deletes) - live:
+                del self._deletes[gone]
+        return out
+
+    def _state_of(self, server: Any, now: float) -> State:
+        status = server.status.upper()
+        if status == "DELETED":
+            return State.DELETED
+        if server.task_state == "deleting" or server.id in self._deletes:
+            if server.id in self._deletes and now - self._deletes[server.id] > REDELETE_AFTER:
+                self._reap(server, "delete did not complete; deleting again")
+            return State.DELETING
+        if status in UNUSABLE:
+            self._reap(server, f"status {status}")
+            return State.DELETING
+        if status == "BUILD":
+            if server.age(now) > self.cfg.build_timeout:
+                self._reap(server, f"stuck in BUILD for {int(server.age(now))}s "
+                                   f"(build_timeout {int(self.cfg.build_timeout)}s)")
+                return State.DELETING
+            return State.CREATING
+        if status in TRANSITIONAL:
+            return State.RUNNING if server.id in self._ready else State.CREATING
+        if status != "ACTIVE":
+            log.warning("unexpected Nova status %s; waiting", status, extra={"server": server.id})
+            return State.CREATING
+        if server.id in self._ready:
+            return State.RUNNING
+        return self._readiness(server, now)
+
+    def _readiness(self, server: Any, now: float) -> State:
+        from fleeting_openstack.strategy_types import Observation, ReadinessState
+
+        boot_time = self.cfg.boot_time
+        if boot_time is None:
+            self._mark_ready(server, "ACTIVE (no boot_time: no console check)")
+            return State.RUNNING
+        tail = None
+        try:
+            tail = self.cloud.console_tail(server.id, self.cfg.readiness.console_lines)
+        except Exception as exc:  # noqa: BLE001 - a failing console read never fails Update
+            log.debug("console read failed: %s", exc, extra={"server": server.id})
+        addresses: dict[str, list[str]] = {}
+        for a in server.addresses:
+            addresses.setdefault(a.network, []).append(a.ip)
+        result = self.strategy.readiness(Observation(
+            status=server.status, age_seconds=server.age(now), boot_time_seconds=boot_time,
+            console_tail=tail, addresses=addresses))
+        if result.state is ReadinessState.READY and self._probe_ok(server):
+            self._mark_ready(server, result.reason)
+            return State.RUNNING
+        if result.state is ReadinessState.FAILED:
+            self._reap(server, f"boot failed: {result.reason}")
+            return State.DELETING
+        if server.age(now) <= boot_time:
+            return State.CREATING
+        if self.cfg.readiness.on_boot_timeout == "delete":
+            self._reap(server, f"no boot marker within boot_time {int(boot_time)}s ({result.reason})")
+            return State.DELETING
+        if server.id not in self._warned_expiry:
+            self._warned_expiry.add(server.id)
+            log.warning("boot_time expired without a boot marker; reporting running anyway",
+                        extra={"server": server.id, "name": server.name, "boot_time": boot_time,
+                               "reason": result.reason})
+        self._mark_ready(server, "boot_time expired")
+        return State.RUNNING
+
+    def _probe_ok(self, server: Any) -> bool:
+        probe = self.cfg.readiness.probe
+        if probe == "none":
+            return True
+        from fleeting_openstack.probe import probe_address
+
+        internal, _ = self._addresses(server)
+        return bool(internal) and probe_address(internal, self.cfg.readiness.probe_port,
+                                                self.cfg.readiness.probe_timeout,
+                                                banner=(probe == "ssh-banner"))
+
+    def _mark_ready(self, server: Any, reason: str) -> None:
+        with self._lock:
+            self._ready.add(server.id)
+        log.info("instance ready", extra={"server": server.id, "name": server.name, "reason": reason,
+                                          "age": round(server.age(), 1)})
+
+    def _reap(self, server: Any, reason: str) -> None:
+        """Delete a server the runner can never use (at most once a minute)."""
+        from fleeting_openstack.openstack import NotFound
+
+        with self._lock:
+            last = self._deletes.get(server.id)
+            if last is not None and time.time() - last < REDELETE_AFTER:
+                return
+            self._deletes[server.id] = time.time()
+            self._ready.discard(server.id)
+        log.warning("deleting unusable server: %s", reason,
+                    extra={"server": server.id, "name": server.name, "status": server.status,
+                           "fault": server.fault})
+        try:
+            self.cloud.delete_server(server.id)
+        except NotFound:
+            pass
+        except Exception as exc:  # noqa: BLE001 - retried at the next Update
+            log.warning("delete of server %s failed: %s", server.id, exc)
+        self._forget_key(server)
+
+    def _forget_key(self, server: Any) -> None:
+        salt = server.metadata.get(META_SALT)
+        if self.keys is not None and salt:
+            try:
+                self.keys.forget(salt)
+            except Exception:  # noqa: BLE001
+                pass
+
+    # -- Increase --------------------------------------------------------------------
+    def increase(self, delta: int) -> int:
+        if delta <= 0:
+            return 0
+        with ThreadPoolExecutor(max_workers=min(delta, CREATE_CONCURRENCY),
+                                thread_name_prefix="create") as pool:
+            outcomes = list(pool.map(self._create_one, range(delta)))
+        errors = [o for o in outcomes if isinstance(o, Exception)]
+        made = delta - len(errors)
+        if errors:
+            reasons = sorted({str(e) for e in errors})
+            raise PartialError(f"{len(errors)} of {delta} creates failed: {'; '.join(reasons)}", made)
+        return made
+
+    def _create_one(self, _: int) -> str | Exception:
+        try:
+            return self._create()
+        except Exception as exc:  # noqa: BLE001 - reported as a partial result
+            log.error("create failed: %s", exc)
+            return exc
+
+    def _create(self) -> str:
+        from fleeting_openstack.credentials import new_salt
+        from fleeting_openstack.openstack import CloudError, encode_user_data
+        from fleeting_openstack.strategy_types import InstanceContext, InstanceCredentials
+
+        cfg, res = self.cfg, self.resolved
+        assert res is not None
+        index = self._next_index()
+        name = self._server_name(index)
+        request_id = str(uuid.uuid4())
+        metadata = dict(cfg.server_spec.body.get("metadata") or {})
+        metadata.update({META_CLUSTER: cfg.name, META_INDEX: str(index), META_REQUEST: request_id})
+        public_key = None
+        salt = None
+        info = self._image_info(res.image) or self._image_info_placeholder()
+        if self.keys is not None and not self.settings.connector.use_static_credentials:
+            key_type = self._key_type(info)
+            salt = new_salt()
+            public_key = self.keys.instance_key(salt, key_type).public_key_openssh
+            metadata.update({META_SALT: salt, META_KEY_TYPE: key_type})
+        ctx = InstanceContext(name=name, group=cfg.name, index=index, cloud=cfg.cloud or "",
+                              region=self.cloud.region, image=info,
+                              user_data=cfg.server_spec.user_data, username=res.username,
+                              options=cfg.strategy_options)
+        creds = InstanceCredentials(username=res.username, public_key_openssh=public_key,
+                                    password=self.settings.connector.password or None)
+        user_data = self.strategy.render_user_data(ctx, creds)
+
+        body = {k: v for k, v in cfg.server_spec.body.items()
+                if k not in ("image_name", "flavor_name", "user_data", "tags", "metadata")}
+        body.update(name=name, flavorRef=res.flavor_ref, metadata=metadata)
+        if res.image_ref:
+            body["imageRef"] = res.image_ref
+        if user_data is not None:
+            body["user_data"] = encode_user_data(user_data)
+        tags = list(cfg.server_spec.body.get("tags") or []) + [group_tag(cfg.name)]
+        if self._tags_in_body:
+            body["tags"] = tags
+        try:
+            server_id = self.cloud.create_server(body, cfg.server_spec.scheduler_hints)
+        except CloudError as exc:
+            found = self._find_created(name, request_id) if (exc.status or 500) >= 500 else None
+            if found is None:
+                if salt:
+                    self.keys.forget(salt)
+                raise
+            log.warning("create answered %s but the server exists; keeping it", exc.status,
+                        extra={"server": found})
+            server_id = found
+        if not self._tags_in_body and self._tag_filter:
+            for tag in tags:
+                try:
+                    self.cloud.add_tag(server_id, tag)
+                except CloudError as exc:
+                    log.error("tagging failed; deleting the untagged server so it cannot leak",
+                              extra={"server": server_id, "error": str(exc)})
+                    self.cloud.delete_server(server_id)
+                    raise
+        log.info("server requested", extra={"server": server_id, "name": name, "index": index})
+        return server_id
+
+    def _image_info_placeholder(self) -> Any:
+        from fleeting_openstack.strategy_types import ImageInfo
+
+        return ImageInfo(id="")
+
+    def _key_type(self, info: Any) -> str:
+        wanted = self.cfg.credentials.key_type
+        return self.strategy.key_type(info) if wanted == "auto" else wanted
+
+    def _find_created(self, name: str, request_id: str) -> str | None:
+        """After a 5xx, Nova may still have created the server: find it by request id."""
+        import re
+
+        try:
+            for server in self.cloud.list_servers({"name": f"^{re.escape(name)}$"}):
+                if server.metadata.get(META_REQUEST) == request_id:
+                    return server.id
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not check for a half-created server: %s", exc)
+        return None
+
+    def _server_name(self, index: int) -> str:
+        template = self.cfg.server_spec.body["name"]
+        if "%d" in template:
+            return template.replace("%d", str(index), 1)
+        return f"{template}-{index}"
+
+    def _next_index(self) -> int:
+        """A group-wide index that never repeats, also across restarts."""
+        with self._lock:
+            path = self._counter_path()
+            current = 0
+            if path.exists():
+                try:
+                    current = int(path.read_text().strip() or 0)
+                except ValueError:
+                    current = 0
+            if not getattr(self, "_counter_synced", False):
+                for server in self._group_servers():
+                    try:
+                        current = max(current, int(server.metadata.get(META_INDEX, 0)))
+                    except ValueError:
+                        pass
+                self._counter_synced = True
+            current += 1
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(str(current))
+            os.replace(tmp, path)
+            return current
+
+    def _counter_path(self) -> Path:
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in self.cfg.name)
+        return Path(self.cfg.credentials.state_dir) / f"index-{safe}"
+
+    # -- Decrease ---------------------------------------------------------------------
+    def decrease(self, ids: Sequence[str]) -> list[str]:
+        from fleeting_openstack.openstack import NotFound
+
+        members = {s.id: s for s in self._group_servers()}
+
+        def delete(instance_id: str) -> str | Exception:
+            server = members.get(instance_id)
+            if server is None:
+                return LookupError(f"{instance_id} is not a server of group {self.cfg.name}")
+            try:
+                self.cloud.delete_server(instance_id)
+            except NotFound:
+                pass
+            except Exception as exc:  # noqa: BLE001
+                return exc
+            with self._lock:
+                self._deletes[instance_id] = time.time()
+                self._ready.discard(instance_id)
+            self._forget_key(server)
+            return instance_id
+
+        if not ids:
+            return []
+        with ThreadPoolExecutor(max_workers=min(len(ids), DELETE_CONCURRENCY),
+                                thread_name_prefix="delete") as pool:
+            outcomes = list(pool.map(delete, ids))
+        done = [o for o in outcomes if isinstance(o, str)]
+        failed = [o for o in outcomes if isinstance(o, Exception)]
+        if failed:
+            raise PartialError("; ".join(sorted({str(e) for e in failed})), done)
+        return done
+
+    # -- ConnectInfo / Heartbeat ---------------------------------------------------------
+    def _member(self, instance_id: str) -> Any:
+        from fleeting_openstack.openstack import NotFound
+
+        try:
+            server = self.cloud.get_server(instance_id)
+        except NotFound:
+            raise LookupError(f"server {instance_id} not found") from None
+        if not self._is_member(server):
+            raise LookupError(f"server {instance_id} is not in group {self.cfg.name}")
+        return server
+
+    def _addresses(self, server: Any) -> tuple[str, str]:
+        """Deterministic (internal, external): fixed IP -> internal, floating -> external,
+        preferred IP version first, then network name and address order."""
+        prefer = self.cfg.address.ip_version
+        res = self.resolved
+
+        def ordered(items: Iterable[Any]) -> list[Any]:
+            return sorted(items, key=lambda a: (a.version != prefer, a.network, a.ip))
+
+        fixed = [a for a in server.addresses if a.kind == "fixed"
+                 and (res is None or res.internal_network is None or a.network == res.internal_network)]
+        floating = [a for a in server.addresses if a.kind == "floating"
+                    and (res is None or res.external_network is None or a.network == res.external_network)]
+        internal = ordered(fixed)[0].ip if fixed else ""
+        external = ordered(floating)[0].ip if floating else ""
+        access = server.access_ipv4 if prefer == 4 else server.access_ipv6
+        access = access or server.access_ipv4 or server.access_ipv6
+        if not external and access and access != internal:
+            external = access
+        if not internal:
+            internal = access or external
+        return internal, external
+
+    def connect_info(self, instance_id: str) -> ConnectInfo:
+        server = self._member(instance_id)
+        if server.status != "ACTIVE":
+            raise RuntimeError(f"server {instance_id} is {server.status}, not ACTIVE")
+        internal, external = self._addresses(server)
+        connector = self.settings.connector
+        overrides: dict[str, Any] = {}
+        if not connector.username:
+            overrides["username"] = self.resolved.username if self.resolved else ""
+        if not connector.protocol:
+            overrides["protocol"] = "ssh"
+        image = self._server_image(server)
+        if not connector.os:
+            overrides["os"] = (image.properties.get("os_type") if image else None) or "linux"
+        if not connector.arch and image:
+            arch = image.properties.get("architecture") or image.properties.get("hw_architecture")
+            if arch:
+                overrides["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
+        if not connector.use_static_credentials and self.keys is not None:
+            salt = server.metadata.get(META_SALT)
+            if not salt:
+                raise RuntimeError(f"server {instance_id} has no {META_SALT} metadata: it was not "
+                                   "created with a generated key; use static credentials for it")
+            key = self.keys.instance_key(salt, server.metadata.get(META_KEY_TYPE, "ed25519"))
+            overrides["key"] = key.private_key_pem
+        return ConnectInfo(id=instance_id, connector=connector.merged(**overrides),
+                           internal_addr=internal, external_addr=external)
+
+    def _server_image(self, server: Any) -> Any:
+        if not server.image_id:
+            return self.resolved.image if self.resolved else None
+        if server.image_id not in self._images:
+            try:
+                self._images[server.image_id] = self.cloud.image(ref=server.image_id)
+            except Exception:  # noqa: BLE001 - image may be deleted; fall back to config
+                self._images[server.image_id] = self.resolved.image if self.resolved else None
+        return self._images[server.image_id]
+
+    def heartbeat(self, instance_id: str) -> None:
+        try:
+            server = self._member(instance_id)
+        except LookupError as exc:
+            raise InstanceUnhealthy(str(exc)) from None
+        if server.status != "ACTIVE":
+            fault = f": {server.fault}" if server.fault else ""
+            raise InstanceUnhealthy(f"server {instance_id} is {server.status}{fault}")
+
+    # -- Shutdown --------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        log.info("shutdown: servers are left to the runner (delete_instances_on_shutdown)")
+
+    def close(self) -> None:
+        if self.cloud is not None:
+            self.cloud.close()

@@ -1,0 +1,355 @@
+"""Built-in strategy ``cloud-init``: images that run cloud-init.
+
+The login user and its key are merged into the operator's user_data:
+
+* ``#cloud-config`` (or none): parsed and re-written with the user added to
+  ``users`` (an existing entry of that name gets the key appended; without a
+  ``users`` key the list becomes ``[default, <user>]`` so the image's default
+  user is kept). Everything else the operator wrote stays as it was (YAML
+  comments do not survive re-serialisation).
+* MIME multipart: if a ``text/cloud-config`` part already lists the user, the
+  key is added there; otherwise a ``text/cloud-config`` part is appended with
+  ``Merge-Type: list(append)+dict(no_replace,recurse_list)+str()`` so that
+  cloud-init appends our user to the operator's ``users`` instead of replacing
+  the list (its default for later parts).
+* Anything else cloud-init understands (``#!`` scripts, ``## template: jinja``,
+  ``#cloud-boothook``, ``#include`` ...): wrapped into a multipart with the
+  operator's content as its own, untouched part and our cloud-config part.
+
+Readiness: cloud-init's final message, ``Cloud-init v. <version> finished at
+...``, in the console tail (any prefix). A failed cloud-init module, a finish
+without datasource (``DataSourceNone``: the key was never applied) or an
+emergency shell are FAILED.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from typing import Any, Mapping
+
+import yaml
+
+from fleeting_openstack.hookspecs import hookimpl
+from fleeting_openstack.strategy_types import (
+    ImageInfo,
+    InstanceContext,
+    InstanceCredentials,
+    Observation,
+    ReadinessResult,
+    UserDataError,
+)
+
+from ._common import GeneratedKeyStrategy, cloud_init_readiness, first_line
+
+NAME = "cloud-init"
+CLOUD_CONFIG = "#cloud-config"
+MERGE_TYPE = "list(append)+dict(no_replace,recurse_list)+str()"
+
+# cloud-init's handlers.INCLUSION_TYPES_MAP: first line -> MIME type of the part.
+INCLUSION_TYPES = {
+    "#include-once": "text/x-include-once-url",
+    "#include": "text/x-include-url",
+    "#!": "text/x-shellscript",
+    "#cloud-config-archive": "text/cloud-config-archive",
+    "#cloud-config-jsonp": "text/cloud-config-jsonp",
+    "#cloud-config": "text/cloud-config",
+    "#part-handler": "text/part-handler",
+    "#cloud-boothook": "text/cloud-boothook",
+    "## template: jinja": "text/jinja2",
+}
+_PREFIXES = sorted(INCLUSION_TYPES, key=len, reverse=True)  # longest first, like cloud-init
+
+# Default login user of the distributions' cloud images, by Glance os_distro.
+DISTRO_USERS = {
+    "ubuntu": "ubuntu",
+    "debian": "debian",
+    "fedora": "fedora",
+    "rocky": "rocky",
+    "almalinux": "almalinux",
+    "rhel": "cloud-user",
+    "arch": "arch",
+    "alpine": "alpine",
+}
+
+_FINAL_MARKER = re.compile(r"Cloud-init v\. \S+ finished at")
+
+
+def _content_type(text: str) -> str | None:
+    stripped = text.lstrip()
+    for prefix in _PREFIXES:
+        if stripped.startswith(prefix):
+            if prefix == CLOUD_CONFIG and first_line(text) != CLOUD_CONFIG:
+                continue  # e.g. "#cloud-configX"
+            return INCLUSION_TYPES[prefix]
+    return None
+
+
+def _is_mime(text: str) -> bool:
+    # cloud-init's own test (user_data.convert_string)
+    return "mime-version:" in text[:4096].lower()
+
+
+def _is_empty(text: str | None) -> bool:
+    return text is None or not text.strip()
+
+
+def _load_cloud_config(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserDataError(f"{where}: invalid YAML{at}: {problem}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserDataError(f"{where}: a cloud-config must be a mapping, not a {type(data).__name__}")
+    return data
+
+
+def _dump_cloud_config(cfg: Mapping[str, Any]) -> str:
+    body = yaml.safe_dump(dict(cfg), sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
+    return f"{CLOUD_CONFIG}\n{body}" if cfg else f"{CLOUD_CONFIG}\n"
+
+
+def _users_errors(cfg: Mapping[str, Any], where: str) -> list[str]:
+    users = cfg.get("users")
+    if users is None or isinstance(users, (str, list, dict)):
+        return []
+    return [f"{where}: 'users' must be a list, a mapping or a string, not {type(users).__name__}"]
+
+
+def _final_message_errors(cfg: Mapping[str, Any], where: str) -> list[str]:
+    msg = cfg.get("final_message")
+    if msg is None or _FINAL_MARKER.search(str(msg).replace("{{version}}", "X").replace("{{ version }}", "X")):
+        return []
+    return [
+        f"{where}: 'final_message' replaces the line 'Cloud-init v. ... finished at' that readiness "
+        "waits for; start it with 'Cloud-init v. {{version}} finished at {{timestamp}}.' or remove it"
+    ]
+
+
+def _key_field(entry: dict[str, Any]) -> str:
+    return "ssh-authorized-keys" if "ssh-authorized-keys" in entry else "ssh_authorized_keys"
+
+
+def _add_credentials(entry: dict[str, Any], creds: InstanceCredentials) -> dict[str, Any]:
+    if creds.public_key_openssh:
+        field = _key_field(entry)
+        keys = entry.get(field)
+        if keys is None:
+            keys = []
+        elif isinstance(keys, str):
+            keys = [keys]
+        else:
+            keys = list(keys)
+        if creds.public_key_openssh not in keys:
+            keys.append(creds.public_key_openssh)
+        entry[field] = keys
+    if creds.password:
+        entry["plain_text_passwd"] = creds.password
+        entry["lock_passwd"] = False
+    return entry
+
+
+def _new_entry(creds: InstanceCredentials) -> dict[str, Any]:
+    return _add_credentials({"name": creds.username}, creds)
+
+
+def _has_user(cfg: Mapping[str, Any], name: str) -> bool:
+    users = cfg.get("users")
+    if isinstance(users, list):
+        return any(isinstance(u, dict) and u.get("name") == name for u in users)
+    if isinstance(users, dict):
+        return isinstance(users.get(name), dict)
+    return False
+
+
+def add_login(cfg: dict[str, Any], creds: InstanceCredentials, *, add_default: bool = True) -> dict[str, Any]:
+    """``cfg`` with the login user and its credentials (changed in place)."""
+    users = cfg.get("users")
+    name = creds.username
+    if users is None:
+        cfg["users"] = (["default"] if add_default else []) + [_new_entry(creds)]
+    elif isinstance(users, str):  # "default, bob": cloud-init's comma-separated form
+        cfg["users"] = [u.strip() for u in users.split(",") if u.strip()] + [_new_entry(creds)]
+    elif isinstance(users, list):
+        for entry in users:
+            if isinstance(entry, dict) and entry.get("name") == name:
+                _add_credentials(entry, creds)
+                break
+        else:
+            users.append(_new_entry(creds))
+    elif isinstance(users, dict):
+        entry = users.get(name)
+        if isinstance(entry, dict):
+            _add_credentials(entry, creds)
+        else:
+            users[name] = _add_credentials({}, creds)
+    else:
+        raise UserDataError(f"cloud-config 'users' must be a list, a mapping or a string, not {type(users).__name__}")
+    if creds.password:
+        cfg.setdefault("ssh_pwauth", True)
+    return cfg
+
+
+def _text_part(text: str, mime_type: str) -> MIMEText:
+    maintype, subtype = mime_type.split("/", 1)
+    return MIMEText(text, subtype, "us-ascii" if text.isascii() else "utf-8")
+
+
+def _our_part(creds: InstanceCredentials, add_default: bool) -> MIMEText:
+    part = _text_part(_dump_cloud_config(add_login({}, creds, add_default=add_default)), "text/cloud-config")
+    part["Content-Disposition"] = 'attachment; filename="fleeting-login.cfg"'
+    part["Merge-Type"] = MERGE_TYPE
+    return part
+
+
+def _part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if payload is None:
+        return ""
+    return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+
+
+def _part_type(part: Message) -> str | None:
+    ctype = part.get_content_type()
+    if ctype in ("text/plain", "text/x-not-multipart"):  # cloud-init sniffs these
+        return _content_type(_part_text(part)) or ctype
+    return ctype
+
+
+def _parse_mime(text: str) -> Message:
+    msg = email.message_from_string(text, policy=email.policy.compat32)
+    if msg.defects:
+        raise UserDataError(f"user_data: malformed MIME message: {msg.defects[0]!r}")
+    return msg
+
+
+def _leaf_parts(msg: Message) -> list[Message]:
+    return [p for p in msg.walk() if not p.is_multipart()]
+
+
+def _mime_cloud_configs(msg: Message) -> list[tuple[Message, dict[str, Any], str]]:
+    found = []
+    for i, part in enumerate(_leaf_parts(msg), 1):
+        if _part_type(part) == "text/cloud-config":
+            where = f"user_data MIME part {i} (text/cloud-config)"
+            found.append((part, _load_cloud_config(_part_text(part), where), where))
+    return found
+
+
+def _mentions_users(part: Message) -> bool:
+    return re.search(r"(?m)^users\s*:", _part_text(part)) is not None
+
+
+def inject_mime(text: str, creds: InstanceCredentials) -> str:
+    msg = _parse_mime(text)
+    configs = _mime_cloud_configs(msg)
+    for part, cfg, _ in configs:
+        if _has_user(cfg, creds.username):
+            # The operator's part already declares the user: add the key right there.
+            new = _dump_cloud_config(add_login(cfg, creds))
+            del part["Content-Transfer-Encoding"]
+            part.set_payload(new, "us-ascii" if new.isascii() else "utf-8")
+            return msg.as_string()
+    add_default = not any("users" in cfg for _, cfg, _ in configs) and not any(
+        _part_type(p) == "text/jinja2" and _mentions_users(p) for p in _leaf_parts(msg)
+    )
+    if not msg.is_multipart():  # a single MIME part: make it one of a multipart
+        outer = MIMEMultipart()
+        outer.attach(msg)
+        msg = outer
+    msg.attach(_our_part(creds, add_default))
+    return msg.as_string()
+
+
+def wrap_other(text: str, mime_type: str, creds: InstanceCredentials) -> str:
+    """The operator's non-cloud-config user_data as its own untouched part, plus ours."""
+    outer = MIMEMultipart()
+    theirs = _text_part(text, mime_type)
+    theirs["Content-Disposition"] = 'attachment; filename="operator-user-data"'
+    outer.attach(theirs)
+    add_default = not (mime_type == "text/jinja2" and re.search(r"(?m)^users\s*:", text))
+    outer.attach(_our_part(creds, add_default))
+    return outer.as_string()
+
+
+def user_data_errors(text: str | None) -> list[str]:
+    """What in ``text`` cloud-init (or the injection) cannot use."""
+    if _is_empty(text):
+        return []
+    assert text is not None
+    try:
+        if _is_mime(text):
+            msg = _parse_mime(text)
+            errors = []
+            for _, cfg, where in _mime_cloud_configs(msg):
+                errors += _users_errors(cfg, where) + _final_message_errors(cfg, where)
+            return errors
+        ctype = _content_type(text)
+        if ctype == "text/cloud-config":
+            cfg = _load_cloud_config(text, "user_data (#cloud-config)")
+            return _users_errors(cfg, "user_data") + _final_message_errors(cfg, "user_data")
+        if ctype is None:
+            return [
+                f"user_data starts with {first_line(text)[:40]!r}, which cloud-init does not recognise; "
+                "start it with '#cloud-config', '#!' (a script), '## template: jinja' or use MIME multipart"
+            ]
+    except UserDataError as exc:
+        return [str(exc)]
+    return []
+
+
+class CloudInitStrategy(GeneratedKeyStrategy):
+    name = NAME
+
+    @hookimpl
+    def fleeting_check_config(self, user_data: str | None, options: Mapping[str, Any]) -> list[str]:
+        return self.known_option_errors(options) + user_data_errors(user_data)
+
+    @hookimpl
+    def fleeting_default_username(self, image: ImageInfo) -> str | None:
+        if image.os_admin_user:
+            return image.os_admin_user
+        return DISTRO_USERS.get((image.os_distro or "").lower())
+
+    @hookimpl
+    def fleeting_build_user_data(self, ctx: InstanceContext) -> str:
+        if _is_empty(ctx.user_data):
+            return f"{CLOUD_CONFIG}\n"
+        return ctx.user_data  # type: ignore[return-value]
+
+    @hookimpl
+    def fleeting_inject_credentials(
+        self, user_data: str | None, credentials: InstanceCredentials
+    ) -> str | None:
+        if not credentials.public_key_openssh and not credentials.password:
+            return None  # static Nova keypair: nothing to add
+        if _is_empty(user_data):
+            return _dump_cloud_config(add_login({}, credentials))
+        assert user_data is not None
+        if _is_mime(user_data):
+            return inject_mime(user_data, credentials)
+        ctype = _content_type(user_data)
+        if ctype == "text/cloud-config":
+            cfg = _load_cloud_config(user_data, "user_data (#cloud-config)")
+            return _dump_cloud_config(add_login(cfg, credentials))
+        if ctype is None:
+            raise UserDataError(f"user_data starts with {first_line(user_data)[:40]!r}, not a cloud-init format")
+        return wrap_other(user_data, ctype, credentials)
+
+    @hookimpl
+    def fleeting_readiness(self, observation: Observation) -> ReadinessResult:
+        return cloud_init_readiness(observation)
+
+
+@hookimpl
+def fleeting_register_strategies(registry: Any) -> None:
+    registry.add(NAME, CloudInitStrategy())
