@@ -260,27 +260,23 @@ def parse_microversion(text: str) -> tuple[int, int]:
 # user_data
 # --------------------------------------------------------------------------
 
-def _is_base64(text: str) -> bool:
-    compact = text.replace("\r", "").replace("\n", "")
-    if not compact:
+def encode_user_data(text: str) -> str:
+    """The ``user_data`` value sent to Nova for the plain text ``text``: its
+    UTF-8 bytes in base64.  Nova rejects results longer than
+    :data:`NOVA_USER_DATA_MAX` characters."""
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _looks_base64_encoded(text: str) -> bool:
+    """Already-encoded user_data: valid base64 that decodes to UTF-8 text."""
+    compact = "".join(text.split())
+    if len(compact) < 16:
         return False
     try:
-        base64.b64decode(compact, validate=True)
+        decoded = base64.b64decode(compact, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         return False
-    return True
-
-
-def encode_user_data(text: str) -> str:
-    """The ``user_data`` value to send to Nova for the plain text ``text``.
-
-    Like the original plugin (gophercloud): text that already is valid base64
-    is sent unchanged, anything else is base64-encoded (UTF-8).  Nova rejects
-    results longer than :data:`NOVA_USER_DATA_MAX` characters.
-    """
-    if _is_base64(text):
-        return text
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return decoded.lstrip()[:1] in ("#", "{", "C", "<") or decoded.startswith("Content-Type")
 
 
 # --------------------------------------------------------------------------
@@ -353,6 +349,10 @@ def _split_build_near_host_ip(value: Any) -> dict[str, Any] | None:
     return out
 
 
+def _empty_means_unset(value: Any) -> dict[str, Any] | None:
+    return {} if value == "" else None
+
+
 def _merge_hints(value: Any) -> dict[str, Any] | None:
     if isinstance(value, dict):
         return dict(value)
@@ -375,7 +375,7 @@ class Deprecation:
     key: str
     replacement: str
     note: str
-    convert: Callable[[Any], dict[str, Any] | None] | None = None
+    convert: Callable[[Any], dict[str, Any] | None] | None = None  # {} drops the key
 
     @property
     def renames(self) -> bool:
@@ -391,6 +391,13 @@ DEPRECATIONS: tuple[Deprecation, ...] = (
     Deprecation("", "use_ignition", "use_ignition",
                 'a string ("true"/"false", as the original README\'s table said) is deprecated: write a boolean, '
                 "use_ignition = true", _bool_from_string),
+    Deprecation("", "boot_time", "boot_time",
+                'an empty string means "not set" (as in the original plugin); remove the key', _empty_means_unset),
+    Deprecation("", "nova_microversion", "nova_microversion",
+                'an empty string means "not set" (the original plugin ignored it); remove the key',
+                _empty_means_unset),
+    Deprecation("", "clouds_config", "clouds_config",
+                'an empty string means "not set" (as in the original plugin); remove the key', _empty_means_unset),
     Deprecation("server_spec.networks[]", "fixedip", "fixed_ip",
                 "the original plugin read only 'fixedip' and silently dropped Nova's 'fixed_ip'"),
     Deprecation("server_spec.scheduler_hints", "differentHost", "different_host",
@@ -819,7 +826,10 @@ def _close(word: str, candidates: Sequence[str], cutoff: float = 0.6) -> str | N
     if match:
         return match[0]
     match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=cutoff)
-    return lowered[match[0]] if match else None
+    if match:
+        return lowered[match[0]]
+    prefixed = [c for c in candidates if len(word) >= 3 and c.lower().startswith(word.lower())]
+    return prefixed[0] if len(prefixed) == 1 else None
 
 
 def _unknown_key_message(section: str, key: str, candidates: Sequence[str]) -> str:
@@ -898,6 +908,8 @@ def _normalise_section(obj: dict[str, Any], section: str, path: str, issues: _Is
         entries = dep.apply(out[dep.key])
         if entries is not None:
             issues.warn(join_path(path, dep.key), dep.note)
+            if dep.key not in entries:
+                del out[dep.key]
             out.update(entries)
     return out
 
@@ -1139,7 +1151,7 @@ def _check_name_template(spec: Mapping[str, Any], issues: _Issues) -> None:
         issues.check(path, "must contain only printable characters")
     rest = name.replace("%d", "", 1)
     if "%" in rest:
-        issues.check(path, f"only a single %d (the instance index) may contain '%' in the name template (got {name!r})")
+        issues.check(path, f"'%' may appear only as a single %d (the instance index) (got {name!r})")
     elif "%d" not in name:
         issues.warn(path, "has no %d: every server gets the same name; add %d for the instance index, "
                           "e.g. \"runner-%d\"")
@@ -1312,6 +1324,9 @@ def _check_tags_metadata(doc: Mapping[str, Any], spec: dict[str, Any], issues: _
 
 def _check_misc_spec(spec: dict[str, Any], issues: _Issues) -> None:
     ud = spec.get("user_data")
+    if isinstance(ud, str) and _looks_base64_encoded(ud):
+        issues.warn("server_spec.user_data", "looks base64-encoded: write the plain text (cloud-config, Ignition "
+                                             "JSON, script...); the plugin encodes it, so it would be encoded twice")
     if isinstance(ud, str):
         size = len(encode_user_data(ud))
         if size > NOVA_USER_DATA_MAX:

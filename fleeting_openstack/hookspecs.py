@@ -76,8 +76,8 @@ def fleeting_register_strategies(registry: StrategyRegistry) -> None:
 
     Call ``registry.add(name, strategy_object)`` once per strategy. Names are
     lower-case words with dashes (``cloud-init``); a name already taken is an
-    error at load, a name listed in ``FLEETING_OPENSTACK_BLOCK_PLUGINS`` is
-    skipped.
+    error at load; a strategy blocked as ``strategy:<name>`` in
+    ``FLEETING_OPENSTACK_BLOCK_PLUGINS`` is skipped.
 
     Historic: the call is remembered and replayed for plugins registered
     later (``StrategyManager.register``, test plugins), so a late plugin's

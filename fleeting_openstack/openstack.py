@@ -9,9 +9,7 @@ an SDK object, and the strategies never see the provider's.
 
 from __future__ import annotations
 
-import base64
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
@@ -139,8 +137,14 @@ class Cloud:
         except (ksa_exc.ConnectFailure, ksa_exc.DiscoveryFailure, ksa_exc.ConnectTimeout) as exc:
             raise CloudError(f"cannot reach the identity service of cloud "
                              f"{cloud or '(OS_* environment)'}: {exc}") from exc
-        except ksa_exc.ClientException as exc:
-            raise CloudError(f"cannot authenticate to cloud {cloud or '(OS_* environment)'}: {exc}") from exc
+        except (ksa_exc.ClientException, openstack.exceptions.SDKException) as exc:
+            # openstacksdk wraps keystoneauth errors from authorize() in SDKException.
+            cause = exc.__cause__ or exc.__context__
+            what = "the credentials were refused" if isinstance(cause, ksa_exc.Unauthorized) else \
+                "the identity service is unreachable" if isinstance(cause, ksa_exc.ConnectFailure) else \
+                "authentication failed"
+            raise CloudError(f"cannot authenticate to cloud {cloud or '(OS_* environment)'}: "
+                             f"{what}: {exc}") from exc
         self = cls(conn, microversion, cloud or "")
         self._check_microversion()
         return self
@@ -187,11 +191,9 @@ class Cloud:
     def get_server(self, server_id: str) -> Server:
         return _server(self._nova("GET", f"/servers/{server_id}")["server"])
 
-    def create_server(self, body: Mapping[str, Any], scheduler_hints: Mapping[str, Any] | None) -> str:
-        payload: dict[str, Any] = {"server": dict(body)}
-        if scheduler_hints:
-            payload["os:scheduler_hints"] = dict(scheduler_hints)
-        doc = self._nova("POST", "/servers", ok=(202, 200), json=payload)
+    def create_server(self, request: Mapping[str, Any]) -> str:
+        """POST /servers with a complete request (``server`` + ``os:scheduler_hints``)."""
+        doc = self._nova("POST", "/servers", ok=(202, 200), json=dict(request))
         return doc["server"]["id"]
 
     def delete_server(self, server_id: str) -> None:
@@ -269,11 +271,3 @@ def _error_text(response: Any) -> str:
         if isinstance(inner, dict) and "message" in inner:
             return str(inner["message"])
     return str(doc)[:500]
-
-
-def encode_user_data(text: str | bytes) -> str:
-    raw = text.encode() if isinstance(text, str) else text
-    return base64.b64encode(raw).decode()
-
-
-TAG_SAFE = re.compile(r"[^A-Za-z0-9._:=+-]")

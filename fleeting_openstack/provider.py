@@ -123,7 +123,10 @@ class OpenStackProvider:
         problems = [f"server_spec.user_data: {e}" for e in self.strategy.check(cfg.server_spec.user_data)]
 
         try:
-            self.cloud = Cloud.connect(cfg.cloud, cfg.clouds_config, cfg.nova_microversion)
+            if cfg.auth_from_env:
+                self.cloud = Cloud.connect(None, None, cfg.nova_microversion)
+            else:
+                self.cloud = Cloud.connect(cfg.cloud, cfg.clouds_config, cfg.nova_microversion)
         except CloudError as exc:
             raise ValueError("; ".join([str(exc)] + problems)) from None
         mv = microversion_tuple(cfg.nova_microversion)
@@ -138,11 +141,10 @@ class OpenStackProvider:
             raise ValueError(f"Init found {len(problems)} problem(s):\n" +
                              "\n".join(f"  - {p}" for p in problems))
         self._adopt_legacy_servers()
-        name = cfg.cloud or "env"
         log.info("group ready", extra={"group": cfg.name, "strategy": self.strategy.name,
                                        "microversion": cfg.nova_microversion,
                                        "username": self.resolved.username})
-        return ProviderInfo(id=f"openstack/{name}/{cfg.name}", max_size=cfg.max_size,
+        return ProviderInfo(id=cfg.provider_id, max_size=cfg.max_size,
                             version=__version__)
 
     def _resolve(self, cfg: Any, settings: Settings, problems: list[str]) -> Resolved | None:
@@ -239,7 +241,7 @@ class OpenStackProvider:
                 try:
                     self.cloud.add_tag(server.id, tag)
                     log.info("adopted a server of the Go plugin", extra={"server": server.id,
-                                                                          "name": server.name})
+                                                                          "server_name": server.name})
                 except Exception as exc:  # noqa: BLE001 - adoption is best effort
                     log.warning("could not tag server %s: %s", server.id, exc)
 
@@ -330,7 +332,7 @@ class OpenStackProvider:
         if server.id not in self._warned_expiry:
             self._warned_expiry.add(server.id)
             log.warning("boot_time expired without a boot marker; reporting running anyway",
-                        extra={"server": server.id, "name": server.name, "boot_time": boot_time,
+                        extra={"server": server.id, "server_name": server.name, "boot_time": boot_time,
                                "reason": result.reason})
         self._mark_ready(server, "boot_time expired")
         return State.RUNNING
@@ -349,7 +351,7 @@ class OpenStackProvider:
     def _mark_ready(self, server: Any, reason: str) -> None:
         with self._lock:
             self._ready.add(server.id)
-        log.info("instance ready", extra={"server": server.id, "name": server.name, "reason": reason,
+        log.info("instance ready", extra={"server": server.id, "server_name": server.name, "reason": reason,
                                           "age": round(server.age(), 1)})
 
     def _reap(self, server: Any, reason: str) -> None:
@@ -363,7 +365,7 @@ class OpenStackProvider:
             self._deletes[server.id] = time.time()
             self._ready.discard(server.id)
         log.warning("deleting unusable server: %s", reason,
-                    extra={"server": server.id, "name": server.name, "status": server.status,
+                    extra={"server": server.id, "server_name": server.name, "status": server.status,
                            "fault": server.fault})
         try:
             self.cloud.delete_server(server.id)
@@ -404,7 +406,7 @@ class OpenStackProvider:
 
     def _create(self) -> str:
         from fleeting_openstack.credentials import new_salt
-        from fleeting_openstack.openstack import CloudError, encode_user_data
+        from fleeting_openstack.openstack import CloudError
         from fleeting_openstack.strategy_types import InstanceContext, InstanceCredentials
 
         cfg, res = self.cfg, self.resolved
@@ -430,18 +432,13 @@ class OpenStackProvider:
                                     password=self.settings.connector.password or None)
         user_data = self.strategy.render_user_data(ctx, creds)
 
-        body = {k: v for k, v in cfg.server_spec.body.items()
-                if k not in ("image_name", "flavor_name", "user_data", "tags", "metadata")}
-        body.update(name=name, flavorRef=res.flavor_ref, metadata=metadata)
-        if res.image_ref:
-            body["imageRef"] = res.image_ref
-        if user_data is not None:
-            body["user_data"] = encode_user_data(user_data)
-        tags = list(cfg.server_spec.body.get("tags") or []) + [group_tag(cfg.name)]
-        if self._tags_in_body:
-            body["tags"] = tags
+        tags = [group_tag(cfg.name)]
+        request = cfg.server_spec.nova_request(
+            image_ref=res.image_ref, flavor_ref=res.flavor_ref, user_data=user_data,
+            metadata=metadata, tags=tags if self._tags_in_body else ())
+        request["server"]["name"] = name
         try:
-            server_id = self.cloud.create_server(body, cfg.server_spec.scheduler_hints)
+            server_id = self.cloud.create_server(request)
         except CloudError as exc:
             found = self._find_created(name, request_id) if (exc.status or 500) >= 500 else None
             if found is None:
@@ -451,6 +448,7 @@ class OpenStackProvider:
             log.warning("create answered %s but the server exists; keeping it", exc.status,
                         extra={"server": found})
             server_id = found
+        tags = list(cfg.server_spec.tags or []) + tags
         if not self._tags_in_body and self._tag_filter:
             for tag in tags:
                 try:
@@ -460,7 +458,7 @@ class OpenStackProvider:
                               extra={"server": server_id, "error": str(exc)})
                     self.cloud.delete_server(server_id)
                     raise
-        log.info("server requested", extra={"server": server_id, "name": name, "index": index})
+        log.info("server requested", extra={"server": server_id, "server_name": name, "index": index})
         return server_id
 
     def _image_info_placeholder(self) -> Any:
@@ -485,9 +483,9 @@ class OpenStackProvider:
         return None
 
     def _server_name(self, index: int) -> str:
-        template = self.cfg.server_spec.body["name"]
+        template = self.cfg.server_spec.name_template
         if "%d" in template:
-            return template.replace("%d", str(index), 1)
+            return self.cfg.server_spec.render_name(index)
         return f"{template}-{index}"
 
     def _next_index(self) -> int:

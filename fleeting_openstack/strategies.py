@@ -16,9 +16,12 @@ Environment:
 * ``FLEETING_OPENSTACK_TRACE_HOOKS=1`` logs every hook call, its arguments and
   its result through the logger ``fleeting_openstack.strategies`` at DEBUG.
   Private-key blocks, the operator's password and long texts are redacted.
-* ``FLEETING_OPENSTACK_BLOCK_PLUGINS=name1,name2`` blocks the named entry
-  points *and* strategy names (e.g. to replace a built-in strategy with a
-  third-party one of the same name, or to disable a broken plugin).
+* ``FLEETING_OPENSTACK_BLOCK_PLUGINS=name1,name2`` blocks plugins by name: a
+  plain name is an entry point (``flatcar``, ``acme``), ``strategy:NAME`` is
+  one strategy whichever plugin registers it. Built-in entry points are named
+  after their strategy, so ``cloud-init`` disables the built-in one (and lets
+  a third-party strategy of that name take its place); ``strategy:acme-os``
+  disables one of the several strategies a package may register.
 """
 
 from __future__ import annotations
@@ -124,8 +127,8 @@ def redact(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     text = _PRIVATE_BLOCK.sub("<redacted private key>", text)
     for secret in _secrets.get():
-        # the raw form (in strings) and the escaped form (inside a repr)
-        for form in {secret, repr(secret)[1:-1]}:
+        # as is, escaped inside a repr, and as YAML's single-quoted style writes it
+        for form in {secret, repr(secret)[1:-1], secret.replace("'", "''")}:
             text = text.replace(form, "<redacted>")
     if len(text) > _TRACE_MAX:
         text = f"{text[:_TRACE_MAX]}...<{len(text) - _TRACE_MAX} more chars>"
@@ -187,14 +190,14 @@ class _Registry:
             raise PluginLoadError(
                 f"plugin {source!r} registers strategy {name!r} as a class; pass an instance"
             )
-        if name in self._blocked:
+        if _STRATEGY_PREFIX + name in self._blocked:
             log.info("strategy %r (from plugin %r) is blocked by %s", name, source, BLOCK_ENV)
             return
         taken = self.sources.get(name) or next((s for n, _, s in self.pending if n == name), None)
         if taken is not None:
             raise StrategyConflictError(
                 f"strategy {name!r} is registered by both plugin {taken!r} and plugin {source!r}; "
-                f"block one of them with {BLOCK_ENV}=<plugin name>"
+                f"block one of the plugins with {BLOCK_ENV}=<plugin name>"
             )
         self.pending.append((name, strategy, source))
 
@@ -323,7 +326,8 @@ class StrategyManager:
         """
         if name not in self._strategies:
             installed = ", ".join(self.strategy_names()) or "none"
-            hint = f" (blocked by {BLOCK_ENV})" if name in self._blocked else ""
+            blocked = {name, _STRATEGY_PREFIX + name} & self._blocked
+            hint = f" (blocked by {BLOCK_ENV}={','.join(sorted(blocked))})" if blocked else ""
             raise UnknownStrategyError(
                 f"unknown boot strategy {name!r}{hint}; installed strategies: {installed}"
             )

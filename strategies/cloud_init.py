@@ -113,8 +113,22 @@ def _load_cloud_config(text: str, where: str) -> dict[str, Any]:
     return data
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper writing multi-line strings (scripts, files) as ``|`` blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def _dump_cloud_config(cfg: Mapping[str, Any]) -> str:
-    body = yaml.safe_dump(dict(cfg), sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
+    body = yaml.dump(
+        dict(cfg), Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+    )
     return f"{CLOUD_CONFIG}\n{body}" if cfg else f"{CLOUD_CONFIG}\n"
 
 

@@ -56,9 +56,12 @@ def parse(text: str | None) -> dict[str, Any]:
     try:
         cfg = json.loads(text)
     except json.JSONDecodeError as exc:
+        hint = ""
+        if text.lstrip().startswith(("#cloud-config", "#!", "variant:")):
+            hint = " (this looks like cloud-init user_data or Butane YAML, not an Ignition config)"
         raise UserDataError(
             f"user_data is not valid JSON (Ignition configs are JSON) at line {exc.lineno}, "
-            f"column {exc.colno}: {exc.msg}"
+            f"column {exc.colno}: {exc.msg}{hint}"
         ) from exc
     if not isinstance(cfg, dict):
         raise UserDataError(f"user_data: an Ignition config is a JSON object, not {type(cfg).__name__}")

@@ -20,8 +20,12 @@ elapsed() { local ms=$(($(date +%s%3N) - T0_MS)); echo "$((ms / 1000)).$((ms % 1
 log() { echo "[devcloud $(elapsed)s] $*"; }
 die() { echo "[devcloud $(elapsed)s] ERROR: $*" >&2; exit 1; }
 
-# pgid_alive PID: true while any process of that group exists
-pgid_alive() { kill -0 -- "-$1" 2>/dev/null; }
+# pgid_alive PID: true while that process group has a live (non-zombie)
+# member.  Not kill -0: our services are reparented to PID 1, and a dead one
+# stays a zombie until PID 1 reaps it (on some machines seconds later).
+pgid_alive() {
+  ps -A -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ {f = 1} END {exit !f}'
+}
 
 # running NAME: its recorded process group is alive
 running() {

@@ -1,0 +1,60 @@
+"""Built-in strategy ``custom``: the operator's user_data, untouched.
+
+For images this plugin knows nothing about. The user_data is passed to Nova as
+written (only ``{{fleeting.*}}`` placeholders are replaced), no key is
+generated (``fleeting_wants_generated_key`` is false), so the runner uses the
+operator's static credentials: a Nova keypair (``server_spec.key_name``) with
+the connector's ``key_path``, or a password.
+
+Option ``readiness`` chooses how an ACTIVE server is judged booted:
+``"none"`` (default: ACTIVE is ready), ``"cloud-init"`` (cloud-init's
+"finished" line) or ``"login-prompt"`` (SSH host keys then a login prompt).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from fleeting_openstack.hookspecs import hookimpl
+from fleeting_openstack.strategy_types import ImageInfo, Observation, ReadinessResult
+
+from ._common import cloud_init_readiness, login_prompt_readiness, option_errors
+
+NAME = "custom"
+READINESS = {
+    "none": None,
+    "cloud-init": cloud_init_readiness,
+    "login-prompt": login_prompt_readiness,
+}
+OPTIONS = {"readiness": "'none' (default), 'cloud-init' or 'login-prompt'"}
+
+
+class CustomStrategy:
+    name = NAME
+
+    @hookimpl
+    def fleeting_check_config(self, options: Mapping[str, Any]) -> list[str]:
+        errors = option_errors(options, OPTIONS, NAME)
+        if options.get("readiness", "none") not in READINESS:
+            errors.append(
+                f"option 'readiness' must be one of {', '.join(READINESS)}, got {options['readiness']!r}"
+            )
+        return errors
+
+    @hookimpl
+    def fleeting_default_username(self, image: ImageInfo) -> str | None:
+        return image.os_admin_user
+
+    @hookimpl
+    def fleeting_wants_generated_key(self) -> bool:
+        return False
+
+    @hookimpl
+    def fleeting_readiness(self, observation: Observation, options: Mapping[str, Any]) -> ReadinessResult | None:
+        decide = READINESS.get(options.get("readiness", "none"))
+        return decide(observation) if decide else None
+
+
+@hookimpl
+def fleeting_register_strategies(registry: Any) -> None:
+    registry.add(NAME, CustomStrategy())
