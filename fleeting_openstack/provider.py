@@ -364,6 +364,11 @@ class OpenStackProvider:
                 return
             self._deletes[server.id] = time.time()
             self._ready.discard(server.id)
+        if server.status == "ERROR" and not server.fault:
+            try:  # list responses may omit the fault; the server's own record has it
+                server = self.cloud.get_server(server.id)
+            except Exception:  # noqa: BLE001
+                pass
         log.warning("deleting unusable server: %s", reason,
                     extra={"server": server.id, "server_name": server.name, "status": server.status,
                            "fault": server.fault})

@@ -36,7 +36,8 @@ CLOUD_INIT_MODULE_FAILED = re.compile(
 # "SSH host key: SHA256:... (ED25519)" as printed by /etc/issue on Flatcar / Fedora CoreOS.
 SSH_HOST_KEY = re.compile(r"SSH host key: SHA256:\S+ \((?P<type>[A-Z0-9-]+)\)")
 # agetty's prompt: "<hostname> login: " at the start of a line (maybe an autologin).
-LOGIN_PROMPT = re.compile(r"^(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*) login: ?")
+# ("Last login: ..." after a console login is not a prompt.)
+LOGIN_PROMPT = re.compile(r"^(?!Last login:)(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*) login: ?")
 # Boot dropped to an emergency shell (initrd/Ignition failures, broken fstab ...).
 EMERGENCY = re.compile(r"Entering emergency mode|You are in emergency mode")
 IGNITION_FAILED = re.compile(r"Ignition failed|Failed to start ignition-\S+")

@@ -587,3 +587,33 @@ def test_context_types_are_frozen_and_read_only():
 def test_credentials_repr_hides_the_password():
     creds = InstanceCredentials("core", KEY, "hunter2")
     assert "hunter2" not in repr(creds) and "hunter2" not in str(creds) and KEY in repr(creds)
+
+
+def test_fleeting_wants_generated_key_hook_answers_for_the_selected_strategy():
+    class PasswordOnly:
+        @hookimpl
+        def fleeting_wants_generated_key(self, options):
+            return bool(options.get("keys"))
+
+    class Provider:
+        name = "pw"
+
+        @hookimpl
+        def fleeting_register_strategies(self, registry):
+            registry.add("password-only", PasswordOnly())
+
+    manager = load(Provider())
+    assert manager.strategy("password-only").wants_generated_key is False
+    assert manager.strategy("password-only", {"keys": True}).wants_generated_key is True
+    assert manager.strategy("cloud-init").wants_generated_key is True  # not asked of other strategies
+
+    class SiteStatic:
+        name = "site-static"
+
+        @hookimpl(tryfirst=True)
+        def fleeting_wants_generated_key(self, strategy):
+            return False if strategy == "cloud-init" else None
+
+    manager = load(Provider(), SiteStatic())
+    assert manager.strategy("cloud-init").wants_generated_key is False
+    assert manager.strategy("ignition").wants_generated_key is True

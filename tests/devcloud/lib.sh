@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables are used by the sourcing script
 # Shared by tests/devcloud/start and tests/devcloud/stop (sourced, not run).
 #
 # Every devcloud process is started in its own session (setsid), so its PID
@@ -27,12 +28,34 @@ pgid_alive() {
   ps -A -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ {f = 1} END {exit !f}'
 }
 
-# running NAME: its recorded process group is alive
+# proc_identity PID: boot id + the process's start time (clock ticks since
+# boot).  Recorded beside each pid, so that a pid file left from an earlier
+# boot or session never makes us treat (or signal) a stranger whose process
+# got the same number.
+proc_identity() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }   # fields after "(comm) ": state is the first
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo "$(cat /proc/sys/kernel/random/boot_id) ${20}"
+}
+
+# running NAME: the process group recorded for NAME is alive and is ours
 running() {
-  local pid
+  local pid id
   [ -f "$RUN/$1.pid" ] || return 1
   pid=$(cat "$RUN/$1.pid")
-  [[ "$pid" =~ ^[0-9]+$ ]] && pgid_alive "$pid"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  id=$(cat "$RUN/$1.id" 2>/dev/null) || return 1
+  if [ -d "/proc/$pid" ]; then
+    # the leader exists: it must be the very process we started
+    [ "$(proc_identity "$pid")" = "$id" ] || return 1
+  else
+    # leader gone (members may linger): only trust it within the same boot
+    [ "${id%% *}" = "$(cat /proc/sys/kernel/random/boot_id)" ] || return 1
+  fi
+  pgid_alive "$pid"
 }
 
 # stop_groups GRACE NAME...: TERM every named group at once, wait up to
@@ -42,12 +65,12 @@ stop_groups() {
   local name pid i left pids=() names=()
   for name in "$@"; do
     [ -f "$RUN/$name.pid" ] || continue
-    pid=$(cat "$RUN/$name.pid")
-    if [[ "$pid" =~ ^[0-9]+$ ]] && pgid_alive "$pid"; then
+    if running "$name"; then
+      pid=$(cat "$RUN/$name.pid")
       kill -TERM -- "-$pid" 2>/dev/null
       pids+=("$pid"); names+=("$name")
     fi
-    rm -f "$RUN/$name.pid" "$RUN/$name.fingerprint" "$RUN/$name.started"
+    rm -f "$RUN/$name".{pid,id,fingerprint,started}
   done
   [ ${#pids[@]} -gt 0 ] || return 0
   for ((i = 0; i < grace * 10; i++)); do
