@@ -77,6 +77,76 @@ class Resolved:
     external_network: str | None
 
 
+def resolve_resources(cloud: Any, cfg: Any, problems: list[str]) -> Resolved:
+    """Look up everything server_spec references; append "path: problem" for each miss.
+
+    Shared by Init and ``validate --check-cloud``. ``username`` is left empty.
+    """
+    from fleeting_openstack.openstack import NotFound
+
+    spec = cfg.server_spec
+    body = spec.body
+    image = None
+    image_ref = body.get("imageRef") or None
+    try:
+        if image_ref or body.get("image_name"):
+            image = cloud.image(ref=image_ref, name=body.get("image_name"))
+            image_ref = image.id
+        else:
+            boot = [b for b in body.get("block_device_mapping_v2", [])
+                    if b.get("source_type") == "image" and str(b.get("boot_index", "0")) == "0"]
+            if boot:
+                image = cloud.image(ref=boot[0].get("uuid"))
+    except NotFound as exc:
+        problems.append(f"server_spec.{'imageRef' if body.get('imageRef') else 'image_name'}: {exc}")
+    flavor_ref = ""
+    try:
+        flavor_ref = cloud.flavor_id(ref=body.get("flavorRef"), name=body.get("flavor_name"))
+    except NotFound as exc:
+        problems.append(f"server_spec.{'flavorRef' if body.get('flavorRef') else 'flavor_name'}: {exc}")
+    networks = body.get("networks")
+    if isinstance(networks, list):
+        for i, net in enumerate(networks):
+            if net.get("uuid") and not cloud.network_exists(net["uuid"]):
+                problems.append(f"server_spec.networks[{i}].uuid: network {net['uuid']} not found")
+            if net.get("port") and not cloud.port_exists(net["port"]):
+                problems.append(f"server_spec.networks[{i}].port: port {net['port']} not found")
+    for i, group in enumerate(body.get("security_groups") or []):
+        ref = group.get("name") if isinstance(group, dict) else group
+        if ref and not cloud.security_group_exists(ref):
+            problems.append(f"server_spec.security_groups[{i}]: security group {ref!r} not found")
+    if body.get("key_name") and not cloud.keypair_exists(body["key_name"]):
+        problems.append(f"server_spec.key_name: keypair {body['key_name']!r} not found")
+    group = (spec.scheduler_hints or {}).get("group")
+    if group and not cloud.server_group_exists(group):
+        problems.append(f"server_spec.scheduler_hints.group: server group {group} not found")
+
+    internal = external = None
+    if cfg.address.internal_network:
+        internal = cloud.network_name(cfg.address.internal_network)
+        if internal is None:
+            problems.append(f"address.internal_network: network {cfg.address.internal_network!r} not found")
+    if cfg.address.external_network:
+        external = cloud.network_name(cfg.address.external_network)
+        if external is None:
+            problems.append(f"address.external_network: network {cfg.address.external_network!r} not found")
+    return Resolved(image=image, image_ref=image_ref, flavor_ref=flavor_ref, username="",
+                    internal_network=internal, external_network=external)
+
+
+def image_info(image: Any, placeholder: bool = False) -> Any:
+    """The strategies' view of a Glance image (they never see SDK objects)."""
+    from fleeting_openstack.strategy_types import ImageInfo
+
+    if image is None:
+        return ImageInfo(id="") if placeholder else None
+    p = image.properties
+    return ImageInfo(id=image.id, name=image.name, properties=p,
+                     os_admin_user=p.get("os_admin_user"), os_type=p.get("os_type"),
+                     os_distro=p.get("os_distro"),
+                     architecture=p.get("architecture") or p.get("hw_architecture"))
+
+
 class OpenStackProvider:
     """fleeting InstanceGroup for one group of Nova servers."""
 
@@ -149,56 +219,10 @@ class OpenStackProvider:
 
     def _resolve(self, cfg: Any, settings: Settings, problems: list[str]) -> Resolved | None:
         from fleeting_openstack.credentials import KeyStore, KeyStoreError
-        from fleeting_openstack.openstack import NotFound
 
-        spec = cfg.server_spec
-        body = spec.body
-        image = None
-        image_ref = body.get("imageRef") or None
-        try:
-            if image_ref or body.get("image_name"):
-                image = self.cloud.image(ref=image_ref, name=body.get("image_name"))
-                image_ref = image.id
-            else:
-                boot = [b for b in body.get("block_device_mapping_v2", [])
-                        if b.get("source_type") == "image" and str(b.get("boot_index", "0")) == "0"]
-                if boot:
-                    image = self.cloud.image(ref=boot[0].get("uuid"))
-        except NotFound as exc:
-            problems.append(f"server_spec.{'imageRef' if body.get('imageRef') else 'image_name'}: {exc}")
-        flavor_ref = ""
-        try:
-            flavor_ref = self.cloud.flavor_id(ref=body.get("flavorRef"), name=body.get("flavor_name"))
-        except NotFound as exc:
-            problems.append(f"server_spec.{'flavorRef' if body.get('flavorRef') else 'flavor_name'}: {exc}")
-        networks = body.get("networks")
-        if isinstance(networks, list):
-            for i, net in enumerate(networks):
-                if net.get("uuid") and not self.cloud.network_exists(net["uuid"]):
-                    problems.append(f"server_spec.networks[{i}].uuid: network {net['uuid']} not found")
-                if net.get("port") and not self.cloud.port_exists(net["port"]):
-                    problems.append(f"server_spec.networks[{i}].port: port {net['port']} not found")
-        for i, group in enumerate(body.get("security_groups") or []):
-            ref = group.get("name") if isinstance(group, dict) else group
-            if ref and not self.cloud.security_group_exists(ref):
-                problems.append(f"server_spec.security_groups[{i}]: security group {ref!r} not found")
-        if body.get("key_name") and not self.cloud.keypair_exists(body["key_name"]):
-            problems.append(f"server_spec.key_name: keypair {body['key_name']!r} not found")
-        group = (spec.scheduler_hints or {}).get("group")
-        if group and not self.cloud.server_group_exists(group):
-            problems.append(f"server_spec.scheduler_hints.group: server group {group} not found")
-
-        internal = external = None
-        if cfg.address.internal_network:
-            internal = self.cloud.network_name(cfg.address.internal_network)
-            if internal is None:
-                problems.append(f"address.internal_network: network {cfg.address.internal_network!r} not found")
-        if cfg.address.external_network:
-            external = self.cloud.network_name(cfg.address.external_network)
-            if external is None:
-                problems.append(f"address.external_network: network {cfg.address.external_network!r} not found")
-
-        info = self._image_info(image)
+        found = resolve_resources(self.cloud, cfg, problems)
+        image = found.image
+        info = image_info(image)
         connector = settings.connector
         username = connector.username or (self.strategy.default_username(info) if info else None) \
             or (info.os_admin_user if info else None) or ""
@@ -217,19 +241,9 @@ class OpenStackProvider:
         else:
             problems.append(f"strategy {self.strategy.name!r} injects no credentials: set "
                             "connector_config.use_static_credentials = true with key_path or password")
-        return Resolved(image=image, image_ref=image_ref, flavor_ref=flavor_ref, username=username,
-                        internal_network=internal, external_network=external)
-
-    def _image_info(self, image: Any) -> Any:
-        from fleeting_openstack.strategy_types import ImageInfo
-
-        if image is None:
-            return None
-        p = image.properties
-        return ImageInfo(id=image.id, name=image.name, properties=p,
-                         os_admin_user=p.get("os_admin_user"), os_type=p.get("os_type"),
-                         os_distro=p.get("os_distro"),
-                         architecture=p.get("architecture") or p.get("hw_architecture"))
+        return Resolved(image=image, image_ref=found.image_ref, flavor_ref=found.flavor_ref,
+                        username=username, internal_network=found.internal_network,
+                        external_network=found.external_network)
 
     def _adopt_legacy_servers(self) -> None:
         """Tag servers the Go plugin created (metadata only) so the tag filter finds them."""
@@ -423,7 +437,7 @@ class OpenStackProvider:
         metadata.update({META_CLUSTER: cfg.name, META_INDEX: str(index), META_REQUEST: request_id})
         public_key = None
         salt = None
-        info = self._image_info(res.image) or self._image_info_placeholder()
+        info = image_info(res.image) or image_info(None, placeholder=True)
         if self.keys is not None and not self.settings.connector.use_static_credentials:
             key_type = self._key_type(info)
             salt = new_salt()
@@ -465,11 +479,6 @@ class OpenStackProvider:
                     raise
         log.info("server requested", extra={"server": server_id, "server_name": name, "index": index})
         return server_id
-
-    def _image_info_placeholder(self) -> Any:
-        from fleeting_openstack.strategy_types import ImageInfo
-
-        return ImageInfo(id="")
 
     def _key_type(self, info: Any) -> str:
         wanted = self.cfg.credentials.key_type

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from fleeting_openstack.hookspecs import hookimpl
 from fleeting_openstack.strategy_types import KEY_TYPES, Observation, ReadinessResult
@@ -137,11 +137,3 @@ class GeneratedKeyStrategy:
 
     def known_option_errors(self, options: Mapping[str, Any]) -> list[str]:
         return option_errors(options, self.options_help, self.name)
-
-
-def uniq(items: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        if item not in out:
-            out.append(item)
-    return out

@@ -25,6 +25,7 @@ emergency shell are FAILED.
 from __future__ import annotations
 
 import email
+import email.errors
 import email.policy
 import re
 from email.message import Message
@@ -214,7 +215,7 @@ def add_login(cfg: dict[str, Any], creds: InstanceCredentials, *, add_default: b
 
 
 def _text_part(text: str, mime_type: str) -> MIMEText:
-    maintype, subtype = mime_type.split("/", 1)
+    subtype = mime_type.split("/", 1)[1]
     return MIMEText(text, subtype, "us-ascii" if text.isascii() else "utf-8")
 
 
@@ -239,10 +240,19 @@ def _part_type(part: Message) -> str | None:
     return ctype
 
 
+# Defects that leave no usable parts (a missing closing boundary is tolerated, as by cloud-init).
+_FATAL_MIME_DEFECTS = (
+    email.errors.NoBoundaryInMultipartDefect,
+    email.errors.StartBoundaryNotFoundDefect,
+    email.errors.MultipartInvariantViolationDefect,
+)
+
+
 def _parse_mime(text: str) -> Message:
     msg = email.message_from_string(text, policy=email.policy.compat32)
-    if msg.defects:
-        raise UserDataError(f"user_data: malformed MIME message: {msg.defects[0]!r}")
+    fatal = [d for d in msg.defects if isinstance(d, _FATAL_MIME_DEFECTS)]
+    if fatal:
+        raise UserDataError(f"user_data: malformed MIME message: {type(fatal[0]).__name__}")
     return msg
 
 
@@ -259,8 +269,9 @@ def _mime_cloud_configs(msg: Message) -> list[tuple[Message, dict[str, Any], str
     return found
 
 
-def _mentions_users(part: Message) -> bool:
-    return re.search(r"(?m)^users\s*:", _part_text(part)) is not None
+def _declares_users(text: str) -> bool:
+    """Best effort for a Jinja template, which cannot be parsed as YAML before rendering."""
+    return re.search(r"(?m)^users\s*:", text) is not None
 
 
 def inject_mime(text: str, creds: InstanceCredentials) -> str:
@@ -274,7 +285,7 @@ def inject_mime(text: str, creds: InstanceCredentials) -> str:
             part.set_payload(new, "us-ascii" if new.isascii() else "utf-8")
             return msg.as_string()
     add_default = not any("users" in cfg for _, cfg, _ in configs) and not any(
-        _part_type(p) == "text/jinja2" and _mentions_users(p) for p in _leaf_parts(msg)
+        _part_type(p) == "text/jinja2" and _declares_users(_part_text(p)) for p in _leaf_parts(msg)
     )
     if not msg.is_multipart():  # a single MIME part: make it one of a multipart
         outer = MIMEMultipart()
@@ -290,7 +301,7 @@ def wrap_other(text: str, mime_type: str, creds: InstanceCredentials) -> str:
     theirs = _text_part(text, mime_type)
     theirs["Content-Disposition"] = 'attachment; filename="operator-user-data"'
     outer.attach(theirs)
-    add_default = not (mime_type == "text/jinja2" and re.search(r"(?m)^users\s*:", text))
+    add_default = not (mime_type == "text/jinja2" and _declares_users(text))
     outer.attach(_our_part(creds, add_default))
     return outer.as_string()
 

@@ -341,3 +341,17 @@ def test_default_username(strategy):
 def test_the_schema_fixture_can_fail(schema_check):
     with pytest.raises(AssertionError, match="users"):
         schema_check("#cloud-config\nusers: 5\n")
+
+
+def test_malformed_mime_is_a_config_error_but_a_missing_close_boundary_is_tolerated(strategy, cloud_init_merge):
+    no_start = 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\nno boundary here\n'
+    assert any("malformed MIME" in e for e in strategy.check(no_start))
+    unclosed = 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/x-shellscript\n\n#!/bin/sh\necho hi\n'
+    assert strategy.check(unclosed) == []
+    assert cloud_init_merge(render(strategy, unclosed))["users"]["runner"]["ssh_authorized_keys"] == [KEY]
+
+
+def test_jinja_template_declaring_users_gets_no_extra_default(strategy):
+    text = "## template: jinja\n#cloud-config\nusers:\n- name: {{ v1.local_hostname }}\n"
+    ours = cloud_config_parts(render(strategy, text))[-1]
+    assert yaml.safe_load(ours)["users"] == [{"name": "runner", "ssh_authorized_keys": [KEY]}]
