@@ -14,9 +14,11 @@ from typing import Any, Callable, Iterator
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.devcloud.fixtures
+# The plugin is imported from where it is installed (scripts/test: .venv, not
+# this source tree); only the devcloud helpers come from tests/.
+sys.path.append(str(ROOT / "tests"))
 
-from tests.devcloud.fixtures import DevcloudNotRunning, clouds_yaml_path, load_fixtures  # noqa: E402
+from devcloud.fixtures import DevcloudNotRunning, clouds_yaml_path, load_fixtures  # noqa: E402
 
 
 @pytest.fixture(scope="session")

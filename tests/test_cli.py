@@ -15,8 +15,8 @@ FIELDS = ["Name", "Version", "Git revision", "Git ref", "Python version", "Built
 
 
 @pytest.mark.parametrize("flag", ["version", "--version", "-version"])
-def test_version_block(flag):
-    out = subprocess.run([sys.executable, "-m", "fleeting_openstack.cli", flag],
+def test_version_block(flag, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "fleeting_openstack.cli", flag], cwd=tmp_path,
                          capture_output=True, text=True, check=True).stdout
     rows = dict(line.split(":", 1) for line in out.splitlines())
     assert list(rows) == FIELDS

@@ -32,7 +32,7 @@ def launch(tmp_path, extra=None, provider="memory_provider:MemoryProvider"):
     env = dict(os.environ, PYTHONPATH=SUPPORT, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path),
                PLUGIN_PROTOCOL_VERSIONS="1", FLEETING_OPENSTACK_PROVIDER=provider,
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE}, **(extra or {}))
-    proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     return proc, line
@@ -95,7 +95,7 @@ def test_exits_when_parent_dies(tmp_path):
                FLEETING_OPENSTACK_PROVIDER="memory_provider:MemoryProvider",
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
     out = subprocess.run(["sh", "-c", f"{sys.executable} -m fleeting_openstack.cli >/dev/null 2>&1 & echo $!; sleep 2"],
-                         env=env, capture_output=True, text=True, timeout=10)
+                         env=env, capture_output=True, text=True, timeout=10, cwd=tmp_path)
     pid = int(out.stdout.strip())
     deadline = time.time() + 10
     while time.time() < deadline:
