@@ -364,3 +364,36 @@ def test_validate_check_cloud(plugin_config, tmp_path):
     report = validate.validate_path(bad, check_cloud=__import__("fleeting_openstack.cloudcheck").cloudcheck.check_cloud)
     paths = {issue.path for issue in report.errors}
     assert {"server_spec.flavorRef", "server_spec.key_name"} <= {p.split("plugin_config.")[-1] for p in paths}, report.errors
+
+
+def test_update_costs_one_request_per_page_of_the_group(plugin_config, demo, devcloud, group_name, monkeypatch):
+    """Other servers in the project cost nothing: the group is filtered server-side."""
+    from fleeting_openstack.openstack import Cloud
+
+    others = [demo.compute.create_server(
+        name=f"{group_name}x-other-{i}", image_id=devcloud["images"]["tiny-raw"],
+        flavor_id=devcloud["flavors"]["m1.tiny"], networks=[{"uuid": devcloud["networks"]["private"]}])
+        for i in range(3)]
+    try:
+        provider = start(plugin_config())
+        provider.increase(1)
+        wait_states(provider, {State.RUNNING}, 1)
+        calls: list[tuple[str, str, dict]] = []
+        real = Cloud._nova
+
+        def counting(self, method, url, **kwargs):
+            calls.append((method, url, dict(kwargs.get("params") or {})))
+            return real(self, method, url, **kwargs)
+
+        monkeypatch.setattr(Cloud, "_nova", counting)
+        states = dict(provider.update())
+        assert len(states) == 1
+        assert len(calls) == 1, calls
+        method, url, params = calls[0]
+        assert (method, url) == ("GET", "/servers/detail") and params["tags"] == group_tag(group_name)
+        monkeypatch.undo()
+        provider.decrease(list(states))
+        wait_gone(provider)
+    finally:
+        for other in others:
+            demo.compute.delete_server(other.id, ignore_missing=True)
