@@ -116,16 +116,19 @@ type options struct {
 	socketDir string // PLUGIN_UNIX_SOCKET_DIR
 	group     string // PLUGIN_UNIX_SOCKET_GROUP (via go-plugin's UnixSocketConfig)
 	extraEnv  []string
+	real      bool // serve the OpenStack provider instead of the in-memory test provider
 }
 
 func start(t *testing.T, o options) (*started, error) {
 	t.Helper()
 	here, _ := os.Getwd()
 	cmd := exec.Command(pluginBin(t))
-	cmd.Env = append(os.Environ(),
-		"PYTHONPATH="+filepath.Join(here, "..", "support"),
-		"FLEETING_OPENSTACK_PROVIDER=memory_provider:MemoryProvider",
-		"FLEETING_OPENSTACK_LOG_LEVEL=trace")
+	cmd.Env = append(os.Environ(), "FLEETING_OPENSTACK_LOG_LEVEL=trace")
+	if !o.real {
+		cmd.Env = append(cmd.Env,
+			"PYTHONPATH="+filepath.Join(here, "..", "support"),
+			"FLEETING_OPENSTACK_PROVIDER=memory_provider:MemoryProvider")
+	}
 	cmd.Env = append(cmd.Env, o.extraEnv...)
 	if o.socketDir != "" {
 		cmd.Env = append(cmd.Env, "PLUGIN_UNIX_SOCKET_DIR="+o.socketDir)
@@ -368,5 +371,23 @@ func TestSIGINTIgnored(t *testing.T) {
 	raw, _ := s.client.Client()
 	if err := raw.Ping(); err != nil {
 		t.Fatalf("plugin died on SIGINT: %v", err)
+	}
+}
+
+func TestOpenStackProviderConfigErrorsAtInit(t *testing.T) {
+	s, err := start(t, options{real: true})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer s.client.Kill()
+	config := `{"name":"g","server_spec":{"name":"w-%d","imageRef":"not-a-uuid","flavorRef":"1","networks":"auto","falvor_name":"x"}}`
+	_, err = s.group.Init(ctx(t), &pb.InitRequest{Config: []byte(config), Settings: &pb.Settings{}})
+	if err == nil {
+		t.Fatal("Init accepted an invalid plugin_config")
+	}
+	for _, want := range []string{"server_spec.imageRef", "server_spec.falvor_name", "did you mean 'flavor_name'"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("Init error %q does not mention %q", err.Error(), want)
+		}
 	}
 }
