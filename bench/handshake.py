@@ -4,7 +4,8 @@
 Prints, over N runs (default 20): time from exec to the go-plugin handshake
 line (median, p95), resident memory after Init, and the same figures for
 ``python3 -c pass`` as the floor any Python plugin pays. Uses the in-memory
-test provider, so the cloud is not measured.
+test provider unless --plugin-config names a real plugin_config (then Init
+talks to that cloud, e.g. the devcloud).
 
     python3 bench/handshake.py [--runs 20] [--bin PATH]
 """
@@ -35,10 +36,11 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def one_plugin_run(binary: str) -> tuple[float, int]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "tests" / "support"),
-               FLEETING_OPENSTACK_PROVIDER="memory_provider:MemoryProvider",
-               PLUGIN_PROTOCOL_VERSIONS="1", **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
+def one_plugin_run(binary: str, plugin_config: bytes | None) -> tuple[float, int]:
+    env = dict(os.environ, PLUGIN_PROTOCOL_VERSIONS="1", **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
+    if plugin_config is None:
+        env.update(PYTHONPATH=str(ROOT / "tests" / "support"),
+                   FLEETING_OPENSTACK_PROVIDER="memory_provider:MemoryProvider")
     started = time.perf_counter()
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
@@ -46,7 +48,7 @@ def one_plugin_run(binary: str) -> tuple[float, int]:
     addr = line.split("|")[3]
     with grpc.insecure_channel("unix:" + addr) as channel:
         fleeting_pb2_grpc.InstanceGroupStub(channel).Init(
-            fleeting_pb2.InitRequest(config=b'{"name":"bench"}'), timeout=10)
+            fleeting_pb2.InitRequest(config=plugin_config or b'{"name":"bench"}'), timeout=60)
         rss = rss_kib(proc.pid)
     proc.terminate()
     proc.wait(timeout=10)
@@ -69,15 +71,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--bin", default=shutil.which("fleeting-plugin-openstack"))
+    parser.add_argument("--plugin-config", help="a plugin_config JSON file: Init the OpenStack provider "
+                        "with it (RSS then includes openstacksdk); default: the in-memory test provider")
     args = parser.parse_args()
     if not args.bin:
         parser.error("fleeting-plugin-openstack not on PATH; pass --bin")
-    plugin = [one_plugin_run(args.bin) for _ in range(args.runs)]
+    config = Path(args.plugin_config).read_bytes() if args.plugin_config else None
+    plugin = [one_plugin_run(args.bin, config) for _ in range(args.runs)]
     base = [baseline_run() for _ in range(args.runs)]
     p_med, p_95 = summary([t for t, _ in plugin])
     b_med, b_95 = summary([t for t, _ in base])
     rss = statistics.median([r for _, r in plugin])
-    print(f"runs: {args.runs}  binary: {args.bin}")
+    print(f"runs: {args.runs}  binary: {args.bin}  provider: "
+          f"{'openstack (' + args.plugin_config + ')' if config else 'in-memory test provider'}")
     print(f"exec -> handshake   median {p_med * 1000:7.1f} ms   p95 {p_95 * 1000:7.1f} ms")
     print(f"python3 -c pass     median {b_med * 1000:7.1f} ms   p95 {b_95 * 1000:7.1f} ms")
     print(f"ratio (median)      {p_med / b_med:7.2f}x the interpreter floor")

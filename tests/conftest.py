@@ -31,14 +31,18 @@ def devcloud() -> dict[str, Any]:
     return fx
 
 
-@pytest.fixture(scope="session")
-def admin(devcloud):
-    """An admin connection, to look at what the plugin did (and clean up)."""
+def _connect(devcloud: dict[str, Any], cloud: str):
     import openstack
     import openstack.config
 
-    region = openstack.config.OpenStackConfig(config_files=[devcloud["clouds_yaml"]]).get_one(cloud="devcloud")
-    conn = openstack.connection.Connection(config=region)
+    region = openstack.config.OpenStackConfig(config_files=[devcloud["clouds_yaml"]]).get_one(cloud=cloud)
+    return openstack.connection.Connection(config=region)
+
+
+@pytest.fixture(scope="session")
+def admin(devcloud):
+    """An admin connection, to look at what the plugin did (and clean up)."""
+    conn = _connect(devcloud, "devcloud")
     yield conn
     conn.close()
 
@@ -46,11 +50,7 @@ def admin(devcloud):
 @pytest.fixture(scope="session")
 def demo(devcloud):
     """A connection as the demo user (the project the plugin's tests use)."""
-    import openstack
-    import openstack.config
-
-    region = openstack.config.OpenStackConfig(config_files=[devcloud["clouds_yaml"]]).get_one(cloud="devcloud-demo")
-    conn = openstack.connection.Connection(config=region)
+    conn = _connect(devcloud, "devcloud-demo")
     yield conn
     conn.close()
 
