@@ -1,8 +1,10 @@
-"""``validate --check-cloud``: the Init-time cloud checks, without a runner.
+"""Checks beyond the schema, shared by ``validate`` and Init.
 
-Authenticates exactly as the plugin will, checks the microversion, resolves
-every resource server_spec references, and asks the selected strategy about
-the user_data — the same code Init runs (``provider.resolve_resources``).
+``strategy_issues`` runs offline (installed strategies, the operator's
+user_data); ``check_cloud`` is ``validate --check-cloud``: it authenticates
+exactly as the plugin will, checks the microversion and resolves every
+resource server_spec references — the same code Init runs
+(``provider.resolve_resources``).
 """
 
 from __future__ import annotations
@@ -19,17 +21,23 @@ def _issue(problem: str) -> ConfigIssue:
     return ConfigIssue(path, message)
 
 
-def check_cloud(cfg: Any) -> list[ConfigIssue]:
-    from fleeting_openstack.openstack import Cloud, CloudError
-    from fleeting_openstack.provider import resolve_resources
+def strategy_issues(cfg: Any) -> list[ConfigIssue]:
+    """Offline: is the strategy installed, and can it use the operator's user_data?"""
     from fleeting_openstack.strategies import StrategyManager, UnknownStrategyError
 
-    issues: list[ConfigIssue] = []
     try:
         strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
-        issues += [ConfigIssue("server_spec.user_data", e) for e in strategy.check(cfg.server_spec.user_data)]
     except UnknownStrategyError as exc:
-        issues.append(ConfigIssue("strategy", str(exc)))
+        return [ConfigIssue("strategy", str(exc))]
+    return [ConfigIssue("server_spec.user_data", e) for e in strategy.check(cfg.server_spec.user_data)]
+
+
+def check_cloud(cfg: Any) -> list[ConfigIssue]:
+    """Online: authenticate, check the microversion, resolve every referenced resource."""
+    from fleeting_openstack.openstack import Cloud, CloudError
+    from fleeting_openstack.provider import resolve_resources
+
+    issues: list[ConfigIssue] = []
     try:
         if cfg.auth_from_env:
             cloud = Cloud.connect(None, None, cfg.nova_microversion)

@@ -143,6 +143,9 @@ def _validate_one(raw: Any, prefix: str, report: ValidationReport, *, runner: st
         return None
     report.warnings.extend(w.with_prefix(prefix) for w in loaded.warning_issues)
     report.configs.append(ValidatedConfig(prefix, loaded.config, runner))
+    from .cloudcheck import strategy_issues
+
+    report.errors.extend(i.with_prefix(prefix) for i in strategy_issues(loaded.config))
     if check_cloud is not None:
         _run_check_cloud(check_cloud, loaded.config, prefix, report)
     return loaded.config

@@ -1,0 +1,2 @@
+# shellcheck shell=bash
+HEAT_PACKAGES="heat-api heat-engine"
