@@ -284,6 +284,7 @@ class OpenStackProvider:
         live = {s.id for s in servers}
         with self._lock:
             self._ready &= live
+            self._warned_expiry &= live
             for gone in set(self._deletes) - live:
                 del self._deletes[gone]
         return out
@@ -539,6 +540,12 @@ class OpenStackProvider:
         def delete(instance_id: str) -> str | Exception:
             server = members.get(instance_id)
             if server is None:
+                try:
+                    self.cloud.get_server(instance_id)
+                except NotFound:
+                    return instance_id  # already gone: what the runner wants
+                except Exception as exc:  # noqa: BLE001
+                    return exc
                 return LookupError(f"{instance_id} is not a server of group {self.cfg.name}")
             try:
                 self.cloud.delete_server(instance_id)

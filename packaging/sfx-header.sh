@@ -11,10 +11,8 @@ dir="$cache/@DIGEST@"
 if [ ! -x "$dir/plugin/plugin" ]; then
   mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/.unpack.XXXXXX")
-  skip=$(awk '/^__PAYLOAD__$/ { print NR + 1; exit }' "$0")
-  tail -n +"$skip" "$0" | tar -xzf - -C "$tmp"
+  tail -n +@SKIP@ "$0" | tar -xzf - -C "$tmp"
   mv "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"   # another start won the race
 fi
 exec "$dir/plugin/plugin" "$@"
 exit 1
-__PAYLOAD__

@@ -160,17 +160,25 @@ def test_lifecycle_with_restart_safe_keys(plugin_config, admin, group_name, plug
         assert "PRIVATE KEY" not in line and "BEGIN OPENSSH" not in line
 
 
-def test_decrease_only_touches_the_group(plugin_config, admin, devcloud):
+def test_decrease_only_touches_the_group(plugin_config, admin, demo, devcloud):
     provider = start(plugin_config())
     assert provider.increase(1) == 1
     (own,) = dict(wait_states(provider, {State.RUNNING}, 1))
-    with pytest.raises(PartialError) as err:
-        provider.decrease([own, "00000000-0000-4000-8000-00000000dead"])
-    assert err.value.done == [own]
-    assert "not a server of group" in str(err.value)
-    wait_gone(provider)
-    # Deleting an id that is already gone from Nova is not an error for the runner.
-    assert provider.decrease([]) == []
+    stranger = demo.compute.create_server(
+        name="not-in-any-group", image_id=devcloud["images"]["tiny-raw"],
+        flavor_id=devcloud["flavors"]["m1.tiny"], networks=[{"uuid": devcloud["networks"]["private"]}])
+    try:
+        with pytest.raises(PartialError) as err:
+            provider.decrease([own, stranger.id])
+        assert err.value.done == [own]
+        assert "not a server of group" in str(err.value)
+        assert admin.compute.get_server(stranger.id) is not None
+        wait_gone(provider)
+        # An id that is already gone from Nova counts as done: the runner wants it gone.
+        assert provider.decrease([own, "00000000-0000-4000-8000-00000000dead"]) == [
+            own, "00000000-0000-4000-8000-00000000dead"]
+    finally:
+        admin.compute.delete_server(stranger.id, ignore_missing=True)
 
 
 def test_update_ignores_other_groups_and_adopts_go_plugin_servers(plugin_config, demo, devcloud, group_name):
