@@ -2,9 +2,10 @@
 
 Started by gitlab-runner (the magic cookie is in the environment) it serves
 the plugin and writes nothing on stdout but the go-plugin handshake line.
-Otherwise it answers ``version`` (also ``--version``/``-version``), ``bootstrap``
-and ``validate``. Heavy modules are imported only by the command that needs
-them, so the handshake comes quickly.
+Otherwise it answers ``version`` (also ``--version``/``-version``), ``bootstrap``,
+``validate``, and ``status``/``reap``/``plugins`` (:mod:`.commands`). Heavy
+modules are imported only by the command that needs them, so the handshake
+comes quickly.
 """
 
 from __future__ import annotations
@@ -142,6 +143,12 @@ Started by gitlab-runner, it serves the fleeting plugin. Commands for people:
   bootstrap REPOSITORY              install this executable into the fleeting plugin directory
   validate PATH [--check-cloud] [--json]
                                     check a plugin_config JSON file or a runner config.toml
+  status PATH [--runner NAME] [--json]
+                                    every server of the group and the state the plugin reports
+  reap PATH [--runner NAME] [--yes] [--json]
+                                    what the group leaked; deleted only with --yes
+  plugins [PATH] [--json]           installed boot strategies and site plugins, with their hooks
+PATH is a plugin_config JSON file or a runner config.toml; COMMAND --help for details.
 """
 
 
@@ -162,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         from fleeting_openstack import validate
 
         return validate.main(rest)
+    if command in ("status", "reap", "plugins"):
+        from fleeting_openstack import commands
+
+        return commands.main(command, rest)
     if command in ("help", "-h", "--help"):
         sys.stdout.write(USAGE)
         return 0

@@ -1153,8 +1153,8 @@ def _check_name_template(spec: Mapping[str, Any], issues: _Issues) -> None:
     if "%" in rest:
         issues.check(path, f"'%' may appear only as a single %d (the instance index) (got {name!r})")
     elif "%d" not in name:
-        issues.warn(path, "has no %d: every server gets the same name; add %d for the instance index, "
-                          "e.g. \"runner-%d\"")
+        issues.warn(path, "has no %d: the plugin appends \"-<index>\" to keep names unique; "
+                          "put %d where the instance index belongs, e.g. \"runner-%d\"")
 
 
 def _check_image_flavor(spec: dict[str, Any], issues: _Issues) -> None:

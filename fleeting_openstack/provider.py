@@ -15,6 +15,9 @@ facade and the cloud adapter; knows nothing of gRPC. Decisions worth knowing
   ``deleting``; the Nova fault message is logged.
 * Per-instance keys are derived from a local master secret and a non-secret
   salt kept in the server's metadata, so ConnectInfo works after a restart.
+* ``OpenStackProvider(observe=True)`` is the read-only twin used by the
+  ``status`` and ``reap`` commands: the same Init and Update decisions, but it
+  never deletes, tags or touches the key store.
 """
 
 from __future__ import annotations
@@ -148,9 +151,21 @@ def image_info(image: Any, placeholder: bool = False) -> Any:
 
 
 class OpenStackProvider:
-    """fleeting InstanceGroup for one group of Nova servers."""
+    """fleeting InstanceGroup for one group of Nova servers.
 
-    def __init__(self) -> None:
+    ``observe=True`` makes a read-only evaluator for commands run by people
+    (``status``, ``reap``): Init does not raise on resource problems (they are
+    kept in ``problems``), adopts (tags) no Go-plugin server and opens no key
+    store; Update lists members by tag *or* metadata and never deletes: a server
+    the plugin would delete is reported DELETING and listed in ``would_reap``.
+    In both modes ``reasons`` holds, per server id, why it got its state.
+    """
+
+    def __init__(self, *, observe: bool = False) -> None:
+        self.observe = observe
+        self.problems: list[str] = []
+        self.reasons: dict[str, str] = {}
+        self.would_reap: dict[str, str] = {}
         self.cfg: Any = None
         self.settings = Settings()
         self.cloud: Any = None
@@ -207,10 +222,12 @@ class OpenStackProvider:
                         extra={"nova_microversion": cfg.nova_microversion})
 
         self.resolved = self._resolve(cfg, settings, problems)
-        if problems:
+        self.problems = problems
+        if problems and not self.observe:
             raise ValueError(f"Init found {len(problems)} problem(s):\n" +
                              "\n".join(f"  - {p}" for p in problems))
-        self._adopt_legacy_servers()
+        if not self.observe:
+            self._adopt_legacy_servers()
         log.info("group ready", extra={"group": cfg.name, "strategy": self.strategy.name,
                                        "microversion": cfg.nova_microversion,
                                        "username": self.resolved.username})
@@ -234,10 +251,11 @@ class OpenStackProvider:
                 problems.append("use_static_credentials = true needs connector_config.key_path "
                                 "(the private key of server_spec.key_name) or password")
         elif self.strategy.wants_generated_key:
-            try:
-                self.keys = KeyStore(cfg.credentials.state_dir)
-            except KeyStoreError as exc:
-                problems.append(f"credentials.state_dir: {exc}")
+            if not self.observe:  # observing never creates or reads key material
+                try:
+                    self.keys = KeyStore(cfg.credentials.state_dir)
+                except KeyStoreError as exc:
+                    problems.append(f"credentials.state_dir: {exc}")
         else:
             problems.append(f"strategy {self.strategy.name!r} injects no credentials: set "
                             "connector_config.use_static_credentials = true with key_path or password")
@@ -261,15 +279,20 @@ class OpenStackProvider:
 
     # -- membership --------------------------------------------------------------
     def _group_servers(self) -> list[Any]:
-        if self._tag_filter:
+        if self._tag_filter and not self.observe:
             return list(self.cloud.list_servers({"tags": group_tag(self.cfg.name)}))
-        return [s for s in self.cloud.list_servers({}) if s.metadata.get(META_CLUSTER) == self.cfg.name]
+        # Observing adopts nothing, so it also finds Go-plugin servers (metadata only).
+        return [s for s in self.cloud.list_servers({}) if self._is_member(s)]
 
     def _is_member(self, server: Any) -> bool:
         return group_tag(self.cfg.name) in server.tags or server.metadata.get(META_CLUSTER) == self.cfg.name
 
     # -- Update --------------------------------------------------------------------
     def update(self) -> list[tuple[str, State]]:
+        return [(server.id, state) for server, state in self.evaluate()]
+
+    def evaluate(self) -> list[tuple[Any, State]]:
+        """Update's work: every server of the group with its state (why: ``reasons``)."""
         now = time.time()
         servers = self._group_servers()
         out = []
@@ -280,9 +303,12 @@ class OpenStackProvider:
                 log.warning("could not evaluate server %s: %s", server.id, exc,
                             extra={"server": server.id})
                 state = State.RUNNING if server.id in self._ready else State.CREATING
-            out.append((server.id, state))
+                self.reasons[server.id] = f"could not evaluate: {exc}"
+            out.append((server, state))
         live = {s.id for s in servers}
         with self._lock:
+            for gone in set(self.reasons) - live:
+                del self.reasons[gone]
             self._ready &= live
             self._warned_expiry &= live
             for gone in set(self._deletes) - live:
@@ -291,9 +317,12 @@ class OpenStackProvider:
 
     def _state_of(self, server: Any, now: float) -> State:
         status = server.status.upper()
+        why = self.reasons
         if status == "DELETED":
+            why[server.id] = "deleted in Nova"
             return State.DELETED
         if server.task_state == "deleting" or server.id in self._deletes:
+            why[server.id] = "being deleted"
             if server.id in self._deletes and now - self._deletes[server.id] > REDELETE_AFTER:
                 self._reap(server, "delete did not complete; deleting again")
             return State.DELETING
@@ -305,11 +334,14 @@ class OpenStackProvider:
                 self._reap(server, f"stuck in BUILD for {int(server.age(now))}s "
                                    f"(build_timeout {int(self.cfg.build_timeout)}s)")
                 return State.DELETING
+            why[server.id] = f"building (build_timeout {int(self.cfg.build_timeout)}s)"
             return State.CREATING
         if status in TRANSITIONAL:
+            why[server.id] = f"{status}: comes back to ACTIVE"
             return State.RUNNING if server.id in self._ready else State.CREATING
         if status != "ACTIVE":
             log.warning("unexpected Nova status %s; waiting", status, extra={"server": server.id})
+            why[server.id] = f"unexpected Nova status {status}; waiting"
             return State.CREATING
         if server.id in self._ready:
             return State.RUNNING
@@ -333,13 +365,16 @@ class OpenStackProvider:
         result = self.strategy.readiness(Observation(
             status=server.status, age_seconds=server.age(now), boot_time_seconds=boot_time,
             console_tail=tail, addresses=addresses))
-        if result.state is ReadinessState.READY and self._probe_ok(server):
+        marker = result.state is ReadinessState.READY
+        if marker and self._probe_ok(server):
             self._mark_ready(server, result.reason)
             return State.RUNNING
         if result.state is ReadinessState.FAILED:
             self._reap(server, f"boot failed: {result.reason}")
             return State.DELETING
         if server.age(now) <= boot_time:
+            self.reasons[server.id] = (f"{result.reason}; waiting for the {self.cfg.readiness.probe} probe"
+                                       if marker else f"waiting for the boot marker: {result.reason}")
             return State.CREATING
         if self.cfg.readiness.on_boot_timeout == "delete":
             self._reap(server, f"no boot marker within boot_time {int(boot_time)}s ({result.reason})")
@@ -364,6 +399,7 @@ class OpenStackProvider:
                                                 banner=(probe == "ssh-banner"))
 
     def _mark_ready(self, server: Any, reason: str) -> None:
+        self.reasons[server.id] = reason
         with self._lock:
             self._ready.add(server.id)
         log.info("instance ready", extra={"server": server.id, "server_name": server.name, "reason": reason,
@@ -373,6 +409,10 @@ class OpenStackProvider:
         """Delete a server the runner can never use (at most once a minute)."""
         from fleeting_openstack.openstack import NotFound
 
+        self.reasons[server.id] = reason
+        if self.observe:  # read-only: report what Update would delete, never delete
+            self.would_reap[server.id] = reason
+            return
         with self._lock:
             last = self._deletes.get(server.id)
             if last is not None and time.time() - last < REDELETE_AFTER:
