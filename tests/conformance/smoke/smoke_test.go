@@ -1,0 +1,208 @@
+//go:build smoke
+
+// Smoke test of a built plugin executable against a real cloud, made to run
+// where nothing but the executable and this test binary exist (the python-less
+// Debian root of tests/test_single_file.py):
+//
+//	go test -c -tags smoke -o smoke.test ./smoke
+//	FLEETING_PLUGIN_BIN=/plugin FLEETING_SMOKE_CONFIG=/smoke/plugin_config.json ./smoke.test -test.v
+//
+// HashiCorp's go-plugin client starts the executable (RunPlugin), then Init
+// with the real plugin_config, Update, and Kill; afterwards the plugin process
+// (and, for a self-extracting build, any child of it running the same
+// executable) is gone and its unix socket removed.
+//
+// The build tag keeps this package out of `go test ./...` (test_conformance_go.py),
+// which has no cloud config to give it.
+//
+// Env: FLEETING_PLUGIN_BIN (the executable), FLEETING_SMOKE_CONFIG (a
+// plugin_config JSON file), FLEETING_SMOKE_USERNAME (connector_config.username,
+// default empty: the image or the strategy names the user). Both of the first
+// two are required: the test fails, never skips, without them.
+package smoke
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	pb "fleeting-openstack/conformance/fleetingpb"
+)
+
+// Handshake values the plugin expects (fleeting_openstack/cli.py).
+var handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "FLEETING_PLUGIN",
+	MagicCookieValue: "fleeting",
+}
+
+type instanceGroupPlugin struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (instanceGroupPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("client only")
+}
+
+func (instanceGroupPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
+	return pb.NewInstanceGroupClient(c), nil
+}
+
+func mustEnv(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s must be set (see the comment at the top of smoke_test.go)", name)
+	}
+	return v
+}
+
+// pidsRunning lists the processes whose executable is bin (a PyInstaller
+// one-file build runs as two: the unpacking parent and its Python child).
+func pidsRunning(bin string) []int {
+	want, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		want = bin
+	}
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid := 0
+		for _, c := range e.Name() {
+			if c < '0' || c > '9' {
+				pid = -1
+				break
+			}
+			pid = pid*10 + int(c-'0')
+		}
+		if pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil {
+			continue
+		}
+		if exe == want {
+			// A zombie keeps no exe link; a live process does.
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func TestSmoke(t *testing.T) {
+	bin := mustEnv(t, "FLEETING_PLUGIN_BIN")
+	config, err := os.ReadFile(mustEnv(t, "FLEETING_SMOKE_CONFIG"))
+	if err != nil {
+		t.Fatalf("read plugin_config: %v", err)
+	}
+	if _, err := os.Stat("/proc/self/exe"); err != nil {
+		t.Fatalf("/proc is not mounted (needed to check the plugin's processes): %v", err)
+	}
+	if before := pidsRunning(bin); len(before) != 0 {
+		t.Fatalf("processes of %s already running before the test: %v", bin, before)
+	}
+
+	var logs strings.Builder
+	logger := hclog.New(&hclog.LoggerOptions{Name: "runner", Level: hclog.Debug, Output: &syncWriter{w: &logs}, JSONFormat: true})
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "FLEETING_OPENSTACK_LOG_LEVEL=debug")
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{1: {"instancegroup": instanceGroupPlugin{}}},
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Logger:           logger,
+		StartTimeout:     time.Minute,
+	})
+	killed := false
+	defer func() {
+		if !killed {
+			client.Kill()
+		}
+		if t.Failed() {
+			t.Logf("plugin log (via the go-plugin client):\n%s", logs.String())
+		}
+	}()
+
+	started := time.Now()
+	rpc, err := client.Client()
+	if err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	t.Logf("handshake after %v", time.Since(started).Round(time.Millisecond))
+	if err := rpc.Ping(); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	raw, err := rpc.Dispense("instancegroup")
+	if err != nil {
+		t.Fatalf("dispense: %v", err)
+	}
+	group := raw.(pb.InstanceGroupClient)
+	rc := client.ReattachConfig()
+	socket := rc.Addr.String()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	settings := &pb.Settings{ConnectorConfig: &pb.ConnectorConfig{
+		Os: "linux", Protocol: "ssh", Username: os.Getenv("FLEETING_SMOKE_USERNAME"), Keepalive: int64(30 * time.Second)}}
+	initResp, err := group.Init(ctx, &pb.InitRequest{Config: config, Settings: settings})
+	if err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	info := initResp.GetInfo()
+	t.Logf("Init: id=%q max_size=%d version=%q", info.GetId(), info.GetMaxSize(), info.GetVersion())
+	if info.GetId() == "" || info.GetVersion() == "" {
+		t.Fatalf("Init info incomplete: %v", info)
+	}
+	up, err := group.Update(ctx, &pb.UpdateRequest{})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	t.Logf("Update: %d instance(s)", len(up.GetInstances()))
+	if len(up.GetInstances()) != 0 {
+		t.Fatalf("Update of a fresh group = %v, want no instances", up.GetInstances())
+	}
+
+	client.Kill()
+	killed = true
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		alive := syscall.Kill(rc.Pid, 0) == nil
+		left := pidsRunning(bin)
+		if !alive && len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Kill: plugin pid %d alive=%v, processes of %s left: %v", rc.Pid, alive, bin, left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(socket); !os.IsNotExist(err) {
+		t.Fatalf("socket %s still exists after Kill (stat err=%v)", socket, err)
+	}
+	if client.Exited() != true {
+		t.Fatalf("go-plugin client does not report the plugin as exited")
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
