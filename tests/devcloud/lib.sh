@@ -90,6 +90,6 @@ stop_groups() {
 
 # Stop order: OpenStack services (together), then broker and database, then
 # epmd (rabbitmq's port mapper, which must outlive the broker).
-SERVICE_GROUPS="nova-compute nova-scheduler nova-conductor nova-api
+SERVICE_GROUPS="heat-api heat-engine nova-compute nova-scheduler nova-conductor nova-api
   neutron-server glance-api placement keystone"
 BACKEND_GROUPS="rabbitmq mariadb"
