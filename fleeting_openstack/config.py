@@ -47,7 +47,6 @@ import copy
 import difflib
 import functools
 import importlib.resources
-import ipaddress
 import json
 import os
 import re

@@ -22,7 +22,6 @@ facade and the cloud adapter; knows nothing of gRPC. Decisions worth knowing
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -31,7 +30,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
 from fleeting_openstack import __version__, hclog
 from fleeting_openstack.instancegroup import (

@@ -31,7 +31,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 import tomllib
 from pathlib import Path

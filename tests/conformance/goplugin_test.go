@@ -31,27 +31,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 
 	pb "fleeting-openstack/conformance/fleetingpb"
+	"fleeting-openstack/conformance/pluginclient"
 )
-
-// Handshake values the plugin expects (fleeting_openstack/cli.py).
-var handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "FLEETING_PLUGIN",
-	MagicCookieValue: "fleeting",
-}
-
-type instanceGroupPlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-func (instanceGroupPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
-	return errors.New("client only")
-}
-
-func (instanceGroupPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
-	return pb.NewInstanceGroupClient(c), nil
-}
 
 // logSink collects what go-plugin's client re-logs from the plugin's stderr.
 type logSink struct {
@@ -136,8 +119,8 @@ func start(t *testing.T, o options) (*started, error) {
 	sink := &logSink{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "runner", Level: hclog.Trace, Output: sink, JSONFormat: true})
 	cfg := &plugin.ClientConfig{
-		HandshakeConfig:     handshake,
-		VersionedPlugins:    map[int]plugin.PluginSet{1: {"instancegroup": instanceGroupPlugin{}}},
+		HandshakeConfig:     pluginclient.Handshake,
+		VersionedPlugins:    pluginclient.Plugins(),
 		Cmd:                 cmd,
 		AllowedProtocols:    []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:            o.autoMTLS,

@@ -46,26 +46,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"golang.org/x/crypto/ssh"
-	"google.golang.org/grpc"
 
 	pb "fleeting-openstack/conformance/fleetingpb"
+	"fleeting-openstack/conformance/pluginclient"
 )
-
-var handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "FLEETING_PLUGIN",
-	MagicCookieValue: "fleeting",
-}
-
-type instanceGroupPlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-func (instanceGroupPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
-	return errors.New("client only")
-}
-
-func (instanceGroupPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
-	return pb.NewInstanceGroupClient(c), nil
-}
 
 // e2eConfig is FLEETING_E2E_CONFIG.
 type e2eConfig struct {
@@ -142,8 +126,8 @@ func startPlugin(t *testing.T) *pluginProc {
 	sink := &logSink{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "runner", Level: hclog.Debug, Output: sink, JSONFormat: true})
 	c := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{1: {"instancegroup": instanceGroupPlugin{}}},
+		HandshakeConfig:  pluginclient.Handshake,
+		VersionedPlugins: pluginclient.Plugins(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,

@@ -23,7 +23,6 @@ package smoke
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,27 +34,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 
 	pb "fleeting-openstack/conformance/fleetingpb"
+	"fleeting-openstack/conformance/pluginclient"
 )
-
-// Handshake values the plugin expects (fleeting_openstack/cli.py).
-var handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "FLEETING_PLUGIN",
-	MagicCookieValue: "fleeting",
-}
-
-type instanceGroupPlugin struct{ plugin.NetRPCUnsupportedPlugin }
-
-func (instanceGroupPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
-	return errors.New("client only")
-}
-
-func (instanceGroupPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
-	return pb.NewInstanceGroupClient(c), nil
-}
 
 func mustEnv(t *testing.T, name string) string {
 	t.Helper()
@@ -117,8 +99,8 @@ func TestSmoke(t *testing.T) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "FLEETING_OPENSTACK_LOG_LEVEL=debug")
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{1: {"instancegroup": instanceGroupPlugin{}}},
+		HandshakeConfig:  pluginclient.Handshake,
+		VersionedPlugins: pluginclient.Plugins(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
