@@ -13,31 +13,16 @@ from pathlib import Path
 import pytest
 
 from fleeting_openstack import cli, commands
-from fleeting_openstack.instancegroup import ConnectorConfig, Settings, State
+from fleeting_openstack.instancegroup import ConnectorConfig, State
 from fleeting_openstack.provider import META_CLUSTER, OpenStackProvider, group_tag
+
+from devcloud.lifecycle import start, wait_states  # noqa: E402
 
 
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = commands.main(argv[0], list(argv[1:]), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
-
-
-def start(cfg: dict, connector: ConnectorConfig | None = None) -> OpenStackProvider:
-    provider = OpenStackProvider()
-    provider.init(json.dumps(cfg).encode(), Settings(connector or ConnectorConfig()))
-    return provider
-
-
-def wait_states(provider: OpenStackProvider, want: set[State], count: int, timeout: float = 60) -> dict:
-    deadline = time.time() + timeout
-    states: dict = {}
-    while time.time() < deadline:
-        states = dict(provider.update())
-        if len(states) == count and set(states.values()) <= want:
-            return states
-        time.sleep(1)
-    raise AssertionError(f"states after {timeout}s: {states}, want {count} in {want}")
 
 
 def wait_status(conn, server_id: str, status: str, timeout: float = 60) -> None:

@@ -21,6 +21,8 @@ from fleeting_openstack.config import load_plugin_config, schema
 from fleeting_openstack.instancegroup import Settings, State
 from fleeting_openstack.provider import OpenStackProvider
 
+from devcloud.lifecycle import wait_states, wait_gone  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "heat" / "stack.yaml"
 
@@ -239,26 +241,6 @@ def stacks(heat) -> Iterator[list]:
     yield created
     for stack in created:
         delete_stack(heat, stack)
-
-
-def wait_states(provider: OpenStackProvider, want: set[State], count: int, timeout: float = 60) -> dict:
-    deadline = time.time() + timeout
-    states: dict = {}
-    while time.time() < deadline:
-        states = dict(provider.update())
-        if len(states) == count and set(states.values()) <= want:
-            return states
-        time.sleep(1)
-    raise AssertionError(f"states after {timeout}s: {states}, want {count} in {want}")
-
-
-def wait_gone(provider: OpenStackProvider, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if not provider.update():
-            return
-        time.sleep(1)
-    raise AssertionError(f"group not empty: {provider.update()}")
 
 
 def report(capsys, text: str) -> None:

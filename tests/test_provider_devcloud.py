@@ -14,33 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from fleeting_openstack.instancegroup import ConnectorConfig, InstanceUnhealthy, PartialError, Settings, State
 from fleeting_openstack.provider import META_CLUSTER, OpenStackProvider, group_tag
 
+from devcloud.lifecycle import start, wait_states, wait_gone  # noqa: E402
+
 pytestmark = pytest.mark.usefixtures("cleanup_group")
-
-
-def start(cfg: dict, connector: ConnectorConfig | None = None) -> OpenStackProvider:
-    provider = OpenStackProvider()
-    provider.init(json.dumps(cfg).encode(), Settings(connector or ConnectorConfig()))
-    return provider
-
-
-def wait_states(provider: OpenStackProvider, want: set[State], count: int, timeout: float = 60) -> dict:
-    deadline = time.time() + timeout
-    states: dict = {}
-    while time.time() < deadline:
-        states = dict(provider.update())
-        if len(states) == count and set(states.values()) <= want:
-            return states
-        time.sleep(1)
-    raise AssertionError(f"states after {timeout}s: {states}, want {count} in {want}")
-
-
-def wait_gone(provider: OpenStackProvider, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if not provider.update():
-            return
-        time.sleep(1)
-    raise AssertionError(f"group not empty: {provider.update()}")
 
 
 def public_of(private_pem: bytes) -> str:

@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,25 +35,14 @@ import (
 	"fleeting-openstack/conformance/pluginclient"
 )
 
-// logSink collects what go-plugin's client re-logs from the plugin's stderr.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
+// logSink adds JSON parsing to pluginclient.LogSink.
+type logSink struct{ pluginclient.LogSink }
 
 type logLine map[string]interface{}
 
 func (s *logSink) lines(t *testing.T) []logLine {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []logLine
-	for _, raw := range strings.Split(s.buf.String(), "\n") {
+	for _, raw := range strings.Split(s.String(), "\n") {
 		if strings.TrimSpace(raw) == "" {
 			continue
 		}
@@ -139,7 +127,7 @@ func start(t *testing.T, o options) (*started, error) {
 	}
 	if err := rpc.Ping(); err != nil {
 		c.Kill()
-		t.Fatalf("ping (grpc.health.v1 service \"plugin\"): %v\nplugin log:\n%s", err, sink.buf.String())
+		t.Fatalf("ping (grpc.health.v1 service \"plugin\"): %v\nplugin log:\n%s", err, sink.String())
 	}
 	raw, err := rpc.Dispense("instancegroup")
 	if err != nil {

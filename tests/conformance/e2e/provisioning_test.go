@@ -38,7 +38,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -95,27 +94,10 @@ func loadConfig(t *testing.T) *e2eConfig {
 
 // -- the plugin process ----------------------------------------------------------
 
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 type pluginProc struct {
 	client *plugin.Client
 	group  pb.InstanceGroupClient
-	logs   *logSink
+	logs   *pluginclient.LogSink
 	pid    int
 }
 
@@ -123,7 +105,7 @@ func startPlugin(t *testing.T) *pluginProc {
 	t.Helper()
 	cmd := exec.Command(os.Getenv("FLEETING_PLUGIN_BIN"))
 	cmd.Env = append(os.Environ(), "FLEETING_OPENSTACK_LOG_LEVEL=debug")
-	sink := &logSink{}
+	sink := &pluginclient.LogSink{}
 	logger := hclog.New(&hclog.LoggerOptions{Name: "runner", Level: hclog.Debug, Output: sink, JSONFormat: true})
 	c := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pluginclient.Handshake,

@@ -5,8 +5,10 @@
 package pluginclient
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -37,4 +39,24 @@ func (InstanceGroupPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c
 // Plugins is the versioned plugin set a client offers ("instancegroup", app version 1).
 func Plugins() map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{1: {"instancegroup": InstanceGroupPlugin{}}}
+}
+
+// LogSink collects what go-plugin's client re-logs from the plugin's stderr
+// (use it as the client hclog.Logger's Output); safe for concurrent use.
+type LogSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *LogSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+// String is everything written so far.
+func (s *LogSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }
