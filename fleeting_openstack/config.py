@@ -679,6 +679,9 @@ class PluginConfig:
     strategy_options: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
     build_timeout: float = 1800.0
     max_size: int = 1000
+    resync_interval: float = 600.0
+    create_concurrency: int = 10
+    delete_concurrency: int = 20
     log_level: str | None = None
     readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
     credentials: CredentialsConfig = field(default_factory=lambda: CredentialsConfig(default_state_dir()))
@@ -707,6 +710,9 @@ class PluginConfig:
             "strategy_options": copy.deepcopy(dict(self.strategy_options)),
             "build_timeout": self.build_timeout,
             "max_size": self.max_size,
+            "resync_interval": self.resync_interval,
+            "create_concurrency": self.create_concurrency,
+            "delete_concurrency": self.delete_concurrency,
             "log_level": self.log_level,
             "readiness": vars(self.readiness).copy(),
             "credentials": vars(self.credentials).copy(),
@@ -1445,6 +1451,7 @@ def _semantic_pass(doc: dict[str, Any], env: Mapping[str, str], issues: _Issues)
     durations = {
         "boot_time": _duration_value(doc, "boot_time", issues, positive=False),
         "build_timeout": _duration_value(doc, "build_timeout", issues, positive=True),
+        "resync_interval": _duration_value(doc, "resync_interval", issues, positive=False),
         "readiness.probe_timeout": _duration_value(doc, "readiness.probe_timeout", issues, positive=True),
     }
     strategy = doc.get("strategy")
@@ -1520,6 +1527,9 @@ def _build(doc: dict[str, Any], env: Mapping[str, str], durations: Mapping[str, 
         strategy_options=types.MappingProxyType(copy.deepcopy(doc.get("strategy_options") or {})),
         build_timeout=1800.0 if build_timeout is None else build_timeout,
         max_size=int(doc.get("max_size", 1000)),
+        resync_interval=600.0 if durations.get("resync_interval") is None else durations["resync_interval"],
+        create_concurrency=int(doc.get("create_concurrency", 10)),
+        delete_concurrency=int(doc.get("delete_concurrency", 20)),
         log_level=doc.get("log_level"),
         readiness=ReadinessConfig(
             console_lines=int(readiness_doc.get("console_lines", 100)),

@@ -16,6 +16,10 @@ from typing import Any, Iterator, Mapping, Sequence
 
 log = logging.getLogger("fleeting_openstack.openstack")
 
+#: Seconds any single OpenStack request may take (connect and read) when
+#: clouds.yaml sets no ``api_timeout``: no call can hang the plugin.
+DEFAULT_API_TIMEOUT = 60.0
+
 
 class CloudError(Exception):
     """A request to the cloud failed; the message carries Nova's own words."""
@@ -110,6 +114,8 @@ class Cloud:
         self.conn = conn
         self.microversion = microversion
         self.cloud_name = cloud_name
+        #: The cloud's clock (unix seconds) from the Date header of the last Nova answer, if any.
+        self.last_date: float | None = None
 
     # -- connection -------------------------------------------------------
     @classmethod
@@ -145,6 +151,8 @@ class Cloud:
                 "authentication failed"
             raise CloudError(f"cannot authenticate to cloud {cloud or '(OS_* environment)'}: "
                              f"{what}: {exc}") from exc
+        if getattr(conn.session, "timeout", None) is None:
+            conn.session.timeout = DEFAULT_API_TIMEOUT
         self = cls(conn, microversion, cloud or "")
         self._check_microversion()
         return self
@@ -168,6 +176,9 @@ class Cloud:
     def _nova(self, method: str, url: str, *, ok: Sequence[int] = (200,), **kwargs: Any) -> Any:
         response = self.conn.compute.request(url, method, microversion=self.microversion,
                                              raise_exc=False, **kwargs)
+        date = response.headers.get("Date")
+        if date:
+            self.last_date = _http_date(date)
         if response.status_code == 404:
             raise NotFound(_error_text(response), 404)
         if response.status_code not in ok:
@@ -175,10 +186,10 @@ class Cloud:
                              f"{_error_text(response)}", response.status_code)
         return response.json() if response.content else None
 
-    def list_servers(self, filters: Mapping[str, str]) -> Iterator[Server]:
+    def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterator[Server]:
         """All servers matching ``filters`` (server-side), page by page."""
         params = dict(filters)
-        params["limit"] = "200"
+        params["limit"] = str(page_size)
         while True:
             doc = self._nova("GET", "/servers/detail", params=params)
             servers = doc.get("servers", [])
@@ -259,6 +270,15 @@ class Cloud:
             self.conn.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _http_date(text: str) -> float | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def _error_text(response: Any) -> str:

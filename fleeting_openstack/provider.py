@@ -53,8 +53,6 @@ TRANSITIONAL = frozenset({"REBUILD", "MIGRATING", "RESIZE", "VERIFY_RESIZE", "RE
                           "REBOOT", "HARD_REBOOT", "PASSWORD"})
 #: Seconds before a delete the plugin issued is issued again.
 REDELETE_AFTER = 60.0
-CREATE_CONCURRENCY = 5
-DELETE_CONCURRENCY = 10
 
 
 def group_tag(name: str) -> str:
@@ -178,6 +176,9 @@ class OpenStackProvider:
         self._warned_expiry: set[str] = set()
         self._tags_in_body = False
         self._tag_filter = False
+        self.view: Any = None  # groupview.GroupView: the group as last seen (not when observing)
+        self._create_limit: Any = None  # concurrency.AdaptiveLimit
+        self._delete_limit: Any = None
 
     # -- Init ------------------------------------------------------------------
     def init(self, config: bytes, settings: Settings) -> ProviderInfo:
@@ -219,6 +220,17 @@ class OpenStackProvider:
         if not self._tag_filter:
             log.warning("nova_microversion < 2.26 has no tag filter: every Update lists all servers",
                         extra={"nova_microversion": cfg.nova_microversion})
+
+        from fleeting_openstack.concurrency import AdaptiveLimit
+        from fleeting_openstack.groupview import GroupView, name_prefix
+
+        self.view = None
+        if self._tag_filter and not self.observe:
+            self.view = GroupView(self.cloud, group_tag(cfg.name), resync_interval=cfg.resync_interval,
+                                  prefix=name_prefix(cfg.server_spec.name_template))
+        self._create_limit = AdaptiveLimit("create", cfg.create_concurrency)
+        self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency)
+        self._counter_synced = False
 
         self.resolved = self._resolve(cfg, settings, problems)
         self.problems = problems
@@ -278,6 +290,8 @@ class OpenStackProvider:
 
     # -- membership --------------------------------------------------------------
     def _group_servers(self) -> list[Any]:
+        if self.view is not None:  # the view, refreshed with what changed (groupview.py)
+            return self.view.refresh()
         if self._tag_filter and not self.observe:
             return list(self.cloud.list_servers({"tags": group_tag(self.cfg.name)}))
         # Observing adopts nothing, so it also finds Go-plugin servers (metadata only).
@@ -446,7 +460,8 @@ class OpenStackProvider:
     def increase(self, delta: int) -> int:
         if delta <= 0:
             return 0
-        with ThreadPoolExecutor(max_workers=min(delta, CREATE_CONCURRENCY),
+        # Threads up to the configured bound; the adaptive window gates the POSTs.
+        with ThreadPoolExecutor(max_workers=min(delta, self._create_limit.maximum),
                                 thread_name_prefix="create") as pool:
             outcomes = list(pool.map(self._create_one, range(delta)))
         errors = [o for o in outcomes if isinstance(o, Exception)]
@@ -497,7 +512,7 @@ class OpenStackProvider:
             metadata=metadata, tags=tags if self._tags_in_body else ())
         request["server"]["name"] = name
         try:
-            server_id = self.cloud.create_server(request)
+            server_id = self._create_limit.call(lambda: self.cloud.create_server(request))
         except CloudError as exc:
             found = self._find_created(name, request_id) if (exc.status or 500) >= 500 else None
             if found is None:
@@ -507,6 +522,8 @@ class OpenStackProvider:
             log.warning("create answered %s but the server exists; keeping it", exc.status,
                         extra={"server": found})
             server_id = found
+        if self.view is not None:
+            self.view.expect(server_id)
         tags = list(cfg.server_spec.tags or []) + tags
         if not self._tags_in_body and self._tag_filter:
             for tag in tags:
@@ -553,7 +570,9 @@ class OpenStackProvider:
                 except ValueError:
                     current = 0
             if not getattr(self, "_counter_synced", False):
-                for server in self._group_servers():
+                known = self.view.snapshot().values() if self.view is not None and self.view.fresh \
+                    else self._group_servers()
+                for server in known:
                     try:
                         current = max(current, int(server.metadata.get(META_INDEX, 0)))
                     except ValueError:
@@ -574,20 +593,25 @@ class OpenStackProvider:
     def decrease(self, ids: Sequence[str]) -> list[str]:
         from fleeting_openstack.openstack import NotFound
 
-        members = {s.id: s for s in self._group_servers()}
+        if not ids:
+            return []
+        # The last Update's view (no re-listing); a fresh listing only when there is none.
+        fresh = self.view is not None and self.view.fresh
+        members = self.view.snapshot() if fresh else {s.id: s for s in self._group_servers()}
 
         def delete(instance_id: str) -> str | Exception:
             server = members.get(instance_id)
-            if server is None:
+            if server is None:  # not (yet) in the view: ask Nova about this one server
                 try:
-                    self.cloud.get_server(instance_id)
+                    server = self.cloud.get_server(instance_id)
                 except NotFound:
                     return instance_id  # already gone: what the runner wants
                 except Exception as exc:  # noqa: BLE001
                     return exc
-                return LookupError(f"{instance_id} is not a server of group {self.cfg.name}")
+                if not self._is_member(server):
+                    return LookupError(f"{instance_id} is not a server of group {self.cfg.name}")
             try:
-                self.cloud.delete_server(instance_id)
+                self._delete_limit.call(lambda: self.cloud.delete_server(instance_id))
             except NotFound:
                 pass
             except Exception as exc:  # noqa: BLE001
@@ -598,9 +622,7 @@ class OpenStackProvider:
             self._forget_key(server)
             return instance_id
 
-        if not ids:
-            return []
-        with ThreadPoolExecutor(max_workers=min(len(ids), DELETE_CONCURRENCY),
+        with ThreadPoolExecutor(max_workers=min(len(ids), self._delete_limit.maximum),
                                 thread_name_prefix="delete") as pool:
             outcomes = list(pool.map(delete, ids))
         done = [o for o in outcomes if isinstance(o, str)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from pathlib import Path
 
@@ -372,7 +373,9 @@ def test_update_costs_one_request_per_page_of_the_group(plugin_config, demo, dev
         assert len(states) == 1
         assert len(calls) == 1, calls
         method, url, params = calls[0]
-        assert (method, url) == ("GET", "/servers/detail") and params["tags"] == group_tag(group_name)
+        # A delta (groupview.py): what changed, narrowed server-side to the group's name prefix.
+        assert (method, url) == ("GET", "/servers/detail") and "changes-since" in params
+        assert params["name"] == "^" + re.escape(f"{group_name}-")
         monkeypatch.undo()
         provider.decrease(list(states))
         wait_gone(provider)
