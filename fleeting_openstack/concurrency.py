@@ -12,7 +12,8 @@ shared by every Increase (or Decrease) of the process:
   recently seen halves the window (multiplicative decrease), at most once per
   window of answers, so one burst of failures counts as one signal.
 
-Answers that say nothing about load (4xx other than 429: quota, bad request,
+A 429 also means Nova did nothing, so that call is retried after its
+``Retry-After`` (at most 3 times, at most 10 s each). Answers that say nothing about load (4xx other than 429: quota, bad request,
 not found) neither grow nor shrink the window. The window only gates calls;
 what a failed call means for the caller is the caller's business.
 """
@@ -63,8 +64,22 @@ class AdaptiveLimit:
     def limit(self) -> int:
         return max(1, int(self.window))
 
-    def call(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` when the window has room; adapt the window to how it went."""
+    def call(self, fn: Callable[[], T], *, retries_on_429: int = 3) -> T:
+        """Run ``fn`` when the window has room; adapt the window to how it went.
+
+        A 429 ("too many requests": nothing was done) is retried up to
+        ``retries_on_429`` times after its Retry-After (at most 10 s).
+        """
+        for attempt in range(retries_on_429 + 1):
+            try:
+                return self._call_once(fn)
+            except Exception as exc:
+                if getattr(exc, "status", None) != 429 or attempt == retries_on_429:
+                    raise
+                time.sleep(min(10.0, getattr(exc, "retry_after", None) or 1.0))
+        raise AssertionError("unreachable")
+
+    def _call_once(self, fn: Callable[[], T]) -> T:
         with self._cond:
             while self.in_flight >= self.limit:
                 self._cond.wait()

@@ -27,6 +27,7 @@ class CloudError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after: float | None = None  # seconds, from a 429's Retry-After
 
 
 class NotFound(CloudError):
@@ -182,8 +183,14 @@ class Cloud:
         if response.status_code == 404:
             raise NotFound(_error_text(response), 404)
         if response.status_code not in ok:
-            raise CloudError(f"Nova {method} {url.split('?')[0]}: HTTP {response.status_code}: "
-                             f"{_error_text(response)}", response.status_code)
+            error = CloudError(f"Nova {method} {url.split('?')[0]}: HTTP {response.status_code}: "
+                               f"{_error_text(response)}", response.status_code)
+            if response.status_code == 429:
+                try:
+                    error.retry_after = float(response.headers.get("Retry-After") or 1)
+                except ValueError:
+                    error.retry_after = 1.0
+            raise error
         return response.json() if response.content else None
 
     def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterator[Server]:
