@@ -5,9 +5,11 @@ Prints, over N runs (default 20): time from exec to the go-plugin handshake
 line (median, p95), resident memory after Init, and the same figures for
 ``python3 -c pass`` as the floor any Python plugin pays. Uses the in-memory
 test provider unless --plugin-config names a real plugin_config (then Init
-talks to that cloud, e.g. the devcloud).
+talks to that cloud, e.g. the devcloud) or --stand-in N is given: then the
+OpenStack provider is Init'ed against bench/novastub.py holding N servers of
+the group, and RSS is also taken after the first Update (the group's view).
 
-    python3 bench/handshake.py [--runs 20] [--bin PATH]
+    python3 bench/handshake.py [--runs 20] [--bin PATH] [--stand-in 50]
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def one_plugin_run(binary: str, plugin_config: bytes | None) -> tuple[float, int]:
+def one_plugin_run(binary: str, plugin_config: bytes | None, update: bool = False) -> tuple[float, int, int]:
     env = dict(os.environ, PLUGIN_PROTOCOL_VERSIONS="1", **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
     if plugin_config is None:
         env.update(PYTHONPATH=str(ROOT / "tests" / "support"),
@@ -47,12 +49,36 @@ def one_plugin_run(binary: str, plugin_config: bytes | None) -> tuple[float, int
     elapsed = time.perf_counter() - started
     addr = line.split("|")[3]
     with grpc.insecure_channel("unix:" + addr) as channel:
-        fleeting_pb2_grpc.InstanceGroupStub(channel).Init(
-            fleeting_pb2.InitRequest(config=plugin_config or b'{"name":"bench"}'), timeout=60)
+        stub = fleeting_pb2_grpc.InstanceGroupStub(channel)
+        stub.Init(fleeting_pb2.InitRequest(config=plugin_config or b'{"name":"bench"}'), timeout=60)
         rss = rss_kib(proc.pid)
+        rss_update = 0
+        if update:
+            stub.Update(fleeting_pb2.UpdateRequest(), timeout=60)
+            rss_update = rss_kib(proc.pid)
     proc.terminate()
     proc.wait(timeout=10)
-    return elapsed, rss
+    return elapsed, rss, rss_update
+
+
+def stand_in(servers: int, workdir: Path) -> bytes:
+    """bench/novastub.py in this process, holding ``servers`` servers of group "bench"."""
+    import json
+    import threading
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import novastub
+    from scale import GROUP, plugin_config
+    from fleeting_openstack.provider import group_tag
+
+    server, world = novastub.serve(0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (workdir / "clouds.yaml").write_text(novastub.clouds_yaml(server.server_address[1]))
+    now = time.time()
+    for i in range(servers):
+        world.add(f"{GROUP}-{i + 1}", [group_tag(GROUP)], {"fleeting-cluster": GROUP, "fleeting-index": str(i + 1)},
+                  created=now - 3600, active_at=now - 3500)
+    return json.dumps(plugin_config(workdir)).encode()
 
 
 def baseline_run() -> tuple[float, int]:
@@ -73,21 +99,32 @@ def main() -> int:
     parser.add_argument("--bin", default=shutil.which("fleeting-plugin-openstack"))
     parser.add_argument("--plugin-config", help="a plugin_config JSON file: Init the OpenStack provider "
                         "with it (RSS then includes openstacksdk); default: the in-memory test provider")
+    parser.add_argument("--stand-in", type=int, metavar="N",
+                        help="Init the OpenStack provider against bench/novastub.py holding N servers")
     args = parser.parse_args()
     if not args.bin:
         parser.error("fleeting-plugin-openstack not on PATH; pass --bin")
     config = Path(args.plugin_config).read_bytes() if args.plugin_config else None
-    plugin = [one_plugin_run(args.bin, config) for _ in range(args.runs)]
+    if args.stand_in is not None:
+        import tempfile
+
+        config = stand_in(args.stand_in, Path(tempfile.mkdtemp(prefix="fleeting-bench-")))
+        args.plugin_config = f"bench/novastub.py stand-in, {args.stand_in} servers"
+    update = args.stand_in is not None
+    plugin = [one_plugin_run(args.bin, config, update) for _ in range(args.runs)]
     base = [baseline_run() for _ in range(args.runs)]
-    p_med, p_95 = summary([t for t, _ in plugin])
+    p_med, p_95 = summary([t for t, _, _ in plugin])
     b_med, b_95 = summary([t for t, _ in base])
-    rss = statistics.median([r for _, r in plugin])
+    rss = statistics.median([r for _, r, _ in plugin])
     print(f"runs: {args.runs}  binary: {args.bin}  provider: "
           f"{'openstack (' + args.plugin_config + ')' if config else 'in-memory test provider'}")
     print(f"exec -> handshake   median {p_med * 1000:7.1f} ms   p95 {p_95 * 1000:7.1f} ms")
     print(f"python3 -c pass     median {b_med * 1000:7.1f} ms   p95 {b_95 * 1000:7.1f} ms")
     print(f"ratio (median)      {p_med / b_med:7.2f}x the interpreter floor")
     print(f"RSS after Init      median {rss / 1024:7.1f} MiB")
+    if update:
+        print(f"RSS after Update    median {statistics.median([u for _, _, u in plugin]) / 1024:7.1f} MiB"
+              f"   ({args.stand_in} servers in the group's view)")
     return 0
 
 

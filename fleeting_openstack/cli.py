@@ -11,13 +11,12 @@ comes quickly.
 from __future__ import annotations
 
 import os
-import platform
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 from fleeting_openstack import __version__
+
+# platform, shutil, subprocess and pathlib are imported by the commands that
+# use them: plugin mode pays only for what comes before the handshake line.
 
 NAME = "fleeting-plugin-openstack"
 
@@ -33,6 +32,9 @@ ENV_PROVIDER = "FLEETING_OPENSTACK_PROVIDER"
 
 
 def _git(*args: str) -> str:
+    import subprocess
+    from pathlib import Path
+
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True,
@@ -58,6 +60,8 @@ def build_info() -> dict[str, str]:
 
 
 def version_text() -> str:
+    import platform
+
     info = build_info()
     machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     rows = [
@@ -88,6 +92,9 @@ def bootstrap(target: str) -> int:
     A frozen single-file build copies itself; a Python install copies its
     console script, which works only beside that same Python environment.
     """
+    import shutil
+    from pathlib import Path
+
     root = Path(os.environ.get("FLEETING_PLUGIN_PATH")
                 or Path.home() / ".config" / "fleeting" / "plugins")
     version = os.environ.get("FLEETING_PLUGIN_PKG_VERSION") or __version__

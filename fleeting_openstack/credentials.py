@@ -36,10 +36,9 @@ import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+# cryptography (~7 MiB resident) is imported when the first key is made, not at Init.
 
 __all__ = ["KeyPair", "KeyStore", "KeyStoreError", "new_salt", "MASTER_FILE", "RSA_BITS"]
 
@@ -170,12 +169,16 @@ class KeyStore:
         Ed25519: derived, identical for the same master secret and salt.
         RSA: generated on first request for ``salt`` and stored in the state dir.
         """
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         self._check_salt(salt)
         if key_type == "ed25519":
             seed = HKDF(
                 algorithm=hashes.SHA256(), length=32, salt=salt.encode(), info=_HKDF_INFO
             ).derive(self._master)
-            key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey = (
+            key: Any = (
                 ed25519.Ed25519PrivateKey.from_private_bytes(seed)
             )
         elif key_type == "rsa":
@@ -193,7 +196,10 @@ class KeyStore:
             .decode(),
         )
 
-    def _rsa_key(self, salt: str) -> rsa.RSAPrivateKey:
+    def _rsa_key(self, salt: str) -> Any:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         path = self._rsa_path(salt)
         _ensure_private_dir(path.parent)
         if not path.exists():
