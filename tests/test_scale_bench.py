@@ -91,3 +91,15 @@ def test_creates_back_off_on_429_and_none_is_lost(stand_in, tmp_path):
     assert rejected > 0 and stand_in.stats["requests"]["create"] == 30 + rejected
     assert provider._create_limit.limit < 20 and not provider._create_limit.slow_start
     assert len(provider.update()) == 30
+
+
+def test_creates_back_off_when_answers_slow_down(stand_in, tmp_path):
+    """A cloud that queues (2 slots): answers slow down as the window grows past 2."""
+    provider = provider_for(tmp_path, create_concurrency=20)
+    provider.update()
+    stand_in.gate.capacity = 2
+    stand_in.config["create_time"] = 0.3
+    stand_in.reset()
+    assert provider.increase(60) == 60
+    assert stand_in.stats["requests"]["create"] == 60
+    assert not provider._create_limit.slow_start and provider._create_limit.limit < 20
