@@ -122,7 +122,11 @@ def serve_plugin() -> int:
 
     def add_fleeting(server, ctx) -> None:  # type: ignore[no-untyped-def]
         provider = _provider()
-        service.register(server, provider)
+        holder = service.ContractHolder()
+        service.register(server, provider, holder)
+        # The runner's contract is read from its executable after the handshake
+        # line is out; the first fleeting RPC waits for it (fleeting_openstack/wire).
+        ctx.after_handshake.append(holder.start)
         ctx.on_stop.append(getattr(provider, "close", lambda: None))
 
     handshake = goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, {1: add_fleeting})
