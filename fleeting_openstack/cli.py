@@ -152,6 +152,7 @@ Started by gitlab-runner, it serves the fleeting plugin. Commands for people:
   reap PATH [--runner NAME] [--yes] [--json]
                                     what the group leaked; deleted only with --yes
   plugins [PATH] [--json]           installed boot strategies and site plugins, with their hooks
+  protocol [BINARY] [--json]        the fleeting contract served when BINARY (default: gitlab-runner) starts the plugin
 PATH is a plugin_config JSON file or a runner config.toml; COMMAND --help for details.
 """
 
@@ -177,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         from fleeting_openstack import commands
 
         return commands.main(command, rest)
+    if command == "protocol":
+        from fleeting_openstack import protocol_cmd
+
+        return protocol_cmd.main(rest)
     if command in ("help", "-h", "--help"):
         sys.stdout.write(USAGE)
         return 0

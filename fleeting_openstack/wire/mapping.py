@@ -308,6 +308,8 @@ def map_method(rpc: str, method: MethodDescriptor) -> MethodMap:
     name = method.name
     request = map_message(method.input_type, request_slots if rpc in MAPPED else (), f"{name} request")
     response = map_message(method.output_type, response_slots if rpc in MAPPED else (), f"{name} response")
+    if rpc not in MAPPED:  # answered Unimplemented: its fields are not "ignored"
+        request.unused, response.unused = [], []
     problems = request.problems + response.problems
     if getattr(method, "client_streaming", False):
         problems.append(f"{name}: the runner streams its requests, which fleeting never does")

@@ -14,7 +14,7 @@ descriptor must look like:
   byte, ends it); serializers write fields in number order, so the first
   step back in numbering is the preferred end, shorter ends are tried after;
 - only a prefix that the real protobuf parser accepts, with the same name,
-  counts.
+  and that defines every type of its own package it refers to, counts.
 
 This module does no I/O and knows nothing of fleeting.
 """
@@ -22,7 +22,7 @@ This module does no I/O and knows nothing of fleeting.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Union
+from typing import Iterable, Iterator, Union
 
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
@@ -133,13 +133,47 @@ def _field_ends(data: Buffer, start: int, limit: int) -> tuple[list[int], int | 
     return ends, ordered_end
 
 
+def _self_consistent(proto: descriptor_pb2.FileDescriptorProto) -> bool:
+    """Every type the file names in its own package is defined in it (a cut-off
+    descriptor usually misses the messages its later parts refer to)."""
+    prefix = f".{proto.package}." if proto.package else "."
+    defined: set[str] = set()
+
+    def collect(scope: str, messages: Iterable[descriptor_pb2.DescriptorProto],
+                enums: Iterable[descriptor_pb2.EnumDescriptorProto]) -> None:
+        defined.update(scope + e.name for e in enums)
+        for msg in messages:
+            defined.add(scope + msg.name)
+            collect(scope + msg.name + ".", msg.nested_type, msg.enum_type)
+
+    collect(prefix, proto.message_type, proto.enum_type)
+    used: list[str] = []
+
+    def refs(messages: Iterable[descriptor_pb2.DescriptorProto]) -> None:
+        for msg in messages:
+            used.extend(f.type_name for f in msg.field if f.type_name)
+            refs(msg.nested_type)
+
+    refs(proto.message_type)
+    for service in proto.service:
+        used.extend(t for m in service.method for t in (m.input_type, m.output_type))
+    for name in used:
+        if not name.startswith(prefix):
+            continue
+        rest = name[len(prefix):]
+        # ".pkg.Msg" or ".pkg.Msg.Nested" must be here; ".pkg.sub.Msg" may be another package
+        if ("." not in rest or prefix + rest.split(".")[0] in defined) and name not in defined:
+            return False
+    return True
+
+
 def _parse(data: Buffer, start: int, end: int, name: bytes) -> descriptor_pb2.FileDescriptorProto | None:
     proto = descriptor_pb2.FileDescriptorProto()
     try:
         proto.ParseFromString(bytes(data[start:end]))
     except (DecodeError, ValueError, RuntimeError):
         return None
-    if proto.name.encode() != name:
+    if proto.name.encode() != name or not _self_consistent(proto):
         return None
     return proto
 
