@@ -194,3 +194,48 @@ def test_cookie_is_not_required_from_a_goplugin_host_but_a_person_gets_the_messa
         proc = subprocess.run([plugin_bin()], env={**env, **partial}, capture_output=True, text=True, timeout=30)
         assert proc.returncode == 1 and proc.stdout == ""
         assert proc.stderr.strip() == goplugin.NOT_A_PROGRAM
+
+
+def run_protocol(*args: str, path: str | None = None) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+
+    env = dict(os.environ)
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run([plugin_bin(), "protocol", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_protocol_command_shows_source_mapping_differences_and_proto(tmp_path):
+    variant = random_variant(BASE_SEED)
+    contract = compile_proto(variant.source, tmp_path)
+    runner = tmp_path / "bin" / "gitlab-runner"  # found on PATH when no BINARY is given
+    runner.parent.mkdir()
+    runner.write_bytes(contract.read_bytes())
+    runner.chmod(0o755)
+    done = run_protocol(path=f"{runner.parent}:{os.environ['PATH']}")
+    assert done.returncode == 0, done.stderr
+    svc = f"{variant.package}.{variant.service}"
+    assert f"contract:  {svc} (the runner's own)" in done.stdout
+    assert f"package {variant.package} (built-in: fleeting.plugin.v1)" in done.stdout
+    assert f"service {variant.service} (built-in: InstanceGroup)" in done.stdout
+    assert ("Update: server-streaming response (built-in: unary)" in done.stdout) == variant.streamed_update
+    assert f"request  delta" in done.stdout and f"rpc Increase(" in done.stdout
+
+    as_json = json.loads(run_protocol(str(contract), "--json").stdout)
+    assert as_json["service"] == svc and as_json["found"] and as_json["problems"] == []
+    assert as_json["mapping"]["Increase"]["request"]["delta"].startswith(variant.names["IncReq.delta"] + " = ")
+    assert f"package {variant.package};" in as_json["proto"]
+
+
+def test_protocol_command_exit_codes(tmp_path):
+    missing = run_protocol(path=str(tmp_path))
+    assert missing.returncode == 2 and "no gitlab-runner on PATH" in missing.stderr
+    assert run_protocol(str(tmp_path / "absent")).returncode == 2
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    none = run_protocol(str(plain))
+    assert none.returncode == 1 and "built-in reconstruction" in none.stdout
+    odd = compile_proto(UNKNOWN_METHODS.replace("int32 delta = 3;", "int32 alpha = 3; int32 beta = 5;"), tmp_path)
+    unmappable = run_protocol(str(odd))
+    assert unmappable.returncode == 1 and "Increase request: no field for delta" in unmappable.stdout
+    assert run_protocol("--help").returncode == 0
