@@ -16,22 +16,42 @@ once with the request's shape (never its strings).
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import grpc
-from google.protobuf import message_factory
-from google.protobuf.message import DecodeError, Message
 
 from fleeting_openstack.instancegroup import (
     ConnectorConfig, InstanceGroup, InstanceUnhealthy, PartialError, Settings)
-from fleeting_openstack.wire import discovery, mapping, rawfields
-from fleeting_openstack.wire.mapping import (
-    BOOL, DURATION, INT, JSON, KEY, STATE, STR, STRLIST, TIMESTAMP, MethodMap)
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+    from fleeting_openstack.wire import discovery
+    from fleeting_openstack.wire.mapping import MethodMap
+
+
+class _Lazy:
+    """Modules needed only once a call arrives, imported then (off the handshake's path)."""
+
+    def __getattr__(self, name: str) -> ModuleType:
+        module = importlib.import_module(
+            {"message_factory": "google.protobuf.message_factory", "message": "google.protobuf.message"}.get(name, f"fleeting_openstack.wire.{name}"))
+        setattr(self, name, module)
+        return module
+
+
+_wire = _Lazy()
+#: model kinds (the same strings as fleeting_openstack.wire.mapping's).
+BOOL, DURATION, INT, JSON, KEY, STATE, STR, STRLIST, TIMESTAMP = (
+    "bool", "duration", "integer", "json", "bytes or string", "state (string or enum)", "string",
+    "list of strings", "time")
 
 log = logging.getLogger("fleeting_openstack.service")
 
@@ -57,13 +77,13 @@ class ServedContract:
     def of(cls, contract: discovery.Contract) -> "ServedContract":
         served = cls(contract)
         for method in contract.service.methods:
-            rpc = mapping.canonical_rpc(method.name)
+            rpc = _wire.mapping.canonical_rpc(method.name)
             served.paths[f"/{contract.service.full_name}/{method.name}"] = rpc
             if rpc is None or rpc in served.methods:
                 continue
-            mm = mapping.map_method(rpc, method)
+            mm = _wire.mapping.map_method(rpc, method)
             served.methods[rpc] = mm
-            if rpc in mapping.MAPPED:
+            if rpc in _wire.mapping.MAPPED:
                 served.problems.extend(mm.problems)
         return served
 
@@ -73,8 +93,8 @@ class ServedContract:
                 "sha256": c.sha256[:12], "service": c.service.full_name,
                 "methods": [m.name for m in c.service.methods],
                 "mapping": {rpc: {"method": mm.method.name, "streamed": mm.streamed,
-                                  "request": mapping.describe(mm.request),
-                                  "response": mapping.describe(mm.response)}
+                                  "request": _wire.mapping.describe(mm.request),
+                                  "response": _wire.mapping.describe(mm.response)}
                             for rpc, mm in self.methods.items()}}
 
     def error_text(self) -> str:
@@ -87,8 +107,8 @@ class ServedContract:
 class ContractHolder:
     """Discovers the contract once, off the handshake's path, and hands it out."""
 
-    def __init__(self, discover: Callable[[], discovery.Contract] = discovery.discover) -> None:
-        self._discover = discover
+    def __init__(self, discover: Callable[[], discovery.Contract] | None = None) -> None:
+        self._discover = discover or (lambda: _wire.discovery.discover())
         self._ready = threading.Event()
         self._served: ServedContract | None = None
         self._started = threading.Lock()
@@ -106,7 +126,7 @@ class ContractHolder:
         except Exception as exc:  # noqa: BLE001 - discovery must never stop the plugin
             log.error("contract discovery failed; serving the built-in contract",
                       extra={"reason": f"{type(exc).__name__}: {exc}"})
-            self._served = ServedContract.of(discovery.builtin())
+            self._served = ServedContract.of(_wire.discovery.builtin())
         finally:
             self._ready.set()
 
@@ -143,14 +163,14 @@ class _Abort(Exception):
         self.code = code
 
 
-def _connector_in(msg: Message, mm: mapping.MessageMap) -> ConnectorConfig:
-    values = {k: mapping.read(msg, mm, f"connector.{k}", kind) for k, kind in _CONNECTOR_KINDS.items()}
+def _connector_in(msg: Message, mm: Any) -> ConnectorConfig:
+    values = {k: _wire.mapping.read(msg, mm, f"connector.{k}", kind) for k, kind in _CONNECTOR_KINDS.items()}
     return ConnectorConfig(**values)  # type: ignore[arg-type]
 
 
-def _connector_out(msg: Message, mm: mapping.MessageMap, cfg: ConnectorConfig) -> None:
+def _connector_out(msg: Message, mm: Any, cfg: ConnectorConfig) -> None:
     for key, kind in _CONNECTOR_KINDS.items():
-        mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
+        _wire.mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
 
 
 class FleetingService(grpc.GenericRpcHandler):
@@ -190,16 +210,16 @@ class FleetingService(grpc.GenericRpcHandler):
         rpc = served.paths[path]
         mm = served.methods.get(rpc) if rpc else None
         call = getattr(self, f"_rpc_{mm.rpc.lower()}", None) if mm else None
-        if mm is None or call is None or mm.rpc not in mapping.MAPPED:
+        if mm is None or call is None or mm.rpc not in _wire.mapping.MAPPED:
             context.abort(grpc.StatusCode.UNIMPLEMENTED,
                           f"{path}: not implemented by fleeting-plugin-openstack"
                           + (" (no suspend_resume capability)" if rpc in ("Suspend", "Resume") else ""))
         assert mm is not None and call is not None
-        factory_in = message_factory.GetMessageClass(mm.method.input_type)
-        factory_out = message_factory.GetMessageClass(mm.method.output_type)
+        factory_in = _wire.message_factory.GetMessageClass(mm.method.input_type)
+        factory_out = _wire.message_factory.GetMessageClass(mm.method.output_type)
         try:
             request = factory_in.FromString(first)
-        except DecodeError as exc:
+        except _wire.message.DecodeError as exc:
             self._log_unknown(path, f"request does not decode as {mm.method.input_type.full_name}", first)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{mm.rpc}: undecodable request: {exc}")
         result = self._guard(mm, served, lambda: call(request, mm, factory_out), context)
@@ -212,7 +232,7 @@ class FleetingService(grpc.GenericRpcHandler):
                 return
             self._logged_unknown.add(path)
         log.error("the runner called a method this plugin does not serve", extra={
-            "method": path, "why": why, "request": rawfields.describe(request)})
+            "method": path, "why": why, "request": _wire.rawfields.describe(request)})
 
     def _guard(self, mm: MethodMap, served: ServedContract, call: Callable[[], Any],
                context: grpc.ServicerContext) -> Any:
@@ -241,7 +261,7 @@ class FleetingService(grpc.GenericRpcHandler):
 
     # -- the RPCs --------------------------------------------------------------------------------
     def _rpc_init(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        config = mapping.read(request, mm.request, "config", JSON)
+        config = _wire.mapping.read(request, mm.request, "config", JSON)
         settings = Settings(connector=_connector_in(request, mm.request))
         info = self.provider.init(bytes(config), settings)  # type: ignore[arg-type]
         self.initialized.set()
@@ -250,7 +270,7 @@ class FleetingService(grpc.GenericRpcHandler):
         for key, kind, value in (("id", STR, info.id), ("max_size", INT, info.max_size),
                                  ("version", STR, info.version), ("build_info", STR, info.build_info),
                                  ("capabilities", STRLIST, list(info.capabilities))):
-            mapping.write(response, mm.response, key, kind, value)
+            _wire.mapping.write(response, mm.response, key, kind, value)
         return response
 
     def _rpc_update(self, request: Message, mm: MethodMap, out: type[Message]) -> Message | list[Message]:
@@ -259,8 +279,8 @@ class FleetingService(grpc.GenericRpcHandler):
             messages = []
             for instance_id, state in instances:
                 msg = out()
-                mapping.write(msg, mm.response, "id", STR, instance_id)
-                mapping.write(msg, mm.response, "state", STATE, state.value)
+                _wire.mapping.write(msg, mm.response, "id", STR, instance_id)
+                _wire.mapping.write(msg, mm.response, "state", STATE, state.value)
                 messages.append(msg)
             return messages
         response = out()
@@ -272,12 +292,12 @@ class FleetingService(grpc.GenericRpcHandler):
         container = getattr(node, leaf.field.name)
         for instance_id, state in instances:
             element = container.add()
-            mapping.write(element, element_map, "id", STR, instance_id)
-            mapping.write(element, element_map, "state", STATE, state.value)
+            _wire.mapping.write(element, element_map, "id", STR, instance_id)
+            _wire.mapping.write(element, element_map, "state", STATE, state.value)
         return response
 
     def _rpc_increase(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        delta = int(mapping.read(request, mm.request, "delta", INT))  # type: ignore[call-overload]
+        delta = int(_wire.mapping.read(request, mm.request, "delta", INT))  # type: ignore[call-overload]
         if delta < 0:
             raise ValueError(f"delta must not be negative, got {delta}")
         response = out()
@@ -285,33 +305,33 @@ class FleetingService(grpc.GenericRpcHandler):
             done: object = self.provider.increase(delta)
         except PartialError as exc:
             done = exc.done
-            mapping.write(response, mm.response, "error", STR, str(exc))
-        mapping.write(response, mm.response, "succeeded", INT, int(done))  # type: ignore[call-overload]
+            _wire.mapping.write(response, mm.response, "error", STR, str(exc))
+        _wire.mapping.write(response, mm.response, "succeeded", INT, int(done))  # type: ignore[call-overload]
         return response
 
     def _rpc_decrease(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        ids = mapping.read(request, mm.request, "instances", STRLIST)
+        ids = _wire.mapping.read(request, mm.request, "instances", STRLIST)
         response = out()
         try:
             done: object = list(self.provider.decrease(list(ids)))  # type: ignore[call-overload]
         except PartialError as exc:
             done = list(exc.done)  # type: ignore[arg-type]
-            mapping.write(response, mm.response, "error", STR, str(exc))
-        mapping.write(response, mm.response, "succeeded", STRLIST, done)
+            _wire.mapping.write(response, mm.response, "error", STR, str(exc))
+        _wire.mapping.write(response, mm.response, "succeeded", STRLIST, done)
         return response
 
     def _rpc_connectinfo(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        info = self.provider.connect_info(str(mapping.read(request, mm.request, "id", STR)))
+        info = self.provider.connect_info(str(_wire.mapping.read(request, mm.request, "id", STR)))
         response = out()
         for key, kind, value in (("id", STR, info.id), ("internal_addr", STR, info.internal_addr),
                                  ("external_addr", STR, info.external_addr),
                                  ("expires", TIMESTAMP, info.expires or None)):
-            mapping.write(response, mm.response, key, kind, value)
+            _wire.mapping.write(response, mm.response, key, kind, value)
         _connector_out(response, mm.response, info.connector)
         return response
 
     def _rpc_heartbeat(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        self.provider.heartbeat(str(mapping.read(request, mm.request, "id", STR)))
+        self.provider.heartbeat(str(_wire.mapping.read(request, mm.request, "id", STR)))
         return out()
 
     def _rpc_shutdown(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:

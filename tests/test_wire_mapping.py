@@ -160,3 +160,10 @@ def test_raw_fields_show_shape_never_strings(secret):
     assert "4:varint=22" in text and f"6:text({len(secret.encode())} bytes)" in text
     assert rawfields.describe(b"") == "{} (empty message)"
     assert rawfields.describe(b"\xff\xff").startswith("undecodable")
+
+
+def test_service_uses_the_mapping_kinds_without_importing_it_before_the_handshake():
+    from fleeting_openstack import service
+
+    for name in ("BOOL", "DURATION", "INT", "JSON", "KEY", "STATE", "STR", "STRLIST", "TIMESTAMP"):
+        assert getattr(service, name) == getattr(mapping, name), name
