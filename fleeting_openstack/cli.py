@@ -129,7 +129,11 @@ def serve_plugin() -> int:
 
     def add_fleeting(server, ctx) -> None:  # type: ignore[no-untyped-def]
         provider = _provider()
-        service.register(server, provider)
+        holder = service.ContractHolder()
+        service.register(server, provider, holder)
+        # The runner's contract is read from its executable after the handshake
+        # line is out; the first fleeting RPC waits for it (fleeting_openstack/wire).
+        ctx.after_handshake.append(holder.start)
         ctx.on_stop.append(getattr(provider, "close", lambda: None))
 
     handshake = goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, {1: add_fleeting})
@@ -155,6 +159,7 @@ Started by gitlab-runner, it serves the fleeting plugin. Commands for people:
   reap PATH [--runner NAME] [--yes] [--json]
                                     what the group leaked; deleted only with --yes
   plugins [PATH] [--json]           installed boot strategies and site plugins, with their hooks
+  protocol [BINARY] [--json]        the fleeting contract served when BINARY (default: gitlab-runner) starts the plugin
 PATH is a plugin_config JSON file or a runner config.toml; COMMAND --help for details.
 """
 
@@ -180,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         from fleeting_openstack import commands
 
         return commands.main(command, rest)
+    if command == "protocol":
+        from fleeting_openstack import protocol_cmd
+
+        return protocol_cmd.main(rest)
     if command in ("help", "-h", "--help"):
         sys.stdout.write(USAGE)
         return 0
