@@ -259,11 +259,19 @@ def parse_microversion(text: str) -> tuple[int, int]:
 # user_data
 # --------------------------------------------------------------------------
 
-def encode_user_data(text: str) -> str:
+def encode_user_data(text: str, key: str = "server_spec.user_data") -> str:
     """The ``user_data`` value sent to Nova for the plain text ``text``: its
     UTF-8 bytes in base64.  Nova rejects results longer than
-    :data:`NOVA_USER_DATA_MAX` characters."""
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    :data:`NOVA_USER_DATA_MAX` characters. A text that is not valid Unicode
+    (a lone surrogate) raises ValueError naming ``key`` and the position."""
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end]
+        raise ValueError(f"{key}: character {bad!r} at position {exc.start} cannot be encoded as UTF-8 "
+                         "(a lone surrogate: an escape such as \\ud800 in the config, or a strategy's "
+                         "output); Nova needs UTF-8 text") from None
+    return base64.b64encode(raw).decode("ascii")
 
 
 def _looks_base64_encoded(text: str) -> bool:
@@ -644,7 +652,8 @@ class ServerSpec:
         text = self.user_data if user_data is _KEEP else user_data
         server.pop("user_data", None)
         if text is not None:
-            encoded = encode_user_data(text)
+            encoded = encode_user_data(text, "server_spec.user_data" if user_data is _KEEP else
+                                       "user_data (server_spec.user_data as rendered by the boot strategy)")
             if len(encoded) > NOVA_USER_DATA_MAX:
                 raise ValueError(
                     f"user_data is {len(encoded)} bytes after base64 encoding; Nova's limit is {NOVA_USER_DATA_MAX}")
@@ -682,6 +691,14 @@ class PluginConfig:
     resync_interval: float = 600.0
     create_concurrency: int = 10
     delete_concurrency: int = 20
+    api_timeout: float | None = None  # None: clouds.yaml's api_timeout, else 60 s
+    api_connect_timeout: float = 10.0
+    retry_budget: float = 30.0
+    stale_states_limit: float = 600.0
+    create_backoff: float = 300.0
+    flavor_fallbacks: tuple[str, ...] = ()
+    availability_zone_fallbacks: tuple[str, ...] = ()
+    floating_ip_pool: str | None = None
     log_level: str | None = None
     readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
     credentials: CredentialsConfig = field(default_factory=lambda: CredentialsConfig(default_state_dir()))
@@ -713,6 +730,14 @@ class PluginConfig:
             "resync_interval": self.resync_interval,
             "create_concurrency": self.create_concurrency,
             "delete_concurrency": self.delete_concurrency,
+            "api_timeout": self.api_timeout,
+            "api_connect_timeout": self.api_connect_timeout,
+            "retry_budget": self.retry_budget,
+            "stale_states_limit": self.stale_states_limit,
+            "create_backoff": self.create_backoff,
+            "flavor_fallbacks": list(self.flavor_fallbacks),
+            "availability_zone_fallbacks": list(self.availability_zone_fallbacks),
+            "floating_ip_pool": self.floating_ip_pool,
             "log_level": self.log_level,
             "readiness": vars(self.readiness).copy(),
             "credentials": vars(self.credentials).copy(),
@@ -1307,6 +1332,12 @@ def _check_block_devices(spec: dict[str, Any], issues: _Issues) -> None:
                      f"only one device may have boot_index 0 (block_device_mapping_v2[{boot_zero[0]}] has it too)")
 
 
+#: Nova's hard limit on metadata keys per server (key and value length: the schema, 255).
+NOVA_MAX_METADATA_KEYS = 128
+#: Metadata items the plugin itself sets (cluster, index, request, key salt, key type, key verifier).
+PLUGIN_METADATA_KEYS = 6
+
+
 def _check_tags_metadata(doc: Mapping[str, Any], spec: dict[str, Any], issues: _Issues) -> None:
     group = doc.get("name") if isinstance(doc.get("name"), str) else None
     tags = spec.get("tags")
@@ -1321,6 +1352,11 @@ def _check_tags_metadata(doc: Mapping[str, Any], spec: dict[str, Any], issues: _
         if GROUP_METADATA_KEY in meta:
             issues.check(join_path("server_spec.metadata", GROUP_METADATA_KEY),
                          "is reserved: the plugin sets it to the group name to find its servers")
+        if len(meta) + PLUGIN_METADATA_KEYS > NOVA_MAX_METADATA_KEYS:
+            issues.check("server_spec.metadata",
+                         f"has {len(meta)} items; Nova accepts at most {NOVA_MAX_METADATA_KEYS} per server and the "
+                         f"plugin adds up to {PLUGIN_METADATA_KEYS}, so at most "
+                         f"{NOVA_MAX_METADATA_KEYS - PLUGIN_METADATA_KEYS} may be configured")
         if len(meta) + 1 > NOVA_DEFAULT_METADATA_QUOTA:
             issues.warn("server_spec.metadata",
                         f"has {len(meta)} items; with the plugin's own item that exceeds Nova's default quota of "
@@ -1333,7 +1369,11 @@ def _check_misc_spec(spec: dict[str, Any], issues: _Issues) -> None:
         issues.warn("server_spec.user_data", "looks base64-encoded: write the plain text (cloud-config, Ignition "
                                              "JSON, script...); the plugin encodes it, so it would be encoded twice")
     if isinstance(ud, str):
-        size = len(encode_user_data(ud))
+        try:
+            size = len(encode_user_data(ud))
+        except ValueError as exc:
+            issues.check("server_spec.user_data", str(exc).split(": ", 1)[1])
+            return
         if size > NOVA_USER_DATA_MAX:
             issues.check("server_spec.user_data",
                          f"is {size} bytes after base64 encoding; Nova's limit is {NOVA_USER_DATA_MAX} "
@@ -1452,6 +1492,11 @@ def _semantic_pass(doc: dict[str, Any], env: Mapping[str, str], issues: _Issues)
         "boot_time": _duration_value(doc, "boot_time", issues, positive=False),
         "build_timeout": _duration_value(doc, "build_timeout", issues, positive=True),
         "resync_interval": _duration_value(doc, "resync_interval", issues, positive=False),
+        "api_timeout": _duration_value(doc, "api_timeout", issues, positive=True),
+        "api_connect_timeout": _duration_value(doc, "api_connect_timeout", issues, positive=True),
+        "retry_budget": _duration_value(doc, "retry_budget", issues, positive=False),
+        "stale_states_limit": _duration_value(doc, "stale_states_limit", issues, positive=False),
+        "create_backoff": _duration_value(doc, "create_backoff", issues, positive=False),
         "readiness.probe_timeout": _duration_value(doc, "readiness.probe_timeout", issues, positive=True),
     }
     strategy = doc.get("strategy")
@@ -1530,6 +1575,14 @@ def _build(doc: dict[str, Any], env: Mapping[str, str], durations: Mapping[str, 
         resync_interval=600.0 if durations.get("resync_interval") is None else durations["resync_interval"],
         create_concurrency=int(doc.get("create_concurrency", 10)),
         delete_concurrency=int(doc.get("delete_concurrency", 20)),
+        api_timeout=durations.get("api_timeout"),
+        api_connect_timeout=_or(durations.get("api_connect_timeout"), 10.0),
+        retry_budget=_or(durations.get("retry_budget"), 30.0),
+        stale_states_limit=_or(durations.get("stale_states_limit"), 600.0),
+        create_backoff=_or(durations.get("create_backoff"), 300.0),
+        flavor_fallbacks=tuple(doc.get("flavor_fallbacks") or ()),
+        availability_zone_fallbacks=tuple(doc.get("availability_zone_fallbacks") or ()),
+        floating_ip_pool=doc.get("floating_ip_pool") or None,
         log_level=doc.get("log_level"),
         readiness=ReadinessConfig(
             console_lines=int(readiness_doc.get("console_lines", 100)),
@@ -1545,6 +1598,10 @@ def _build(doc: dict[str, Any], env: Mapping[str, str], durations: Mapping[str, 
             ip_version=int(addr_doc.get("ip_version", 4)),
         ),
     )
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def _parse_raw(raw: bytes | str | Mapping[str, Any] | None) -> dict[str, Any]:

@@ -10,15 +10,29 @@ an SDK object, and the strategies never see the provider's.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
 log = logging.getLogger("fleeting_openstack.openstack")
 
-#: Seconds any single OpenStack request may take (connect and read) when
-#: clouds.yaml sets no ``api_timeout``: no call can hang the plugin.
+#: Seconds any single OpenStack request may wait for an answer (read timeout)
+#: when neither plugin_config nor clouds.yaml sets ``api_timeout``: no call can hang the plugin.
 DEFAULT_API_TIMEOUT = 60.0
+#: Seconds to establish a connection (connect timeout) unless plugin_config sets ``api_connect_timeout``.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+#: What may appear in an id the plugin puts into a URL path (uuids, flavor ids, names of tags).
+_SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:~-]{0,254}")
+
+
+def checked_id(value: str, what: str = "id") -> str:
+    """``value`` if it can go into a URL path as is; ValueError naming it otherwise."""
+    if not isinstance(value, str) or not _SAFE_ID.fullmatch(value) or ".." in value:
+        raise InvalidId(f"{what} {value!r} is not a valid OpenStack id (letters, digits, '-', '_', '.', ':' "
+                         f"only): refusing to put it into a request URL")
+    return value
 
 
 class CloudError(Exception):
@@ -26,12 +40,21 @@ class CloudError(Exception):
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
-        self.status = status
-        self.retry_after: float | None = None  # seconds, from a 429's Retry-After
+        self.status = status  # None: no answer at all (refused, reset, timeout)
+        self.retry_after: float | None = None  # seconds, from a 429's or 503's Retry-After
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """The cloud may or may not have done it: no answer, or a 5xx."""
+        return self.status is None or self.status >= 500
 
 
 class NotFound(CloudError):
     pass
+
+
+class InvalidId(ValueError):
+    """An id that must not go into a URL (``../flavors/1``); nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +134,11 @@ def microversion_tuple(text: str) -> tuple[int, int]:
 class Cloud:
     """An authenticated connection and the handful of calls the plugin makes."""
 
-    def __init__(self, conn: Any, microversion: str, cloud_name: str = "") -> None:
+    def __init__(self, conn: Any, microversion: str, cloud_name: str = "", *, retry: Any = None) -> None:
+        from fleeting_openstack.retry import RetryPolicy
+
         self.conn = conn
+        self.retry = retry or RetryPolicy()
         self.microversion = microversion
         self.cloud_name = cloud_name
         #: The cloud's clock (unix seconds) from the Date header of the last Nova answer, if any.
@@ -120,9 +146,32 @@ class Cloud:
 
     # -- connection -------------------------------------------------------
     @classmethod
-    def connect(cls, cloud: str | None, clouds_config: str | None, microversion: str) -> "Cloud":
+    def connect(cls, cloud: str | None, clouds_config: str | None, microversion: str, *,
+                timeout: float | None = None, connect_timeout: float | None = None,
+                retry: Any = None) -> "Cloud":
         """Authenticate (clouds.yaml entry, or ``OS_*`` env when ``cloud`` is empty)
-        and check that Nova offers ``microversion``."""
+        and check that Nova offers ``microversion``.
+
+        ``timeout`` (read) / ``connect_timeout``: plugin_config's ``api_timeout`` /
+        ``api_connect_timeout``; unset, clouds.yaml's ``api_timeout`` or the defaults
+        apply. ``retry``: the :class:`~fleeting_openstack.retry.RetryPolicy` of idempotent calls."""
+        from fleeting_openstack.retry import RetryPolicy
+
+        retry = retry or RetryPolicy()
+        for attempt in range(1000):
+            try:
+                return cls._connect_once(cloud, clouds_config, microversion, timeout, connect_timeout, retry)
+            except CloudError as exc:
+                from fleeting_openstack.retry import retriable
+
+                if not (retriable(exc) and getattr(exc, "transient", False)) or attempt >= 3:
+                    raise
+                time.sleep(retry.delay(attempt))
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _connect_once(cls, cloud: str | None, clouds_config: str | None, microversion: str,
+                      timeout: float | None, connect_timeout: float | None, retry: Any) -> "Cloud":
         import openstack
         import openstack.config
         from keystoneauth1 import exceptions as ksa_exc
@@ -135,6 +184,8 @@ class Cloud:
                 conn = openstack.connection.Connection(config=region)
             else:
                 conn = openstack.connect(cloud=cloud or None, **kwargs)
+            read = timeout if timeout is not None else getattr(conn.session, "timeout", None) or DEFAULT_API_TIMEOUT
+            conn.session.timeout = (connect_timeout or min(DEFAULT_CONNECT_TIMEOUT, read), read)
             conn.authorize()
         except openstack.exceptions.ConfigException as exc:
             raise CloudError(f"cloud configuration: {exc}") from exc
@@ -142,24 +193,33 @@ class Cloud:
             raise CloudError(f"authentication failed for cloud {cloud or '(OS_* environment)'}: "
                              f"the credentials were refused ({exc})") from exc
         except (ksa_exc.ConnectFailure, ksa_exc.DiscoveryFailure, ksa_exc.ConnectTimeout) as exc:
-            raise CloudError(f"cannot reach the identity service of cloud "
-                             f"{cloud or '(OS_* environment)'}: {exc}") from exc
+            error = CloudError(f"cannot reach the identity service of cloud "
+                               f"{cloud or '(OS_* environment)'}: {exc}")
+            error.transient = True  # type: ignore[attr-defined]
+            raise error from exc
+        except ksa_exc.HttpError as exc:
+            error = CloudError(f"the identity service of cloud {cloud or '(OS_* environment)'} answered "
+                               f"HTTP {exc.http_status}: {exc.message}", exc.http_status)
+            error.transient = True  # type: ignore[attr-defined]
+            raise error from exc
         except (ksa_exc.ClientException, openstack.exceptions.SDKException) as exc:
             # openstacksdk wraps keystoneauth errors from authorize() in SDKException.
             cause = exc.__cause__ or exc.__context__
             what = "the credentials were refused" if isinstance(cause, ksa_exc.Unauthorized) else \
                 "the identity service is unreachable" if isinstance(cause, ksa_exc.ConnectFailure) else \
                 "authentication failed"
-            raise CloudError(f"cannot authenticate to cloud {cloud or '(OS_* environment)'}: "
-                             f"{what}: {exc}") from exc
-        if getattr(conn.session, "timeout", None) is None:
-            conn.session.timeout = DEFAULT_API_TIMEOUT
-        self = cls(conn, microversion, cloud or "")
+            error = CloudError(f"cannot authenticate to cloud {cloud or '(OS_* environment)'}: "
+                               f"{what}: {exc}")
+            error.transient = isinstance(cause, (ksa_exc.ConnectionError, ksa_exc.HttpError)) and \
+                not isinstance(cause, ksa_exc.Unauthorized)  # type: ignore[attr-defined]
+            raise error from exc
+        self = cls(conn, microversion, cloud or "", retry=retry)
         self._check_microversion()
         return self
 
     def _check_microversion(self) -> None:
-        response = self.conn.compute.get("/", microversion=None)
+        response = self.retry.run(lambda: self._send("GET", "/", ok=(200, 300), microversion=None),
+                                  "GET /")
         versions = response.json().get("version") or {}
         if not versions:  # GET / may list all versions
             versions = next((v for v in response.json().get("versions", []) if v.get("id") == "v2.1"), {})
@@ -174,24 +234,67 @@ class Cloud:
         return self.conn.config.get_region_name("compute") or ""
 
     # -- raw Nova ----------------------------------------------------------
-    def _nova(self, method: str, url: str, *, ok: Sequence[int] = (200,), **kwargs: Any) -> Any:
-        response = self.conn.compute.request(url, method, microversion=self.microversion,
-                                             raise_exc=False, **kwargs)
+    def _nova(self, method: str, url: str, *, ok: Sequence[int] = (200,), idempotent: bool | None = None,
+              **kwargs: Any) -> Any:
+        """One Nova call; idempotent ones (GET, DELETE unless told) retried within the budget."""
+        if idempotent is None:
+            idempotent = method in ("GET", "DELETE")
+        kwargs.setdefault("microversion", self.microversion)
+
+        def once() -> Any:
+            response = self._send(method, url, ok=ok, **kwargs)
+            return response.json() if response.content else None
+
+        return self.retry.run(once, f"{method} {url.split('?')[0]}") if idempotent else once()
+
+    def _send(self, method: str, url: str, *, ok: Sequence[int], **kwargs: Any) -> Any:
+        from keystoneauth1 import exceptions as ksa_exc
+
+        from fleeting_openstack.retry import parse_retry_after
+
+        where = f"Nova {method} {url.split('?')[0]}"
+        try:
+            response = self.conn.compute.request(url, method, raise_exc=False, **kwargs)
+        except ksa_exc.HttpError as exc:  # from the identity service, while (re)authenticating
+            error = CloudError(f"{where}: the identity service answered HTTP {exc.http_status} "
+                               f"while authenticating: {exc.message}", exc.http_status)
+            error.retry_after = parse_retry_after((exc.response.headers if exc.response is not None
+                                                   else {}).get("Retry-After"))
+            raise error from None
+        except (ksa_exc.ConnectionError, ksa_exc.DiscoveryFailure) as exc:
+            raise CloudError(f"{where}: no answer ({type(exc).__name__}: {exc}); "
+                             "whether it was done is unknown", None) from None
         date = response.headers.get("Date")
         if date:
             self.last_date = _http_date(date)
         if response.status_code == 404:
             raise NotFound(_error_text(response), 404)
         if response.status_code not in ok:
-            error = CloudError(f"Nova {method} {url.split('?')[0]}: HTTP {response.status_code}: "
-                               f"{_error_text(response)}", response.status_code)
-            if response.status_code == 429:
-                try:
-                    error.retry_after = float(response.headers.get("Retry-After") or 1)
-                except ValueError:
+            error = CloudError(f"{where}: HTTP {response.status_code}: {_error_text(response)}",
+                               response.status_code)
+            if response.status_code in (429, 503):
+                error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if error.retry_after is None and response.status_code == 429:
                     error.retry_after = 1.0
             raise error
-        return response.json() if response.content else None
+        return response
+
+    def _sdk(self, fn: Any, what: str) -> Any:
+        """An openstacksdk lookup (Glance, Neutron, flavors), retried like any idempotent call."""
+        from keystoneauth1 import exceptions as ksa_exc
+        import openstack.exceptions as sdk_exc
+
+        def once() -> Any:
+            try:
+                return fn()
+            except sdk_exc.NotFoundException as exc:
+                raise NotFound(f"{what}: {exc}", 404) from None
+            except sdk_exc.HttpException as exc:
+                raise CloudError(f"{what}: HTTP {exc.status_code}: {exc}", exc.status_code) from None
+            except (ksa_exc.ConnectionError, ksa_exc.DiscoveryFailure) as exc:
+                raise CloudError(f"{what}: no answer ({type(exc).__name__}: {exc})", None) from None
+
+        return self.retry.run(once, what)
 
     def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterator[Server]:
         """All servers matching ``filters`` (server-side), page by page."""
@@ -207,7 +310,7 @@ class Cloud:
             params["marker"] = servers[-1]["id"]
 
     def get_server(self, server_id: str) -> Server:
-        return _server(self._nova("GET", f"/servers/{server_id}")["server"])
+        return _server(self._nova("GET", f"/servers/{checked_id(server_id, 'server id')}")["server"])
 
     def create_server(self, request: Mapping[str, Any]) -> str:
         """POST /servers with a complete request (``server`` + ``os:scheduler_hints``)."""
@@ -215,22 +318,27 @@ class Cloud:
         return doc["server"]["id"]
 
     def delete_server(self, server_id: str) -> None:
-        self._nova("DELETE", f"/servers/{server_id}", ok=(204, 202))
+        self._nova("DELETE", f"/servers/{checked_id(server_id, 'server id')}", ok=(204, 202))
 
     def add_tag(self, server_id: str, tag: str) -> None:
-        self._nova("PUT", f"/servers/{server_id}/tags/{tag}", ok=(201, 204))
+        from urllib.parse import quote
+
+        self._nova("PUT", f"/servers/{checked_id(server_id, 'server id')}/tags/{quote(tag, safe='')}",
+                   ok=(201, 204), idempotent=True)
 
     def console_tail(self, server_id: str, lines: int) -> str:
-        doc = self._nova("POST", f"/servers/{server_id}/action",
-                         json={"os-getConsoleOutput": {"length": lines}})
+        doc = self._nova("POST", f"/servers/{checked_id(server_id, 'server id')}/action",
+                         json={"os-getConsoleOutput": {"length": lines}}, idempotent=True)
         return doc.get("output") or ""
 
     # -- lookups (Init) ------------------------------------------------------
     def image(self, ref: str | None = None, name: str | None = None) -> Image:
         if ref:
-            found = self.conn.image.find_image(ref, ignore_missing=True)
+            if not _lookup_safe(ref):
+                raise NotFound(f"image {ref!r} is not a valid image id or name (nothing was sent)")
+            found = self._sdk(lambda: self.conn.image.find_image(ref, ignore_missing=True), "Glance image lookup")
         else:
-            images = [i for i in self.conn.image.images(name=name)]
+            images = self._sdk(lambda: list(self.conn.image.images(name=name)), "Glance image lookup")
             images = [i for i in images if i.status == "active"] or images
             found = max(images, key=lambda i: i.created_at or "") if images else None
         if not found:
@@ -244,28 +352,41 @@ class Cloud:
         return Image(id=found.id, name=found.name or "", properties=props, min_disk=found.min_disk or 0)
 
     def flavor_id(self, ref: str | None = None, name: str | None = None) -> str:
-        found = self.conn.compute.find_flavor(ref or name, ignore_missing=True)
+        if ref:
+            if not _lookup_safe(ref):
+                raise NotFound(f"flavor {ref!r} is not a valid flavor id (nothing was sent)")
+            found = self._sdk(lambda: self.conn.compute.find_flavor(ref, ignore_missing=True), "flavor lookup")
+        elif _lookup_safe(name or ""):
+            found = self._sdk(lambda: self.conn.compute.find_flavor(name, ignore_missing=True), "flavor lookup")
+        else:  # a name that cannot go into a URL: search the list
+            found = next((f for f in self._sdk(lambda: list(self.conn.compute.flavors()), "flavor lookup")
+                          if f.name == name), None)
         if not found:
             raise NotFound(f"flavor {ref or name!r} not found")
         return found.id
 
     def network_exists(self, ref: str) -> bool:
-        return self.conn.network.find_network(ref, ignore_missing=True) is not None
+        return self._sdk(lambda: self.conn.network.find_network(ref, ignore_missing=True) is not None, "network lookup") if _lookup_safe(ref) else False
 
     def network_name(self, ref: str) -> str | None:
-        found = self.conn.network.find_network(ref, ignore_missing=True)
+        if not _lookup_safe(ref):
+            return None
+        found = self._sdk(lambda: self.conn.network.find_network(ref, ignore_missing=True), "network lookup")
         return found.name if found else None
 
     def port_exists(self, ref: str) -> bool:
-        return self.conn.network.find_port(ref, ignore_missing=True) is not None
+        return self._sdk(lambda: self.conn.network.find_port(ref, ignore_missing=True) is not None, "port lookup") if _lookup_safe(ref) else False
 
     def security_group_exists(self, ref: str) -> bool:
-        return self.conn.network.find_security_group(ref, ignore_missing=True) is not None
+        return self._sdk(lambda: self.conn.network.find_security_group(ref, ignore_missing=True) is not None, "security group lookup") if _lookup_safe(ref) else False
 
     def keypair_exists(self, name: str) -> bool:
-        return self.conn.compute.find_keypair(name, ignore_missing=True) is not None
+        return _lookup_safe(name) and self._sdk(
+            lambda: self.conn.compute.find_keypair(name, ignore_missing=True) is not None, "keypair lookup")
 
     def server_group_exists(self, ref: str) -> bool:
+        if not _lookup_safe(ref):
+            return False
         try:
             self._nova("GET", f"/os-server-groups/{ref}")
             return True
@@ -277,6 +398,11 @@ class Cloud:
             self.conn.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _lookup_safe(ref: str) -> bool:
+    """A name or id openstacksdk may put into a URL path (find_* tries GET /<ref> first)."""
+    return bool(ref) and ".." not in ref and not any(c in ref for c in "/\\?#%") and ref.isprintable()
 
 
 def _http_date(text: str) -> float | None:
