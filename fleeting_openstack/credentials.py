@@ -138,6 +138,15 @@ class KeyStore:
     def __repr__(self) -> str:
         return f"KeyStore(state_dir={str(self.state_dir)!r})"
 
+    def key_check(self, salt: str) -> str:
+        """A non-secret check value of the master secret for ``salt`` (stored in server metadata):
+        a different master secret gives a different value, so a lost state dir is detected."""
+        import hashlib
+        import hmac
+
+        self._check_salt(salt)
+        return hmac.new(self._master, b"fleeting key check\0" + salt.encode(), hashlib.sha256).hexdigest()[:24]
+
     @property
     def master_path(self) -> Path:
         return self.state_dir / MASTER_FILE

@@ -22,6 +22,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping, TextIO
@@ -126,8 +127,11 @@ def cookie_accepted(handshake: "Handshake", env: Mapping[str, str]) -> bool:
 
 def _socket_path(env: Mapping[str, str]) -> str:
     """A fresh path in ``$PLUGIN_UNIX_SOCKET_DIR`` (else ``$TMPDIR``), like os.CreateTemp."""
+    from fleeting_openstack import stale
+
     directory = env.get(ENV_UNIX_SOCKET_DIR) or env.get("TMPDIR") or tempfile.gettempdir()
-    fd, path = tempfile.mkstemp(prefix="plugin", dir=directory)
+    stale.clean([directory, tempfile.gettempdir()])
+    fd, path = tempfile.mkstemp(prefix=stale.socket_prefix(), dir=directory)
     os.close(fd)
     os.unlink(path)
     return path
@@ -192,6 +196,66 @@ class _Broker(goplugin_pb2_grpc.GRPCBrokerServicer):
                         knock=True, ack=False, error="this plugin brokers no connections"))
 
 
+#: gRPC workers kept free of application calls, for health pings, Shutdown and stdio.
+RESERVED_WORKERS = 4
+#: Seconds the process may take to exit after it was told to stop; then it exits anyway.
+EXIT_GRACE = 5.0
+_INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/plugin.GRPCBroker/")
+
+
+class _Reserve(grpc.ServerInterceptor):
+    """At most ``slots`` application calls hold a worker: a cloud that hangs every call
+    can never starve go-plugin's health ping or Shutdown (answered by the reserve)."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = max(1, slots)
+        self._sem = threading.BoundedSemaphore(self.slots)
+
+    def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001
+        handler = continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(_INFRA):
+            return handler
+        sem, slots, method = self._sem, self.slots, handler_call_details.method
+
+        def gate(behavior, streaming):  # noqa: ANN001
+            def run(request, context):  # noqa: ANN001
+                if not sem.acquire(blocking=False):
+                    log.warning("busy: every worker for provider calls is taken; refusing a call",
+                                extra={"method": method, "in_flight": slots})
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                  f"plugin busy: {slots} calls to the cloud in flight; try again")
+                if not streaming:
+                    try:
+                        return behavior(request, context)
+                    finally:
+                        sem.release()
+
+                def stream():
+                    try:
+                        yield from behavior(request, context)
+                    finally:
+                        sem.release()
+                return stream()
+            return run
+
+        kinds = {"unary_unary": False, "stream_unary": False, "unary_stream": True, "stream_stream": True}
+        for kind, streaming in kinds.items():
+            behavior = getattr(handler, kind)
+            if behavior is not None:
+                return handler._replace(**{kind: gate(behavior, streaming)})
+        return handler
+
+
+def _exit_anyway(code: int) -> None:
+    """Exit within EXIT_GRACE even if a call is stuck in a worker thread."""
+    def force() -> None:
+        time.sleep(EXIT_GRACE)
+        sys.stderr.flush()
+        os._exit(code)
+    if threading.current_thread() is threading.main_thread():  # the plugin process, not a test
+        threading.Thread(target=force, name="exit-watchdog", daemon=True).start()
+
+
 def _wait_until_done(stop: threading.Event, context: grpc.ServicerContext) -> None:
     done = threading.Event()
     context.add_callback(done.set)
@@ -230,6 +294,7 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
                                                     thread_name_prefix="grpc"),
+                         interceptors=[_Reserve(max_workers - RESERVED_WORKERS)],
                          options=[("grpc.so_reuseport", 0)])
     health_pb2_grpc.add_HealthServicer_to_server(_Health(ctx.stop), server)
     goplugin_pb2_grpc.add_GRPCControllerServicer_to_server(_Controller(ctx.stop), server)
@@ -283,5 +348,6 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
                 log.exception("error while stopping")
         if os.path.exists(path):
             os.unlink(path)
+        _exit_anyway(0)
     log.debug("plugin exited cleanly")
     return 0

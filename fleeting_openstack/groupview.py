@@ -76,6 +76,12 @@ class GroupView:
         self._expected: set[str] = set()
         self._refresh_lock = threading.Lock()
         self._lock = threading.Lock()
+        #: Seconds after the last good refresh during which a failing refresh reports the last known states.
+        self.stale_limit: float = float("inf")
+        #: The group name: a server with metadata fleeting-cluster=<group> is a member even without its tag.
+        self.group: str | None = None
+        #: Called with a member found by metadata whose tag is missing (the provider re-tags it).
+        self.on_untagged: Callable[[Any], None] | None = None
 
     @property
     def fresh(self) -> bool:
@@ -115,6 +121,10 @@ class GroupView:
                 self.failures += 1
                 if self._since is None:
                     raise
+                if now - self._last_good > self.stale_limit:
+                    self._doubt = True
+                    raise RuntimeError(f"the group could not be listed for {now - self._last_good:.0f}s "
+                                       f"(stale_states_limit {self.stale_limit:g}s): {exc}") from exc
                 self._doubt = True
                 self.last_kind = "stale"
                 log.warning("could not refresh the group (%s); reporting the last known states, "
@@ -131,6 +141,13 @@ class GroupView:
 
     def _full(self, now: float) -> None:
         servers = {s.id: s for s in self.cloud.list_servers({"tags": self.tag}, page_size=PAGE_SIZE)}
+        if self.group and self.prefix:
+            # A member whose tag was removed is still found by its metadata (same name prefix).
+            for server in self.cloud.list_servers({"name": "^" + re.escape(self.prefix)}, page_size=PAGE_SIZE):
+                if server.id not in servers and self._by_metadata(server):
+                    servers[server.id] = server
+                    if self.on_untagged is not None:
+                        self.on_untagged(server)
         started = self._started(now)
         with self._lock:
             self.servers = servers
@@ -138,6 +155,9 @@ class GroupView:
         self._since, self._last_full, self._last_good, self._doubt = started, now, now, False
         self.fulls += 1
         self.last_kind = "full"
+
+    def _by_metadata(self, server: Any) -> bool:
+        return bool(self.group) and server.metadata.get("fleeting-cluster") == self.group
 
     def _delta(self, now: float) -> None:
         assert self._since is not None
@@ -148,7 +168,7 @@ class GroupView:
         started = self._started(now)
         with self._lock:
             for server in changed:
-                member = self.tag in server.tags or server.id in self._expected
+                member = self.tag in server.tags or server.id in self._expected or self._by_metadata(server)
                 if server.status.upper() == "DELETED" or not member:
                     # Deleted, or untagged: gone from the group. A server the
                     # view never had and that is not a member is someone else's.

@@ -66,7 +66,9 @@ class TlsFront:
 
     def __init__(self, public_path: str, client_cert_pem: str) -> None:
         cert_pem, key_pem, self.der = server_certificate()
-        self._private_dir = tempfile.mkdtemp(prefix="fleeting-grpc-")  # 0700
+        from fleeting_openstack.stale import mtls_prefix
+
+        self._private_dir = tempfile.mkdtemp(prefix=mtls_prefix())  # 0700; cleaned by stale.py if we die
         self.backend_path = os.path.join(self._private_dir, "grpc.sock")
         self.public_path = public_path
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -43,6 +43,8 @@ META_INDEX = "fleeting-index"
 META_SALT = "fleeting-key-salt"
 META_KEY_TYPE = "fleeting-key-type"
 META_REQUEST = "fleeting-request"
+#: A check value of the master secret (HMAC of the salt): tells a lost or replaced state dir.
+META_KEY_CHECK = "fleeting-key-check"
 
 #: Statuses from which a server never becomes usable for the runner: the
 #: plugin deletes them itself (the original leaked them forever).
@@ -179,9 +181,30 @@ class OpenStackProvider:
         self.view: Any = None  # groupview.GroupView: the group as last seen (not when observing)
         self._create_limit: Any = None  # concurrency.AdaptiveLimit
         self._delete_limit: Any = None
+        self._breaker: Any = None  # limiter.CreateBreaker
+        self.choices: Any = None  # limiter.Choices: flavor/AZ fallbacks
+        self.fips: Any = None  # floatingip.FloatingIPs when floating_ip_pool is set
+        self.create_blocker = ""  # why creates cannot work (image/flavor gone), else ""
+        self._key_mismatch: set[str] = set()
 
     # -- Init ------------------------------------------------------------------
     def init(self, config: bytes, settings: Settings) -> ProviderInfo:
+        """Init; one that fails leaves the previous good configuration in force."""
+        saved = dict(self.__dict__)
+        try:
+            return self._init(config, settings)
+        except BaseException:
+            new_cloud = self.cloud
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            if new_cloud is not None and new_cloud is not saved.get("cloud"):
+                new_cloud.close()
+            if saved.get("cfg") is not None:
+                log.error("Init failed; the previous configuration stays in force",
+                          extra={"group": saved["cfg"].name})
+            raise
+
+    def _init(self, config: bytes, settings: Settings) -> ProviderInfo:
         from fleeting_openstack.config import ConfigError, load_plugin_config
         from fleeting_openstack.openstack import Cloud, CloudError, microversion_tuple
         from fleeting_openstack.strategies import StrategyManager, UnknownStrategyError
@@ -207,11 +230,15 @@ class OpenStackProvider:
             raise ValueError(f"plugin_config.strategy: {exc}") from None
         problems = [f"server_spec.user_data: {e}" for e in self.strategy.check(cfg.server_spec.user_data)]
 
+        from fleeting_openstack.retry import RetryPolicy
+
+        retry = RetryPolicy(budget=cfg.retry_budget)
+        self.cloud = None
         try:
-            if cfg.auth_from_env:
-                self.cloud = Cloud.connect(None, None, cfg.nova_microversion)
-            else:
-                self.cloud = Cloud.connect(cfg.cloud, cfg.clouds_config, cfg.nova_microversion)
+            self.cloud = Cloud.connect(None if cfg.auth_from_env else cfg.cloud,
+                                       None if cfg.auth_from_env else cfg.clouds_config, cfg.nova_microversion,
+                                       timeout=cfg.api_timeout, connect_timeout=cfg.api_connect_timeout,
+                                       retry=retry)
         except CloudError as exc:
             raise ValueError("; ".join([str(exc)] + problems)) from None
         mv = microversion_tuple(cfg.nova_microversion)
@@ -228,11 +255,18 @@ class OpenStackProvider:
         if self._tag_filter and not self.observe:
             self.view = GroupView(self.cloud, group_tag(cfg.name), resync_interval=cfg.resync_interval,
                                   prefix=name_prefix(cfg.server_spec.name_template))
+            self.view.group = cfg.name
+            self.view.stale_limit = cfg.stale_states_limit
+            self.view.on_untagged = self._retag
         self._create_limit = AdaptiveLimit("create", cfg.create_concurrency)
         self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency)
         self._counter_synced = False
 
+        from fleeting_openstack import safety
+
         self.resolved = self._resolve(cfg, settings, problems)
+        self.create_blocker = safety.tolerate_missing_image(self, problems)
+        self._breaker, self.choices, self.fips = safety.create_helpers(self, problems)
         self.problems = problems
         if problems and not self.observe:
             raise ValueError(f"Init found {len(problems)} problem(s):\n" +
@@ -302,7 +336,21 @@ class OpenStackProvider:
 
     # -- Update --------------------------------------------------------------------
     def update(self) -> list[tuple[str, State]]:
-        return [(server.id, state) for server, state in self.evaluate()]
+        evaluated = self.evaluate()
+        if self.fips is not None and not self.observe:
+            self._floating_ips(evaluated)
+        return [(server.id, state) for server, state in evaluated]
+
+    def _floating_ips(self, evaluated: list[tuple[Any, State]]) -> None:
+        """Give ACTIVE members their floating IP; after a full resync, release strays (never fails Update)."""
+        try:
+            if self.view is not None and self.view.last_kind == "full":
+                self.fips.sync([s.id for s, st in evaluated if st not in (State.DELETING, State.DELETED)])
+            for server, state in evaluated:
+                if server.status == "ACTIVE" and state in (State.CREATING, State.RUNNING):
+                    self.fips.ensure(server)
+        except Exception as exc:  # noqa: BLE001 - tried again at the next Update
+            log.warning("floating IP handling failed: %s", exc)
 
     def evaluate(self) -> list[tuple[Any, State]]:
         """Update's work: every server of the group with its state (why: ``reasons``)."""
@@ -334,6 +382,9 @@ class OpenStackProvider:
         if status == "DELETED":
             why[server.id] = "deleted in Nova"
             return State.DELETED
+        if server.id not in self._deletes and self._keys_lost(server):
+            self._reap(server, "its key was made from another master secret (state dir lost or replaced)")
+            return State.DELETING
         if server.task_state == "deleting" or server.id in self._deletes:
             why[server.id] = "being deleted"
             if server.id in self._deletes and now - self._deletes[server.id] > REDELETE_AFTER:
@@ -411,6 +462,30 @@ class OpenStackProvider:
                                                 self.cfg.readiness.probe_timeout,
                                                 banner=(probe == "ssh-banner"))
 
+    def _keys_lost(self, server: Any) -> bool:
+        from fleeting_openstack.safety import key_mismatch
+
+        if self.observe or self.settings.connector.use_static_credentials or not key_mismatch(self.keys, server.metadata):
+            return False
+        if server.id not in self._key_mismatch:
+            self._key_mismatch.add(server.id)
+            log.error("server's SSH key cannot work: it was made from another master secret (the state dir "
+                      "was lost or replaced); the plugin deletes it and the runner replaces it. Restore the "
+                      "original credentials.state_dir (master.key) to keep such servers",
+                      extra={"server": server.id, "server_name": server.name,
+                             "state_dir": self.cfg.credentials.state_dir})
+        return True
+
+    def _retag(self, server: Any) -> None:
+        """A member found by its metadata whose tag was removed: tag it again."""
+        if self.observe:
+            return
+        try:
+            self.cloud.add_tag(server.id, group_tag(self.cfg.name))
+            log.info("re-tagged a group server whose tag was removed", extra={"server": server.id})
+        except Exception as exc:  # noqa: BLE001 - it stays a member by metadata
+            log.debug("could not re-tag %s: %s", server.id, exc)
+
     def _mark_ready(self, server: Any, reason: str) -> None:
         self.reasons[server.id] = reason
         with self._lock:
@@ -440,12 +515,20 @@ class OpenStackProvider:
         log.warning("deleting unusable server: %s", reason,
                     extra={"server": server.id, "server_name": server.name, "status": server.status,
                            "fault": server.fault})
+        if server.status == "ERROR" and self.choices is not None:
+            from fleeting_openstack.limiter import is_capacity
+
+            if is_capacity(server.fault):
+                self._breaker.failed(f"server went to ERROR: {server.fault}")
+                self.choices.advance(self.choices.current, server.fault)
         try:
             self.cloud.delete_server(server.id)
         except NotFound:
             pass
         except Exception as exc:  # noqa: BLE001 - retried at the next Update
             log.warning("delete of server %s failed: %s", server.id, exc)
+        if self.fips is not None:
+            self.fips.release(server.id)
         self._forget_key(server)
 
     def _forget_key(self, server: Any) -> None:
@@ -460,16 +543,53 @@ class OpenStackProvider:
     def increase(self, delta: int) -> int:
         if delta <= 0:
             return 0
-        # Threads up to the configured bound; the adaptive window gates the POSTs.
-        with ThreadPoolExecutor(max_workers=min(delta, self._create_limit.maximum),
-                                thread_name_prefix="create") as pool:
-            outcomes = list(pool.map(self._create_one, range(delta)))
+        wanted = delta
+        delta, refused = self._capped(delta)
+        outcomes: list[Any] = []
+        if delta:
+            # Threads up to the configured bound; the adaptive window gates the POSTs.
+            with ThreadPoolExecutor(max_workers=min(delta, self._create_limit.maximum),
+                                    thread_name_prefix="create") as pool:
+                outcomes = list(pool.map(self._create_one, range(delta)))
         errors = [o for o in outcomes if isinstance(o, Exception)]
         made = delta - len(errors)
-        if errors:
-            reasons = sorted({str(e) for e in errors})
-            raise PartialError(f"{len(errors)} of {delta} creates failed: {'; '.join(reasons)}", made)
+        reasons = sorted({str(e) for e in errors})
+        if refused:
+            reasons.insert(0, refused)
+        if made < wanted:
+            raise PartialError(f"{made} of {wanted} servers requested; "
+                               f"{wanted - made} not: {'; '.join(reasons)}", made)
         return made
+
+    def _capped(self, delta: int) -> tuple[int, str]:
+        """Increase's bounds: max_size and what the quotas still allow (with the reason)."""
+        from fleeting_openstack.limiter import quota_headroom
+
+        if self.create_blocker:
+            return 0, self.create_blocker
+        try:
+            self._breaker.check()
+        except Exception as exc:  # noqa: BLE001 - CreatesPaused
+            return 0, str(exc)
+        members = self.view.snapshot() if self.view is not None and self.view.fresh else \
+            {s.id: s for s in self._group_servers()}
+        live = len([i for i in members if i not in self._deletes])
+        room = max(0, self.cfg.max_size - live)
+        why = ""
+        if room < delta:
+            why = f"max_size {self.cfg.max_size} reached ({live} servers in the group)"
+            delta = room
+        if delta:
+            flavor, _ = self.choices.current
+            ports = sum(1 for n in (self.cfg.server_spec.body.get("networks") or [])
+                        if isinstance(n, dict) and "port" not in n)
+            fits, quota_why = quota_headroom(self.cloud, flavor, ports_per_server=ports,
+                                             floating_ips=self.fips is not None)
+            if fits < delta:
+                why, delta = f"quota exceeded (checked before creating): {quota_why}", fits
+        if why:
+            log.warning("Increase capped: %s", why, extra={"creating": delta})
+        return delta, why
 
     def _create_one(self, _: int) -> str | Exception:
         try:
@@ -480,11 +600,15 @@ class OpenStackProvider:
 
     def _create(self) -> str:
         from fleeting_openstack.credentials import new_salt
+        from fleeting_openstack.limiter import is_capacity
         from fleeting_openstack.openstack import CloudError
         from fleeting_openstack.strategy_types import InstanceContext, InstanceCredentials
 
         cfg, res = self.cfg, self.resolved
         assert res is not None
+        if self.create_blocker:
+            raise RuntimeError(self.create_blocker)
+        self._breaker.check()
         index = self._next_index()
         name = self._server_name(index)
         request_id = str(uuid.uuid4())
@@ -497,7 +621,7 @@ class OpenStackProvider:
             key_type = self._key_type(info)
             salt = new_salt()
             public_key = self.keys.instance_key(salt, key_type).public_key_openssh
-            metadata.update({META_SALT: salt, META_KEY_TYPE: key_type})
+            metadata.update({META_SALT: salt, META_KEY_TYPE: key_type, META_KEY_CHECK: self.keys.key_check(salt)})
         ctx = InstanceContext(name=name, group=cfg.name, index=index, cloud=cfg.cloud or "",
                               region=self.cloud.region, image=info,
                               user_data=cfg.server_spec.user_data, username=res.username,
@@ -507,21 +631,37 @@ class OpenStackProvider:
         user_data = self.strategy.render_user_data(ctx, creds)
 
         tags = [group_tag(cfg.name)]
-        request = cfg.server_spec.nova_request(
-            image_ref=res.image_ref, flavor_ref=res.flavor_ref, user_data=user_data,
-            metadata=metadata, tags=tags if self._tags_in_body else ())
-        request["server"]["name"] = name
-        try:
-            server_id = self._create_limit.call(lambda: self.cloud.create_server(request))
-        except CloudError as exc:
-            found = self._find_created(name, request_id) if (exc.status or 500) >= 500 else None
-            if found is None:
+        server_id = None
+        while server_id is None:
+            choice = self.choices.current
+            request = cfg.server_spec.nova_request(
+                image_ref=res.image_ref, flavor_ref=choice[0], user_data=user_data,
+                metadata=metadata, tags=tags if self._tags_in_body else ())
+            request["server"]["name"] = name
+            if choice[1]:
+                request["server"]["availability_zone"] = choice[1]
+            try:
+                server_id = self._create_limit.call(lambda: self.cloud.create_server(request))
+            except CloudError as exc:
+                if exc.outcome_unknown:  # 5xx, reset, timeout: Nova may have made it
+                    found, looked = self._find_created(name, request_id)
+                    if found:
+                        log.warning("create got no clean answer but the server exists; keeping it",
+                                    extra={"server": found, "error": str(exc)})
+                        server_id = found
+                        break
+                    if not looked:
+                        self._breaker.failed(str(exc))
+                        raise CloudError(f"{exc}; could not check whether the server was made: if it was, "
+                                         "it shows at the next Update", exc.status) from None
+                elif exc.status in (400, 403, 409) and is_capacity(str(exc)) and \
+                        self.choices.advance(choice, str(exc)):
+                    continue  # refused, nothing made: the next flavor / zone
+                self._breaker.failed(str(exc))
                 if salt:
                     self.keys.forget(salt)
                 raise
-            log.warning("create answered %s but the server exists; keeping it", exc.status,
-                        extra={"server": found})
-            server_id = found
+        self._breaker.succeeded()
         if self.view is not None:
             self.view.expect(server_id)
         tags = list(cfg.server_spec.tags or []) + tags
@@ -541,17 +681,18 @@ class OpenStackProvider:
         wanted = self.cfg.credentials.key_type
         return self.strategy.key_type(info) if wanted == "auto" else wanted
 
-    def _find_created(self, name: str, request_id: str) -> str | None:
-        """After a 5xx, Nova may still have created the server: find it by request id."""
+    def _find_created(self, name: str, request_id: str) -> tuple[str | None, bool]:
+        """After a create with an unknown outcome: (the server with that request id, whether we could look)."""
         import re
 
         try:
             for server in self.cloud.list_servers({"name": f"^{re.escape(name)}$"}):
                 if server.metadata.get(META_REQUEST) == request_id:
-                    return server.id
+                    return server.id, True
         except Exception as exc:  # noqa: BLE001
             log.warning("could not check for a half-created server: %s", exc)
-        return None
+            return None, False
+        return None, True
 
     def _server_name(self, index: int) -> str:
         template = self.cfg.server_spec.name_template
@@ -561,8 +702,10 @@ class OpenStackProvider:
 
     def _next_index(self) -> int:
         """A group-wide index that never repeats, also across restarts."""
-        with self._lock:
-            path = self._counter_path()
+        from fleeting_openstack.safety import locked
+
+        path = self._counter_path()
+        with self._lock, locked(path):
             current = 0
             if path.exists():
                 try:
@@ -619,6 +762,8 @@ class OpenStackProvider:
             with self._lock:
                 self._deletes[instance_id] = time.time()
                 self._ready.discard(instance_id)
+            if self.fips is not None:
+                self.fips.release(instance_id)
             self._forget_key(server)
             return instance_id
 
@@ -658,6 +803,8 @@ class OpenStackProvider:
                     and (res is None or res.external_network is None or a.network == res.external_network)]
         internal = ordered(fixed)[0].ip if fixed else ""
         external = ordered(floating)[0].ip if floating else ""
+        if self.fips is not None and self.fips.address(server.id):
+            external = self.fips.address(server.id)
         access = server.access_ipv4 if prefer == 4 else server.access_ipv6
         access = access or server.access_ipv4 or server.access_ipv6
         if not external and access and access != internal:
@@ -685,6 +832,9 @@ class OpenStackProvider:
             if arch:
                 overrides["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
         if not connector.use_static_credentials and self.keys is not None:
+            if self._keys_lost(server):
+                raise RuntimeError(f"server {instance_id}: its SSH key was made from another master secret "
+                                   f"(credentials.state_dir lost or replaced); it is being replaced")
             salt = server.metadata.get(META_SALT)
             if not salt:
                 raise RuntimeError(f"server {instance_id} has no {META_SALT} metadata: it was not "
@@ -712,6 +862,8 @@ class OpenStackProvider:
         if server.status != "ACTIVE":
             fault = f": {server.fault}" if server.fault else ""
             raise InstanceUnhealthy(f"server {instance_id} is {server.status}{fault}")
+        if self._keys_lost(server):
+            raise InstanceUnhealthy(f"server {instance_id}: its SSH key cannot work (state dir lost or replaced)")
 
     # -- Shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -1,0 +1,102 @@
+"""Restart and key safety, and the create helpers Init sets up (provider.py).
+
+* **Key check**: beside each instance's salt the provider stores
+  ``fleeting-key-check`` = HMAC-SHA256(master secret, salt), truncated. A
+  server whose check does not match this process's master secret was created
+  with another state dir (lost, replaced, or a second runner): its keys
+  cannot work, so it is reported ``deleting`` and deleted, logged at error
+  with what to do.
+* **Init with the image or flavor gone** (routine image rotation): when the
+  group still has servers, Init succeeds so they stay manageable (Update,
+  Decrease, ConnectInfo); every create fails with the reason until the
+  configuration is fixed.
+* **Name index across processes**: read-increment-write under an exclusive
+  ``flock`` of ``<state_dir>/index-<group>.lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+log = logging.getLogger("fleeting_openstack.safety")
+
+_IMAGE_FLAVOR = ("server_spec.imageRef", "server_spec.image_name", "server_spec.flavorRef",
+                 "server_spec.flavor_name")
+
+
+def key_mismatch(keys: Any, metadata: Any) -> bool:
+    """True when the server's key check proves another master secret made its key."""
+    salt, check = metadata.get("fleeting-key-salt"), metadata.get("fleeting-key-check")
+    if keys is None or not salt or not check:
+        return False  # no generated key, or created before key checks existed
+    try:
+        return not hmac.compare_digest(keys.key_check(salt), check)
+    except ValueError:
+        return True  # a salt this plugin never writes
+
+
+def tolerate_missing_image(provider: Any, problems: list[str]) -> str:
+    """Drop image/flavor misses from ``problems`` when the group has servers; return the blocker text."""
+    missing = [p for p in problems if p.startswith(_IMAGE_FLAVOR)]
+    if provider.observe or not missing:
+        return ""
+    try:
+        members = provider._group_servers()
+    except Exception as exc:  # noqa: BLE001 - cannot tell: refuse as before
+        log.debug("could not list the group: %s", exc)
+        return ""
+    if not members:
+        return ""  # a new group: a typo, not a rotation; Init refuses
+    for p in missing:
+        problems.remove(p)
+    text = "; ".join(missing)
+    log.error("configured image or flavor not found; the group stays manageable but creates fail until "
+              "plugin_config is fixed: %s", text, extra={"servers": len(members)})
+    return f"creates are disabled: {text} (fix plugin_config and restart the runner)"
+
+
+def create_helpers(provider: Any, problems: list[str]) -> tuple[Any, Any, Any]:
+    from fleeting_openstack.floatingip import FloatingIPs
+    from fleeting_openstack.limiter import Choices, CreateBreaker
+    from fleeting_openstack.openstack import NotFound
+
+    cfg, cloud = provider.cfg, provider.cloud
+    flavors = [provider.resolved.flavor_ref if provider.resolved else ""]
+    for i, ref in enumerate(cfg.flavor_fallbacks):
+        try:
+            flavors.append(cloud.flavor_id(ref=ref) if _looks_id(ref) else cloud.flavor_id(name=ref))
+        except NotFound as exc:
+            problems.append(f"flavor_fallbacks[{i}]: {exc}")
+    zones = [cfg.server_spec.body.get("availability_zone")] + list(cfg.availability_zone_fallbacks)
+    choices = Choices(flavors, zones, reset_after=cfg.create_backoff or 300.0)
+    fips = None
+    if cfg.floating_ip_pool:
+        from fleeting_openstack.provider import group_tag
+
+        fips = FloatingIPs(cloud, cfg.floating_ip_pool, group_tag(cfg.name))
+        if not fips.resolve():
+            problems.append(f"floating_ip_pool: network {cfg.floating_ip_pool!r} not found")
+    return CreateBreaker(cfg.create_backoff), choices, fips
+
+
+def _looks_id(ref: str) -> bool:
+    return ref.isdigit() or len(ref) == 36 and ref.count("-") == 4
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock shared by every process using ``path`` (flock of ``path``.lock)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
