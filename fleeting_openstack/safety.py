@@ -52,6 +52,9 @@ def tolerate_missing_image(provider: Any, problems: list[str]) -> str:
         return ""
     if not members:
         return ""  # a new group: a typo, not a rotation; Init refuses
+    if any(p.startswith(_IMAGE_FLAVOR[:2]) for p in missing):
+        # the login user came from the image: a consequence, not a problem of its own
+        missing += [p for p in problems if p.startswith("no login user")]
     for p in missing:
         problems.remove(p)
     text = "; ".join(missing)
