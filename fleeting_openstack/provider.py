@@ -228,8 +228,9 @@ class OpenStackProvider:
         if self._tag_filter and not self.observe:
             self.view = GroupView(self.cloud, group_tag(cfg.name), resync_interval=cfg.resync_interval,
                                   prefix=name_prefix(cfg.server_spec.name_template))
-        self._create_limit = AdaptiveLimit("create", cfg.create_concurrency)
-        self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency)
+        # Start where the fixed pools of old were (5 / 10); AIMD goes up or down from there.
+        self._create_limit = AdaptiveLimit("create", cfg.create_concurrency, initial=5)
+        self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency, initial=10)
         self._counter_synced = False
 
         self.resolved = self._resolve(cfg, settings, problems)
