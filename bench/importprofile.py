@@ -36,7 +36,6 @@ def parse(lines: list[str]) -> list[tuple[int, int, int, str]]:
     for line in lines:
         if not line.startswith("import time:") or "imported package" in line:
             continue
-        _, self_us, cum, name = line.split("|", 1)[0], *line.split("|")[0:3]
         parts = line[len("import time:"):].split("|")
         mod = parts[2].rstrip("\n")
         depth = (len(mod) - len(mod.lstrip(" "))) // 2
@@ -47,9 +46,20 @@ def parse(lines: list[str]) -> list[tuple[int, int, int, str]]:
 def report(title: str, rows: list[tuple[int, int, int, str]], top: int) -> None:
     total = sum(r[0] for r in rows)
     print(f"\n{title}: {len(rows)} modules, {total / 1000:.1f} ms of imports (self time summed)")
+    children: dict[str, list] = {}
+    pending: list = []
+    for r in rows:  # importtime lists a module's imports before the module itself
+        if r[2] == 0:
+            children[r[3]] = [c for c in pending if c[2] == 1]
+            pending = []
+        else:
+            pending.append(r)
     tops = sorted((r for r in rows if r[2] == 0), key=lambda r: -r[1])[:top]
-    for self_us, cum, _, mod in tops:
+    for i, (self_us, cum, _, mod) in enumerate(tops):
         print(f"  {cum / 1000:7.1f} ms  {mod}")
+        if i < 2:  # what the two heaviest pull in
+            for c in sorted(children.get(mod, []), key=lambda c: -c[1])[:6]:
+                print(f"      {c[1] / 1000:7.1f} ms  {c[3]}")
 
 
 def main() -> int:

@@ -94,8 +94,10 @@ def make_provider(workdir: Path, mode: str, **extra):
         extra.setdefault("resync_interval", "0s")
     provider = OpenStackProvider()
     provider.init(json.dumps(plugin_config(workdir, **extra)).encode(), Settings())
-    if mode == "before":  # the provider as it was: list by tag every time, fixed 5/10, re-list on Decrease
-        provider.view = None
+    if mode == "before":  # the provider as it was: list by tag every time (200 a page), fixed 5/10,
+        provider.view = None  # re-list on Decrease
+        paged = provider.cloud.list_servers
+        provider.cloud.list_servers = lambda filters, page_size=200: paged(filters, page_size=page_size)
         provider._create_limit = AdaptiveLimit("create", 5, adaptive=False)
         provider._delete_limit = AdaptiveLimit("delete", 10, adaptive=False)
     return provider
@@ -312,6 +314,7 @@ def main() -> int:
     parser.add_argument("--devcloud", action="store_true", help="also the sanity run against the devcloud")
     parser.add_argument("--ci", action="store_true", help="small and fast: N=10,100; n=10; C=1,10")
     parser.add_argument("--json", help="write every figure to this file")
+    parser.add_argument("--only", choices=("update", "scaling"), help="run only this part")
     parser.add_argument("--child-update", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -339,8 +342,10 @@ def main() -> int:
             (workdir / "clouds.yaml").write_text(novastub.clouds_yaml(int(url.rsplit(":", 1)[1])))
             print(f"stand-in {url}: latency {args.latency}s, service time {args.service_time}s, "
                   f"create {args.create_time}s, delete {args.delete_time}s per request, overload: {args.overload}")
-            results["update"] = bench_updates(args, stub, workdir)
-            results["scaling"] = bench_scaling(args, stub, workdir)
+            if args.only != "scaling":
+                results["update"] = bench_updates(args, stub, workdir)
+            if args.only != "update":
+                results["scaling"] = bench_scaling(args, stub, workdir)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

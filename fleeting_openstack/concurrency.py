@@ -5,7 +5,8 @@ shared by every Increase (or Decrease) of the process:
 
 * never more than ``maximum`` calls in flight (``create_concurrency`` /
   ``delete_concurrency`` in plugin_config) and never fewer than 1;
-* slow start: the window starts at ``min(maximum, 2)`` and doubles after
+* slow start: the window starts at ``initial`` (the provider uses the old
+  fixed values: 5 creates, 10 deletes, so it is never slower than before) and doubles after
   each window of clean answers until the first sign of congestion, then grows
   by one per window of clean answers (additive increase) while the cloud keeps up;
 * a 429, a 5xx, a connection error or an answer much slower than the best
@@ -47,11 +48,11 @@ def is_congestion(exc: BaseException) -> bool:
 class AdaptiveLimit:
     """An AIMD concurrency window; use :meth:`call` around each cloud call."""
 
-    def __init__(self, name: str, maximum: int, *, adaptive: bool = True) -> None:
+    def __init__(self, name: str, maximum: int, *, initial: int = 2, adaptive: bool = True) -> None:
         self.name = name
         self.maximum = max(1, int(maximum))
         self.adaptive = adaptive
-        self.window = float(min(self.maximum, 2) if adaptive else self.maximum)
+        self.window = float(max(1, min(self.maximum, initial)) if adaptive else self.maximum)
         self.slow_start = adaptive
         self.in_flight = 0
         self.peak = 0

@@ -258,8 +258,9 @@ class OpenStackProvider:
             self.view.group = cfg.name
             self.view.stale_limit = cfg.stale_states_limit
             self.view.on_untagged = self._retag
-        self._create_limit = AdaptiveLimit("create", cfg.create_concurrency)
-        self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency)
+        # Start where the fixed pools of old were (5 / 10); AIMD goes up or down from there.
+        self._create_limit = AdaptiveLimit("create", cfg.create_concurrency, initial=5)
+        self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency, initial=10)
         self._counter_synced = False
 
         from fleeting_openstack import safety
