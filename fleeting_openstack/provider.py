@@ -182,8 +182,8 @@ class OpenStackProvider:
     # -- Init ------------------------------------------------------------------
     def init(self, config: bytes, settings: Settings) -> ProviderInfo:
         from fleeting_openstack.config import ConfigError, load_plugin_config
-        from fleeting_openstack.openstack import Cloud, CloudError, microversion_tuple
-        from fleeting_openstack.strategies import StrategyManager, UnknownStrategyError
+        from fleeting_openstack.openstack import microversion_tuple
+        from fleeting_openstack.strategies import StrategyManager
 
         try:
             loaded = load_plugin_config(config)
@@ -196,23 +196,21 @@ class OpenStackProvider:
             hclog.set_level(cfg.log_level)
         self.cfg, self.settings = cfg, settings
 
+        from fleeting_openstack import initchecks
+
         manager = StrategyManager.load()
         for info in manager.installed():
             log.debug("plugin loaded", extra={"plugin": info.name, "version": info.version,
                                               "strategies": list(info.strategies)})
-        try:
-            self.strategy = manager.strategy(cfg.strategy, cfg.strategy_options)
-        except UnknownStrategyError as exc:
-            raise ValueError(f"plugin_config.strategy: {exc}") from None
-        problems = [f"server_spec.user_data: {e}" for e in self.strategy.check(cfg.server_spec.user_data)]
-
-        try:
-            if cfg.auth_from_env:
-                self.cloud = Cloud.connect(None, None, cfg.nova_microversion)
-            else:
-                self.cloud = Cloud.connect(cfg.cloud, cfg.clouds_config, cfg.nova_microversion)
-        except CloudError as exc:
-            raise ValueError("; ".join([str(exc)] + problems)) from None
+        # Every check lives in initchecks.run, shared with `validate --check-cloud`.
+        checks = initchecks.run(cfg, settings.connector, keys="skip" if self.observe else "open")
+        self.strategy, self.cloud, self.keys = checks.strategy, checks.cloud, checks.keys
+        problems = checks.problems
+        if checks.fatal is not None:
+            if checks.fatal_key == "strategy":
+                raise ValueError(f"plugin_config.strategy: {checks.fatal}")
+            fatal = f"clouds_config: {checks.fatal}" if checks.fatal_key == "clouds_config" else checks.fatal
+            raise ValueError("; ".join([fatal] + problems))
         mv = microversion_tuple(cfg.nova_microversion)
         self._tags_in_body = mv >= (2, 52)
         self._tag_filter = mv >= (2, 26)
@@ -220,7 +218,7 @@ class OpenStackProvider:
             log.warning("nova_microversion < 2.26 has no tag filter: every Update lists all servers",
                         extra={"nova_microversion": cfg.nova_microversion})
 
-        self.resolved = self._resolve(cfg, settings, problems)
+        self.resolved = checks.resolved
         self.problems = problems
         if problems and not self.observe:
             raise ValueError(f"Init found {len(problems)} problem(s):\n" +
@@ -232,35 +230,6 @@ class OpenStackProvider:
                                        "username": self.resolved.username})
         return ProviderInfo(id=cfg.provider_id, max_size=cfg.max_size,
                             version=__version__)
-
-    def _resolve(self, cfg: Any, settings: Settings, problems: list[str]) -> Resolved | None:
-        from fleeting_openstack.credentials import KeyStore, KeyStoreError
-
-        found = resolve_resources(self.cloud, cfg, problems)
-        image = found.image
-        info = image_info(image)
-        connector = settings.connector
-        username = connector.username or (self.strategy.default_username(info) if info else None) \
-            or (info.os_admin_user if info else None) or ""
-        if not username and connector.protocol in ("", "ssh"):
-            problems.append("no login user: set connector_config.username, or the image property "
-                            "os_admin_user, or use a strategy that names one")
-        if connector.use_static_credentials:
-            if not connector.key and not connector.password:
-                problems.append("use_static_credentials = true needs connector_config.key_path "
-                                "(the private key of server_spec.key_name) or password")
-        elif self.strategy.wants_generated_key:
-            if not self.observe:  # observing never creates or reads key material
-                try:
-                    self.keys = KeyStore(cfg.credentials.state_dir)
-                except KeyStoreError as exc:
-                    problems.append(f"credentials.state_dir: {exc}")
-        else:
-            problems.append(f"strategy {self.strategy.name!r} injects no credentials: set "
-                            "connector_config.use_static_credentials = true with key_path or password")
-        return Resolved(image=image, image_ref=found.image_ref, flavor_ref=found.flavor_ref,
-                        username=username, internal_network=found.internal_network,
-                        external_network=found.external_network)
 
     def _adopt_legacy_servers(self) -> None:
         """Tag servers the Go plugin created (metadata only) so the tag filter finds them."""
