@@ -94,7 +94,10 @@ def serve_plugin() -> int:
     """Plugin mode: hclog on stderr, go-plugin on a unix socket, stdout = handshake only."""
     from fleeting_openstack import hclog
 
-    log = hclog.configure()
+    # Every stderr line is hclog JSON: the handler writes to the real stderr, anything
+    # else written to fd 2 (libraries, grpc's C core) is wrapped line by line.
+    log = hclog.configure(stream=hclog.capture_stderr_fd())
+    hclog.route_libraries()
     hclog.install_excepthook()
     from fleeting_openstack import goplugin, service
 

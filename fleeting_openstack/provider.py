@@ -195,6 +195,13 @@ class OpenStackProvider:
         if cfg.log_level:
             hclog.set_level(cfg.log_level)
         self.cfg, self.settings = cfg, settings
+        if cfg.metrics_listen and not self.observe:
+            from fleeting_openstack import metrics
+
+            try:
+                metrics.start(cfg.metrics_listen)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"metrics.listen: cannot serve metrics on {cfg.metrics_listen}: {exc}") from None
 
         from fleeting_openstack import initchecks
 
@@ -257,6 +264,20 @@ class OpenStackProvider:
 
     # -- Update --------------------------------------------------------------------
     def update(self) -> list[tuple[str, State]]:
+        from fleeting_openstack import metrics
+
+        started = time.monotonic()
+        try:
+            result = self._update()
+        except Exception as exc:
+            metrics.failed("update", exc)
+            raise
+        finally:
+            metrics.update_seconds(time.monotonic() - started)
+        metrics.instances([state.value for _, state in result])
+        return result
+
+    def _update(self) -> list[tuple[str, State]]:
         return [(server.id, state) for server, state in self.evaluate()]
 
     def evaluate(self) -> list[tuple[Any, State]]:
@@ -372,6 +393,9 @@ class OpenStackProvider:
             self._ready.add(server.id)
         log.info("instance ready", extra={"server": server.id, "server_name": server.name, "reason": reason,
                                           "age": round(server.age(), 1)})
+        from fleeting_openstack import metrics
+
+        metrics.ready_seconds(server.age())
 
     def _reap(self, server: Any, reason: str) -> None:
         """Delete a server the runner can never use (at most once a minute)."""
@@ -395,12 +419,17 @@ class OpenStackProvider:
         log.warning("deleting unusable server: %s", reason,
                     extra={"server": server.id, "server_name": server.name, "status": server.status,
                            "fault": server.fault})
+        from fleeting_openstack import metrics
+
         try:
             self.cloud.delete_server(server.id)
         except NotFound:
             pass
         except Exception as exc:  # noqa: BLE001 - retried at the next Update
             log.warning("delete of server %s failed: %s", server.id, exc)
+            metrics.failed("delete", exc)
+        else:
+            metrics.deleted(metrics.reap_reason(reason))
         self._forget_key(server)
 
     def _forget_key(self, server: Any) -> None:
@@ -430,12 +459,15 @@ class OpenStackProvider:
             return self._create()
         except Exception as exc:  # noqa: BLE001 - reported as a partial result
             log.error("create failed: %s", exc)
+            from fleeting_openstack import metrics
+
+            metrics.failed("create", exc)
             return exc
 
     def _create(self) -> str:
         from fleeting_openstack.credentials import new_salt
         from fleeting_openstack.openstack import CloudError
-        from fleeting_openstack.strategy_types import InstanceContext, InstanceCredentials
+        from fleeting_openstack import userdata
 
         cfg, res = self.cfg, self.resolved
         assert res is not None
@@ -452,13 +484,9 @@ class OpenStackProvider:
             salt = new_salt()
             public_key = self.keys.instance_key(salt, key_type).public_key_openssh
             metadata.update({META_SALT: salt, META_KEY_TYPE: key_type})
-        ctx = InstanceContext(name=name, group=cfg.name, index=index, cloud=cfg.cloud or "",
-                              region=self.cloud.region, image=info,
-                              user_data=cfg.server_spec.user_data, username=res.username,
-                              options=cfg.strategy_options)
-        creds = InstanceCredentials(username=res.username, public_key_openssh=public_key,
-                                    password=self.settings.connector.password or None)
-        user_data = self.strategy.render_user_data(ctx, creds)
+        user_data = userdata.render(self.strategy, cfg, name=name, index=index, region=self.cloud.region,
+                                    image=info, username=res.username, public_key=public_key,
+                                    password=self.settings.connector.password)
 
         tags = [group_tag(cfg.name)]
         request = cfg.server_spec.nova_request(
@@ -487,6 +515,9 @@ class OpenStackProvider:
                     self.cloud.delete_server(server_id)
                     raise
         log.info("server requested", extra={"server": server_id, "server_name": name, "index": index})
+        from fleeting_openstack import metrics
+
+        metrics.created()
         return server_id
 
     def _key_type(self, info: Any) -> str:
@@ -541,6 +572,7 @@ class OpenStackProvider:
 
     # -- Decrease ---------------------------------------------------------------------
     def decrease(self, ids: Sequence[str]) -> list[str]:
+        from fleeting_openstack import metrics
         from fleeting_openstack.openstack import NotFound
 
         members = {s.id: s for s in self._group_servers()}
@@ -551,16 +583,22 @@ class OpenStackProvider:
                 try:
                     self.cloud.get_server(instance_id)
                 except NotFound:
+                    log.info("deleting server for the runner: already gone", extra={"server": instance_id})
                     return instance_id  # already gone: what the runner wants
                 except Exception as exc:  # noqa: BLE001
                     return exc
                 return LookupError(f"{instance_id} is not a server of group {self.cfg.name}")
+            log.info("deleting server for the runner",
+                     extra={"server": instance_id, "server_name": server.name, "status": server.status})
             try:
                 self.cloud.delete_server(instance_id)
             except NotFound:
                 pass
             except Exception as exc:  # noqa: BLE001
+                log.warning("delete of server %s for the runner failed: %s", instance_id, exc)
+                metrics.failed("delete", exc)
                 return exc
+            metrics.deleted("runner")
             with self._lock:
                 self._deletes[instance_id] = time.time()
                 self._ready.discard(instance_id)
