@@ -472,9 +472,13 @@ class _Finder:
         if self.progress is not None:
             self.progress.say(text)
 
-    def marked(self, resource: Any) -> bool:
-        tags = getattr(resource, "tags", None) or []
-        return self.tag in tags or self.tag in (getattr(resource, "description", None) or "")
+    def marked(self, resource: Any) -> str:
+        """How ``resource`` is marked with the group ("" if not): by a tag, or by its description."""
+        if self.tag in (getattr(resource, "tags", None) or []):
+            return f"carries the group tag {self.tag}"
+        if self.tag in (getattr(resource, "description", None) or ""):
+            return f"its description contains {self.tag}"
+        return ""
 
     def deleted_servers(self) -> dict[str, Any]:
         """Deleted servers of the group (Nova keeps them, without metadata or tags, until
@@ -507,7 +511,7 @@ class _Finder:
                 continue  # in use by a server that exists, or by a router, DHCP...
             if self.marked(port):
                 how = f"device {device} is gone" if device else "attached to nothing"
-                leaks.append(Leak("port", port.id, port.name or "", f"carries the group tag {self.tag}; {how}"))
+                leaks.append(Leak("port", port.id, port.name or "", f"{self.marked(port)}; {how}"))
             elif owner.startswith("compute:") and device and device in self.deleted_servers():
                 name = self.deleted_servers()[device].name
                 leaks.append(Leak("port", port.id, port.name or "",
@@ -524,7 +528,7 @@ class _Finder:
                                   f"associated with leaked port {port}"))
             elif self.marked(fip) and not port:
                 leaks.append(Leak("floating_ip", fip.id, fip.floating_ip_address or "",
-                                  f"carries the group tag {self.tag}; not associated"))
+                                  f"{self.marked(fip)}; not associated"))
         return leaks
 
     def keypairs(self, live_names: set[str]) -> list[Leak]:

@@ -230,6 +230,9 @@ def test_status_and_reap(plugin_config, admin, demo, devcloud, group_name, tmp_p
     assert {("server", stopped), ("server", broken), ("port", port.id), ("floating_ip", fip.id),
             ("keypair", f"fleeting-{group_name}")} <= by_kind
     assert ("server", keep) not in by_kind and ("port", unrelated.id) not in by_kind
+    why = {r["id"]: r["reason"] for r in found["resources"]}
+    assert why[port.id].startswith(f"carries the group tag {group_tag(group_name)}")
+    assert why[fip.id].startswith(f"its description contains {group_tag(group_name)}")  # not "tagged"
     assert all(r["action"] == "would delete" for r in found["resources"])
     code, out, _ = run("reap", str(toml), "--runner", "workers")
     assert "run again with --yes" in out
