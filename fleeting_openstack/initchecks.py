@@ -94,13 +94,15 @@ def _resolve(out: InitChecks, cfg: Any, connector: Any, keys: str, say: Callable
             out.summary.append((label, f"network {value!r}"))
 
     info = image_info(image)
-    username = connector.username or (strategy.default_username(info) if info else None) \
-        or (info.os_admin_user if info else None) or ""
+    from_strategy = strategy.default_username(info) if info else None
+    username = connector.username or from_strategy or (info.os_admin_user if info else None) or ""
+    source = "connector_config.username" if connector.username else \
+        f"strategy {strategy.name} for this image" if from_strategy else "image property os_admin_user"
     if not username and connector.protocol in ("", "ssh"):
         problems.append("no login user: set connector_config.username, or the image property "
                         "os_admin_user, or use a strategy that names one")
     elif username:
-        out.summary.append(("login user", username))
+        out.summary.append(("connector_config.username", f"login user {username!r} ({source})"))
     if connector.use_static_credentials:
         if not connector.key and not connector.password:
             problems.append("use_static_credentials = true needs connector_config.key_path "
