@@ -103,7 +103,11 @@ def serve_plugin() -> int:
 
     def add_fleeting(server, ctx) -> None:  # type: ignore[no-untyped-def]
         provider = _provider()
-        service.register(server, provider)
+        holder = service.ContractHolder()
+        service.register(server, provider, holder)
+        # The runner's contract is read from its executable after the handshake
+        # line is out; the first fleeting RPC waits for it (fleeting_openstack/wire).
+        ctx.after_handshake.append(holder.start)
         ctx.on_stop.append(getattr(provider, "close", lambda: None))
 
     handshake = goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, {1: add_fleeting})
@@ -125,12 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     otherwise the commands for people (:mod:`.cmdline`)."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        if os.environ.get(MAGIC_COOKIE_KEY) == MAGIC_COOKIE_VALUE:
+        from fleeting_openstack import goplugin
+
+        # A go-plugin host (the runner: its cookie, or go-plugin's variables) gets plugin mode.
+        if goplugin.cookie_accepted(goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, {}), os.environ):
             return serve_plugin()
         # Started by hand: go-plugin's own words, and where to go instead.
-        from fleeting_openstack.goplugin import NOT_A_PROGRAM
-
-        sys.stderr.write(NOT_A_PROGRAM + "\n" + HELP_HINT + "\n")
+        sys.stderr.write(goplugin.NOT_A_PROGRAM + "\n" + HELP_HINT + "\n")
         return 1
     from fleeting_openstack import cmdline
 

@@ -171,9 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
             f"`{PROG} completion zsh > \"${{fpath[1]}}/_{PROG}\"`.")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell")
 
-    p = add("protocol", "show the go-plugin/fleeting contract this build speaks", _protocol,
-            "Show the wire contract (see docs/protocol.md). Its arguments are its own: "
-            f"`{PROG} protocol --help`.")
+    p = add("protocol", "the fleeting contract served when BINARY (default: gitlab-runner) starts the plugin",
+            _protocol, "protocol [BINARY] [--json]: the wire contract read from the runner's executable "
+            f"(docs/protocol.md). Its arguments are its own: `{PROG} protocol --help`.")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the protocol command")
 
     p = add("help", "show the help of the program or of one command", _help(parser))

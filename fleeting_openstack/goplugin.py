@@ -38,6 +38,11 @@ ENV_UNIX_SOCKET_GROUP = "PLUGIN_UNIX_SOCKET_GROUP"
 ENV_MULTIPLEX = "PLUGIN_MULTIPLEX_GRPC"
 ENV_CLIENT_CERT = "PLUGIN_CLIENT_CERT"
 ENV_PROTOCOL_VERSIONS = "PLUGIN_PROTOCOL_VERSIONS"
+ENV_MIN_PORT = "PLUGIN_MIN_PORT"
+ENV_MAX_PORT = "PLUGIN_MAX_PORT"
+#: Variables go-plugin's client sets itself; anything else is not a cookie.
+_GOPLUGIN_VARS = frozenset({ENV_UNIX_SOCKET_DIR, ENV_UNIX_SOCKET_GROUP, ENV_MULTIPLEX, ENV_CLIENT_CERT,
+                            ENV_PROTOCOL_VERSIONS, ENV_MIN_PORT, ENV_MAX_PORT})
 
 #: Same words a Go plugin prints when started by hand.
 NOT_A_PROGRAM = ("This binary is a plugin. These are not meant to be executed directly. "
@@ -65,6 +70,8 @@ class ServerContext:
     stop: threading.Event = field(default_factory=threading.Event)
     #: callables run (in order) once the gRPC server has stopped.
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    #: callables run once the handshake line is out (work that must not delay it).
+    after_handshake: list[Callable[[], None]] = field(default_factory=list)
 
 
 class HandshakeError(Exception):
@@ -93,6 +100,28 @@ def negotiate_version(offered: str | None, supported: Mapping[int, object]) -> i
         if version in theirs:
             return version
     return ours[0]
+
+
+def started_by_goplugin_host(env: Mapping[str, str]) -> bool:
+    """go-plugin's client always sets these three; a person at a shell does not."""
+    return ENV_PROTOCOL_VERSIONS in env and (ENV_MIN_PORT in env or ENV_MAX_PORT in env)
+
+
+def cookie_accepted(handshake: "Handshake", env: Mapping[str, str]) -> bool:
+    """The magic cookie is a usability guard, not security (docs/protocol.md):
+    a host that speaks go-plugin is served even when its cookie differs from
+    this plugin's guess, because the cookie of the runner's fleeting module
+    could not be read where this plugin was built."""
+    if env.get(handshake.cookie_key) == handshake.cookie_value:
+        return True
+    if not started_by_goplugin_host(env):
+        return False
+    seen = {k: v[:32] for k, v in env.items()
+            if k not in _GOPLUGIN_VARS and ("PLUGIN" in k.upper() or "FLEETING" in k.upper())
+            and not any(w in k.upper() for w in ("TOKEN", "PASSWORD", "SECRET", "KEY_PATH"))}
+    log.debug("magic cookie differs from this plugin's guess; serving the go-plugin host anyway",
+              extra={"expected": f"{handshake.cookie_key}={handshake.cookie_value}", "seen": seen})
+    return True
 
 
 def _socket_path(env: Mapping[str, str]) -> str:
@@ -188,7 +217,7 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
     """
     env = os.environ if env is None else env
     stdout = stdout or sys.stdout
-    if env.get(handshake.cookie_key) != handshake.cookie_value:
+    if not cookie_accepted(handshake, env):
         sys.stderr.write(NOT_A_PROGRAM + "\n")
         return 1
 
@@ -238,6 +267,8 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
                                            "app_protocol": version, "mtls": bool(client_cert)})
         stdout.write("|".join(fields) + "\n")
         stdout.flush()
+        for callback in ctx.after_handshake:
+            callback()
 
         threading.Thread(target=_watch_parent, args=(ctx.stop,), name="parent-watch",
                          daemon=True).start()

@@ -62,7 +62,7 @@ def _shown(parts: list[str | None]) -> str:
 def logged_messages(levels: set[str] = LEVEL_METHODS) -> list[tuple[str, list[str | None] | None]]:
     """(file:line, message parts) of every log call at ``levels`` in the package."""
     found = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(p for p in PACKAGE.rglob("*.py") if "proto" not in p.relative_to(PACKAGE).parts[:-1]):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and _is_logger(node.func.value) and node.args):

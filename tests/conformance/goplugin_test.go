@@ -32,6 +32,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	pb "fleeting-openstack/conformance/fleetingpb"
+	"fleeting-openstack/conformance/hostkit"
 	"fleeting-openstack/conformance/pluginclient"
 )
 
@@ -162,7 +163,8 @@ func assertGone(t *testing.T, s *started) {
 	}
 }
 
-func lifecycle(t *testing.T, o options) {
+// lifecycle runs the whole in-memory lifecycle and returns the plugin's log.
+func lifecycle(t *testing.T, o options) *logSink {
 	s, err := start(t, o)
 	if err != nil {
 		t.Fatalf("start: %v", err)
@@ -272,6 +274,7 @@ func lifecycle(t *testing.T, o options) {
 	s.client.Kill()
 	killed = true
 	assertGone(t, s)
+	return s.logs
 }
 
 func TestLifecyclePlain(t *testing.T) { lifecycle(t, options{}) }
@@ -284,6 +287,27 @@ func TestLifecycleSocketDirAndGroup(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 0 {
 		t.Fatalf("socket dir not empty after Kill: %v", entries)
+	}
+}
+
+// A host whose binary holds no descriptor (here the override names a text
+// file) gets the built-in contract, and the plugin says so at warn level.
+func TestProtocolFromNonGoFileServesBuiltin(t *testing.T) {
+	notGo := filepath.Join(t.TempDir(), "not-a-go-binary.txt")
+	if err := os.WriteFile(notGo, []byte("no descriptors in here.proto\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := lifecycle(t, options{autoMTLS: true, extraEnv: []string{
+		"FLEETING_OPENSTACK_PROTOCOL_FROM=" + notGo, "XDG_CACHE_HOME=" + t.TempDir()}})
+	l := logs.find(t, hostkit.BuiltinLogMessage)
+	if l == nil || l["@level"] != "warn" {
+		t.Fatalf("warn line %q = %v; log:\n%s", hostkit.BuiltinLogMessage, l, logs.String())
+	}
+	if why, _ := l["why"].(string); !strings.Contains(why, notGo) {
+		t.Fatalf("warn line does not say why (naming %s): %v", notGo, l)
+	}
+	if l := logs.find(t, hostkit.ContractLogMessage); l != nil {
+		t.Fatalf("the plugin claims a runner contract although the override holds none: %v", l)
 	}
 }
 

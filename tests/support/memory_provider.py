@@ -3,7 +3,8 @@
 Served by the real plugin executable when FLEETING_OPENSTACK_PROVIDER is
 ``memory_provider:MemoryProvider`` and this directory is on PYTHONPATH.
 plugin_config keys: ``name`` (required), ``max_size``, ``fail_init`` (an error
-message Init raises), ``log_probe`` (log one line per hclog level at Init), ``noise`` (at Init, write
+message Init raises), ``log_probe`` (log one line per hclog level at Init),
+``expires`` (unix seconds ConnectInfo reports as the credentials' expiry), ``noise`` (at Init, write
 to stderr the ways libraries do: raw fd 2, print, a logger with its own
 StreamHandler, warnings.warn).
 """
@@ -18,7 +19,7 @@ from fleeting_openstack.instancegroup import (
     ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
 
 log = logging.getLogger("fleeting_openstack.memory")
-KNOWN = {"name", "max_size", "fail_init", "log_probe", "noise"}
+KNOWN = {"name", "max_size", "fail_init", "log_probe", "expires", "noise"}
 
 
 class MemoryProvider:
@@ -28,6 +29,7 @@ class MemoryProvider:
         self.counter = 0
         self.settings = Settings()
         self.max_size = 10
+        self.expires: float | None = None
 
     def init(self, config: bytes, settings: Settings) -> ProviderInfo:
         cfg = json.loads(config or b"{}")
@@ -57,6 +59,7 @@ class MemoryProvider:
             log.error("probe error")
         self.settings = settings
         self.max_size = int(cfg.get("max_size", 10))
+        self.expires = cfg.get("expires")
         return ProviderInfo(id=f"memory/{cfg['name']}", max_size=self.max_size, version="test")
 
     def update(self):
@@ -97,7 +100,8 @@ class MemoryProvider:
             if instance_id not in self.instances:
                 raise KeyError(f"instance {instance_id} not found")
         return ConnectInfo(id=instance_id, connector=self.settings.connector.merged(os="linux", protocol="ssh"),
-                           internal_addr="192.0.2.10", external_addr="198.51.100.10")
+                           internal_addr="192.0.2.10", external_addr="198.51.100.10",
+                           expires=self.expires)
 
     def heartbeat(self, instance_id: str) -> None:
         with self.lock:
