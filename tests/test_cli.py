@@ -248,3 +248,12 @@ def test_a_pip_build_records_revision_and_build_date(tmp_path):
                           text=True).stdout.strip()
     assert info["revision"].split("-")[0] == head
     assert info["built"] != "unknown" and info["built"].endswith("Z")
+
+
+def test_protocol_has_its_own_arguments_and_help(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != cli.MAGIC_COOKIE_KEY}
+    done = subprocess.run([PLUGIN_BIN, "protocol", "--help"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "BINARY" in done.stdout and "--json" in done.stdout
+    done = subprocess.run([PLUGIN_BIN, "protocol", str(tmp_path / "missing")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "cannot read" in done.stderr

@@ -73,6 +73,8 @@ def explained(message: str, depth: int = 0) -> bool:
     text = message.rstrip(WILD).rstrip()
     if not text:
         return False
+    if message.startswith(WILD + ": ") and explained(message[3:], depth + 1):
+        return True  # "<RPC>: <message>": the service names the call in front of the message
     candidates = [p.fullmatch(message) for p in templates()]
     candidates += [p.fullmatch(text) for pattern in templates() for p in _prefixes(pattern.pattern)]
     for m in candidates:
