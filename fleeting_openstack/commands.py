@@ -20,8 +20,9 @@ Output: a table for people, ``--json`` for scripts (stdout). Anything that
 waits on the cloud shows a one-line spinner on stderr, only when stderr is a
 terminal (never in pipes, logs or CI), erased before the result is printed.
 
-Exit status: 0 done; 1 the cloud refused or a delete failed; 2 bad usage, an
-unreadable file or an invalid configuration.
+Exit status (the scheme of every command, :mod:`.cmdline`): 0 done; 1 problems
+found (an invalid configuration, Init fails, the cloud refused, a delete
+failed); 2 bad usage or cannot run (an unreadable file, no such runner).
 
 The runtime path talks to OpenStack only through :mod:`.openstack`; these
 commands also use that adapter's SDK connection (``cloud.conn``) for the
@@ -194,7 +195,7 @@ def load_target(path: str, runner: str | None = None) -> Target:
             raise CommandError(f"{path}: --runner applies to a runner config.toml, not to a plugin_config file",
                                EXIT_USAGE)
         if report.errors:
-            raise CommandError(report.format_text(), EXIT_USAGE)
+            raise CommandError(report.format_text(), EXIT_FAILED)
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         from fleeting_openstack.instancegroup import ConnectorConfig
 
@@ -233,14 +234,14 @@ def load_target(path: str, runner: str | None = None) -> Target:
                                f"({', '.join(label(i) for i in sorted(ours))}): choose one with --runner NAME",
                                EXIT_USAGE)
         if report.errors or not ours:
-            raise CommandError(report.format_text(), EXIT_USAGE)
+            raise CommandError(report.format_text(), EXIT_FAILED if report.errors else EXIT_USAGE)
         index = next(iter(ours))
     prefix = f"runners[{index}]"
     own_errors = [e for e in report.errors if e.path == prefix or e.path.startswith(prefix + ".")]
     chosen_cfg = next((c for c in report.configs if c.path.startswith(prefix + ".")), None)
     if own_errors or chosen_cfg is None:
         lines = [f"{path}: {e.path}: error: {e.message}" for e in own_errors] or [report.format_text()]
-        raise CommandError("\n".join(lines), EXIT_USAGE)
+        raise CommandError("\n".join(lines), EXIT_FAILED)
     autoscaler = runners[index]["autoscaler"]
     warnings = [w for w in warnings_all if w.startswith(prefix + ".") or not w.startswith("runners[")]
     connector, external = _connector(autoscaler.get("connector_config"), warnings,
@@ -471,9 +472,13 @@ class _Finder:
         if self.progress is not None:
             self.progress.say(text)
 
-    def marked(self, resource: Any) -> bool:
-        tags = getattr(resource, "tags", None) or []
-        return self.tag in tags or self.tag in (getattr(resource, "description", None) or "")
+    def marked(self, resource: Any) -> str:
+        """How ``resource`` is marked with the group ("" if not): by a tag, or by its description."""
+        if self.tag in (getattr(resource, "tags", None) or []):
+            return f"carries the group tag {self.tag}"
+        if self.tag in (getattr(resource, "description", None) or ""):
+            return f"its description contains {self.tag}"
+        return ""
 
     def deleted_servers(self) -> dict[str, Any]:
         """Deleted servers of the group (Nova keeps them, without metadata or tags, until
@@ -506,7 +511,7 @@ class _Finder:
                 continue  # in use by a server that exists, or by a router, DHCP...
             if self.marked(port):
                 how = f"device {device} is gone" if device else "attached to nothing"
-                leaks.append(Leak("port", port.id, port.name or "", f"carries the group tag {self.tag}; {how}"))
+                leaks.append(Leak("port", port.id, port.name or "", f"{self.marked(port)}; {how}"))
             elif owner.startswith("compute:") and device and device in self.deleted_servers():
                 name = self.deleted_servers()[device].name
                 leaks.append(Leak("port", port.id, port.name or "",
@@ -523,7 +528,7 @@ class _Finder:
                                   f"associated with leaked port {port}"))
             elif self.marked(fip) and not port:
                 leaks.append(Leak("floating_ip", fip.id, fip.floating_ip_address or "",
-                                  f"carries the group tag {self.tag}; not associated"))
+                                  f"{self.marked(fip)}; not associated"))
         return leaks
 
     def keypairs(self, live_names: set[str]) -> list[Leak]:
@@ -755,23 +760,26 @@ def cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # Entry point
 # --------------------------------------------------------------------------
 
-def _parser(command: str) -> argparse.ArgumentParser:
-    descriptions = {
-        "status": "Every server of the group: Nova status, the state the plugin reports to the runner, "
-                  "age, addresses, image, flavor, readiness and fault. Read-only.",
-        "reap": "Find what the group leaked (unusable servers, ports, floating IPs, keypairs, volumes); "
-                "delete it only with --yes.",
-        "plugins": "Installed boot strategies and site plugins, their versions and hooks.",
-    }
-    parser = argparse.ArgumentParser(prog=f"{PROG} {command}", description=descriptions[command])
-    if command == "plugins":
-        parser.add_argument("path", metavar="PATH", nargs="?",
-                            help="optional plugin_config JSON or config.toml: mark the strategy it selects")
-    else:
-        parser.add_argument("path", metavar="PATH", help="plugin_config JSON file, or gitlab-runner config.toml")
-    parser.add_argument("--runner", metavar="NAME",
-                        help="the [[runners]] entry to use (its name, or its index from 0) "
-                             "when several use this plugin")
+HELP = {
+    "status": "every server of the group and the state the plugin reports (read-only)",
+    "reap": "what the group leaked; deleted only with --yes",
+    "plugins": "installed boot strategies and site plugins, with their hooks",
+}
+DESCRIPTIONS = {
+    "status": "Every server of the group: Nova status, the state the plugin reports to the runner, "
+              "age, addresses, image, flavor, readiness and fault. Read-only.",
+    "reap": "Find what the group leaked (unusable servers, ports, floating IPs, keypairs, volumes); "
+            "delete it only with --yes.",
+    "plugins": "Installed boot strategies and site plugins, their versions and hooks; with PATH, the "
+               "strategy that config selects is marked.",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The arguments of ``command`` (a subparser of :func:`fleeting_openstack.cmdline.build_parser`)."""
+    from fleeting_openstack.cmdline import add_path
+
+    add_path(parser, optional=command == "plugins")
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     if command == "reap":
         parser.add_argument("--yes", action="store_true", help="really delete what was found")
@@ -786,13 +794,13 @@ COMMANDS = {"status": cmd_status, "reap": cmd_reap, "plugins": cmd_plugins}
 def main(command: str, argv: Sequence[str], *, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Run ``command`` (status, reap, plugins) with ``argv``; returns the exit status."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-    parser = _parser(command)
-    try:
-        args = parser.parse_args(list(argv))
-    except SystemExit as exc:  # --help (0) or a usage error (2)
-        return int(exc.code or 0)
+    from fleeting_openstack import cmdline
+
+    return cmdline.main([command, *argv], stdout=stdout, stderr=stderr)
+
+
+def run(command: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run ``command`` for parsed ``args``; returns the exit status."""
     try:
         with _quiet_logs(getattr(args, "verbose", False), err):
             return COMMANDS[command](args, out, err)
@@ -804,6 +812,3 @@ def main(command: str, argv: Sequence[str], *, stdout: TextIO | None = None,
             raise
         err.write(f"{PROG} {command}: {type(exc).__name__}: {exc}\n")
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        err.write(f"{PROG} {command}: interrupted\n")
-        return 130

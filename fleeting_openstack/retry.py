@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 log = logging.getLogger("fleeting_openstack.retry")
 
@@ -61,6 +61,12 @@ class RetryPolicy:
                 attempt += 1
                 log.debug("retrying %s in %.2fs (attempt %d): %s", what, wait, attempt + 1, exc)
                 self.sleep(wait)
+
+
+def connect_options(cfg: Any) -> dict[str, Any]:
+    """Cloud.connect's timeouts and retry policy from a PluginConfig."""
+    return {"timeout": cfg.api_timeout, "connect_timeout": cfg.api_connect_timeout,
+            "retry": RetryPolicy(budget=cfg.retry_budget)}
 
 
 def retriable(exc: BaseException) -> bool:

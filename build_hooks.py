@@ -1,0 +1,49 @@
+"""setuptools hook (pyproject.toml [tool.setuptools.cmdclass]): record build metadata.
+
+``build_py`` writes ``fleeting_openstack/_build_info.py`` into the build tree
+(never into the repository), so ``fleeting-plugin-openstack --version`` of a
+pip or pipx install shows the Git revision, the Git ref and the build date
+(``SOURCE_DATE_EPOCH`` when set, for reproducible builds). A source tree that
+already carries ``_build_info.py`` (packaging/build-single-file writes one)
+keeps it. Without Git (an sdist) the revision is "unknown"; the date is known.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def build_info() -> dict[str, str]:
+    revision = _git("rev-parse", "--short=8", "HEAD")
+    if revision and _git("status", "--porcelain", "--untracked-files=no"):
+        revision += "-dirty"
+    reference = _git("describe", "--tags", "--exact-match") or _git("rev-parse", "--abbrev-ref", "HEAD")
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
+    return {"revision": revision or "unknown", "reference": reference or "unknown",
+            "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))}
+
+
+class BuildPy(build_py):
+    def run(self) -> None:
+        super().run()
+        if (ROOT / "fleeting_openstack" / "_build_info.py").exists():
+            return  # written by packaging/build-single-file: copied as it is
+        target = Path(self.build_lib) / "fleeting_openstack" / "_build_info.py"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text('"""Written at build time by build_hooks.py (pip/pipx install)."""\n\n'
+                          f"INFO = {build_info()!r}\n", encoding="utf-8")
