@@ -575,11 +575,12 @@ class OpenStackProvider:
             why = f"max_size {self.cfg.max_size} reached ({live} servers in the group)"
             delta = room
         if delta:
-            flavor, _ = self.choices.current
             ports = sum(1 for n in (self.cfg.server_spec.body.get("networks") or [])
                         if isinstance(n, dict) and "port" not in n)
-            fits, quota_why = quota_headroom(self.cloud, flavor, ports_per_server=ports,
-                                             floating_ips=self.fips is not None)
+            # the most any flavor choice allows: a fallback may fit where the first does not
+            fits, quota_why = max((quota_headroom(self.cloud, flavor, ports_per_server=ports,
+                                                  floating_ips=self.fips is not None)
+                                   for flavor in dict.fromkeys(self.choices.flavors)), key=lambda t: t[0])
             if fits < delta:
                 why, delta = f"quota exceeded (checked before creating): {quota_why}", fits
         if why:

@@ -76,7 +76,7 @@ def create_helpers(provider: Any, problems: list[str]) -> tuple[Any, Any, Any]:
         except NotFound as exc:
             problems.append(f"flavor_fallbacks[{i}]: {exc}")
     zones = [cfg.server_spec.body.get("availability_zone")] + list(cfg.availability_zone_fallbacks)
-    choices = Choices(flavors, zones, reset_after=cfg.create_backoff or 300.0)
+    choices = Choices(flavors, zones, reset_after=cfg.resync_interval or 600.0)
     fips = None
     if cfg.floating_ip_pool:
         from fleeting_openstack.provider import group_tag

@@ -10,7 +10,7 @@ from typing import Any
 from fleeting_openstack.instancegroup import State
 
 #: Bounds the fault suite runs with (short, so the suite stays quick; documented in docs/troubleshooting.md).
-FAST = {"api_timeout": "3s", "api_connect_timeout": "1s", "retry_budget": "8s",
+FAST = {"api_timeout": "10s", "api_connect_timeout": "2s", "retry_budget": "15s",
         "stale_states_limit": "120s", "create_backoff": "2s"}
 
 

@@ -109,9 +109,9 @@ def test_update_reports_last_known_states_while_nova_is_down(fcfg, faulty, admin
 
 @pytest.mark.parametrize("fault", ["status_after", "reset_after", "timeout_after"])
 def test_lost_create_answers_are_reconciled_not_counted_as_failures(fcfg, faulty, admin, group_name, fault):
-    provider = start(fcfg(create_concurrency=1))
+    provider = start(fcfg(create_concurrency=1, api_timeout="4s"))
     if fault == "timeout_after":  # the create reaches Nova, the answer comes after api_timeout
-        _install_slow_answer(faulty.nova, seconds=5.0, times=2)
+        _install_slow_answer(faulty.nova, seconds=6.0, times=2)
     else:
         faulty.nova.add(fault, method="POST", path=r"/servers$", code=500, times=2)
     assert provider.increase(3) == 3  # all made, all counted as made
