@@ -273,6 +273,18 @@ class Cloud:
             raise CloudError(f"nova_microversion {self.microversion} is not offered by this cloud's "
                              f"compute API (it supports {low} to {high})")
 
+    def widen_pool(self, size: int) -> None:
+        """Keep up to ``size`` connections per host alive (requests keeps 10: more
+        parallel calls would each open a new TCP/TLS connection and drop it)."""
+        session = getattr(self.conn.session, "session", None)
+        for adapter in {id(a): a for a in (session.adapters.values() if session else ())}.values():
+            try:
+                if adapter._pool_maxsize < size:
+                    adapter._pool_maxsize = size
+                    adapter.init_poolmanager(adapter._pool_connections, size, block=adapter._pool_block)
+            except AttributeError:  # not a requests HTTPAdapter: leave it
+                pass
+
     @property
     def region(self) -> str:
         return self.conn.config.get_region_name("compute") or ""

@@ -262,6 +262,7 @@ class OpenStackProvider:
         # Start where the fixed pools of old were (5 / 10); AIMD goes up or down from there.
         self._create_limit = AdaptiveLimit("create", cfg.create_concurrency, initial=5)
         self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency, initial=10)
+        self.cloud.widen_pool(max(cfg.create_concurrency, cfg.delete_concurrency) + 4)
         self._counter_synced = False
 
         from fleeting_openstack import safety
