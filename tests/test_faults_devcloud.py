@@ -315,3 +315,30 @@ def test_sigkill_mid_increase_then_restart(fcfg, faulty, admin, group_name, tmp_
     restarted.decrease(sorted(states))
     updates_until(restarted, empty, 60)
     assert_no_leaks(admin, group_name, set(states))
+
+
+from test_provider_devcloud import tiny_quota_cloud  # noqa: E402,F401 - the fixture
+
+
+def test_increase_of_10000_against_the_quota_sends_what_fits(tiny_quota_cloud, devcloud, plugin_config, admin,
+                                                            group_name, tmp_path):
+    faulty = FaultyCloud({**devcloud, "clouds_yaml": tiny_quota_cloud}, tmp_path, cloud="quota")
+    try:
+        cfg = plugin_config(cloud=faulty.cloud, clouds_config=str(faulty.clouds_yaml),
+                            server_spec={"networks": [{"uuid": devcloud["networks"]["private"]}],
+                                         "security_groups": ["default"], "scheduler_hints": {}}, **FAST)
+        provider = start(cfg)
+        with pytest.raises(PartialError, match=r"1 of 10000 servers requested; 9999 not: quota exceeded "
+                                               r"\(checked before creating\): Nova quota instances") as err:
+            provider.increase(10000)
+        assert err.value.done == 1
+        assert len(faulty.nova.requests("POST", r"/servers$")) == 1  # before: 10,000 creates in 98 s
+        with pytest.raises(PartialError, match="0 of 5 servers requested.*[Qq]uota exceeded"):
+            provider.increase(5)
+        # Nova's usage figures may lag behind the create just made: then one create probes and gets 403.
+        assert len(faulty.nova.requests("POST", r"/servers$")) <= 2
+        _, states = updates_until(provider, running(1), 60)
+        provider.decrease(sorted(states))
+        updates_until(provider, empty, 60)
+    finally:
+        faulty.close()
