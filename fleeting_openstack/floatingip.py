@@ -92,6 +92,20 @@ class FloatingIPs:
         log.info("floating IP attached", extra={"server": server.id,
                                                 "floating_ip": fip.get("floating_ip_address")})
 
+    def on_update(self, view: Any, evaluated: list) -> None:
+        """Update's part: after a full resync release strays; give ACTIVE members their floating IP.
+        Never fails Update (tried again at the next one)."""
+        from fleeting_openstack.instancegroup import State
+
+        try:
+            if view is not None and view.last_kind == "full":
+                self.sync([s.id for s, st in evaluated if st not in (State.DELETING, State.DELETED)])
+            for server, state in evaluated:
+                if server.status == "ACTIVE" and state in (State.CREATING, State.RUNNING):
+                    self.ensure(server)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("floating IP handling failed: %s", exc)
+
     def address(self, server_id: str) -> str:
         with self._lock:
             fip = self.by_server.get(server_id)

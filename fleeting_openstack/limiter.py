@@ -174,3 +174,32 @@ def quota_headroom(cloud: Any, flavor_ref: str, *, ports_per_server: int, floati
                 if n < fits:
                     fits, why = n, f"Neutron quota {what}: {used} of {limit} used, {per} per server"
     return fits, why
+
+
+def cap_increase(provider: Any, delta: int) -> tuple[int, str]:
+    """Increase's bounds: creates disabled or paused, ``max_size``, and what the quotas still allow
+    (the most any flavor choice allows: a fallback may fit where the first does not). (n, why)."""
+    if provider.create_blocker:
+        return 0, provider.create_blocker
+    try:
+        provider._breaker.check()
+    except CreatesPaused as exc:
+        return 0, str(exc)
+    view = provider.view
+    members = view.snapshot() if view is not None and view.fresh else {s.id: s for s in provider._group_servers()}
+    live = len([i for i in members if i not in provider._deletes])
+    cfg = provider.cfg
+    room = max(0, cfg.max_size - live)
+    why = ""
+    if room < delta:
+        why, delta = f"max_size {cfg.max_size} reached ({live} servers in the group)", room
+    if delta:
+        ports = sum(1 for n in (cfg.server_spec.body.get("networks") or []) if isinstance(n, dict) and "port" not in n)
+        fits, quota_why = max((quota_headroom(provider.cloud, flavor, ports_per_server=ports,
+                                              floating_ips=provider.fips is not None)
+                               for flavor in dict.fromkeys(provider.choices.flavors)), key=lambda t: t[0])
+        if fits < delta:
+            why, delta = f"quota exceeded (checked before creating): {quota_why}", fits
+    if why:
+        log.warning("Increase capped: %s", why, extra={"creating": delta})
+    return delta, why

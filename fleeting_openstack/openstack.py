@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
+from fleeting_openstack.neutron import LimitsAndFloatingIPs
+
 log = logging.getLogger("fleeting_openstack.openstack")
 
 #: Seconds any single OpenStack request may wait for an answer (read timeout)
@@ -164,7 +166,7 @@ def microversion_tuple(text: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-class Cloud:
+class Cloud(LimitsAndFloatingIPs):
     """An authenticated connection and the handful of calls the plugin makes."""
 
     def __init__(self, conn: Any, microversion: str, cloud_name: str = "", *, retry: Any = None) -> None:
@@ -386,74 +388,6 @@ class Cloud:
         doc = self._nova("POST", f"/servers/{checked_id(server_id, 'server id')}/action",
                          json={"os-getConsoleOutput": {"length": lines}}, idempotent=True)
         return doc.get("output") or ""
-
-    # -- limits (Increase's quota pre-check) ------------------------------------
-    def compute_limits(self) -> dict[str, int]:
-        return dict((self._nova("GET", "/limits") or {}).get("limits", {}).get("absolute", {}))
-
-    def flavor_size(self, ref: str) -> dict[str, int]:
-        cache = self.__dict__.setdefault("_flavor_sizes", {})
-        if ref not in cache:
-            doc = self._nova("GET", f"/flavors/{checked_id(ref, 'flavor id')}")["flavor"]
-            cache[ref] = {"vcpus": int(doc.get("vcpus") or 0), "ram": int(doc.get("ram") or 0)}
-        return cache[ref]
-
-    def network_quota(self) -> dict[str, Any]:
-        project = checked_id(self.conn.current_project_id, "project id")
-        return self._neutron("GET", f"/quotas/{project}/details.json").get("quota", {})
-
-    # -- Neutron (floating IPs) ---------------------------------------------------
-    def _neutron(self, method: str, url: str, *, ok: Sequence[int] = (200,), idempotent: bool | None = None,
-                 **kwargs: Any) -> Any:
-        from keystoneauth1 import exceptions as ksa_exc
-
-        if idempotent is None:
-            idempotent = method in ("GET", "DELETE")
-        where = f"Neutron {method} {url.split('?')[0]}"
-
-        def once() -> Any:
-            try:
-                response = self.conn.network.request(url, method, raise_exc=False, **kwargs)
-            except (ksa_exc.ConnectionError, ksa_exc.DiscoveryFailure) as exc:
-                raise CloudError(f"{where}: no answer ({type(exc).__name__}: {exc})", None) from None
-            except ksa_exc.HttpError as exc:
-                raise CloudError(f"{where}: the identity service answered HTTP {exc.http_status}",
-                                 exc.http_status) from None
-            if response.status_code == 404:
-                raise NotFound(f"{where}: {_error_text(response)}", 404)
-            if response.status_code not in ok:
-                from fleeting_openstack.retry import parse_retry_after
-
-                error = CloudError(f"{where}: HTTP {response.status_code}: {_error_text(response)}",
-                                   response.status_code)
-                error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                raise error
-            return response.json() if response.content else {}
-
-        return self.retry.run(once, where) if idempotent else once()
-
-    def network_id(self, ref: str) -> str | None:
-        if not _lookup_safe(ref):
-            return None
-        found = self._sdk(lambda: self.conn.network.find_network(ref, ignore_missing=True), "network lookup")
-        return found.id if found else None
-
-    def server_ports(self, server_id: str) -> list[dict[str, Any]]:
-        return self._neutron("GET", "/ports", params={"device_id": checked_id(server_id, "server id")})["ports"]
-
-    def floating_ips(self, network_id: str) -> list[dict[str, Any]]:
-        return self._neutron("GET", "/floatingips",
-                             params={"floating_network_id": checked_id(network_id, "network id")})["floatingips"]
-
-    def create_floating_ip(self, network_id: str, port_id: str, description: str) -> dict[str, Any]:
-        body = {"floatingip": {"floating_network_id": network_id, "port_id": port_id, "description": description}}
-        return self._neutron("POST", "/floatingips", ok=(201, 200), json=body)["floatingip"]
-
-    def delete_floating_ip(self, fip_id: str) -> None:
-        try:
-            self._neutron("DELETE", f"/floatingips/{checked_id(fip_id, 'floating IP id')}", ok=(204, 200))
-        except NotFound:
-            pass
 
     # -- lookups (Init) ------------------------------------------------------
     def image(self, ref: str | None = None, name: str | None = None) -> Image:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from fleeting_openstack import __version__, hclog
+from fleeting_openstack import __version__, hclog, safety
 from fleeting_openstack.instancegroup import (
     ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
 
@@ -258,14 +258,12 @@ class OpenStackProvider:
                                   prefix=name_prefix(cfg.server_spec.name_template))
             self.view.group = cfg.name
             self.view.stale_limit = cfg.stale_states_limit
-            self.view.on_untagged = self._retag
+            self.view.on_untagged = lambda server: safety.retag(self, server)
         # Start where the fixed pools of old were (5 / 10); AIMD goes up or down from there.
         self._create_limit = AdaptiveLimit("create", cfg.create_concurrency, initial=5)
         self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency, initial=10)
         self.cloud.widen_pool(max(cfg.create_concurrency, cfg.delete_concurrency) + 4)
         self._counter_synced = False
-
-        from fleeting_openstack import safety
 
         self.resolved = checks.resolved
         self.create_blocker = safety.tolerate_missing_image(self, problems)
@@ -326,19 +324,8 @@ class OpenStackProvider:
     def _update(self) -> list[tuple[str, State]]:
         evaluated = self.evaluate()
         if self.fips is not None and not self.observe:
-            self._floating_ips(evaluated)
+            self.fips.on_update(self.view, evaluated)
         return [(server.id, state) for server, state in evaluated]
-
-    def _floating_ips(self, evaluated: list[tuple[Any, State]]) -> None:
-        """Give ACTIVE members their floating IP; after a full resync, release strays (never fails Update)."""
-        try:
-            if self.view is not None and self.view.last_kind == "full":
-                self.fips.sync([s.id for s, st in evaluated if st not in (State.DELETING, State.DELETED)])
-            for server, state in evaluated:
-                if server.status == "ACTIVE" and state in (State.CREATING, State.RUNNING):
-                    self.fips.ensure(server)
-        except Exception as exc:  # noqa: BLE001 - tried again at the next Update
-            log.warning("floating IP handling failed: %s", exc)
 
     def evaluate(self) -> list[tuple[Any, State]]:
         """Update's work: every server of the group with its state (why: ``reasons``)."""
@@ -370,7 +357,7 @@ class OpenStackProvider:
         if status == "DELETED":
             why[server.id] = "deleted in Nova"
             return State.DELETED
-        if server.id not in self._deletes and self._keys_lost(server):
+        if server.id not in self._deletes and safety.keys_lost(self, server):
             self._reap(server, "its key was made from another master secret (state dir lost or replaced)")
             return State.DELETING
         if server.task_state == "deleting" or server.id in self._deletes:
@@ -450,30 +437,6 @@ class OpenStackProvider:
                                                 self.cfg.readiness.probe_timeout,
                                                 banner=(probe == "ssh-banner"))
 
-    def _keys_lost(self, server: Any) -> bool:
-        from fleeting_openstack.safety import key_mismatch
-
-        if self.observe or self.settings.connector.use_static_credentials or not key_mismatch(self.keys, server.metadata):
-            return False
-        if server.id not in self._key_mismatch:
-            self._key_mismatch.add(server.id)
-            log.error("server's SSH key cannot work: it was made from another master secret (the state dir "
-                      "was lost or replaced); the plugin deletes it and the runner replaces it. Restore the "
-                      "original credentials.state_dir (master.key) to keep such servers",
-                      extra={"server": server.id, "server_name": server.name,
-                             "state_dir": self.cfg.credentials.state_dir})
-        return True
-
-    def _retag(self, server: Any) -> None:
-        """A member found by its metadata whose tag was removed: tag it again."""
-        if self.observe:
-            return
-        try:
-            self.cloud.add_tag(server.id, group_tag(self.cfg.name))
-            log.info("re-tagged a group server whose tag was removed", extra={"server": server.id})
-        except Exception as exc:  # noqa: BLE001 - it stays a member by metadata
-            log.debug("could not re-tag %s: %s", server.id, exc)
-
     def _mark_ready(self, server: Any, reason: str) -> None:
         self.reasons[server.id] = reason
         with self._lock:
@@ -540,7 +503,9 @@ class OpenStackProvider:
         if delta <= 0:
             return 0
         wanted = delta
-        delta, refused = self._capped(delta)
+        from fleeting_openstack.limiter import cap_increase
+
+        delta, refused = cap_increase(self, delta)
         outcomes: list[Any] = []
         if delta:
             # Threads up to the configured bound; the adaptive window gates the POSTs.
@@ -556,37 +521,6 @@ class OpenStackProvider:
             raise PartialError(f"{made} of {wanted} servers requested; "
                                f"{wanted - made} not: {'; '.join(reasons)}", made)
         return made
-
-    def _capped(self, delta: int) -> tuple[int, str]:
-        """Increase's bounds: max_size and what the quotas still allow (with the reason)."""
-        from fleeting_openstack.limiter import quota_headroom
-
-        if self.create_blocker:
-            return 0, self.create_blocker
-        try:
-            self._breaker.check()
-        except Exception as exc:  # noqa: BLE001 - CreatesPaused
-            return 0, str(exc)
-        members = self.view.snapshot() if self.view is not None and self.view.fresh else \
-            {s.id: s for s in self._group_servers()}
-        live = len([i for i in members if i not in self._deletes])
-        room = max(0, self.cfg.max_size - live)
-        why = ""
-        if room < delta:
-            why = f"max_size {self.cfg.max_size} reached ({live} servers in the group)"
-            delta = room
-        if delta:
-            ports = sum(1 for n in (self.cfg.server_spec.body.get("networks") or [])
-                        if isinstance(n, dict) and "port" not in n)
-            # the most any flavor choice allows: a fallback may fit where the first does not
-            fits, quota_why = max((quota_headroom(self.cloud, flavor, ports_per_server=ports,
-                                                  floating_ips=self.fips is not None)
-                                   for flavor in dict.fromkeys(self.choices.flavors)), key=lambda t: t[0])
-            if fits < delta:
-                why, delta = f"quota exceeded (checked before creating): {quota_why}", fits
-        if why:
-            log.warning("Increase capped: %s", why, extra={"creating": delta})
-        return delta, why
 
     def _create_one(self, _: int) -> str | Exception:
         try:
@@ -838,7 +772,7 @@ class OpenStackProvider:
             if arch:
                 overrides["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
         if not connector.use_static_credentials and self.keys is not None:
-            if self._keys_lost(server):
+            if safety.keys_lost(self, server):
                 raise RuntimeError(f"server {instance_id}: its SSH key was made from another master secret "
                                    f"(credentials.state_dir lost or replaced); it is being replaced")
             salt = server.metadata.get(META_SALT)
@@ -868,7 +802,7 @@ class OpenStackProvider:
         if server.status != "ACTIVE":
             fault = f": {server.fault}" if server.fault else ""
             raise InstanceUnhealthy(f"server {instance_id} is {server.status}{fault}")
-        if self._keys_lost(server):
+        if safety.keys_lost(self, server):
             raise InstanceUnhealthy(f"server {instance_id}: its SSH key cannot work (state dir lost or replaced)")
 
     # -- Shutdown --------------------------------------------------------------------------

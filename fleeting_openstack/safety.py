@@ -40,6 +40,34 @@ def key_mismatch(keys: Any, metadata: Any) -> bool:
         return True  # a salt this plugin never writes
 
 
+def keys_lost(provider: Any, server: Any) -> bool:
+    """True (and logged at error once per server) when the server's key check proves a lost state dir."""
+    if provider.observe or provider.settings.connector.use_static_credentials or \
+            not key_mismatch(provider.keys, server.metadata):
+        return False
+    if server.id not in provider._key_mismatch:
+        provider._key_mismatch.add(server.id)
+        log.error("server's SSH key cannot work: it was made from another master secret (the state dir "
+                  "was lost or replaced); the plugin deletes it and the runner replaces it. Restore the "
+                  "original credentials.state_dir (master.key) to keep such servers",
+                  extra={"server": server.id, "server_name": server.name,
+                         "state_dir": provider.cfg.credentials.state_dir})
+    return True
+
+
+def retag(provider: Any, server: Any) -> None:
+    """A member found by its metadata whose tag was removed: tag it again (best effort)."""
+    from fleeting_openstack.provider import group_tag
+
+    if provider.observe:
+        return
+    try:
+        provider.cloud.add_tag(server.id, group_tag(provider.cfg.name))
+        log.info("re-tagged a group server whose tag was removed", extra={"server": server.id})
+    except Exception as exc:  # noqa: BLE001 - it stays a member by metadata
+        log.debug("could not re-tag %s: %s", server.id, exc)
+
+
 def tolerate_missing_image(provider: Any, problems: list[str]) -> str:
     """Drop image/flavor misses from ``problems`` when the group has servers; return the blocker text."""
     missing = [p for p in problems if p.startswith(_IMAGE_FLAVOR)]
