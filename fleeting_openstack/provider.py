@@ -26,10 +26,8 @@ import logging
 import os
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from fleeting_openstack import __version__, hclog
@@ -489,6 +487,8 @@ class OpenStackProvider:
         assert res is not None
         index = self._next_index()
         name = self._server_name(index)
+        import uuid
+
         request_id = str(uuid.uuid4())
         metadata = dict(cfg.server_spec.body.get("metadata") or {})
         metadata.update({META_CLUSTER: cfg.name, META_INDEX: str(index), META_REQUEST: request_id})
@@ -587,7 +587,9 @@ class OpenStackProvider:
             os.replace(tmp, path)
             return current
 
-    def _counter_path(self) -> Path:
+    def _counter_path(self) -> Any:
+        from pathlib import Path  # not at module level: the provider is imported before the handshake
+
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in self.cfg.name)
         return Path(self.cfg.credentials.state_dir) / f"index-{safe}"
 
