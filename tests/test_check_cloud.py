@@ -9,12 +9,10 @@ import json
 import os
 import pty
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from fleeting_openstack import cmdline, initchecks, validate
+from fleeting_openstack import cmdline, initchecks
 from fleeting_openstack.instancegroup import Settings
 from fleeting_openstack.provider import OpenStackProvider
 
