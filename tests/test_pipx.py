@@ -106,8 +106,7 @@ capacity_per_instance = 1
 max_instances = 2
 
 [runners.autoscaler.plugin_config]
-cloud = "runner"
-clouds_config = "/etc/gitlab-runner/clouds.yaml"
+cloud = "runner"   # clouds_config left to openstacksdk's search path: validate reads a configured one
 name = "pipx-group"
 strategy = "acme-os"
 strategy_options = { channel = "stable" }
