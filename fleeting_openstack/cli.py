@@ -2,10 +2,11 @@
 
 Started by gitlab-runner (the magic cookie is in the environment) it serves
 the plugin and writes nothing on stdout but the go-plugin handshake line.
-Otherwise it answers ``version`` (also ``--version``/``-version``), ``bootstrap``,
-``validate``, and ``status``/``reap``/``plugins`` (:mod:`.commands`). Heavy
-modules are imported only by the command that needs them, so the handshake
-comes quickly.
+Otherwise it runs the commands for people: one argparse tree in
+:mod:`.cmdline` (``version``/``--version``/``-version``, ``bootstrap``,
+``validate``, ``status``, ``reap``, ``plugins``, ``render-user-data``,
+``completion``, ``protocol``, ``help``). Heavy modules are imported only by the
+command that needs them, so the handshake comes quickly.
 """
 
 from __future__ import annotations
@@ -77,34 +78,9 @@ def version_text() -> str:
 
 
 def _escape_module_path(text: str) -> str:
-    # Go's module.EscapePath/EscapeVersion: an upper-case letter becomes "!" + lower-case.
-    return "".join("!" + c.lower() if c.isupper() else c for c in text)
+    from fleeting_openstack.bootstrap import escape_module_path
 
-
-def bootstrap(target: str) -> int:
-    """Install this executable where ``gitlab-runner fleeting`` finds plugins.
-
-    ``target`` is a repository name (``registry.example.com/group/plugin``):
-    the executable is copied to ``<plugins>/<repo>/<version>/plugin`` with the
-    Go module escaping the runner's installer uses, where ``<plugins>`` is
-    ``$FLEETING_PLUGIN_PATH`` or ``~/.config/fleeting/plugins`` and
-    ``<version>`` is ``$FLEETING_PLUGIN_PKG_VERSION`` or this package's version.
-    A frozen single-file build copies itself; a Python install copies its
-    console script, which works only beside that same Python environment.
-    """
-    import shutil
-    from pathlib import Path
-
-    root = Path(os.environ.get("FLEETING_PLUGIN_PATH")
-                or Path.home() / ".config" / "fleeting" / "plugins")
-    version = os.environ.get("FLEETING_PLUGIN_PKG_VERSION") or __version__
-    dest = root / _escape_module_path(target.strip("/")) / _escape_module_path(version) / "plugin"
-    source = Path(sys.executable if getattr(sys, "frozen", False) else sys.argv[0]).resolve()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, dest)
-    dest.chmod(0o755)
-    sys.stdout.write(f"installed {source} to {dest}\n")
-    return 0
+    return escape_module_path(text)
 
 
 def _provider():
@@ -123,7 +99,10 @@ def serve_plugin() -> int:
     """Plugin mode: hclog on stderr, go-plugin on a unix socket, stdout = handshake only."""
     from fleeting_openstack import hclog
 
-    log = hclog.configure()
+    # Every stderr line is hclog JSON: the handler writes to the real stderr, anything
+    # else written to fd 2 (libraries, grpc's C core) is wrapped line by line.
+    log = hclog.configure(stream=hclog.capture_stderr_fd())
+    hclog.route_libraries()
     hclog.install_excepthook()
     from fleeting_openstack import goplugin, service
 
@@ -147,53 +126,25 @@ def serve_plugin() -> int:
         return 1
 
 
-USAGE = f"""usage: {NAME} [command]
-
-Started by gitlab-runner, it serves the fleeting plugin. Commands for people:
-  version | --version | -version   print version information
-  bootstrap REPOSITORY              install this executable into the fleeting plugin directory
-  validate PATH [--check-cloud] [--json]
-                                    check a plugin_config JSON file or a runner config.toml
-  status PATH [--runner NAME] [--json]
-                                    every server of the group and the state the plugin reports
-  reap PATH [--runner NAME] [--yes] [--json]
-                                    what the group leaked; deleted only with --yes
-  plugins [PATH] [--json]           installed boot strategies and site plugins, with their hooks
-  protocol [BINARY] [--json]        the fleeting contract served when BINARY (default: gitlab-runner) starts the plugin
-PATH is a plugin_config JSON file or a runner config.toml; COMMAND --help for details.
-"""
+HELP_HINT = f"Run `{NAME} --help` for the commands for people (validate, status, reap, render-user-data...)."
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Plugin mode when started by gitlab-runner (no arguments, the magic cookie set);
+    otherwise the commands for people (:mod:`.cmdline`)."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        return serve_plugin()
-    command, rest = args[0], args[1:]
-    if command in ("version", "--version", "-version", "-v"):
-        sys.stdout.write(version_text())
-        return 0
-    if command == "bootstrap":
-        if len(rest) != 1:
-            sys.stderr.write(f"usage: {NAME} bootstrap REPOSITORY\n")
-            return 2
-        return bootstrap(rest[0])
-    if command == "validate":
-        from fleeting_openstack import validate
+        from fleeting_openstack import goplugin
 
-        return validate.main(rest)
-    if command in ("status", "reap", "plugins"):
-        from fleeting_openstack import commands
+        # A go-plugin host (the runner: its cookie, or go-plugin's variables) gets plugin mode.
+        if goplugin.cookie_accepted(goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, {}), os.environ):
+            return serve_plugin()
+        # Started by hand: go-plugin's own words, and where to go instead.
+        sys.stderr.write(goplugin.NOT_A_PROGRAM + "\n" + HELP_HINT + "\n")
+        return 1
+    from fleeting_openstack import cmdline
 
-        return commands.main(command, rest)
-    if command == "protocol":
-        from fleeting_openstack import protocol_cmd
-
-        return protocol_cmd.main(rest)
-    if command in ("help", "-h", "--help"):
-        sys.stdout.write(USAGE)
-        return 0
-    sys.stderr.write(f"{NAME}: unknown command {command!r}\n{USAGE}")
-    return 2
+    return cmdline.main(args)
 
 
 if __name__ == "__main__":

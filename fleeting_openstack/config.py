@@ -686,6 +686,10 @@ class PluginConfig:
     readiness: ReadinessConfig = field(default_factory=ReadinessConfig)
     credentials: CredentialsConfig = field(default_factory=lambda: CredentialsConfig(default_state_dir()))
     address: AddressConfig = field(default_factory=AddressConfig)
+    #: ``metrics.listen``: where to serve Prometheus metrics (None: off).
+    metrics_listen: str | None = None
+    #: ``user_data_file``: the file the user_data was read from (its text is in server_spec.user_data).
+    user_data_file: str | None = None
 
     @property
     def nova_microversion_tuple(self) -> tuple[int, int]:
@@ -717,6 +721,8 @@ class PluginConfig:
             "readiness": vars(self.readiness).copy(),
             "credentials": vars(self.credentials).copy(),
             "address": vars(self.address).copy(),
+            "metrics": {"listen": self.metrics_listen},
+            "user_data_file": self.user_data_file,
             "server_spec": self.server_spec.to_dict(),
         }
 
@@ -1544,6 +1550,8 @@ def _build(doc: dict[str, Any], env: Mapping[str, str], durations: Mapping[str, 
             external_network=addr_doc.get("external_network"),
             ip_version=int(addr_doc.get("ip_version", 4)),
         ),
+        metrics_listen=(doc.get("metrics") or {}).get("listen") or None,
+        user_data_file=doc.get("user_data_file"),
     )
 
 
@@ -1573,6 +1581,31 @@ def _parse_raw(raw: bytes | str | Mapping[str, Any] | None) -> dict[str, Any]:
     return doc
 
 
+def _read_user_data_file(doc: dict[str, Any], issues: _Issues) -> None:
+    """``user_data_file``: its text becomes ``server_spec.user_data``, so every check of an
+    inline user_data (size, base64, the strategy's own) applies to it unchanged."""
+    path = doc.get("user_data_file")
+    if not isinstance(path, str) or not path:
+        return  # the schema reports a wrong type
+    path = os.path.expanduser(path)
+    doc["user_data_file"] = path
+    spec = doc.get("server_spec")
+    if isinstance(spec, dict) and spec.get("user_data") is not None:
+        issues.error("user_data_file", "set either user_data_file or server_spec.user_data, not both")
+        return
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+    except OSError as exc:
+        issues.error("user_data_file", f"cannot read {path}: {exc.strerror or exc}")
+        return
+    except UnicodeDecodeError:
+        issues.error("user_data_file", f"{path} is not UTF-8 text")
+        return
+    if isinstance(spec, dict):
+        spec["user_data"] = text
+
+
 def load_plugin_config(raw: bytes | str | Mapping[str, Any] | None,
                        *, env: Mapping[str, str] | None = None) -> LoadedConfig:
     """Parse, normalise and validate plugin_config.
@@ -1587,6 +1620,7 @@ def load_plugin_config(raw: bytes | str | Mapping[str, Any] | None,
     doc = _parse_raw(raw)
     issues = _Issues()
     doc = _normalise(doc, issues)
+    _read_user_data_file(doc, issues)
     _schema_pass(doc, issues)
     durations = _semantic_pass(doc, env, issues)
     _apply_env(doc, env, issues)

@@ -113,6 +113,10 @@ def _write_new_private_file(path: Path, data: bytes) -> bool:
 
 def _ensure_private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_private_dir(path)
+
+
+def _check_private_dir(path: Path) -> None:
     st = path.stat()
     if not stat.S_ISDIR(st.st_mode):
         raise KeyStoreError(f"{path}: not a directory")
@@ -137,6 +141,28 @@ class KeyStore:
 
     def __repr__(self) -> str:
         return f"KeyStore(state_dir={str(self.state_dir)!r})"
+
+    @staticmethod
+    def check(state_dir: str | os.PathLike[str]) -> None:
+        """Raise :class:`KeyStoreError` for what ``KeyStore(state_dir)`` would refuse,
+        without creating anything (``validate --check-cloud``)."""
+        path = Path(state_dir)
+        if path.exists():
+            _check_private_dir(path)
+            master = path / MASTER_FILE
+            if master.exists() or master.is_symlink():
+                _check_private_file(master)
+                size = master.stat().st_size
+                if size != MASTER_SIZE:
+                    raise KeyStoreError(f"{master}: expected {MASTER_SIZE} bytes, found {size}")
+            elif not os.access(path, os.W_OK | os.X_OK):
+                raise KeyStoreError(f"{path}: cannot create {MASTER_FILE} here (no write permission)")
+            return
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise KeyStoreError(f"{path}: does not exist and cannot be created in {parent} (no write permission)")
 
     @property
     def master_path(self) -> Path:

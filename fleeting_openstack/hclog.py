@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import time
 import traceback
 from typing import Any, TextIO
 
@@ -116,6 +117,105 @@ def configure(level: str | int | None = None, stream: TextIO | None = None) -> l
         logging.getLogger(name).setLevel(max(quiet, levelno))
     logging.captureWarnings(True)
     return logging.getLogger("fleeting_openstack")
+
+
+#: Loggers of the libraries the plugin uses: any handler of their own is removed in
+#: plugin mode, so their records reach the root's hclog handler and nothing else.
+LIBRARY_LOGGERS = ("keystoneauth", "keystoneauth1", "openstack", "urllib3", "requests", "stevedore",
+                   "grpc", "py.warnings", "os_service_types", "dogpile", "iso8601")
+
+
+def route_libraries() -> None:
+    """Every library record goes through the root (hclog) handler, and only through it."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if not isinstance(handler, logging.NullHandler):
+                logger.removeHandler(handler)
+        logger.propagate = True
+    root_handlers = logging.getLogger().handlers
+    if root_handlers:
+        logging.lastResort = root_handlers[0]
+
+
+def _foreign_level(line: str) -> str:
+    low = line.lower()
+    if "error" in low or "traceback" in low or line[:1] in ("E", "F") and line[1:2].isdigit():
+        return "error"
+    if "warn" in low or line[:1] == "W" and line[1:2].isdigit():
+        return "warn"
+    return "info"
+
+
+class _LockedStream:
+    """The real stderr, shared by the hclog handler and the pump: one whole line per write."""
+
+    def __init__(self, stream: TextIO) -> None:
+        import threading
+
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            return self._stream.write(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+def capture_stderr_fd() -> TextIO:
+    """Make every line written to file descriptor 2 an hclog JSON line.
+
+    Writes that bypass :mod:`logging` (a library's ``print`` to stderr, grpc's
+    C core, the interpreter's own messages) are read from a pipe put in place
+    of fd 2 and re-written as ``@module: fleeting-plugin-openstack.stderr``
+    JSON lines; lines that already are hclog JSON pass unchanged. Returns a
+    stream on the real stderr, for the hclog handler itself.
+    """
+    import threading
+
+    real = _LockedStream(os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace"))
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+
+    def pump() -> None:
+        with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as pipe:
+            for raw in pipe:
+                line = raw.rstrip("\n")
+                if not line.strip():
+                    continue
+                try:
+                    ok = isinstance(json.loads(line), dict) and "@level" in json.loads(line)
+                except ValueError:
+                    ok = False
+                if not ok:
+                    line = json.dumps({"@level": _foreign_level(line), "@message": line,
+                                       "@module": ROOT_MODULE + ".stderr",
+                                       "@timestamp": format_timestamp(time.time())},
+                                      ensure_ascii=False, separators=(",", ":"))
+                real.write(line + "\n")
+
+    thread = threading.Thread(target=pump, name="stderr-to-hclog", daemon=True)
+    thread.start()
+
+    def drain() -> None:  # at exit: close the pipe's write end, let the pump finish
+        try:
+            sys.stderr.flush()
+            os.dup2(real.fileno(), 2)
+        except (OSError, ValueError):
+            return
+        thread.join(timeout=2)
+
+    import atexit
+
+    atexit.register(drain)
+    return real  # type: ignore[return-value]
 
 
 def set_level(level: str) -> None:

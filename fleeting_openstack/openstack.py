@@ -22,12 +22,45 @@ DEFAULT_API_TIMEOUT = 60.0
 
 
 class CloudError(Exception):
-    """A request to the cloud failed; the message carries Nova's own words."""
+    """A request to the cloud failed; the message carries Nova's own words.
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``key``: the plugin_config key the problem is about (``cloud``, or
+    ``clouds_config`` when that file is missing or unreadable)."""
+
+    def __init__(self, message: str, status: int | None = None, key: str = "cloud") -> None:
         super().__init__(message)
         self.status = status
         self.retry_after: float | None = None  # seconds, from a 429's Retry-After
+        self.key = key
+
+
+def clouds_file_problem(clouds_config: str | None, cloud: str | None) -> tuple[str, str] | None:
+    """(key, message) when ``clouds_config`` cannot be read, or does not define ``cloud``.
+
+    The same words offline (``validate``) and at Init. None when the file is
+    fine, or not configured (openstacksdk then searches its default paths).
+    """
+    if not clouds_config:
+        return None
+    import yaml
+
+    try:
+        text = open(clouds_config, encoding="utf-8").read()
+    except OSError as exc:
+        return "clouds_config", f"cannot read {clouds_config}: {exc.strerror or exc}"
+    except UnicodeDecodeError:
+        return "clouds_config", f"{clouds_config} is not UTF-8 text"
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return "clouds_config", f"{clouds_config} is not valid YAML: {str(exc).splitlines()[0]}"
+    clouds = doc.get("clouds") if isinstance(doc, dict) else None
+    if not isinstance(clouds, dict):
+        return "clouds_config", f"{clouds_config} has no 'clouds:' mapping"
+    if cloud and cloud not in clouds:
+        defined = ", ".join(sorted(map(str, clouds))) or "none"
+        return "cloud", f"cloud {cloud!r} is not defined in {clouds_config} (it defines: {defined})"
+    return None
 
 
 class NotFound(CloudError):
@@ -127,6 +160,9 @@ class Cloud:
         import openstack.config
         from keystoneauth1 import exceptions as ksa_exc
 
+        problem = clouds_file_problem(clouds_config, cloud)
+        if problem is not None:
+            raise CloudError(problem[1], key=problem[0])
         try:
             kwargs: dict[str, Any] = {}
             if clouds_config:
@@ -135,9 +171,12 @@ class Cloud:
                 conn = openstack.connection.Connection(config=region)
             else:
                 conn = openstack.connect(cloud=cloud or None, **kwargs)
+            from fleeting_openstack import metrics
+
+            metrics.instrument(conn)
             conn.authorize()
         except openstack.exceptions.ConfigException as exc:
-            raise CloudError(f"cloud configuration: {exc}") from exc
+            raise CloudError(f"cloud configuration: {exc}{_known_clouds(cloud)}") from exc
         except ksa_exc.Unauthorized as exc:
             raise CloudError(f"authentication failed for cloud {cloud or '(OS_* environment)'}: "
                              f"the credentials were refused ({exc})") from exc
@@ -298,6 +337,21 @@ def _http_date(text: str) -> float | None:
         return parsedate_to_datetime(text).timestamp()
     except (TypeError, ValueError):
         return None
+
+
+def _known_clouds(cloud: str | None) -> str:
+    """For an unknown cloud: the clouds openstacksdk's search path does define."""
+    if not cloud:
+        return ""
+    try:
+        import openstack.config
+
+        config = openstack.config.OpenStackConfig()
+        names = sorted(config.get_cloud_names())
+        where = config.config_filename or "no clouds.yaml found"
+    except Exception:  # noqa: BLE001 - only a hint
+        return ""
+    return f" (clouds defined in {where}: {', '.join(names) or 'none'})"
 
 
 def _error_text(response: Any) -> str:

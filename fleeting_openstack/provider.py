@@ -181,8 +181,8 @@ class OpenStackProvider:
     # -- Init ------------------------------------------------------------------
     def init(self, config: bytes, settings: Settings) -> ProviderInfo:
         from fleeting_openstack.config import ConfigError, load_plugin_config
-        from fleeting_openstack.openstack import Cloud, CloudError, microversion_tuple
-        from fleeting_openstack.strategies import StrategyManager, UnknownStrategyError
+        from fleeting_openstack.openstack import microversion_tuple
+        from fleeting_openstack.strategies import StrategyManager
 
         try:
             loaded = load_plugin_config(config)
@@ -194,24 +194,29 @@ class OpenStackProvider:
         if cfg.log_level:
             hclog.set_level(cfg.log_level)
         self.cfg, self.settings = cfg, settings
+        if cfg.metrics_listen and not self.observe:
+            from fleeting_openstack import metrics
+
+            try:
+                metrics.start(cfg.metrics_listen)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"metrics.listen: cannot serve metrics on {cfg.metrics_listen}: {exc}") from None
+
+        from fleeting_openstack import initchecks
 
         manager = StrategyManager.load()
         for info in manager.installed():
             log.debug("plugin loaded", extra={"plugin": info.name, "version": info.version,
                                               "strategies": list(info.strategies)})
-        try:
-            self.strategy = manager.strategy(cfg.strategy, cfg.strategy_options)
-        except UnknownStrategyError as exc:
-            raise ValueError(f"plugin_config.strategy: {exc}") from None
-        problems = [f"server_spec.user_data: {e}" for e in self.strategy.check(cfg.server_spec.user_data)]
-
-        try:
-            if cfg.auth_from_env:
-                self.cloud = Cloud.connect(None, None, cfg.nova_microversion)
-            else:
-                self.cloud = Cloud.connect(cfg.cloud, cfg.clouds_config, cfg.nova_microversion)
-        except CloudError as exc:
-            raise ValueError("; ".join([str(exc)] + problems)) from None
+        # Every check lives in initchecks.run, shared with `validate --check-cloud`.
+        checks = initchecks.run(cfg, settings.connector, keys="skip" if self.observe else "open")
+        self.strategy, self.cloud, self.keys = checks.strategy, checks.cloud, checks.keys
+        problems = checks.problems
+        if checks.fatal is not None:
+            if checks.fatal_key == "strategy":
+                raise ValueError(f"plugin_config.strategy: {checks.fatal}")
+            fatal = f"clouds_config: {checks.fatal}" if checks.fatal_key == "clouds_config" else checks.fatal
+            raise ValueError("; ".join([fatal] + problems))
         mv = microversion_tuple(cfg.nova_microversion)
         self._tags_in_body = mv >= (2, 52)
         self._tag_filter = mv >= (2, 26)
@@ -229,10 +234,11 @@ class OpenStackProvider:
         # Start where the fixed pools of old were (5 / 10); AIMD goes up or down from there.
         self._create_limit = AdaptiveLimit("create", cfg.create_concurrency, initial=5)
         self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency, initial=10)
-        self.cloud.widen_pool(max(cfg.create_concurrency, cfg.delete_concurrency) + 4)
+        if self.cloud is not None:
+            self.cloud.widen_pool(max(cfg.create_concurrency, cfg.delete_concurrency) + 4)
         self._counter_synced = False
 
-        self.resolved = self._resolve(cfg, settings, problems)
+        self.resolved = checks.resolved
         self.problems = problems
         if problems and not self.observe:
             raise ValueError(f"Init found {len(problems)} problem(s):\n" +
@@ -244,35 +250,6 @@ class OpenStackProvider:
                                        "username": self.resolved.username})
         return ProviderInfo(id=cfg.provider_id, max_size=cfg.max_size,
                             version=__version__)
-
-    def _resolve(self, cfg: Any, settings: Settings, problems: list[str]) -> Resolved | None:
-        from fleeting_openstack.credentials import KeyStore, KeyStoreError
-
-        found = resolve_resources(self.cloud, cfg, problems)
-        image = found.image
-        info = image_info(image)
-        connector = settings.connector
-        username = connector.username or (self.strategy.default_username(info) if info else None) \
-            or (info.os_admin_user if info else None) or ""
-        if not username and connector.protocol in ("", "ssh"):
-            problems.append("no login user: set connector_config.username, or the image property "
-                            "os_admin_user, or use a strategy that names one")
-        if connector.use_static_credentials:
-            if not connector.key and not connector.password:
-                problems.append("use_static_credentials = true needs connector_config.key_path "
-                                "(the private key of server_spec.key_name) or password")
-        elif self.strategy.wants_generated_key:
-            if not self.observe:  # observing never creates or reads key material
-                try:
-                    self.keys = KeyStore(cfg.credentials.state_dir)
-                except KeyStoreError as exc:
-                    problems.append(f"credentials.state_dir: {exc}")
-        else:
-            problems.append(f"strategy {self.strategy.name!r} injects no credentials: set "
-                            "connector_config.use_static_credentials = true with key_path or password")
-        return Resolved(image=image, image_ref=found.image_ref, flavor_ref=found.flavor_ref,
-                        username=username, internal_network=found.internal_network,
-                        external_network=found.external_network)
 
     def _adopt_legacy_servers(self) -> None:
         """Tag servers the Go plugin created (metadata only) so the tag filter finds them."""
@@ -302,6 +279,20 @@ class OpenStackProvider:
 
     # -- Update --------------------------------------------------------------------
     def update(self) -> list[tuple[str, State]]:
+        from fleeting_openstack import metrics
+
+        started = time.monotonic()
+        try:
+            result = self._update()
+        except Exception as exc:
+            metrics.failed("update", exc)
+            raise
+        finally:
+            metrics.update_seconds(time.monotonic() - started)
+        metrics.instances([state.value for _, state in result])
+        return result
+
+    def _update(self) -> list[tuple[str, State]]:
         return [(server.id, state) for server, state in self.evaluate()]
 
     def evaluate(self) -> list[tuple[Any, State]]:
@@ -417,6 +408,9 @@ class OpenStackProvider:
             self._ready.add(server.id)
         log.info("instance ready", extra={"server": server.id, "server_name": server.name, "reason": reason,
                                           "age": round(server.age(), 1)})
+        from fleeting_openstack import metrics
+
+        metrics.ready_seconds(server.age())
 
     def _reap(self, server: Any, reason: str) -> None:
         """Delete a server the runner can never use (at most once a minute)."""
@@ -440,12 +434,17 @@ class OpenStackProvider:
         log.warning("deleting unusable server: %s", reason,
                     extra={"server": server.id, "server_name": server.name, "status": server.status,
                            "fault": server.fault})
+        from fleeting_openstack import metrics
+
         try:
             self.cloud.delete_server(server.id)
         except NotFound:
             pass
         except Exception as exc:  # noqa: BLE001 - retried at the next Update
             log.warning("delete of server %s failed: %s", server.id, exc)
+            metrics.failed("delete", exc)
+        else:
+            metrics.deleted(metrics.reap_reason(reason))
         self._forget_key(server)
 
     def _forget_key(self, server: Any) -> None:
@@ -476,12 +475,15 @@ class OpenStackProvider:
             return self._create()
         except Exception as exc:  # noqa: BLE001 - reported as a partial result
             log.error("create failed: %s", exc)
+            from fleeting_openstack import metrics
+
+            metrics.failed("create", exc)
             return exc
 
     def _create(self) -> str:
         from fleeting_openstack.credentials import new_salt
         from fleeting_openstack.openstack import CloudError
-        from fleeting_openstack.strategy_types import InstanceContext, InstanceCredentials
+        from fleeting_openstack import userdata
 
         cfg, res = self.cfg, self.resolved
         assert res is not None
@@ -500,13 +502,9 @@ class OpenStackProvider:
             salt = new_salt()
             public_key = self.keys.instance_key(salt, key_type).public_key_openssh
             metadata.update({META_SALT: salt, META_KEY_TYPE: key_type})
-        ctx = InstanceContext(name=name, group=cfg.name, index=index, cloud=cfg.cloud or "",
-                              region=self.cloud.region, image=info,
-                              user_data=cfg.server_spec.user_data, username=res.username,
-                              options=cfg.strategy_options)
-        creds = InstanceCredentials(username=res.username, public_key_openssh=public_key,
-                                    password=self.settings.connector.password or None)
-        user_data = self.strategy.render_user_data(ctx, creds)
+        user_data = userdata.render(self.strategy, cfg, name=name, index=index, region=self.cloud.region,
+                                    image=info, username=res.username, public_key=public_key,
+                                    password=self.settings.connector.password)
 
         tags = [group_tag(cfg.name)]
         request = cfg.server_spec.nova_request(
@@ -537,6 +535,9 @@ class OpenStackProvider:
                     self.cloud.delete_server(server_id)
                     raise
         log.info("server requested", extra={"server": server_id, "server_name": name, "index": index})
+        from fleeting_openstack import metrics
+
+        metrics.created()
         return server_id
 
     def _key_type(self, info: Any) -> str:
@@ -595,6 +596,7 @@ class OpenStackProvider:
 
     # -- Decrease ---------------------------------------------------------------------
     def decrease(self, ids: Sequence[str]) -> list[str]:
+        from fleeting_openstack import metrics
         from fleeting_openstack.openstack import NotFound
 
         if not ids:
@@ -609,17 +611,23 @@ class OpenStackProvider:
                 try:
                     server = self.cloud.get_server(instance_id)
                 except NotFound:
+                    log.info("deleting server for the runner: already gone", extra={"server": instance_id})
                     return instance_id  # already gone: what the runner wants
                 except Exception as exc:  # noqa: BLE001
                     return exc
                 if not self._is_member(server):
                     return LookupError(f"{instance_id} is not a server of group {self.cfg.name}")
+            log.info("deleting server for the runner",
+                     extra={"server": instance_id, "server_name": server.name, "status": server.status})
             try:
                 self._delete_limit.call(lambda: self.cloud.delete_server(instance_id))
             except NotFound:
                 pass
             except Exception as exc:  # noqa: BLE001
+                log.warning("delete of server %s for the runner failed: %s", instance_id, exc)
+                metrics.failed("delete", exc)
                 return exc
+            metrics.deleted("runner")
             with self._lock:
                 self._deletes[instance_id] = time.time()
                 self._ready.discard(instance_id)

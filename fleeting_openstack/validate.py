@@ -5,17 +5,20 @@ then every ``[[runners]]`` entry whose ``autoscaler.plugin`` is this plugin
 (or that has an ``autoscaler.plugin_config`` and no other plugin) is
 validated, with paths prefixed ``runners[i].autoscaler.plugin_config.``.
 
-Every error and warning is reported with its path.  Exit status: 0 valid
-(warnings allowed), 1 any error, 2 the file cannot be read (or bad usage).
+Every error and warning is reported with its path.  Exit status (the scheme
+of every command, :mod:`.cmdline`): 0 valid (warnings allowed), 1 any error,
+2 the file cannot be read, no such ``--runner``, or bad usage.
 
-``--check-cloud`` also resolves the resources the config references in the
-cloud, through a ``check_cloud(PluginConfig) -> list[ConfigIssue]`` callable:
+``--check-cloud`` also runs every check Init runs against the cloud, through a
+``check_cloud(PluginConfig[, connector, say]) -> list[ConfigIssue]`` callable:
 passed to :func:`main`/:func:`validate_path`, or else
-``fleeting_openstack.cloudcheck.check_cloud`` if that module exists.
+``fleeting_openstack.cloudcheck.check_cloud``. Issues of severity ``info`` it
+returns are what was resolved (shown, never counted as problems).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -47,6 +50,13 @@ AUTOSCALER_EXECUTORS = ("docker-autoscaler", "instance")
 
 class UnreadableFileError(Exception):
     """PATH cannot be opened or is not UTF-8 text (exit status 2)."""
+
+
+class NoSuchRunnerError(Exception):
+    """``--runner`` names no runner that uses this plugin, or PATH is no config.toml (exit status 2)."""
+
+#: Repositories of the Go OpenStack plugin: a runner whose ``plugin =`` names one runs that plugin.
+GO_PLUGINS = ("sardinasystems/fleeting-plugin-openstack",)
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,7 @@ class ValidationReport:
     errors: list[ConfigIssue] = field(default_factory=list)
     warnings: list[ConfigIssue] = field(default_factory=list)
     configs: list[ValidatedConfig] = field(default_factory=list)
+    resolved: list[ConfigIssue] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -99,6 +110,7 @@ class ValidationReport:
             "errors": [{"path": e.path, "message": e.message} for e in self.errors],
             "warnings": [{"path": w.path, "message": w.message} for w in self.warnings],
             "configs": [c.to_dict() for c in self.configs],
+            "resolved": [{"path": r.path, "value": r.message} for r in self.resolved],
         }
 
     def format_text(self) -> str:
@@ -107,6 +119,8 @@ class ValidationReport:
             for issue in items:
                 where = f" {issue.path}:" if issue.path else ""
                 lines.append(f"{self.source}:{where} {sev}: {issue.message}")
+        for item in self.resolved:
+            lines.append(f"{self.source}: {item.path}: resolved: {item.message}")
         n_err, n_warn = len(self.errors), len(self.warnings)
         if self.ok:
             count = len(self.configs)
@@ -122,19 +136,26 @@ class ValidationReport:
 # Validation
 # --------------------------------------------------------------------------
 
-def _run_check_cloud(check_cloud: CheckCloud, cfg: PluginConfig, prefix: str, report: ValidationReport) -> None:
+def _run_check_cloud(check_cloud: CheckCloud, cfg: PluginConfig, prefix: str, report: ValidationReport,
+                     connector: Any) -> None:
+    import inspect
+
     try:
-        found = list(check_cloud(cfg) or ())
+        takes_connector = len(inspect.signature(check_cloud).parameters) > 1
+        found = list((check_cloud(cfg, connector) if takes_connector else check_cloud(cfg)) or ())  # type: ignore[call-arg]
     except Exception as exc:  # the cloud check must not hide the offline result
         report.errors.append(ConfigIssue(prefix, f"cloud check failed: {type(exc).__name__}: {exc}"))
         return
     for issue in found:
         issue = issue.with_prefix(prefix)
-        (report.warnings if issue.severity == "warning" else report.errors).append(issue)
+        target = {"warning": report.warnings, "info": report.resolved}.get(issue.severity, report.errors)
+        if issue not in target:  # an offline check may have found it already
+            target.append(issue)
 
 
 def _validate_one(raw: Any, prefix: str, report: ValidationReport, *, runner: str | None,
-                  env: Mapping[str, str] | None, check_cloud: CheckCloud | None) -> PluginConfig | None:
+                  env: Mapping[str, str] | None, check_cloud: CheckCloud | None,
+                  connector: Any = None) -> PluginConfig | None:
     try:
         loaded = load_plugin_config(raw, env=env)
     except ConfigError as exc:
@@ -147,7 +168,7 @@ def _validate_one(raw: Any, prefix: str, report: ValidationReport, *, runner: st
 
     report.errors.extend(i.with_prefix(prefix) for i in strategy_issues(loaded.config))
     if check_cloud is not None:
-        _run_check_cloud(check_cloud, loaded.config, prefix, report)
+        _run_check_cloud(check_cloud, loaded.config, prefix, report, connector)
     return loaded.config
 
 
@@ -155,21 +176,34 @@ def _is_our_plugin(plugin: Any) -> bool:
     return isinstance(plugin, str) and "openstack" in plugin.lower()
 
 
+def _names_go_plugin(plugin: str) -> bool:
+    return any(repo in plugin.lower() for repo in GO_PLUGINS)
+
+
 def _validate_runner_config(data: Mapping[str, Any], report: ValidationReport, *,
-                            env: Mapping[str, str] | None, check_cloud: CheckCloud | None) -> None:
+                            env: Mapping[str, str] | None, check_cloud: CheckCloud | None,
+                            runner: str | None = None) -> None:
     runners = data.get("runners")
     if not isinstance(runners, list) or not runners:
         report.errors.append(ConfigIssue("runners", "no [[runners]] entries: nothing to validate"))
         return
     found = 0
-    for i, runner in enumerate(runners):
+    ours: list[str] = []
+    for i, entry in enumerate(runners):
         rpath = f"runners[{i}]"
-        if not isinstance(runner, Mapping):
-            report.errors.append(ConfigIssue(rpath, "must be a table"))
+        if not isinstance(entry, Mapping):
+            if runner is None:
+                report.errors.append(ConfigIssue(rpath, "must be a table"))
             continue
-        name = runner.get("name") if isinstance(runner.get("name"), str) else None
-        executor = runner.get("executor")
-        autoscaler = runner.get("autoscaler")
+        name = entry.get("name") if isinstance(entry.get("name"), str) else None
+        executor = entry.get("executor")
+        autoscaler = entry.get("autoscaler")
+        if runner is not None:
+            if isinstance(autoscaler, Mapping) and (autoscaler.get("plugin") is None
+                                                     or _is_our_plugin(autoscaler.get("plugin"))):
+                ours.append(name or f"#{i}")
+            if runner != name and runner != str(i):
+                continue
         if autoscaler is None:
             if executor in AUTOSCALER_EXECUTORS:
                 report.errors.append(ConfigIssue(f"{rpath}.autoscaler",
@@ -183,6 +217,12 @@ def _validate_runner_config(data: Mapping[str, Any], report: ValidationReport, *
             report.warnings.append(ConfigIssue(f"{rpath}.autoscaler.plugin",
                                                f"{plugin!r} is not fleeting-plugin-openstack; runner skipped"))
             continue
+        if isinstance(plugin, str) and _names_go_plugin(plugin):
+            report.warnings.append(ConfigIssue(
+                f"{rpath}.autoscaler.plugin",
+                f"{plugin!r} is the Go OpenStack plugin, not this one: the runner would run that plugin with "
+                "this plugin_config; set plugin = \"fleeting-plugin-openstack\" (on the runner's PATH) or the "
+                "repository you bootstrapped this plugin into"))
         if executor not in AUTOSCALER_EXECUTORS:
             report.warnings.append(ConfigIssue(f"{rpath}.executor",
                                                f"{executor!r} does not use [runners.autoscaler]; use "
@@ -199,13 +239,24 @@ def _validate_runner_config(data: Mapping[str, Any], report: ValidationReport, *
         if not isinstance(plugin_config, Mapping):
             report.errors.append(ConfigIssue(ppath, "must be a table"))
             continue
-        cfg = _validate_one(plugin_config, ppath, report, runner=name, env=env, check_cloud=check_cloud)
+        connector = None
+        if check_cloud is not None:
+            from .commands import _connector
+
+            notes: list[str] = []
+            connector, _ = _connector(autoscaler.get("connector_config"), notes,
+                                      f"{rpath}.autoscaler.connector_config")
+        cfg = _validate_one(plugin_config, ppath, report, runner=name, env=env, check_cloud=check_cloud,
+                            connector=connector)
         max_instances = autoscaler.get("max_instances")
         if (cfg is not None and isinstance(max_instances, int) and not isinstance(max_instances, bool)
                 and max_instances > cfg.max_size):
             report.warnings.append(ConfigIssue(f"{rpath}.autoscaler.max_instances",
                                                f"{max_instances} exceeds the plugin's max_size ({cfg.max_size}): "
                                                "the runner will never get that many instances"))
+    if runner is not None and not found:
+        raise NoSuchRunnerError(f"{report.source}: no runner {runner!r} uses fleeting-plugin-openstack "
+                                f"(runners that do: {', '.join(ours) or 'none'})")
     if not found:
         report.errors.append(ConfigIssue("runners", "no [[runners]] entry uses fleeting-plugin-openstack "
                                                     "([runners.autoscaler] with its plugin_config)"))
@@ -213,11 +264,11 @@ def _validate_runner_config(data: Mapping[str, Any], report: ValidationReport, *
 
 def validate_data(data: Mapping[str, Any], *, kind: str, source: str = "<data>",
                   check_cloud: CheckCloud | None = None,
-                  env: Mapping[str, str] | None = None) -> ValidationReport:
+                  env: Mapping[str, str] | None = None, runner: str | None = None) -> ValidationReport:
     """Validate already-decoded data: ``kind`` is "plugin_config" or "runner_config"."""
     report = ValidationReport(source=source, kind=kind)
     if kind == "runner_config":
-        _validate_runner_config(data, report, env=env, check_cloud=check_cloud)
+        _validate_runner_config(data, report, env=env, check_cloud=check_cloud, runner=runner)
     else:
         _validate_one(data, "", report, runner=None, env=env, check_cloud=check_cloud)
     return report
@@ -233,7 +284,7 @@ def _read(path: Path) -> str:
 
 
 def validate_path(path: str | os.PathLike[str], check_cloud: CheckCloud | None = None, *,
-                  env: Mapping[str, str] | None = None) -> ValidationReport:
+                  env: Mapping[str, str] | None = None, runner: str | None = None) -> ValidationReport:
     """Validate a plugin_config JSON file or a gitlab-runner config.toml.
 
     The kind is chosen by extension (``.json`` / ``.toml``), else by content
@@ -257,6 +308,9 @@ def validate_path(path: str | os.PathLike[str], check_cloud: CheckCloud | None =
             kind = "runner_config" if not text.lstrip().startswith("{") else "plugin_config"
 
     if kind == "plugin_config":
+        if runner is not None:
+            raise NoSuchRunnerError(f"{source}: --runner applies to a runner config.toml, not to a "
+                                    "plugin_config file")
         report = ValidationReport(source=source, kind=kind)
         _validate_one(text, "", report, runner=None, env=env, check_cloud=check_cloud)
         return report
@@ -265,7 +319,7 @@ def validate_path(path: str | os.PathLike[str], check_cloud: CheckCloud | None =
     except tomllib.TOMLDecodeError as exc:
         return ValidationReport(source=source, kind=kind,
                                 errors=[ConfigIssue("", f"not valid TOML: {exc}")])
-    return validate_data(data, kind=kind, source=source, check_cloud=check_cloud, env=env)
+    return validate_data(data, kind=kind, source=source, check_cloud=check_cloud, env=env, runner=runner)
 
 
 # --------------------------------------------------------------------------
@@ -276,8 +330,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``validate`` arguments to ``parser`` (e.g. a subcommand parser)."""
     parser.add_argument("path", metavar="PATH",
                         help="plugin_config JSON file, or gitlab-runner config.toml")
+    parser.add_argument("--runner", metavar="NAME",
+                        help="validate only this [[runners]] entry of config.toml (its name, or its index from 0)")
     parser.add_argument("--check-cloud", action="store_true",
-                        help="also resolve the referenced images, flavors, networks... in the cloud")
+                        help="also run every check Init runs in the cloud (image, flavor, networks, login "
+                             "user, state directory...) and show what was resolved")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -294,19 +351,32 @@ def run(args: argparse.Namespace, check_cloud: CheckCloud | None = None, *,
         stdout: TextIO | None = None, stderr: TextIO | None = None,
         env: Mapping[str, str] | None = None) -> int:
     """Run the subcommand for parsed ``args`` (see :func:`add_arguments`)."""
+    from .commands import Progress
+
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+
     checker = None
+    progress: Any = contextlib.nullcontext()
     if args.check_cloud:
         checker = check_cloud or _default_check_cloud()
         if checker is None:
             print("fleeting-plugin-openstack validate: --check-cloud is not available in this build", file=err)
             return 2
+        # One spinner line on stderr while the cloud answers (only on a terminal).
+        progress = Progress(err, "checking the config offline")
+        if check_cloud is None:
+            default = checker
+
+            def checker(cfg: PluginConfig, connector: Any = None) -> Sequence[ConfigIssue]:  # noqa: F811
+                return default(cfg, connector, say=progress.say)  # type: ignore[call-arg]
     try:
-        report = validate_path(args.path, checker, env=env)
-    except UnreadableFileError as exc:
+        with progress:
+            report = validate_path(args.path, checker, env=env, runner=getattr(args, "runner", None))
+    except (UnreadableFileError, NoSuchRunnerError) as exc:
         if args.json:
-            print(json.dumps({"source": str(args.path), "valid": False, "unreadable": str(exc)}), file=out)
+            key = "unreadable" if isinstance(exc, UnreadableFileError) else "error"
+            print(json.dumps({"source": str(args.path), "valid": False, key: str(exc)}), file=out)
         print(f"fleeting-plugin-openstack validate: {exc}", file=err)
         return 2
     if args.json:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack import cli, commands
+from fleeting_openstack import cli, commands, reap
 from fleeting_openstack.instancegroup import ConnectorConfig, State
 from fleeting_openstack.provider import META_CLUSTER, OpenStackProvider, group_tag
 
@@ -120,13 +120,13 @@ def test_subcommands_are_wired_into_the_cli(tmp_path):
         cli.main(["help"])
     finally:
         sys.stdout = sys_stdout
-    for command in ("status PATH", "reap PATH", "plugins"):
-        assert command in usage.getvalue()
+    for command in ("status", "reap", "plugins", "render-user-data", "validate"):
+        assert f"\n    {command} " in usage.getvalue()
 
 
 # -- input selection (offline) ---------------------------------------------------------
 
-def test_several_runners_need_runner_and_bad_input_is_a_usage_error(tmp_path, plugin_config):
+def test_several_runners_need_runner_and_bad_input_is_reported(tmp_path, plugin_config):
     cfg = plugin_config()
     path = tmp_path / "config.toml"
     path.write_text(runner_toml(cfg, name="first") + runner_toml(dict(cfg, name="other-group"), name="second"))
@@ -138,7 +138,7 @@ def test_several_runners_need_runner_and_bad_input_is_a_usage_error(tmp_path, pl
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(dict(cfg, server_spec=dict(cfg["server_spec"], name="a%sb"), typo_key=1)))
     code, out, err = run("reap", str(bad), "--yes")
-    assert code == 2 and out == ""
+    assert code == 1 and out == ""  # problems found: the same exit status as validate
     assert "typo_key" in err and "server_spec.name" in err
     code, _, err = run("status", str(tmp_path / "missing.json"))
     assert code == 2 and "cannot read" in err
@@ -230,6 +230,9 @@ def test_status_and_reap(plugin_config, admin, demo, devcloud, group_name, tmp_p
     assert {("server", stopped), ("server", broken), ("port", port.id), ("floating_ip", fip.id),
             ("keypair", f"fleeting-{group_name}")} <= by_kind
     assert ("server", keep) not in by_kind and ("port", unrelated.id) not in by_kind
+    why = {r["id"]: r["reason"] for r in found["resources"]}
+    assert why[port.id].startswith(f"carries the group tag {group_tag(group_name)}")
+    assert why[fip.id].startswith(f"its description contains {group_tag(group_name)}")  # not "tagged"
     assert all(r["action"] == "would delete" for r in found["resources"])
     code, out, _ = run("reap", str(toml), "--runner", "workers")
     assert "run again with --yes" in out
@@ -319,7 +322,7 @@ def test_reap_exits_non_zero_when_a_delete_fails(plugin_config, demo, devcloud, 
     def refuse(provider, leak):
         raise RuntimeError("Conflict: port is in use")
 
-    monkeypatch.setattr(commands, "delete_leak", refuse)
+    monkeypatch.setattr(reap, "delete_leak", refuse)
     code, out, err = run("reap", str(path), "--yes", "--json")
     assert code == 1
     doc = json.loads(out)
@@ -351,9 +354,9 @@ def test_progress_spins_on_a_terminal_only():
 
 
 def test_name_pattern_matches_the_plugins_names():
-    pattern = commands.name_pattern("ci-%d.workers")
+    pattern = reap.name_pattern("ci-%d.workers")
     assert pattern.fullmatch("ci-12.workers") and not pattern.fullmatch("ci-x.workers")
-    assert commands.name_pattern("ci").fullmatch("ci-3") and not commands.name_pattern("ci").fullmatch("ci")
+    assert reap.name_pattern("ci").fullmatch("ci-3") and not reap.name_pattern("ci").fullmatch("ci")
 
 
 def test_volume_rules(plugin_config):
@@ -385,11 +388,11 @@ def test_volume_rules(plugin_config):
     cloud = types.SimpleNamespace(conn=conn, list_servers=lambda filters: [gone])
     provider = types.SimpleNamespace(cloud=cloud, would_reap={})
     target = commands.Target("x", "", None, cfg, raw, ConnectorConfig())
-    finder = commands._Finder(provider, target, None)
+    finder = reap._Finder(provider, target, None)
     assert {leak.id for leak in finder.volumes()} == {"boot", "blank", "marked"}
 
     conn.service_catalog = [{"type": "compute"}]
-    finder = commands._Finder(provider, target, None)
+    finder = reap._Finder(provider, target, None)
     assert finder.volumes() == [] and "volumes not checked" in finder.notes[0]
 
 

@@ -106,7 +106,8 @@ def test_two_runners_each_validated_with_prefixed_paths(tmp_path):
     assert "did you mean 'flavorRef'?" in by_path[f"{p}.server_spec.flavor_ref"]
     assert "must be an image UUID" in by_path[f"{p}.server_spec.imageRef"]
     assert "needs a flavor" in by_path[f"{p}.server_spec"]
-    assert [w.path for w in report.warnings] == [f"{p}.server_spec.networks[0].fixedip",
+    assert [w.path for w in report.warnings] == ["runners[1].autoscaler.plugin",  # names the Go plugin
+                                                 f"{p}.server_spec.networks[0].fixedip",
                                                  f"{p}.server_spec.networks[0].fixed_ip"]
 
 
@@ -129,7 +130,7 @@ def test_cli_reports_every_error_with_its_path(tmp_path):
             '(or "" when booting from a volume) (got \'not-a-uuid\')') in lines
     assert any(line.startswith(f"{path}: runners[1].autoscaler.plugin_config.server_spec.networks[0].fixedip: "
                                "warning: 'fixedip' is deprecated") for line in lines)
-    assert lines[-1] == f"{path}: invalid (4 errors, 2 warnings)"
+    assert lines[-1] == f"{path}: invalid (4 errors, 3 warnings)"
 
 
 def test_cli_json_output(tmp_path):
@@ -141,7 +142,7 @@ def test_cli_json_output(tmp_path):
     assert data["kind"] == "runner_config"
     assert {"path": "runners[1].autoscaler.plugin_config.boot_time",
             "message": data["errors"][0]["message"]} in data["errors"]
-    assert len(data["errors"]) == 4 and len(data["warnings"]) == 2
+    assert len(data["errors"]) == 4 and len(data["warnings"]) == 3
     assert data["configs"][0]["provider_id"] == "openstack/runner/group-a"
 
 
@@ -288,3 +289,37 @@ def test_check_cloud_unavailable_is_exit_2(monkeypatch):
     code, _, err = run_main(str(EXAMPLES / "config.toml"), "--check-cloud")
     assert code == 2
     assert "--check-cloud is not available" in err
+
+
+# --------------------------------------------------------------------------
+# --runner, and the Go plugin's name
+# --------------------------------------------------------------------------
+
+def test_runner_selects_one_runner(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(RUNNER_OK + RUNNER_BAD)
+    code, out, _ = run_main(str(path), "--runner", "first")
+    assert code == 0 and out.strip().endswith("valid (1 plugin_config, 0 warnings)"), out
+    code, out, _ = run_main(str(path), "--runner", "1")  # by index: the invalid one
+    assert code == 1 and "runners[0]" not in out and "runners[1]" in out
+    code, out, err = run_main(str(path), "--runner", "nope")
+    assert code == 2 and out == "" and "no runner 'nope'" in err and "first" in err and "second" in err
+    plugin_config = tmp_path / "pc.json"
+    plugin_config.write_text((EXAMPLES / "plugin_config.json").read_text())
+    code, _, err = run_main(str(plugin_config), "--runner", "first")
+    assert code == 2 and "--runner applies to a runner config.toml" in err
+
+
+@pytest.mark.parametrize("plugin", ["ghcr.io/sardinasystems/fleeting-plugin-openstack:latest",
+                                    "github.com/SardinaSystems/fleeting-plugin-openstack"])
+def test_the_go_plugins_name_is_a_warning(tmp_path, plugin):
+    path = tmp_path / "config.toml"
+    path.write_text(RUNNER_OK.replace('plugin = "fleeting-plugin-openstack"', f'plugin = "{plugin}"'))
+    report = validate_path(path, env={})
+    assert report.ok  # its plugin_config is still validated: a migration in progress
+    (warning,) = report.warnings
+    assert warning.path == "runners[0].autoscaler.plugin"
+    assert "is the Go OpenStack plugin, not this one" in warning.message
+    for own in ("fleeting-plugin-openstack", "registry.example.com/ci/fleeting-plugin-openstack"):
+        path.write_text(RUNNER_OK.replace('plugin = "fleeting-plugin-openstack"', f'plugin = "{own}"'))
+        assert validate_path(path, env={}).warnings == []

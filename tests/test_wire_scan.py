@@ -147,3 +147,15 @@ def test_real_go_binary(go_test_binary, tmp_path):
         return ([(m.name, [(f.name, f.number, f.type, f.label, f.type_name) for f in m.field])
                  for m in proto.message_type], list(proto.service))
     assert shape(found) == shape(builtin)
+
+
+def test_cache_location_follows_xdg_and_survives_a_missing_home(monkeypatch):
+    assert discovery._cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/fleeting-plugin-openstack/contracts")
+    monkeypatch.setenv("HOME", "/home/runner")
+    assert discovery._cache_dir({"XDG_CACHE_HOME": "relative"}) == Path(
+        "/home/runner/.cache/fleeting-plugin-openstack/contracts")
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert discovery._cache_dir({}) is None

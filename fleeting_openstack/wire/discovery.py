@@ -156,8 +156,14 @@ def build(files: Sequence[descriptor_pb2.FileDescriptorProto], origin: str, path
 
 
 def _cache_dir(env: Mapping[str, str]) -> Path | None:
-    base = env.get("XDG_CACHE_HOME") or (str(Path.home() / ".cache") if Path.home() else "")
-    return Path(base) / "fleeting-plugin-openstack" / "contracts" if base else None
+    """``$XDG_CACHE_HOME`` (absolute, as the XDG spec wants) or ``~/.cache``; None without either."""
+    base = env.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no HOME and no passwd entry: run without a cache
+            return None
+    return Path(base) / "fleeting-plugin-openstack" / "contracts"
 
 
 def _cache_key(st: os.stat_result) -> str:

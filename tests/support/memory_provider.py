@@ -4,7 +4,9 @@ Served by the real plugin executable when FLEETING_OPENSTACK_PROVIDER is
 ``memory_provider:MemoryProvider`` and this directory is on PYTHONPATH.
 plugin_config keys: ``name`` (required), ``max_size``, ``fail_init`` (an error
 message Init raises), ``log_probe`` (log one line per hclog level at Init),
-``expires`` (unix seconds ConnectInfo reports as the credentials' expiry).
+``expires`` (unix seconds ConnectInfo reports as the credentials' expiry), ``noise`` (at Init, write
+to stderr the ways libraries do: raw fd 2, print, a logger with its own
+StreamHandler, warnings.warn).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fleeting_openstack.instancegroup import (
     ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
 
 log = logging.getLogger("fleeting_openstack.memory")
-KNOWN = {"name", "max_size", "fail_init", "log_probe", "expires"}
+KNOWN = {"name", "max_size", "fail_init", "log_probe", "expires", "noise"}
 
 
 class MemoryProvider:
@@ -38,6 +40,17 @@ class MemoryProvider:
             raise ValueError("plugin_config.name: required")
         if cfg.get("fail_init"):
             raise ValueError(cfg["fail_init"])
+        if cfg.get("noise"):
+            import os
+            import sys
+            import warnings
+
+            os.write(2, b"E1203 raw line written to fd 2 (like grpc's C core)\n")
+            print("a stray print to stderr", file=sys.stderr, flush=True)
+            library = logging.getLogger("keystoneauth.session")
+            library.addHandler(logging.StreamHandler(sys.stderr))  # a library's own handler
+            library.warning("Failure: Unable to establish connection. Retrying in 0.5s.")
+            warnings.warn("a library warning", UserWarning, stacklevel=1)
         if cfg.get("log_probe"):
             log.log(5, "probe trace")
             log.debug("probe debug")

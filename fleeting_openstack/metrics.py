@@ -1,0 +1,238 @@
+"""Opt-in Prometheus metrics (``metrics.listen`` in plugin_config; off by default).
+
+gitlab-runner already exports instance creation, readiness, running and
+deletion times; the plugin adds what only it sees: the state of every server
+of the group as the plugin reports it, creates and deletes with their reasons,
+failures, every OpenStack API call (service, method, HTTP status, latency),
+how long an Update takes and how long a server takes to become ready. The
+names, the scrape config, alert rules and a Grafana dashboard are in
+docs/monitoring.md.
+
+Nothing is recorded or served until :func:`start` is called (Init does, when
+``metrics.listen`` is set); ``prometheus_client`` is imported only then, so
+the handshake and the commands for people do not pay for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger("fleeting_openstack.metrics")
+
+PREFIX = "fleeting_openstack"
+#: Every metric the plugin exports (docs/monitoring.md documents each; a test checks both ways).
+NAMES = (
+    f"{PREFIX}_instances",
+    f"{PREFIX}_creates_total",
+    f"{PREFIX}_deletes_total",
+    f"{PREFIX}_failures_total",
+    f"{PREFIX}_api_requests_total",
+    f"{PREFIX}_api_request_duration_seconds",
+    f"{PREFIX}_update_duration_seconds",
+    f"{PREFIX}_instance_ready_seconds",
+    f"{PREFIX}_build_info",
+)
+STATES = ("creating", "running", "deleting", "timeout")
+
+_lock = threading.Lock()
+_m: dict[str, Any] | None = None
+_server: Any = None
+_listen: str | None = None
+
+
+def enabled() -> bool:
+    return _m is not None
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``"host:port"``, ``"[v6]:port"`` or ``":port"`` (all addresses) -> (host, port)."""
+    match = re.fullmatch(r"(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):([0-9]{1,5})", listen)
+    if not match or not 0 < int(match.group(3)) < 65536:
+        raise ValueError(f"metrics.listen {listen!r} is not host:port (e.g. \"127.0.0.1:9464\" or \":9464\")")
+    return match.group(1) or match.group(2) or "0.0.0.0", int(match.group(3))
+
+
+def _create(registry: Any) -> dict[str, Any]:
+    from prometheus_client import Counter, Gauge, Histogram
+
+    from fleeting_openstack import __version__
+
+    latency = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+    m = {
+        "instances": Gauge(f"{PREFIX}_instances", "Servers of the group by the state the plugin reports",
+                           ["state"], registry=registry),
+        "creates": Counter(f"{PREFIX}_creates", "Servers the plugin asked Nova to create", registry=registry),
+        "deletes": Counter(f"{PREFIX}_deletes", "Servers the plugin deleted, by reason "
+                           "(runner: Decrease; status_error, status_other, stuck_build, boot_failed, "
+                           "boot_timeout, redelete: the plugin's own deletes of unusable servers)",
+                           ["reason"], registry=registry),
+        "failures": Counter(f"{PREFIX}_failures", "Failed operations by operation and reason "
+                            "(http_<status>, or the error's class)", ["operation", "reason"], registry=registry),
+        "api": Counter(f"{PREFIX}_api_requests", "OpenStack API requests by service, method and HTTP status "
+                       "(error: no answer)",
+                       ["service", "method", "status"], registry=registry),
+        "api_latency": Histogram(f"{PREFIX}_api_request_duration_seconds",
+                                 "OpenStack API request latency (the whole request)",
+                                 ["service", "method"], buckets=latency, registry=registry),
+        "update": Histogram(f"{PREFIX}_update_duration_seconds", "Duration of the runner's Update calls",
+                            buckets=latency, registry=registry),
+        "ready": Histogram(f"{PREFIX}_instance_ready_seconds",
+                           "Seconds from a server's creation until the plugin reports it running",
+                           buckets=(15, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800), registry=registry),
+        "build_info": Gauge(f"{PREFIX}_build_info", "Always 1; the plugin's version as a label",
+                            ["version"], registry=registry),
+    }
+    m["build_info"].labels(__version__).set(1)
+    for state in STATES:
+        m["instances"].labels(state).set(0)
+    return m
+
+
+def start(listen: str) -> tuple[str, int]:
+    """Serve ``/metrics`` on ``listen`` and start recording; returns the bound (host, port)."""
+    global _m, _server, _listen
+    with _lock:
+        if _server is not None:
+            if listen != _listen:
+                log.warning("metrics already served on %s; metrics.listen %s ignored", _listen, listen)
+            return _server.server_address[:2]
+        host, port = parse_listen(listen)
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry()
+        metrics = _create(registry)
+        _server, _thread = start_http_server(port, addr=host, registry=registry)
+        _m, _listen = metrics, listen
+        bound = _server.server_address[:2]
+    log.info("metrics served", extra={"listen": f"{bound[0]}:{bound[1]}", "path": "/metrics"})
+    return bound
+
+
+def stop() -> None:
+    global _m, _server, _listen
+    with _lock:
+        if _server is not None:
+            _server.shutdown()
+            _server.server_close()
+        _m, _server, _listen = None, None, None
+
+
+# -- recording (each a no-op while metrics are off) ---------------------------------
+
+def instances(states: list[str]) -> None:
+    if _m is None:
+        return
+    for state in STATES:
+        _m["instances"].labels(state).set(sum(1 for s in states if s == state))
+
+
+def created() -> None:
+    if _m is not None:
+        _m["creates"].inc()
+
+
+def deleted(reason: str) -> None:
+    if _m is not None:
+        _m["deletes"].labels(reason).inc()
+
+
+def failed(operation: str, exc: BaseException) -> None:
+    if _m is not None:
+        status = getattr(exc, "status", None)
+        _m["failures"].labels(operation, f"http_{status}" if status else type(exc).__name__).inc()
+
+
+def update_seconds(seconds: float) -> None:
+    if _m is not None:
+        _m["update"].observe(seconds)
+
+
+def ready_seconds(seconds: float) -> None:
+    if _m is not None:
+        _m["ready"].observe(max(0.0, seconds))
+
+
+def reap_reason(reason: str) -> str:
+    """The bounded label for a reason of the provider's own delete."""
+    for prefix, label in (("status ERROR", "status_error"), ("status ", "status_other"),
+                          ("stuck in BUILD", "stuck_build"), ("boot failed", "boot_failed"),
+                          ("no boot marker", "boot_timeout"), ("delete did not complete", "redelete")):
+        if reason.startswith(prefix):
+            return label
+    return "other"
+
+
+# -- OpenStack API calls ----------------------------------------------------------------
+
+_VERSION_SUFFIX = re.compile(r"/v[0-9]+(\.[0-9]+)?(/.*)?$")
+
+
+class _Services:
+    """URL -> service type, from the token's catalog (no request of its own)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.prefixes: list[tuple[str, str]] = []
+
+    def _load(self) -> None:
+        try:
+            auth_ref = self.conn.session.auth.auth_ref
+            catalog = auth_ref.service_catalog.catalog if auth_ref is not None else []
+        except Exception:  # noqa: BLE001 - not authenticated yet
+            return
+        prefixes = []
+        for entry in catalog or []:
+            for endpoint in entry.get("endpoints", []):
+                url = (endpoint.get("url") or "").rstrip("/")
+                if url:
+                    prefixes.append((_VERSION_SUFFIX.sub("", url), entry.get("type", "unknown")))
+        self.prefixes = sorted(set(prefixes), key=lambda p: -len(p[0]))
+
+    def of(self, url: str) -> str:
+        if "/auth/tokens" in url or "/auth/" in urlsplit(url).path:
+            return "identity"
+        if not self.prefixes:
+            self._load()
+        for prefix, service in self.prefixes:
+            if url.startswith(prefix):
+                return service
+        return "unknown"
+
+
+def instrument(conn: Any) -> None:
+    """Count and time every HTTP request of ``conn``, answered or not (status ``error``:
+    no answer, such as a refused connection or a timeout)."""
+    import time
+
+    try:
+        http = conn.session.session  # keystoneauth Session -> requests.Session
+    except AttributeError:
+        return
+    services = _Services(conn)
+    send = http.send
+
+    def record(request: Any, status: str, seconds: float) -> None:
+        if _m is None:
+            return
+        try:
+            service, method = services.of(request.url), request.method or "GET"
+            _m["api"].labels(service, method, status).inc()
+            _m["api_latency"].labels(service, method).observe(seconds)
+        except Exception:  # noqa: BLE001 - metrics never break a request
+            pass
+
+    def timed_send(request: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            response = send(request, **kwargs)
+        except Exception:
+            record(request, "error", time.monotonic() - started)
+            raise
+        record(request, str(response.status_code), time.monotonic() - started)
+        return response
+
+    http.send = timed_send

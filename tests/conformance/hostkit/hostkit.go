@@ -1,0 +1,201 @@
+// Package hostkit is what every Go host of these tests shares that does not
+// depend on a fleeting contract: the handshake values, a client-only go-plugin
+// plugin, the go-plugin client start-up, the log sink and the checks after
+// Kill.
+//
+// It must never import a generated .pb.go package (in particular not
+// ../fleetingpb): Go links the descriptor of every imported .proto file into
+// the binary, and the plugin reads its contract from the binary of the host
+// that starts it (fleeting_openstack/wire/discovery.py). A variant host
+// (../variants/<name>) must embed ONLY its variant contract; pluginclient adds
+// the built-in stubs on top of this package for the other hosts.
+package hostkit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// Handshake is the go-plugin handshake fleeting_openstack/cli.py expects
+// (MAGIC_COOKIE_*; unverified against upstream fleeting, see docs/protocol.md).
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "FLEETING_PLUGIN",
+	MagicCookieValue: "fleeting",
+}
+
+// PluginName is the name the hosts dispense (client-side only: it never
+// crosses the wire).
+const PluginName = "instancegroup"
+
+// ClientPlugin is a go-plugin gRPC plugin for a host that is only a client:
+// it hands out NewClient(conn), a generated service stub.
+type ClientPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	NewClient func(*grpc.ClientConn) interface{}
+}
+
+// GRPCServer is never used: the hosts are clients only.
+func (ClientPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("client only")
+}
+
+// GRPCClient returns the stub over the plugin's connection.
+func (p ClientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
+	return p.NewClient(c), nil
+}
+
+// Plugins is the versioned plugin set a host offers (PluginName, app version 1).
+func Plugins(newClient func(*grpc.ClientConn) interface{}) map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{1: {PluginName: ClientPlugin{NewClient: newClient}}}
+}
+
+// LogSink collects what go-plugin's client re-logs from the plugin's stderr
+// (use it as the client hclog.Logger's Output); safe for concurrent use.
+type LogSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *LogSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+// String is everything written so far.
+func (s *LogSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// Lines is every JSON log line written so far (a non-JSON line is kept as
+// {"@raw": line}).
+func (s *LogSink) Lines() []map[string]interface{} {
+	var out []map[string]interface{}
+	for _, raw := range strings.Split(s.String(), "\n") {
+		if strings.TrimSpace(raw) == "" {
+			continue
+		}
+		var l map[string]interface{}
+		if err := json.Unmarshal([]byte(raw), &l); err != nil {
+			l = map[string]interface{}{"@raw": raw}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// Find is the first line whose @message is message, or nil.
+func (s *LogSink) Find(message string) map[string]interface{} {
+	for _, l := range s.Lines() {
+		if l["@message"] == message {
+			return l
+		}
+	}
+	return nil
+}
+
+// MustEnv is the value of an environment variable the test cannot run without
+// (it fails, never skips, when it is missing).
+func MustEnv(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s must be set", name)
+	}
+	return v
+}
+
+// Host is a started plugin: go-plugin's client, the dispensed stub and what
+// is needed to check the process afterwards.
+type Host struct {
+	Client *plugin.Client
+	Stub   interface{}
+	Logs   *LogSink
+	Pid    int
+	Socket string
+}
+
+// Options of Start.
+type Options struct {
+	Handshake plugin.HandshakeConfig
+	NewClient func(*grpc.ClientConn) interface{}
+	AutoMTLS  bool
+	// Env is the plugin's whole environment besides what go-plugin adds.
+	Env []string
+}
+
+// Start runs bin as this process's own child through go-plugin's real client
+// (gRPC only), pings it and dispenses the stub. The plugin's log reaches
+// Host.Logs at trace level.
+func Start(t *testing.T, bin string, o Options) *Host {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = o.Env
+	sink := &LogSink{}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Trace, Output: sink, JSONFormat: true})
+	c := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  o.Handshake,
+		VersionedPlugins: Plugins(o.NewClient),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         o.AutoMTLS,
+		Logger:           logger,
+		StartTimeout:     time.Minute,
+	})
+	rpc, err := c.Client()
+	if err != nil {
+		c.Kill()
+		t.Fatalf("start %s: %v\nplugin log:\n%s", bin, err, sink.String())
+	}
+	if err := rpc.Ping(); err != nil {
+		c.Kill()
+		t.Fatalf("ping: %v\nplugin log:\n%s", err, sink.String())
+	}
+	raw, err := rpc.Dispense(PluginName)
+	if err != nil {
+		c.Kill()
+		t.Fatalf("dispense: %v", err)
+	}
+	rc := c.ReattachConfig()
+	return &Host{Client: c, Stub: raw, Logs: sink, Pid: rc.Pid, Socket: rc.Addr.String()}
+}
+
+// KillAndCheck kills the plugin through go-plugin and fails unless its
+// process and unix socket are gone within 10 s.
+func (h *Host) KillAndCheck(t *testing.T) {
+	t.Helper()
+	h.Client.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := syscall.Kill(h.Pid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin process %d still exists after Kill (err=%v)", h.Pid, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(h.Socket); !os.IsNotExist(err) {
+		t.Fatalf("socket %s still exists after Kill (stat err=%v)", h.Socket, err)
+	}
+	if !h.Client.Exited() {
+		t.Fatal("go-plugin client does not report the plugin as exited")
+	}
+}
