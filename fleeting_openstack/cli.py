@@ -12,8 +12,6 @@ command that needs them, so the handshake comes quickly.
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
 import sys
 
 from fleeting_openstack import __version__

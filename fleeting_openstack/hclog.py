@@ -147,6 +147,27 @@ def _foreign_level(line: str) -> str:
     return "info"
 
 
+class _LockedStream:
+    """The real stderr, shared by the hclog handler and the pump: one whole line per write."""
+
+    def __init__(self, stream: TextIO) -> None:
+        import threading
+
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            return self._stream.write(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
 def capture_stderr_fd() -> TextIO:
     """Make every line written to file descriptor 2 an hclog JSON line.
 
@@ -158,11 +179,10 @@ def capture_stderr_fd() -> TextIO:
     """
     import threading
 
-    real = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    real = _LockedStream(os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace"))
     read_fd, write_fd = os.pipe()
     os.dup2(write_fd, 2)
     os.close(write_fd)
-    lock = threading.Lock()
 
     def pump() -> None:
         with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as pipe:
@@ -179,8 +199,7 @@ def capture_stderr_fd() -> TextIO:
                                        "@module": ROOT_MODULE + ".stderr",
                                        "@timestamp": format_timestamp(time.time())},
                                       ensure_ascii=False, separators=(",", ":"))
-                with lock:
-                    real.write(line + "\n")
+                real.write(line + "\n")
 
     thread = threading.Thread(target=pump, name="stderr-to-hclog", daemon=True)
     thread.start()
@@ -196,7 +215,7 @@ def capture_stderr_fd() -> TextIO:
     import atexit
 
     atexit.register(drain)
-    return real
+    return real  # type: ignore[return-value]
 
 
 def set_level(level: str) -> None:

@@ -90,6 +90,14 @@ def _resolve(out: InitChecks, cfg: Any, connector: Any, keys: str, say: Callable
                 if net.get(kind):
                     out.summary.append((f"server_spec.networks[{i}].{kind}",
                                         f"{'network' if kind == 'uuid' else 'port'} {net[kind]}"))
+    for i, group in enumerate(body.get("security_groups") or []):
+        ref = group.get("name") if isinstance(group, dict) else group
+        out.summary.append((f"server_spec.security_groups[{i}]", f"security group {ref!r}"))
+    if body.get("key_name"):
+        out.summary.append(("server_spec.key_name", f"keypair {body['key_name']!r}"))
+    hint = (cfg.server_spec.scheduler_hints or {}).get("group")
+    if hint:
+        out.summary.append(("server_spec.scheduler_hints.group", f"server group {hint}"))
     for label, value in (("address.internal_network", found.internal_network),
                          ("address.external_network", found.external_network)):
         if value:

@@ -72,10 +72,11 @@ def _create(registry: Any) -> dict[str, Any]:
                            ["reason"], registry=registry),
         "failures": Counter(f"{PREFIX}_failures", "Failed operations by operation and reason "
                             "(http_<status>, or the error's class)", ["operation", "reason"], registry=registry),
-        "api": Counter(f"{PREFIX}_api_requests", "OpenStack API requests by service, method and HTTP status",
+        "api": Counter(f"{PREFIX}_api_requests", "OpenStack API requests by service, method and HTTP status "
+                       "(error: no answer)",
                        ["service", "method", "status"], registry=registry),
         "api_latency": Histogram(f"{PREFIX}_api_request_duration_seconds",
-                                 "OpenStack API request latency (until the response headers)",
+                                 "OpenStack API request latency (the whole request)",
                                  ["service", "method"], buckets=latency, registry=registry),
         "update": Histogram(f"{PREFIX}_update_duration_seconds", "Duration of the runner's Update calls",
                             buckets=latency, registry=registry),
@@ -203,22 +204,35 @@ class _Services:
 
 
 def instrument(conn: Any) -> None:
-    """Count and time every HTTP request of ``conn`` (a requests response hook)."""
+    """Count and time every HTTP request of ``conn``, answered or not (status ``error``:
+    no answer, such as a refused connection or a timeout)."""
+    import time
+
     try:
         http = conn.session.session  # keystoneauth Session -> requests.Session
     except AttributeError:
         return
     services = _Services(conn)
+    send = http.send
 
-    def hook(response: Any, *args: Any, **kwargs: Any) -> Any:
-        if _m is not None:
-            try:
-                service = services.of(response.request.url)
-                method = response.request.method or "GET"
-                _m["api"].labels(service, method, str(response.status_code)).inc()
-                _m["api_latency"].labels(service, method).observe(response.elapsed.total_seconds())
-            except Exception:  # noqa: BLE001 - metrics never break a request
-                pass
+    def record(request: Any, status: str, seconds: float) -> None:
+        if _m is None:
+            return
+        try:
+            service, method = services.of(request.url), request.method or "GET"
+            _m["api"].labels(service, method, status).inc()
+            _m["api_latency"].labels(service, method).observe(seconds)
+        except Exception:  # noqa: BLE001 - metrics never break a request
+            pass
+
+    def timed_send(request: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            response = send(request, **kwargs)
+        except Exception:
+            record(request, "error", time.monotonic() - started)
+            raise
+        record(request, str(response.status_code), time.monotonic() - started)
         return response
 
-    http.hooks.setdefault("response", []).append(hook)
+    http.send = timed_send

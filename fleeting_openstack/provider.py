@@ -26,13 +26,11 @@ import logging
 import os
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from fleeting_openstack import __version__, hclog, safety
+from fleeting_openstack import __version__, hclog
 from fleeting_openstack.instancegroup import (
     ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
 
@@ -249,6 +247,7 @@ class OpenStackProvider:
             log.warning("nova_microversion < 2.26 has no tag filter: every Update lists all servers",
                         extra={"nova_microversion": cfg.nova_microversion})
 
+        from fleeting_openstack import safety
         from fleeting_openstack.concurrency import AdaptiveLimit
         from fleeting_openstack.groupview import GroupView, name_prefix
 
@@ -262,7 +261,8 @@ class OpenStackProvider:
         # Start where the fixed pools of old were (5 / 10); AIMD goes up or down from there.
         self._create_limit = AdaptiveLimit("create", cfg.create_concurrency, initial=5)
         self._delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency, initial=10)
-        self.cloud.widen_pool(max(cfg.create_concurrency, cfg.delete_concurrency) + 4)
+        if self.cloud is not None:
+            self.cloud.widen_pool(max(cfg.create_concurrency, cfg.delete_concurrency) + 4)
         self._counter_synced = False
 
         self.resolved = checks.resolved
@@ -357,6 +357,8 @@ class OpenStackProvider:
         if status == "DELETED":
             why[server.id] = "deleted in Nova"
             return State.DELETED
+        from fleeting_openstack import safety
+
         if server.id not in self._deletes and safety.keys_lost(self, server):
             self._reap(server, "its key was made from another master secret (state dir lost or replaced)")
             return State.DELETING
@@ -545,6 +547,8 @@ class OpenStackProvider:
         self._breaker.check()
         index = self._next_index()
         name = self._server_name(index)
+        import uuid
+
         request_id = str(uuid.uuid4())
         metadata = dict(cfg.server_spec.body.get("metadata") or {})
         metadata.update({META_CLUSTER: cfg.name, META_INDEX: str(index), META_REQUEST: request_id})
@@ -661,7 +665,9 @@ class OpenStackProvider:
             os.replace(tmp, path)
             return current
 
-    def _counter_path(self) -> Path:
+    def _counter_path(self) -> Any:
+        from pathlib import Path  # not at module level: the provider is imported before the handshake
+
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in self.cfg.name)
         return Path(self.cfg.credentials.state_dir) / f"index-{safe}"
 
@@ -772,6 +778,8 @@ class OpenStackProvider:
             if arch:
                 overrides["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
         if not connector.use_static_credentials and self.keys is not None:
+            from fleeting_openstack import safety
+
             if safety.keys_lost(self, server):
                 raise RuntimeError(f"server {instance_id}: its SSH key was made from another master secret "
                                    f"(credentials.state_dir lost or replaced); it is being replaced")
@@ -802,6 +810,8 @@ class OpenStackProvider:
         if server.status != "ACTIVE":
             fault = f": {server.fault}" if server.fault else ""
             raise InstanceUnhealthy(f"server {instance_id} is {server.status}{fault}")
+        from fleeting_openstack import safety
+
         if safety.keys_lost(self, server):
             raise InstanceUnhealthy(f"server {instance_id}: its SSH key cannot work (state dir lost or replaced)")
 

@@ -17,11 +17,12 @@
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 import os
-from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 log = logging.getLogger("fleeting_openstack.safety")
 
@@ -34,6 +35,8 @@ def key_mismatch(keys: Any, metadata: Any) -> bool:
     salt, check = metadata.get("fleeting-key-salt"), metadata.get("fleeting-key-check")
     if keys is None or not salt or not check:
         return False  # no generated key, or created before key checks existed
+    import hmac
+
     try:
         return not hmac.compare_digest(keys.key_check(salt), check)
     except ValueError:
@@ -120,7 +123,7 @@ def _looks_id(ref: str) -> bool:
 
 
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
+def locked(path: "Path") -> Iterator[None]:
     """An exclusive lock shared by every process using ``path`` (flock of ``path``.lock)."""
     import fcntl
 

@@ -18,6 +18,7 @@ returns are what was resolved (shown, never counted as problems).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -350,11 +351,10 @@ def run(args: argparse.Namespace, check_cloud: CheckCloud | None = None, *,
         stdout: TextIO | None = None, stderr: TextIO | None = None,
         env: Mapping[str, str] | None = None) -> int:
     """Run the subcommand for parsed ``args`` (see :func:`add_arguments`)."""
+    from .commands import Progress
+
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    import contextlib
-
-    from .commands import Progress
 
     checker = None
     progress: Any = contextlib.nullcontext()
@@ -375,7 +375,8 @@ def run(args: argparse.Namespace, check_cloud: CheckCloud | None = None, *,
             report = validate_path(args.path, checker, env=env, runner=getattr(args, "runner", None))
     except (UnreadableFileError, NoSuchRunnerError) as exc:
         if args.json:
-            print(json.dumps({"source": str(args.path), "valid": False, "unreadable": str(exc)}), file=out)
+            key = "unreadable" if isinstance(exc, UnreadableFileError) else "error"
+            print(json.dumps({"source": str(args.path), "valid": False, key: str(exc)}), file=out)
         print(f"fleeting-plugin-openstack validate: {exc}", file=err)
         return 2
     if args.json:

@@ -9,12 +9,10 @@ import json
 import os
 import pty
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from fleeting_openstack import cmdline, initchecks, validate
+from fleeting_openstack import cmdline, initchecks
 from fleeting_openstack.instancegroup import Settings
 from fleeting_openstack.provider import OpenStackProvider
 
@@ -81,6 +79,8 @@ def test_check_cloud_creates_no_state_dir_and_summarises_what_it_resolved(plugin
     assert f"resolved: image 'tiny-raw' ({devcloud['images']['tiny-raw']})" in out
     assert devcloud["flavors"]["m1.tiny"] in out and devcloud["networks"]["workers"] in out
     assert "server_spec.networks[0].uuid: resolved: network" in out
+    assert f"server_spec.scheduler_hints.group: resolved: server group {devcloud['server_group']['id']}" in out
+    assert f"server_spec.security_groups[0]: resolved: security group '{devcloud['security_group']['name']}'" in out
     code, out, _ = run_cli("validate", "--check-cloud", "--json", str(path))
     resolved = {r["path"]: r["value"] for r in json.loads(out)["resolved"]}
     assert devcloud["images"]["tiny-raw"] in resolved["server_spec.image"]

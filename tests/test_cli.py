@@ -257,3 +257,30 @@ def test_protocol_has_its_own_arguments_and_help(tmp_path):
     done = subprocess.run([PLUGIN_BIN, "protocol", str(tmp_path / "missing")], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and "cannot read" in done.stderr
+
+
+def test_an_sdist_carries_the_build_metadata_to_its_wheel(tmp_path):
+    """A wheel built from the sdist (no Git there) still knows the revision."""
+    import ast
+    import tarfile
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta as b; "
+                           "print(b.build_sdist(sys.argv[1]))", str(tmp_path)], cwd=root, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    archive = tmp_path / done.stdout.split()[-1]
+    with tarfile.open(archive) as tf:
+        tf.extractall(tmp_path / "x", filter="data")
+    (tree,) = (tmp_path / "x").iterdir()
+    assert not (tree / ".git").exists()
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "w"),
+                           str(tree)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(next((tmp_path / "w").glob("*.whl"))) as zf:
+        info = ast.literal_eval(zf.read("fleeting_openstack/_build_info.py").decode().split("INFO = ", 1)[1])
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=8", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert info["revision"].split("-")[0] == head and info["built"] != "unknown"

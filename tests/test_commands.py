@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack import cli, commands
+from fleeting_openstack import cli, commands, reap
 from fleeting_openstack.instancegroup import ConnectorConfig, State
 from fleeting_openstack.provider import META_CLUSTER, OpenStackProvider, group_tag
 
@@ -322,7 +322,7 @@ def test_reap_exits_non_zero_when_a_delete_fails(plugin_config, demo, devcloud, 
     def refuse(provider, leak):
         raise RuntimeError("Conflict: port is in use")
 
-    monkeypatch.setattr(commands, "delete_leak", refuse)
+    monkeypatch.setattr(reap, "delete_leak", refuse)
     code, out, err = run("reap", str(path), "--yes", "--json")
     assert code == 1
     doc = json.loads(out)
@@ -354,9 +354,9 @@ def test_progress_spins_on_a_terminal_only():
 
 
 def test_name_pattern_matches_the_plugins_names():
-    pattern = commands.name_pattern("ci-%d.workers")
+    pattern = reap.name_pattern("ci-%d.workers")
     assert pattern.fullmatch("ci-12.workers") and not pattern.fullmatch("ci-x.workers")
-    assert commands.name_pattern("ci").fullmatch("ci-3") and not commands.name_pattern("ci").fullmatch("ci")
+    assert reap.name_pattern("ci").fullmatch("ci-3") and not reap.name_pattern("ci").fullmatch("ci")
 
 
 def test_volume_rules(plugin_config):
@@ -388,11 +388,11 @@ def test_volume_rules(plugin_config):
     cloud = types.SimpleNamespace(conn=conn, list_servers=lambda filters: [gone])
     provider = types.SimpleNamespace(cloud=cloud, would_reap={})
     target = commands.Target("x", "", None, cfg, raw, ConnectorConfig())
-    finder = commands._Finder(provider, target, None)
+    finder = reap._Finder(provider, target, None)
     assert {leak.id for leak in finder.volumes()} == {"boot", "blank", "marked"}
 
     conn.service_catalog = [{"type": "compute"}]
-    finder = commands._Finder(provider, target, None)
+    finder = reap._Finder(provider, target, None)
     assert finder.volumes() == [] and "volumes not checked" in finder.notes[0]
 
 

@@ -75,7 +75,7 @@ def test_timestamp_offset_format():
 
 import os  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
+
 from pathlib import Path  # noqa: E402
 
 SUPPORT = str(Path(__file__).parent / "support")

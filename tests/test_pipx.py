@@ -19,6 +19,7 @@ Needs network access to PyPI (or a warm pip cache). It fails, never skips.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,8 +106,7 @@ capacity_per_instance = 1
 max_instances = 2
 
 [runners.autoscaler.plugin_config]
-cloud = "runner"
-clouds_config = "/etc/gitlab-runner/clouds.yaml"
+cloud = "runner"   # clouds_config left to openstacksdk's search path: validate reads a configured one
 name = "pipx-group"
 strategy = "acme-os"
 strategy_options = { channel = "stable" }
@@ -185,6 +185,7 @@ def test_pipx_install_and_inject_strategy(pipx_env, tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     fields = dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
     assert fields["Version"].strip() == package_version(), proc.stdout
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", fields["Built"].strip()), proc.stdout  # build_hooks.py
     # It runs in pipx's venv, not in the interpreter running this test.
     assert Path(found).resolve().is_relative_to(Path(pipx_env["PIPX_HOME"]).resolve()), found
 

@@ -347,9 +347,10 @@ func TestWithoutCookie(t *testing.T) {
 	if stdout.Len() != 0 {
 		t.Fatalf("stdout = %q, want nothing", stdout.String())
 	}
-	msg := strings.TrimSpace(stderr.String())
-	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "This binary is a plugin") {
-		t.Fatalf("stderr = %q, want one human line", msg)
+	// go-plugin's own line, then one line pointing people at --help (issue 12).
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "This binary is a plugin") || !strings.Contains(lines[1], "--help") {
+		t.Fatalf("stderr = %q, want go-plugin's line and a line pointing at --help", stderr.String())
 	}
 }
 
