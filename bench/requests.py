@@ -14,29 +14,23 @@ what the stand-in served: they do not depend on the machine.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# This file's name shadows the requests library for everything imported after it: take bench/ off
-# the path and load the two bench modules by file.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
+if __name__ != "__main__":
+    # Imported as "requests" by code that runs with bench/ on sys.path (bench/scale.py, keystoneauth
+    # under it): hand over to the real requests library, so this file's name shadows nothing.
+    import importlib
 
-def _load(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-novastub = _load("novastub")
-scale = _load("scale")
+    _saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+    del sys.modules[__name__]
+    try:
+        sys.modules[__name__] = importlib.import_module(__name__)
+    finally:
+        sys.path[:] = _saved
 
 
 def row(name: str, ours: tuple[int, int], orig: tuple[int, int]) -> str:
@@ -47,6 +41,12 @@ def row(name: str, ours: tuple[int, int], orig: tuple[int, int]) -> str:
 
 
 def main() -> int:
+    import argparse
+    import tempfile
+
+    global novastub, scale
+    import novastub  # bench/ is on the path; "import requests" finds this file, which hands over
+    import scale
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=10, help="servers per Increase/Decrease")
     args = ap.parse_args()

@@ -26,18 +26,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# bench/requests.py would shadow the requests library: bench/ off the path, its modules loaded by file.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-
-def _load(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def rss_kib() -> int:
@@ -74,8 +62,8 @@ def devcloud_config(work: Path, group: str) -> tuple[dict, object]:
 
 
 def stub_config(work: Path, group: str) -> tuple[dict, object, object]:
-    novastub = _load("novastub")
-    scale = _load("scale")
+    import novastub  # bench/ is on the path (bench/requests.py hands "import requests" to the library)
+    import scale
 
     proc, url = scale.start_stub()
     stub = scale.Stub(url)
