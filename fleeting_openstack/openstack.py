@@ -424,7 +424,9 @@ class Cloud(LimitsAndFloatingIPs):
         return found.id
 
     def network_exists(self, ref: str) -> bool:
-        return self._sdk(lambda: self.conn.network.find_network(ref, ignore_missing=True) is not None, "network lookup") if _lookup_safe(ref) else False
+        if not _lookup_safe(ref):
+            return False
+        return self._sdk(lambda: self.conn.network.find_network(ref, ignore_missing=True), "network lookup") is not None
 
     def network_name(self, ref: str) -> str | None:
         if not _lookup_safe(ref):
@@ -433,10 +435,14 @@ class Cloud(LimitsAndFloatingIPs):
         return found.name if found else None
 
     def port_exists(self, ref: str) -> bool:
-        return self._sdk(lambda: self.conn.network.find_port(ref, ignore_missing=True) is not None, "port lookup") if _lookup_safe(ref) else False
+        if not _lookup_safe(ref):
+            return False
+        return self._sdk(lambda: self.conn.network.find_port(ref, ignore_missing=True), "port lookup") is not None
 
     def security_group_exists(self, ref: str) -> bool:
-        return self._sdk(lambda: self.conn.network.find_security_group(ref, ignore_missing=True) is not None, "security group lookup") if _lookup_safe(ref) else False
+        if not _lookup_safe(ref):
+            return False
+        return self._sdk(lambda: self.conn.network.find_security_group(ref, ignore_missing=True), "security group lookup") is not None
 
     def keypair_exists(self, name: str) -> bool:
         return _lookup_safe(name) and self._sdk(

@@ -12,7 +12,8 @@ import pytest
 from fleeting_openstack.instancegroup import State
 
 from devcloud.lifecycle import start  # noqa: E402
-from faultkit import FAST, assert_no_duplicates, assert_no_leaks, empty, log_messages, running, updates_until  # noqa: E402
+from faultkit import (FAST, assert_no_duplicates, assert_no_leaks, empty, log_messages, running,  # noqa: E402
+                      updates_until)
 
 sys.path.append(str(Path(__file__).parent / "support"))
 from faultproxy import FaultyCloud  # noqa: E402
