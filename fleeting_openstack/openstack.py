@@ -442,7 +442,9 @@ class Cloud(LimitsAndFloatingIPs):
     def security_group_exists(self, ref: str) -> bool:
         if not _lookup_safe(ref):
             return False
-        return self._sdk(lambda: self.conn.network.find_security_group(ref, ignore_missing=True), "security group lookup") is not None
+        found = self._sdk(lambda: self.conn.network.find_security_group(ref, ignore_missing=True),
+                          "security group lookup")
+        return found is not None
 
     def keypair_exists(self, name: str) -> bool:
         return _lookup_safe(name) and self._sdk(
