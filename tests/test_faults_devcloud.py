@@ -280,7 +280,7 @@ def test_two_processes_on_one_state_dir_make_no_duplicate_names(fcfg, admin, gro
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err[-2000:]
         results.append(json.loads(out.splitlines()[-1]))
-    assert sum(r["made"] for r in results) == 6
+    assert sum(r["made"] for r in results) == 6, results
     servers = assert_no_duplicates(admin, group_name)
     assert len(servers) == 6
     provider = start(cfg)
@@ -301,7 +301,8 @@ def test_sigkill_mid_increase_then_restart(fcfg, faulty, admin, group_name, tmp_
     time.sleep(0.7)  # in the middle of the next create
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    time.sleep(2.5)  # a create the proxy still holds reaches Nova anyway (as behind a load balancer)
+    # A create the proxy still holds reaches Nova anyway (as behind a load balancer): wait for it.
+    assert when(lambda: faulty.nova.in_flight == 0, 60)
     faulty.clear()
     made = assert_no_duplicates(admin, group_name)
     assert 1 <= len(made) < 6

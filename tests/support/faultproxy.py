@@ -78,6 +78,7 @@ class Proxy:
         self.up_host, self.up_port = parts.hostname or "127.0.0.1", parts.port or 80
         self.rules: list[Rule] = []
         self.records: list[Record] = []
+        self.in_flight = 0  # requests being handled (a forwarded one finishes even if its client died)
         self.lock = threading.Lock()
         proxy = self
 
@@ -135,6 +136,15 @@ class Proxy:
             self.records.append(rec)
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        with self.lock:
+            self.in_flight += 1
+        try:
+            self._handle_one(h)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _handle_one(self, h: BaseHTTPRequestHandler) -> None:
         method, path = h.command, h.path
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
