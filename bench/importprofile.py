@@ -13,6 +13,7 @@ cumulative time; RSS after Init is printed too.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -34,6 +35,11 @@ def parse(lines: list[str]) -> list[tuple[int, int, int, str]]:
     """(self us, cumulative us, depth, module) per importtime line."""
     out = []
     for line in lines:
+        if line.startswith("{"):  # after hclog takes over stderr, stray lines arrive wrapped in JSON
+            try:
+                line = json.loads(line).get("@message", "")
+            except ValueError:
+                continue
         if not line.startswith("import time:") or "imported package" in line:
             continue
         parts = line[len("import time:"):].split("|")
