@@ -39,6 +39,9 @@ ENV_MAX_PORT = "PLUGIN_MAX_PORT"
 _GOPLUGIN_VARS = frozenset({ENV_UNIX_SOCKET_DIR, ENV_UNIX_SOCKET_GROUP, ENV_MULTIPLEX, ENV_CLIENT_CERT,
                             ENV_PROTOCOL_VERSIONS, ENV_MIN_PORT, ENV_MAX_PORT})
 
+#: Written to fd 2 before the handshake line when import times are profiled.
+MARK_HANDSHAKE = b"import time: --- go-plugin handshake line ---\n"
+
 #: Same words a Go plugin prints when started by hand.
 NOT_A_PROGRAM = ("This binary is a plugin. These are not meant to be executed directly. "
                  "Please execute the program that consumes these plugins, which will "
@@ -224,6 +227,10 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
             fields.append("false")
         log.debug("plugin address", extra={"network": "unix", "address": path,
                                            "app_protocol": version, "mtls": bool(client_cert)})
+        if env.get("PYTHONPROFILEIMPORTTIME"):
+            # For bench/importprofile.py: where the line went out, in the same
+            # stream (fd 2) and order as the interpreter's import-time lines.
+            os.write(2, MARK_HANDSHAKE)
         stdout.write("|".join(fields) + "\n")
         stdout.flush()
 
