@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import grpc
@@ -82,14 +81,16 @@ def main() -> int:
     with open(err_path, "w") as err:
         proc = subprocess.Popen([args.bin], env=env, stdout=subprocess.PIPE, stderr=err, text=True)
         line = proc.stdout.readline()
-        time.sleep(0.2)
-        before = err_path.read_text().splitlines()
         with grpc.insecure_channel("unix:" + line.split("|")[3]) as channel:
             fleeting_pb2_grpc.InstanceGroupStub(channel).Init(fleeting_pb2.InitRequest(config=config), timeout=60)
             rss = rss_kib(proc.pid)
         proc.terminate()
         proc.wait(timeout=10)
-    after = err_path.read_text().splitlines()[len(before):]
+    lines = err_path.read_text().splitlines()
+    # the plugin marks the handshake in the same stream as the import lines (goplugin.MARK_HANDSHAKE)
+    marks = [i for i, raw in enumerate(lines) if "go-plugin handshake line" in raw]
+    assert marks, "the plugin did not mark its handshake line (PYTHONPROFILEIMPORTTIME not passed?)"
+    before, after = lines[:marks[0]], lines[marks[0] + 1:]
     report("before the handshake line", parse(before), args.top)
     report("after the handshake, until Init returned", parse(after), args.top)
     print(f"\nRSS after Init ({args.servers} servers): {rss / 1024:.1f} MiB")

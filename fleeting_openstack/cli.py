@@ -104,9 +104,12 @@ def serve_plugin() -> int:
     log = hclog.configure(stream=hclog.capture_stderr_fd())
     hclog.route_libraries()
     hclog.install_excepthook()
-    from fleeting_openstack import goplugin, service
+    from fleeting_openstack import goplugin
 
     def add_fleeting(server, ctx) -> None:  # type: ignore[no-untyped-def]
+        # Runs after the handshake line is out (goplugin.serve): the imports are paid then.
+        from fleeting_openstack import service
+
         provider = _provider()
         holder = service.ContractHolder()
         service.register(server, provider, holder)

@@ -15,21 +15,15 @@ Kill, waiting 2 s before SIGKILL.
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import signal
 import sys
-import tempfile
 import threading
-import time
-from concurrent import futures
-from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, TextIO
+from typing import TYPE_CHECKING, Callable, Mapping, TextIO
 
-import grpc
-
-from fleeting_openstack.proto import goplugin_pb2, goplugin_pb2_grpc, health_pb2, health_pb2_grpc
+if TYPE_CHECKING:
+    import grpc
 
 log = logging.getLogger("fleeting_openstack.goplugin")
 
@@ -45,34 +39,43 @@ ENV_MAX_PORT = "PLUGIN_MAX_PORT"
 _GOPLUGIN_VARS = frozenset({ENV_UNIX_SOCKET_DIR, ENV_UNIX_SOCKET_GROUP, ENV_MULTIPLEX, ENV_CLIENT_CERT,
                             ENV_PROTOCOL_VERSIONS, ENV_MIN_PORT, ENV_MAX_PORT})
 
+#: Written to fd 2 before the handshake line when import times are profiled.
+MARK_HANDSHAKE = b"import time: --- go-plugin handshake line ---\n"
+
 #: Same words a Go plugin prints when started by hand.
 NOT_A_PROGRAM = ("This binary is a plugin. These are not meant to be executed directly. "
                  "Please execute the program that consumes these plugins, which will "
                  "load any plugins automatically")
 
-Registrar = Callable[[grpc.Server, "ServerContext"], None]
+Registrar = Callable[["grpc.Server", "ServerContext"], None]
 
 
-@dataclass(frozen=True)
 class Handshake:
-    """What a go-plugin client and server must agree on."""
+    """What a go-plugin client and server must agree on.
 
-    cookie_key: str
-    cookie_value: str
-    #: application protocol version -> callback that adds the app services.
-    versions: Mapping[int, Registrar]
+    (Plain classes here, not dataclasses: everything imported before the
+    handshake line is start-up time the runner waits for.)
+    """
+
+    __slots__ = ("cookie_key", "cookie_value", "versions")
+
+    def __init__(self, cookie_key: str, cookie_value: str, versions: Mapping[int, Registrar]) -> None:
+        self.cookie_key = cookie_key
+        self.cookie_value = cookie_value
+        #: application protocol version -> callback that adds the app services.
+        self.versions = versions
 
 
-@dataclass
 class ServerContext:
     """Handed to the app registrar: the negotiated version and a stop switch."""
 
-    app_version: int
-    stop: threading.Event = field(default_factory=threading.Event)
-    #: callables run (in order) once the gRPC server has stopped.
-    on_stop: list[Callable[[], None]] = field(default_factory=list)
-    #: callables run once the handshake line is out (work that must not delay it).
-    after_handshake: list[Callable[[], None]] = field(default_factory=list)
+    def __init__(self, app_version: int) -> None:
+        self.app_version = app_version
+        self.stop = threading.Event()
+        #: callables run (in order) once the gRPC server has stopped.
+        self.on_stop: list[Callable[[], None]] = []
+        #: callables run once the handshake line is out (work that must not delay it).
+        self.after_handshake: list[Callable[[], None]] = []
 
 
 class HandshakeError(Exception):
@@ -126,15 +129,16 @@ def cookie_accepted(handshake: "Handshake", env: Mapping[str, str]) -> bool:
 
 
 def _socket_path(env: Mapping[str, str]) -> str:
-    """A fresh path in ``$PLUGIN_UNIX_SOCKET_DIR`` (else ``$TMPDIR``), like os.CreateTemp."""
-    from fleeting_openstack import stale
-
-    directory = env.get(ENV_UNIX_SOCKET_DIR) or env.get("TMPDIR") or tempfile.gettempdir()
-    stale.clean([directory, tempfile.gettempdir()])
-    fd, path = tempfile.mkstemp(prefix=stale.socket_prefix(), dir=directory)
-    os.close(fd)
-    os.unlink(path)
-    return path
+    """A fresh path in ``$PLUGIN_UNIX_SOCKET_DIR`` (else ``$TMPDIR``, else /tmp),
+    named like Go's ``os.CreateTemp(dir, "plugin")`` plus this process's pid
+    (``plugin-fo<pid>-<n>``: stale.py removes it at a later start if this process died);
+    bind() refuses a taken one."""
+    directory = env.get(ENV_UNIX_SOCKET_DIR) or env.get("TMPDIR") or "/tmp"
+    for _ in range(100):
+        path = os.path.join(directory, f"plugin-fo{os.getpid()}-{int.from_bytes(os.urandom(4), 'big')}")
+        if not os.path.lexists(path):
+            return path
+    raise FileExistsError(f"no free socket name in {directory}")
 
 
 def _make_group_writable(path: str, group: str) -> None:
@@ -143,124 +147,6 @@ def _make_group_writable(path: str, group: str) -> None:
     gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
     os.chown(path, -1, gid)
     os.chmod(path, 0o660)
-
-
-class _Health(health_pb2_grpc.HealthServicer):
-    """go-plugin's Ping checks service "plugin"; answer SERVING for it and ""."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self._stop = stop
-
-    def Check(self, request, context):  # noqa: N802 (gRPC method name)
-        if request.service not in ("", "plugin"):
-            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
-        return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
-
-    def Watch(self, request, context):  # noqa: N802
-        yield self.Check(request, context)
-        _wait_until_done(self._stop, context)
-
-
-class _Controller(goplugin_pb2_grpc.GRPCControllerServicer):
-    def __init__(self, stop: threading.Event) -> None:
-        self._stop = stop
-
-    def Shutdown(self, request, context):  # noqa: N802
-        log.debug("shutdown requested by the client")
-        self._stop.set()
-        return goplugin_pb2.Empty()
-
-
-class _Stdio(goplugin_pb2_grpc.GRPCStdioServicer):
-    """Held open and silent: this plugin never writes to stdout after the
-    handshake, and its stderr goes to the client directly as log lines."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self._stop = stop
-
-    def StreamStdio(self, request, context) -> Iterator[goplugin_pb2.StdioData]:  # noqa: N802
-        _wait_until_done(self._stop, context)
-        return
-        yield  # pragma: no cover - makes this a generator
-
-
-class _Broker(goplugin_pb2_grpc.GRPCBrokerServicer):
-    """Accepts the broker stream; refuses knocks, since nothing is brokered."""
-
-    def StartStream(self, request_iterator, context):  # noqa: N802
-        for info in request_iterator:
-            if info.HasField("knock") and info.knock.knock:
-                yield goplugin_pb2.ConnInfo(
-                    service_id=info.service_id,
-                    knock=goplugin_pb2.ConnInfo.Knock(
-                        knock=True, ack=False, error="this plugin brokers no connections"))
-
-
-#: gRPC workers kept free of application calls, for health pings, Shutdown and stdio.
-RESERVED_WORKERS = 4
-#: Seconds the process may take to exit after it was told to stop; then it exits anyway.
-EXIT_GRACE = 5.0
-_INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/plugin.GRPCBroker/")
-
-
-class _Reserve(grpc.ServerInterceptor):
-    """At most ``slots`` application calls hold a worker: a cloud that hangs every call
-    can never starve go-plugin's health ping or Shutdown (answered by the reserve)."""
-
-    def __init__(self, slots: int) -> None:
-        self.slots = max(1, slots)
-        self._sem = threading.BoundedSemaphore(self.slots)
-
-    def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001
-        handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(_INFRA):
-            return handler
-        sem, slots, method = self._sem, self.slots, handler_call_details.method
-
-        def gate(behavior, streaming):  # noqa: ANN001
-            def run(request, context):  # noqa: ANN001
-                if not sem.acquire(blocking=False):
-                    log.warning("busy: every worker for provider calls is taken; refusing a call",
-                                extra={"method": method, "in_flight": slots})
-                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                  f"plugin busy: {slots} calls to the cloud in flight; try again")
-                if not streaming:
-                    try:
-                        return behavior(request, context)
-                    finally:
-                        sem.release()
-
-                def stream():
-                    try:
-                        yield from behavior(request, context)
-                    finally:
-                        sem.release()
-                return stream()
-            return run
-
-        kinds = {"unary_unary": False, "stream_unary": False, "unary_stream": True, "stream_stream": True}
-        for kind, streaming in kinds.items():
-            behavior = getattr(handler, kind)
-            if behavior is not None:
-                return handler._replace(**{kind: gate(behavior, streaming)})
-        return handler
-
-
-def _exit_anyway(code: int) -> None:
-    """Exit within EXIT_GRACE even if a call is stuck in a worker thread."""
-    def force() -> None:
-        time.sleep(EXIT_GRACE)
-        sys.stderr.flush()
-        os._exit(code)
-    if threading.current_thread() is threading.main_thread():  # the plugin process, not a test
-        threading.Thread(target=force, name="exit-watchdog", daemon=True).start()
-
-
-def _wait_until_done(stop: threading.Event, context: grpc.ServicerContext) -> None:
-    done = threading.Event()
-    context.add_callback(done.set)
-    while not (done.is_set() or stop.is_set()):
-        done.wait(0.5)
 
 
 def _watch_parent(stop: threading.Event) -> None:
@@ -272,12 +158,35 @@ def _watch_parent(stop: threading.Event) -> None:
             stop.set()
 
 
+def _start_grpc(handshake: Handshake, ctx: ServerContext, address: str, max_workers: int) -> "grpc.Server":
+    """gRPC, go-plugin's services and the application's, listening on ``address``."""
+    from concurrent import futures
+
+    import grpc
+
+    from fleeting_openstack import goplugin_services
+
+    from fleeting_openstack.goplugin_reserve import RESERVED_WORKERS, Reserve
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+                         interceptors=[Reserve(max_workers - RESERVED_WORKERS)],
+                         options=[("grpc.so_reuseport", 0)])
+    goplugin_services.add_to(server, ctx.stop)
+    handshake.versions[ctx.app_version](server, ctx)
+    if not server.add_insecure_port("unix:" + address):
+        raise OSError(f"gRPC cannot listen on {address}")
+    server.start()
+    return server
+
+
 def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
           stdout: TextIO | None = None, max_workers: int = 16) -> int:
     """Run a go-plugin gRPC server until the client shuts it down.
 
     Returns the process exit code. Raises nothing for a bad environment: a Go
     plugin prints one human line on stderr and exits 1, and so does this.
+    The handshake line goes out as soon as the front socket listens; gRPC is
+    imported and started behind it afterwards (:mod:`.front`).
     """
     env = os.environ if env is None else env
     stdout = stdout or sys.stdout
@@ -292,33 +201,26 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: ctx.stop.set())
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers,
-                                                    thread_name_prefix="grpc"),
-                         interceptors=[_Reserve(max_workers - RESERVED_WORKERS)],
-                         options=[("grpc.so_reuseport", 0)])
-    health_pb2_grpc.add_HealthServicer_to_server(_Health(ctx.stop), server)
-    goplugin_pb2_grpc.add_GRPCControllerServicer_to_server(_Controller(ctx.stop), server)
-    goplugin_pb2_grpc.add_GRPCStdioServicer_to_server(_Stdio(ctx.stop), server)
-    goplugin_pb2_grpc.add_GRPCBrokerServicer_to_server(_Broker(), server)
-    handshake.versions[version](server, ctx)
+    from fleeting_openstack.front import UnixFront
 
     path = _socket_path(env)
-    server_cert = ""
     client_cert = env.get(ENV_CLIENT_CERT, "")
-    front = None
+    tls, server_cert = None, ""
     if client_cert:
-        from fleeting_openstack.mtls import TlsFront
+        import base64
 
-        front = TlsFront(path, client_cert)
-        ctx.on_stop.append(front.close)
-        server_cert = base64.b64encode(front.der).decode().rstrip("=")
-    if not server.add_insecure_port("unix:" + (front.backend_path if front else path)):
-        log.error("plugin init error: cannot listen on unix socket", extra={"path": path})
-        return 1
-    server.start()
-    if front:
-        front.start()
+        from fleeting_openstack import mtls
+
+        tls, der = mtls.server_context(client_cert)
+        server_cert = base64.b64encode(der).decode().rstrip("=")
     try:
+        front = UnixFront(path, tls)
+    except OSError as exc:
+        log.error("plugin init error: cannot listen on unix socket", extra={"path": path, "error": str(exc)})
+        return 1
+    server = None
+    try:
+        front.start()
         group = env.get(ENV_UNIX_SOCKET_GROUP)
         if group:
             _make_group_writable(path, group)
@@ -330,8 +232,22 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
             fields.append("false")
         log.debug("plugin address", extra={"network": "unix", "address": path,
                                            "app_protocol": version, "mtls": bool(client_cert)})
+        if env.get("PYTHONPROFILEIMPORTTIME"):
+            # For bench/importprofile.py: where the line went out, in the same
+            # stream (fd 2) and order as the interpreter's import-time lines.
+            os.write(2, MARK_HANDSHAKE)
         stdout.write("|".join(fields) + "\n")
         stdout.flush()
+        from fleeting_openstack import stale
+
+        stale.clean([os.path.dirname(path), os.environ.get("TMPDIR") or "/tmp"])
+
+        try:
+            server = _start_grpc(handshake, ctx, front.backend_path, max_workers)
+        except Exception as exc:  # noqa: BLE001 - the client is waiting: say why, then exit
+            log.exception("plugin init error: the gRPC server did not start: %s", exc)
+            return 1
+        front.backend_ready.set()
         for callback in ctx.after_handshake:
             callback()
 
@@ -340,14 +256,16 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
         while not ctx.stop.wait(1.0):
             pass
     finally:
-        server.stop(grace=1.0).wait(3.0)
+        if server is not None:
+            server.stop(grace=1.0).wait(3.0)
         for callback in ctx.on_stop:
             try:
                 callback()
             except Exception:  # noqa: BLE001 - shutdown must finish
                 log.exception("error while stopping")
-        if os.path.exists(path):
-            os.unlink(path)
-        _exit_anyway(0)
+        front.close()
+        from fleeting_openstack.goplugin_reserve import exit_anyway
+
+        exit_anyway(0)
     log.debug("plugin exited cleanly")
     return 0

@@ -11,25 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import shutil
-import stat
-from pathlib import Path
 from typing import Iterable
 
 log = logging.getLogger("fleeting_openstack.stale")
 
 SOCKET_PREFIX = "plugin-fo"
 MTLS_PREFIX = "fleeting-grpc-"
-_PATTERN = re.compile(rf"^(?:{SOCKET_PREFIX}|{MTLS_PREFIX})(\d+)-")
-
-
-def socket_prefix() -> str:
-    return f"{SOCKET_PREFIX}{os.getpid()}-"
-
-
-def mtls_prefix() -> str:
-    return f"{MTLS_PREFIX}{os.getpid()}-"
 
 
 def _alive(pid: int) -> bool:
@@ -44,6 +31,12 @@ def _alive(pid: int) -> bool:
 
 def clean(directories: Iterable[str]) -> list[str]:
     """Remove stale sockets and mTLS dirs in ``directories``; return what was removed."""
+    import re
+    import shutil
+    import stat
+    from pathlib import Path
+
+    pattern = re.compile(rf"^(?:{SOCKET_PREFIX}|{MTLS_PREFIX})(\d+)-")
     removed = []
     uid = os.geteuid()
     for directory in {d for d in directories if d}:
@@ -52,7 +45,7 @@ def clean(directories: Iterable[str]) -> list[str]:
         except OSError:
             continue
         for name in names:
-            match = _PATTERN.match(name)
+            match = pattern.match(name)
             if not match:
                 continue
             pid = int(match.group(1))

@@ -109,6 +109,9 @@ def test_stale_sockets_and_mtls_dirs_of_dead_processes_are_cleaned(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline()
+        deadline = time.time() + 10
+        while again.exists() and time.time() < deadline:  # cleaned right after the handshake line
+            time.sleep(0.1)
         assert not again.exists() and live_sock.exists()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -79,13 +79,17 @@ def test_sigterm_exits_cleanly_and_removes_socket(tmp_path):
 
 
 def test_provider_crash_is_one_json_error_line(tmp_path):
+    # The provider is built after the handshake line (the line does not wait for
+    # gRPC and the provider's imports), so the line is out; then one error line, exit 1.
     proc, line = launch(tmp_path, provider="no_such_module:Nope")
-    assert line == ""
+    assert line.startswith("1|1|unix|")
     assert proc.wait(timeout=10) == 1
+    assert not os.path.exists(line.split("|")[3])  # socket removed
     err = proc.stderr.read().strip().splitlines()
     assert len(err) == 1, err
     entry = json.loads(err[0])
     assert entry["@level"] == "error" and "no_such_module" in entry["@message"]
+    assert entry["@message"].startswith("plugin init error: the gRPC server did not start: ")
     assert "Traceback" in entry["traceback"]
 
 

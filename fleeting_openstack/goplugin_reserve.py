@@ -1,0 +1,81 @@
+"""What keeps the plugin answering go-plugin whatever the cloud does.
+
+* :class:`Reserve`: at most ``max_workers - RESERVED_WORKERS`` application
+  calls hold a gRPC worker at once; further ones are refused with
+  ``RESOURCE_EXHAUSTED`` (the runner retries). The reserved workers answer
+  go-plugin's health ping, Shutdown, stdio and broker, so a cloud that hangs
+  every call can never make the runner think the plugin died.
+* :func:`exit_anyway`: once told to stop (SIGTERM, Shutdown), the process
+  exits within :data:`EXIT_GRACE` seconds even if calls still hang in worker
+  threads (which Python would otherwise wait for at exit).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+
+import grpc
+
+log = logging.getLogger("fleeting_openstack.goplugin")
+
+#: gRPC workers kept free of application calls, for health pings, Shutdown and stdio.
+RESERVED_WORKERS = 4
+#: Seconds the process may take to exit after it was told to stop; then it exits anyway.
+EXIT_GRACE = 5.0
+_INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/plugin.GRPCBroker/")
+
+
+class Reserve(grpc.ServerInterceptor):
+    """Gate application calls with a semaphore of ``slots``; go-plugin's services pass."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = max(1, slots)
+        self._sem = threading.BoundedSemaphore(self.slots)
+
+    def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001
+        handler = continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(_INFRA):
+            return handler
+        sem, slots, method = self._sem, self.slots, handler_call_details.method
+
+        def gate(behavior, streaming):  # noqa: ANN001
+            def run(request, context):  # noqa: ANN001
+                if not sem.acquire(blocking=False):
+                    log.warning("busy: every worker for provider calls is taken; refusing a call",
+                                extra={"method": method, "in_flight": slots})
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                  f"plugin busy: {slots} calls to the cloud in flight; try again")
+                if not streaming:
+                    try:
+                        return behavior(request, context)
+                    finally:
+                        sem.release()
+
+                def stream():
+                    try:
+                        yield from behavior(request, context)
+                    finally:
+                        sem.release()
+                return stream()
+            return run
+
+        kinds = {"unary_unary": False, "stream_unary": False, "unary_stream": True, "stream_stream": True}
+        for kind, streaming in kinds.items():
+            behavior = getattr(handler, kind)
+            if behavior is not None:
+                return handler._replace(**{kind: gate(behavior, streaming)})
+        return handler
+
+
+def exit_anyway(code: int) -> None:
+    """Exit within EXIT_GRACE even if a call is stuck in a worker thread (plugin process only)."""
+    def force() -> None:
+        time.sleep(EXIT_GRACE)
+        sys.stderr.flush()
+        os._exit(code)
+    if threading.current_thread() is threading.main_thread():
+        threading.Thread(target=force, name="exit-watchdog", daemon=True).start()
