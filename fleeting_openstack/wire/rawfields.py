@@ -10,6 +10,8 @@ and fixed-width values not at all.
 
 from __future__ import annotations
 
+from fleeting_openstack.wire.scan import read_varint
+
 _WIRE = {0: "varint", 1: "fixed64", 2: "len", 5: "fixed32"}
 _MAX_FIELDS = 64
 _MAX_DEPTH = 4
@@ -18,16 +20,10 @@ _MAX_SHOWN = 1 << 16
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
+    got = read_varint(data, pos, len(data))
+    if got is None:
+        raise ValueError("truncated varint")
+    return got
 
 
 def _fields(data: bytes, depth: int) -> list[str]:

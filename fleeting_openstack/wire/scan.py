@@ -60,7 +60,8 @@ class Embedded:
     proto: descriptor_pb2.FileDescriptorProto
 
 
-def _varint(data: Buffer, pos: int, end: int) -> tuple[int, int] | None:
+def read_varint(data: Buffer, pos: int, end: int) -> tuple[int, int] | None:
+    """(value, position after it), or None when ``data`` ends first."""
     value = shift = 0
     while pos < end and shift < 64:
         byte = data[pos]
@@ -106,7 +107,7 @@ def _field_ends(data: Buffer, start: int, limit: int) -> tuple[list[int], int | 
     ends: list[int] = []
     ordered_end: int | None = None
     while pos < limit:
-        tag = _varint(data, pos, limit)
+        tag = read_varint(data, pos, limit)
         if tag is None:
             break
         number, wire = tag[0] >> 3, tag[0] & 7
@@ -115,12 +116,12 @@ def _field_ends(data: Buffer, start: int, limit: int) -> tuple[list[int], int | 
             break
         after = tag[1]
         if wire == 2:
-            size = _varint(data, after, limit)
+            size = read_varint(data, after, limit)
             if size is None or size[1] + size[0] > limit:
                 break
             after = size[1] + size[0]
         else:
-            value = _varint(data, after, limit)
+            value = read_varint(data, after, limit)
             if value is None:
                 break
             after = value[1]
@@ -179,7 +180,7 @@ def _parse(data: Buffer, start: int, end: int, name: bytes) -> descriptor_pb2.Fi
 
 
 def _read_at(data: Buffer, begin: int, limit: int) -> Embedded | None:
-    header = _varint(data, begin + 1, limit)
+    header = read_varint(data, begin + 1, limit)
     if header is None:
         return None
     name = bytes(data[header[1]:header[1] + header[0]])
