@@ -111,10 +111,7 @@ def configure(level: str | int | None = None, stream: TextIO | None = None) -> l
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(levelno)
-    quiet = logging.WARNING if levelno > TRACE else TRACE
-    for name in ("keystoneauth", "urllib3", "stevedore", "openstack", "grpc"):
-        logging.getLogger(name).setLevel(max(quiet, levelno))
+    _apply_level(levelno)
     logging.captureWarnings(True)
     return logging.getLogger("fleeting_openstack")
 
@@ -218,9 +215,18 @@ def capture_stderr_fd() -> TextIO:
     return real  # type: ignore[return-value]
 
 
+def _apply_level(levelno: int) -> None:
+    """The root at ``levelno``; the noisy libraries at warn unless it is trace."""
+    logging.getLogger().setLevel(levelno)
+    quiet = logging.WARNING if levelno > TRACE else TRACE
+    for name in ("keystoneauth", "urllib3", "stevedore", "openstack", "grpc"):
+        logging.getLogger(name).setLevel(max(quiet, levelno))
+
+
 def set_level(level: str) -> None:
-    """Change the level after start-up (plugin_config ``log_level``)."""
-    logging.getLogger().setLevel(LEVELS.get(level.lower(), logging.INFO))
+    """Change the level after start-up (plugin_config ``log_level``), libraries included,
+    so ``log_level = "trace"`` shows their request lines as the environment variable does."""
+    _apply_level(LEVELS.get(level.lower(), logging.INFO))
 
 
 def install_excepthook() -> None:

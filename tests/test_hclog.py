@@ -151,3 +151,12 @@ def test_an_unreachable_keystone_logs_only_hclog_lines(tmp_path):
     modules = {e["@module"] for e in entries}
     assert any(m.startswith("keystoneauth") for m in modules), modules  # library lines, as hclog
     assert any("identity service is unreachable" in e["@message"] for e in entries)
+
+
+def test_set_level_trace_also_opens_the_libraries_as_configure_does():
+    hclog.configure("info", stream=io.StringIO())
+    assert logging.getLogger("keystoneauth").level == logging.WARNING
+    hclog.set_level("trace")  # plugin_config log_level, after start-up
+    assert logging.getLogger("keystoneauth").level == hclog.TRACE
+    hclog.set_level("debug")
+    assert logging.getLogger("keystoneauth").level == logging.WARNING
