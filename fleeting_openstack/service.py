@@ -17,7 +17,6 @@ once with the request's shape (never its strings).
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import threading
 import time
@@ -29,6 +28,7 @@ import grpc
 
 from fleeting_openstack.instancegroup import (
     ConnectorConfig, InstanceGroup, InstanceUnhealthy, PartialError, Settings)
+from fleeting_openstack.wire.kinds import BOOL, DURATION, INT, JSON, KEY, STATE, STR, STRLIST, TIMESTAMP
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -48,10 +48,6 @@ class _Lazy:
 
 
 _wire = _Lazy()
-#: model kinds (the same strings as fleeting_openstack.wire.mapping's).
-BOOL, DURATION, INT, JSON, KEY, STATE, STR, STRLIST, TIMESTAMP = (
-    "bool", "duration", "integer", "json", "bytes or string", "state (string or enum)", "string",
-    "list of strings", "time")
 
 log = logging.getLogger("fleeting_openstack.service")
 
@@ -345,7 +341,3 @@ def register(server: grpc.Server, provider: InstanceGroup,
     servicer = FleetingService(provider, holder or ContractHolder())
     server.add_generic_rpc_handlers((servicer,))
     return servicer
-
-
-def contract_json(served: ServedContract) -> str:
-    return json.dumps(served.summary(), indent=2, sort_keys=True)

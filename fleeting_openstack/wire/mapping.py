@@ -30,9 +30,8 @@ from typing import Mapping, Sequence
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-JSON, STR, INT, BOOL, KEY, DURATION, TIMESTAMP, STRLIST, STATE, RECORDS = (
-    "json", "string", "integer", "bool", "bytes or string", "duration", "time",
-    "list of strings", "state (string or enum)", "list of messages")
+from fleeting_openstack.wire.kinds import (  # noqa: F401 - re-exported: mapping.JSON etc.
+    BOOL, DURATION, INT, JSON, KEY, RECORDS, STATE, STR, STRLIST, TIMESTAMP)
 
 _INTS = frozenset({FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
                    FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SINT64,
