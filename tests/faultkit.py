@@ -4,8 +4,12 @@ fast timeouts, and the leak / duplicate checks every scenario ends with."""
 from __future__ import annotations
 
 import json
+import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
 
 from fleeting_openstack.instancegroup import State
 
@@ -68,3 +72,22 @@ def log_messages(capture: Any, level: str | None = None) -> list[str]:
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value).encode()
+
+
+@pytest.fixture()
+def faulty(devcloud: dict, tmp_path: Path) -> Iterator[Any]:
+    """The fault-injecting proxy in front of the devcloud (tests/support/faultproxy.py)."""
+    sys.path.append(str(Path(__file__).parent / "support"))
+    from faultproxy import FaultyCloud
+
+    cloud = FaultyCloud(devcloud, tmp_path)
+    yield cloud
+    cloud.close()
+
+
+@pytest.fixture()
+def fcfg(plugin_config: Callable[..., dict], faulty: Any) -> Callable[..., dict]:
+    """A plugin_config that reaches the cloud through ``faulty``, with short timeouts (FAST)."""
+    def make(**overrides: Any) -> dict:
+        return plugin_config(cloud=faulty.cloud, clouds_config=str(faulty.clouds_yaml), **{**FAST, **overrides})
+    return make

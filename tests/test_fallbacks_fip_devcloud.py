@@ -4,35 +4,19 @@ request counts can be asserted."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
 from fleeting_openstack.instancegroup import State
 
 from devcloud.lifecycle import start  # noqa: E402
+from faultkit import faulty, fcfg  # noqa: E402,F401 - fixtures
 from faultkit import (FAST, assert_no_duplicates, assert_no_leaks, empty, log_messages, running,  # noqa: E402
                       updates_until)
 
-sys.path.append(str(Path(__file__).parent / "support"))
-from faultproxy import FaultyCloud  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("cleanup_group")
 
-
-@pytest.fixture()
-def faulty(devcloud, tmp_path):
-    cloud = FaultyCloud(devcloud, tmp_path)
-    yield cloud
-    cloud.close()
-
-
-@pytest.fixture()
-def fcfg(plugin_config, faulty):
-    def make(**overrides):
-        return plugin_config(cloud=faulty.cloud, clouds_config=str(faulty.clouds_yaml), **{**FAST, **overrides})
-    return make
 
 
 @pytest.fixture()

@@ -21,6 +21,7 @@ from fleeting_openstack.instancegroup import PartialError, Settings, State
 from fleeting_openstack.provider import OpenStackProvider, group_tag
 
 from devcloud.lifecycle import start  # noqa: E402
+from faultkit import faulty, fcfg  # noqa: E402,F401 - fixtures
 from faultkit import (FAST, assert_no_duplicates, assert_no_leaks, empty, group_servers, log_messages,  # noqa: E402
                       running, updates_until)
 
@@ -30,19 +31,6 @@ from faultproxy import FaultyCloud, when  # noqa: E402
 pytestmark = pytest.mark.usefixtures("cleanup_group")
 SERVERS = r"/servers/detail"
 
-
-@pytest.fixture()
-def faulty(devcloud, tmp_path):
-    cloud = FaultyCloud(devcloud, tmp_path)
-    yield cloud
-    cloud.close()
-
-
-@pytest.fixture()
-def fcfg(plugin_config, faulty):
-    def make(**overrides):
-        return plugin_config(cloud=faulty.cloud, clouds_config=str(faulty.clouds_yaml), **{**FAST, **overrides})
-    return make
 
 
 def test_reads_and_deletes_survive_5xx_429_resets_and_latency(fcfg, faulty, admin, group_name):
