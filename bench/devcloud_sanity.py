@@ -58,8 +58,8 @@ def run(n: int = 5) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from devcloud.fixtures import clouds_yaml_path, load_fixtures
 
-    from fleeting_openstack.instancegroup import Settings, State
-    from fleeting_openstack.provider import OpenStackProvider
+    from fleeting_openstack.contract.instancegroup import Settings, State
+    from fleeting_openstack.provider.group import OpenStackProvider
 
     fx = load_fixtures()
     counter = Counter()

@@ -10,7 +10,7 @@ least 100 MB: it links the "renumbered" variant contract
 and ``0x0a <len> some/path.proto`` fragments, as a large Go binary such as
 gitlab-runner carries). Then it measures:
 
-1. the plugin's discovery (``fleeting_openstack.wire.discovery.discover`` of
+1. the plugin's discovery (``fleeting_openstack.contract.discovery.discover`` of
    this source tree, in process, the big binary given as
    ``FLEETING_OPENSTACK_PROTOCOL_FROM``): **cold** (empty discovery cache:
    sha256 + scan; the OS page cache is warm) and **cached** (the per-binary
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 import handshake  # noqa: E402  (bench/handshake.py: one_plugin_run, summary)
-from fleeting_openstack.wire import discovery  # noqa: E402
+from fleeting_openstack.contract import discovery  # noqa: E402
 
 CONFORMANCE = ROOT / "tests" / "conformance"
 VARIANT = CONFORMANCE / "variants" / "renumbered" / "pb"

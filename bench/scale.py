@@ -86,9 +86,9 @@ def plugin_config(workdir: Path, **extra) -> dict:
 
 
 def make_provider(workdir: Path, mode: str, **extra):
-    from fleeting_openstack.concurrency import AdaptiveLimit
-    from fleeting_openstack.instancegroup import Settings
-    from fleeting_openstack.provider import OpenStackProvider
+    from fleeting_openstack.provider.concurrency import AdaptiveLimit
+    from fleeting_openstack.contract.instancegroup import Settings
+    from fleeting_openstack.provider.group import OpenStackProvider
 
     if mode == "before":
         extra.setdefault("resync_interval", "0s")
@@ -183,7 +183,7 @@ class Original:
 
 # -- the orchestrator ------------------------------------------------------------------
 def seed(stub: Stub, n: int, others: int) -> None:
-    from fleeting_openstack.provider import group_tag
+    from fleeting_openstack.provider.group import group_tag
 
     stub.admin("/_clear", {})
     stub.admin("/_seed", {"count": others, "prefix": "other-", "tags": [], "metadata": {"owner": "someone"}})

@@ -99,8 +99,8 @@ def main() -> int:
     ap.add_argument("--stub", action="store_true", help="run against bench/novastub.py instead of the devcloud")
     args = ap.parse_args()
 
-    from fleeting_openstack.instancegroup import PartialError, Settings, State
-    from fleeting_openstack.provider import OpenStackProvider
+    from fleeting_openstack.contract.instancegroup import PartialError, Settings, State
+    from fleeting_openstack.provider.group import OpenStackProvider
 
     group = f"soak-{uuid.uuid4().hex[:8]}"
     proc = None

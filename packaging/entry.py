@@ -1,5 +1,5 @@
 """Entry script of the single-file build: the same ``main`` as the console script."""
 
-from fleeting_openstack.cli import main
+from fleeting_openstack.cli.main import main
 
 raise SystemExit(main())

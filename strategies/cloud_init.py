@@ -35,8 +35,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from fleeting_openstack.hookspecs import hookimpl
-from fleeting_openstack.strategy_types import (
+from fleeting_openstack.plugin.hookspecs import hookimpl
+from fleeting_openstack.plugin.types import (
     ImageInfo,
     InstanceContext,
     InstanceCredentials,

@@ -31,8 +31,8 @@ import json
 import re
 from typing import Any, Mapping
 
-from fleeting_openstack.hookspecs import hookimpl
-from fleeting_openstack.strategy_types import (
+from fleeting_openstack.plugin.hookspecs import hookimpl
+from fleeting_openstack.plugin.types import (
     ImageInfo,
     InstanceContext,
     InstanceCredentials,

@@ -106,7 +106,7 @@ class LogCapture(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(level=1)
-        from fleeting_openstack.hclog import HclogFormatter
+        from fleeting_openstack.transport.hclog import HclogFormatter
 
         self.setFormatter(HclogFormatter())
         self.lines: list[str] = []

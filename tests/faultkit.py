@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from fleeting_openstack.instancegroup import State
+from fleeting_openstack.contract.instancegroup import State
 
 #: Bounds the fault suite runs with (short, so the suite stays quick; documented in docs/troubleshooting.md).
 FAST = {"api_timeout": "10s", "api_connect_timeout": "2s", "retry_budget": "15s",

@@ -1,5 +1,5 @@
 """`validate --check-cloud` runs every check Init runs, through the one function both call
-(fleeting_openstack.initchecks.run), against the real devcloud; and what names the cause
+(fleeting_openstack.provider.initchecks.run), against the real devcloud; and what names the cause
 when the cloud configuration is wrong."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import subprocess
 
 import pytest
 
-from fleeting_openstack import cmdline, initchecks
-from fleeting_openstack.instancegroup import Settings
-from fleeting_openstack.provider import OpenStackProvider
+from fleeting_openstack.cli import parser as cmdline
+from fleeting_openstack.provider import initchecks
+from fleeting_openstack.contract.instancegroup import Settings
+from fleeting_openstack.provider.group import OpenStackProvider
 
 PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
 

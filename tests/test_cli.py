@@ -8,14 +8,15 @@ import sys
 
 import pytest
 
-from fleeting_openstack import __version__, cli
+from fleeting_openstack import __version__
+from fleeting_openstack.cli import main as cli
 
 FIELDS = ["Name", "Version", "Git revision", "Git ref", "Python version", "Built", "OS/Arch"]
 
 
 @pytest.mark.parametrize("flag", ["version", "--version", "-version"])
 def test_version_block(flag, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "fleeting_openstack.cli", flag], cwd=tmp_path,
+    out = subprocess.run([sys.executable, "-m", "fleeting_openstack.cli.main", flag], cwd=tmp_path,
                          capture_output=True, text=True, check=True).stdout
     rows = dict(line.split(":", 1) for line in out.splitlines())
     assert list(rows) == FIELDS
@@ -47,7 +48,8 @@ def test_unknown_command_is_usage_error(capsys):
 
 # -- one argparse tree ----------------------------------------------------------------------
 
-from fleeting_openstack import cmdline, completion  # noqa: E402
+from fleeting_openstack.cli import parser as cmdline
+from fleeting_openstack.cli import completion  # noqa: E402
 
 COMMANDS = sorted(set(cmdline.subcommands(cmdline.build_parser())) - {"protocol"})  # protocol: its own parser
 PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
@@ -115,7 +117,7 @@ def test_bootstrap_refuses_a_version_or_symlink_that_leaves_the_directory(tmp_pa
 
 
 def test_bare_invocation_by_hand_prints_go_plugin_text_and_points_at_help(tmp_path):
-    from fleeting_openstack.goplugin import NOT_A_PROGRAM
+    from fleeting_openstack.transport.goplugin import NOT_A_PROGRAM
 
     env = {k: v for k, v in os.environ.items() if k != cli.MAGIC_COOKIE_KEY}
     done = subprocess.run([PLUGIN_BIN], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)

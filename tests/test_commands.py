@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack import cli, commands, reap
-from fleeting_openstack.instancegroup import ConnectorConfig, State
-from fleeting_openstack.provider import META_CLUSTER, OpenStackProvider, group_tag
+from fleeting_openstack.cli import main as cli
+from fleeting_openstack.cli import common as commands
+from fleeting_openstack.cli import reap
+from fleeting_openstack.contract.instancegroup import ConnectorConfig, State
+from fleeting_openstack.provider.group import META_CLUSTER, OpenStackProvider, group_tag
 
 from devcloud.lifecycle import start, wait_states  # noqa: E402
 
@@ -109,7 +111,7 @@ def test_plugins_marks_the_selected_strategy(tmp_path):
 
 
 def test_subcommands_are_wired_into_the_cli(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "fleeting_openstack.cli", "plugins", "--json"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "fleeting_openstack.cli.main", "plugins", "--json"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "cloud-init" in json.loads(done.stdout)["strategies"]
@@ -362,7 +364,7 @@ def test_name_pattern_matches_the_plugins_names():
 def test_volume_rules(plugin_config):
     """Cinder is not part of the devcloud: the volume rules against fakes."""
     from fleeting_openstack.config import load_plugin_config
-    from fleeting_openstack.openstack import Server
+    from fleeting_openstack.openstack.client import Server
 
     raw = plugin_config(server_spec={"block_device_mapping_v2": [
         {"boot_index": 0, "uuid": "d5460af5-83f3-47d7-9c4f-80294c66b267", "source_type": "image", "destination_type": "volume",
@@ -398,8 +400,8 @@ def test_volume_rules(plugin_config):
 
 def test_observing_provider_reports_but_never_deletes():
     """The read-only twin of Update (what status and reap use), with a stub cloud."""
-    from fleeting_openstack.openstack import Address, Server
-    from fleeting_openstack.strategies import StrategyManager
+    from fleeting_openstack.openstack.client import Address, Server
+    from fleeting_openstack.plugin.manager import StrategyManager
 
     deleted: list[str] = []
     cloud = types.SimpleNamespace(delete_server=deleted.append, console_tail=lambda sid, n: "",

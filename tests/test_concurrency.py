@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fleeting_openstack.concurrency import AdaptiveLimit, is_congestion
-from fleeting_openstack.openstack import CloudError
+from fleeting_openstack.provider.concurrency import AdaptiveLimit, is_congestion
+from fleeting_openstack.openstack.client import CloudError
 
 
 def answer(limit: AdaptiveLimit, latency: float = 1.0, congested: bool = False) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack.provider import META_CLUSTER, group_tag
+from fleeting_openstack.provider.group import META_CLUSTER, group_tag
 
 HERE = Path(__file__).parent / "conformance"
 VARIANTS = ("renamed", "renumbered", "streamed", "unmappable")

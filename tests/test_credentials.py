@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from fleeting_openstack.credentials import MASTER_FILE, KeyPair, KeyStore, KeyStoreError, new_salt
+from fleeting_openstack.provider.keys import MASTER_FILE, KeyPair, KeyStore, KeyStoreError, new_salt
 
 
 def mode(path) -> int:

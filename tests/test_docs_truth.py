@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack import cmdline
+from fleeting_openstack.cli import parser as cmdline
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -172,7 +172,7 @@ def _matches(doc: str, actual: str) -> bool:
 
 
 def test_state_dir_messages_are_what_the_key_store_says(tmp_path):
-    from fleeting_openstack.credentials import KeyStore, KeyStoreError
+    from fleeting_openstack.provider.keys import KeyStore, KeyStoreError
 
     loose = tmp_path / "loose"
     loose.mkdir()

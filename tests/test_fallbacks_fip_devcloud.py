@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleeting_openstack.instancegroup import State
+from fleeting_openstack.contract.instancegroup import State
 
 from devcloud.lifecycle import start  # noqa: E402
 from faultkit import faulty, fcfg  # noqa: E402,F401 - fixtures

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack.instancegroup import PartialError, Settings, State
-from fleeting_openstack.provider import OpenStackProvider, group_tag
+from fleeting_openstack.contract.instancegroup import PartialError, Settings, State
+from fleeting_openstack.provider.group import OpenStackProvider, group_tag
 
 from devcloud.lifecycle import start  # noqa: E402
 from faultkit import faulty, fcfg  # noqa: E402,F401 - fixtures

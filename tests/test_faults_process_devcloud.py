@@ -17,7 +17,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fleeting_openstack import cli, stale
+from fleeting_openstack.cli import main as cli
+from fleeting_openstack.transport import stale
 from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc, health_pb2, health_pb2_grpc
 
 from faultkit import FAST  # noqa: E402
@@ -30,7 +31,7 @@ def _launch(tmp_path: Path) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path), PLUGIN_PROTOCOL_VERSIONS="1",
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
     env.pop("FLEETING_OPENSTACK_PROVIDER", None)
-    proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli"], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli.main"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, proc.stdout.readline().split("|")[3]
 
@@ -105,7 +106,7 @@ def test_stale_sockets_and_mtls_dirs_of_dead_processes_are_cleaned(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent / "support"), PLUGIN_UNIX_SOCKET_DIR=str(tmp_path),
                FLEETING_OPENSTACK_PROVIDER="memory_provider:MemoryProvider",
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
-    proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli"], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli.main"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline()

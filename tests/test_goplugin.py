@@ -14,7 +14,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fleeting_openstack import cli, goplugin
+from fleeting_openstack.cli import main as cli
+from fleeting_openstack.transport import goplugin
 from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc, goplugin_pb2, goplugin_pb2_grpc
 
 SUPPORT = str(Path(__file__).parent / "support")
@@ -32,7 +33,7 @@ def launch(tmp_path, extra=None, provider="memory_provider:MemoryProvider"):
     env = dict(os.environ, PYTHONPATH=SUPPORT, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path),
                PLUGIN_PROTOCOL_VERSIONS="1", FLEETING_OPENSTACK_PROVIDER=provider,
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE}, **(extra or {}))
-    proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli"], env=env, cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli.main"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     return proc, line
@@ -98,7 +99,7 @@ def test_exits_when_parent_dies(tmp_path):
     env = dict(os.environ, PYTHONPATH=SUPPORT, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path),
                FLEETING_OPENSTACK_PROVIDER="memory_provider:MemoryProvider",
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
-    out = subprocess.run(["sh", "-c", f"{sys.executable} -m fleeting_openstack.cli >/dev/null 2>&1 & echo $!; sleep 2"],
+    out = subprocess.run(["sh", "-c", f"{sys.executable} -m fleeting_openstack.cli.main >/dev/null 2>&1 & echo $!; sleep 2"],
                          env=env, capture_output=True, text=True, timeout=10, cwd=tmp_path)
     pid = int(out.stdout.strip())
     deadline = time.time() + 10

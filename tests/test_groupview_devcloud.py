@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from fleeting_openstack import groupview
-from fleeting_openstack.instancegroup import State
-from fleeting_openstack.openstack import Cloud, CloudError
-from fleeting_openstack.provider import group_tag
+from fleeting_openstack.provider import groupview
+from fleeting_openstack.contract.instancegroup import State
+from fleeting_openstack.openstack.client import Cloud, CloudError
+from fleeting_openstack.provider.group import group_tag
 
 from devcloud.lifecycle import start, wait_states  # noqa: E402
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from fleeting_openstack import hclog
+from fleeting_openstack.transport import hclog
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
 
@@ -87,7 +87,7 @@ def _plugin_session(tmp_path, config: dict, env_extra: dict) -> list[str]:
     return its stderr lines."""
     import grpc
 
-    from fleeting_openstack import cli
+    from fleeting_openstack.cli import main as cli
     from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc, goplugin_pb2, goplugin_pb2_grpc
 
     env = dict(os.environ, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path), PLUGIN_PROTOCOL_VERSIONS="1",

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from fleeting_openstack.config import load_plugin_config, schema
-from fleeting_openstack.instancegroup import Settings, State
-from fleeting_openstack.provider import OpenStackProvider
+from fleeting_openstack.contract.instancegroup import Settings, State
+from fleeting_openstack.provider.group import OpenStackProvider
 
 from devcloud.lifecycle import wait_states, wait_gone  # noqa: E402
 

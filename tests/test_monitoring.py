@@ -16,7 +16,8 @@ import grpc
 import pytest
 import yaml
 
-from fleeting_openstack import cli, metrics
+from fleeting_openstack.cli import main as cli
+from fleeting_openstack.provider import metrics
 from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc, goplugin_pb2, goplugin_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,7 +165,7 @@ def test_a_bad_listen_address_is_a_config_error():
 
 def test_requests_without_an_answer_are_counted_as_errors(tmp_path):
     """A Keystone that refuses the connection (a real refused socket, no fake)."""
-    from fleeting_openstack.openstack import Cloud, CloudError
+    from fleeting_openstack.openstack.client import Cloud, CloudError
 
     clouds = tmp_path / "clouds.yaml"
     clouds.write_text("clouds:\n  down:\n    auth_type: v3applicationcredential\n    auth:\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from fleeting_openstack.probe import probe_address
+from fleeting_openstack.provider.probe import probe_address
 
 
 def serve_once(payload: bytes) -> int:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from fleeting_openstack.instancegroup import ConnectorConfig, InstanceUnhealthy, PartialError, Settings, State
-from fleeting_openstack.provider import META_CLUSTER, OpenStackProvider, group_tag
+from fleeting_openstack.contract.instancegroup import ConnectorConfig, InstanceUnhealthy, PartialError, Settings, State
+from fleeting_openstack.provider.group import META_CLUSTER, OpenStackProvider, group_tag
 
 from devcloud.lifecycle import start, wait_states, wait_gone  # noqa: E402
 
@@ -259,7 +259,7 @@ def test_static_credentials_generate_nothing(plugin_config, devcloud, tmp_path):
 def test_nova_5xx_after_create_makes_no_duplicate(plugin_config, admin, group_name, monkeypatch):
     """Fault injection on top of the real cloud: Nova creates the server but the
     answer is lost (a 5xx); the plugin must find it, not create another one."""
-    from fleeting_openstack.openstack import Cloud, CloudError
+    from fleeting_openstack.openstack.client import Cloud, CloudError
 
     real_create = Cloud.create_server
 
@@ -279,7 +279,7 @@ def test_nova_5xx_after_create_makes_no_duplicate(plugin_config, admin, group_na
 
 
 def test_nova_4xx_is_reported_and_nothing_leaks(plugin_config, admin, group_name, monkeypatch):
-    from fleeting_openstack.openstack import Cloud, CloudError
+    from fleeting_openstack.openstack.client import Cloud, CloudError
 
     def refused(self, request):
         raise CloudError("Nova POST /servers: HTTP 400: Invalid input", 400)
@@ -337,21 +337,21 @@ def test_quota_exceeded_is_reported_with_nothing_done(plugin_config, tiny_quota_
 
 
 def test_validate_check_cloud(plugin_config, tmp_path):
-    from fleeting_openstack import validate
+    from fleeting_openstack.cli import validate
 
     good = tmp_path / "good.json"
     good.write_text(json.dumps(plugin_config()))
     assert validate.main([str(good), "--check-cloud"]) == 0
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(plugin_config(server_spec={"flavorRef": "nope", "key_name": "missing-key"})))
-    report = validate.validate_path(bad, check_cloud=__import__("fleeting_openstack.cloudcheck").cloudcheck.check_cloud)
+    report = validate.validate_path(bad, check_cloud=__import__("fleeting_openstack.cli.cloudcheck").cli.cloudcheck.check_cloud)
     paths = {issue.path for issue in report.errors}
     assert {"server_spec.flavorRef", "server_spec.key_name"} <= {p.split("plugin_config.")[-1] for p in paths}, report.errors
 
 
 def test_update_costs_one_request_per_page_of_the_group(plugin_config, demo, devcloud, group_name, monkeypatch):
     """Other servers in the project cost nothing: the group is filtered server-side."""
-    from fleeting_openstack.openstack import Cloud
+    from fleeting_openstack.openstack.client import Cloud
 
     others = [demo.compute.create_server(
         name=f"{group_name}x-other-{i}", image_id=devcloud["images"]["tiny-raw"],

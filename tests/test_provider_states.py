@@ -8,9 +8,9 @@ import types
 
 import pytest
 
-from fleeting_openstack.instancegroup import State
-from fleeting_openstack.openstack import Address, Server
-from fleeting_openstack.provider import TRANSITIONAL, UNUSABLE, OpenStackProvider
+from fleeting_openstack.contract.instancegroup import State
+from fleeting_openstack.openstack.client import Address, Server
+from fleeting_openstack.provider.group import TRANSITIONAL, UNUSABLE, OpenStackProvider
 
 
 class StubCloud:
@@ -39,7 +39,7 @@ def server(sid: str, status: str, age: float = 10.0, task_state=None, fault: str
 
 
 def provider(boot_time=None, on_boot_timeout="running", console="") -> OpenStackProvider:
-    from fleeting_openstack.strategies import StrategyManager
+    from fleeting_openstack.plugin.manager import StrategyManager
 
     p = OpenStackProvider()
     p.cloud = StubCloud(console)

@@ -11,7 +11,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from fleeting_openstack import cmdline
+from fleeting_openstack.cli import parser as cmdline
 from fleeting_openstack.config import load_plugin_config, parse_duration
 
 ROOT = Path(__file__).resolve().parent.parent

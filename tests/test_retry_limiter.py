@@ -8,10 +8,10 @@ import logging
 
 import pytest
 
-from fleeting_openstack.limiter import Choices, CreateBreaker, CreatesPaused, quota_headroom
-from fleeting_openstack.openstack import CloudError, NotFound, checked_id, InvalidId
-from fleeting_openstack.redact import redact
-from fleeting_openstack.retry import RetryPolicy, parse_retry_after
+from fleeting_openstack.provider.limiter import Choices, CreateBreaker, CreatesPaused, quota_headroom
+from fleeting_openstack.openstack.client import CloudError, NotFound, checked_id, InvalidId
+from fleeting_openstack.openstack.redact import redact
+from fleeting_openstack.openstack.retry import RetryPolicy, parse_retry_after
 
 
 class Clock:

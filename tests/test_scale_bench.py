@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack.instancegroup import Settings
+from fleeting_openstack.contract.instancegroup import Settings
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.insert(0, str(BENCH))
@@ -61,7 +61,7 @@ def stand_in(tmp_path):
 
 
 def provider_for(tmp_path, **extra):
-    from fleeting_openstack.provider import OpenStackProvider
+    from fleeting_openstack.provider.group import OpenStackProvider
 
     provider = OpenStackProvider()
     provider.init(json.dumps(scale.plugin_config(tmp_path, **extra)).encode(), Settings())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack.instancegroup import ConnectorConfig, PartialError
+from fleeting_openstack.contract.instancegroup import ConnectorConfig, PartialError
 
 from devcloud.lifecycle import start  # noqa: E402
 from faultkit import FAST, assert_no_leaks, empty, running, updates_until  # noqa: E402

@@ -18,8 +18,8 @@ from email.mime.text import MIMEText
 import pytest
 import yaml
 
-from fleeting_openstack.strategies import StrategyManager
-from fleeting_openstack.strategy_types import ImageInfo, InstanceContext, InstanceCredentials
+from fleeting_openstack.plugin.manager import StrategyManager
+from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, InstanceCredentials
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0Jm1xS1cXv0t0Y8hY6cG2y4aYp3n0dQJm8hW2k9bT fleeting"
 OLD_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDoperatorkey operator@laptop"

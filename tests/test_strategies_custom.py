@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack.strategies import StrategyManager
-from fleeting_openstack.strategy_types import ImageInfo, InstanceContext, InstanceCredentials, Observation, ReadinessState
+from fleeting_openstack.plugin.manager import StrategyManager
+from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, InstanceCredentials, Observation, ReadinessState
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0Jm1xS1cXv0t0Y8hY6cG2y4aYp3n0dQJm8hW2k9bT fleeting"
 CONSOLES = Path(__file__).parent / "fixtures" / "consoles"

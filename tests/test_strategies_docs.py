@@ -1,6 +1,6 @@
 """Every hook is specified properly, tested and documented (datasette-style).
 
-Adding a hook to fleeting_openstack/hookspecs.py without a test that
+Adding a hook to fleeting_openstack/plugin/hookspecs.py without a test that
 mentions it, a section in docs/strategies.md, or :param: lines for its
 arguments fails here.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack import hookspecs
+from fleeting_openstack.plugin import hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "strategies.md"
@@ -74,6 +74,6 @@ def test_guide_covers_packaging_templating_and_env():
     for needle in ('[project.entry-points."fleeting_openstack.strategies"]', "{{fleeting.instance_name}}",
                    "FLEETING_OPENSTACK_TRACE_HOOKS", "FLEETING_OPENSTACK_BLOCK_PLUGINS", "fleeting-key-salt"):
         assert needle in text, needle
-    from fleeting_openstack import templating
+    from fleeting_openstack.plugin import templating
     for var in templating.VARIABLES:
         assert f"fleeting.{var}" in text, var

@@ -11,8 +11,8 @@ import textwrap
 import pytest
 import yaml
 
-from fleeting_openstack.hookspecs import hookimpl
-from fleeting_openstack.strategies import (
+from fleeting_openstack.plugin.hookspecs import hookimpl
+from fleeting_openstack.plugin.manager import (
     BLOCK_ENV,
     MAX_USER_DATA_BASE64,
     TRACE_ENV,
@@ -22,7 +22,7 @@ from fleeting_openstack.strategies import (
     StrategyManager,
     UnknownStrategyError,
 )
-from fleeting_openstack.strategy_types import (
+from fleeting_openstack.plugin.types import (
     ImageInfo,
     InstanceContext,
     InstanceCredentials,
@@ -159,7 +159,7 @@ def _write_dist(root, dist, version, module, source, ep_name):
 
 def test_third_party_package_is_found_by_its_entry_point(tmp_path, monkeypatch):
     _write_dist(tmp_path, "acme_fleeting", "1.2.3", "acme_fleeting_strategy", '''
-        from fleeting_openstack.hookspecs import hookimpl
+        from fleeting_openstack.plugin.hookspecs import hookimpl
 
         class Acme:
             @hookimpl

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack.strategies import StrategyManager
-from fleeting_openstack.strategy_types import Observation, ReadinessState
+from fleeting_openstack.plugin.manager import StrategyManager
+from fleeting_openstack.plugin.types import Observation, ReadinessState
 
 READY, WAITING, FAILED = ReadinessState.READY, ReadinessState.WAITING, ReadinessState.FAILED
 CONSOLES = Path(__file__).parent / "fixtures" / "consoles"

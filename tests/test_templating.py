@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fleeting_openstack import templating
-from fleeting_openstack.strategy_types import ImageInfo, InstanceContext, UserDataError
+from fleeting_openstack.plugin import templating
+from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, UserDataError
 
 VALUES = {
     "instance_name": "runner-7",

@@ -1,4 +1,4 @@
-"""Tests of fleeting_openstack.validate: the `validate` subcommand."""
+"""Tests of fleeting_openstack.cli.validate: the `validate` subcommand."""
 from __future__ import annotations
 
 import io
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack import validate as validate_mod
+from fleeting_openstack.cli import validate as validate_mod
 from fleeting_openstack.config import ConfigIssue, PluginConfig
-from fleeting_openstack.validate import UnreadableFileError, main, validate_path
+from fleeting_openstack.cli.validate import UnreadableFileError, main, validate_path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NET = "f05e7f64-9e0f-4c5c-acb0-b636000d7301"

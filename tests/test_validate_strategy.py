@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fleeting_openstack import validate
+from fleeting_openstack.cli import validate
 
 SPEC = {"name": "w-%d", "imageRef": "d5460af5-83f3-47d7-9c4f-80294c66b267", "flavorRef": "1", "networks": "auto"}
 

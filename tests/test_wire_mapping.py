@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from google.protobuf import message_factory
 
-from fleeting_openstack.service import ServedContract
-from fleeting_openstack.wire import discovery, mapping, rawfields
+from fleeting_openstack.contract.service import ServedContract
+from fleeting_openstack.contract import discovery, mapping, rawfields
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 from wirecontract import compile_proto, pool_of  # noqa: E402
@@ -163,7 +163,7 @@ def test_raw_fields_show_shape_never_strings(secret):
 
 
 def test_service_uses_the_mapping_kinds_without_importing_it_before_the_handshake():
-    from fleeting_openstack import service
+    from fleeting_openstack.contract import service
 
     for name in ("BOOL", "DURATION", "INT", "JSON", "KEY", "STATE", "STR", "STRLIST", "TIMESTAMP"):
         assert getattr(service, name) == getattr(mapping, name), name

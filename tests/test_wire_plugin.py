@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fleeting_openstack import goplugin
+from fleeting_openstack.transport import goplugin
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 from wirecontract import PluginUnderTest, compile_proto, pool_of, random_variant  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 
 from fleeting_openstack.proto import fleeting_pb2, goplugin_pb2, health_pb2
-from fleeting_openstack.wire import discovery, scan
+from fleeting_openstack.contract import discovery, scan
 
 CONFORMANCE = Path(__file__).parent / "conformance"
 

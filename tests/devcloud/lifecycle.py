@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import time
 
-from fleeting_openstack.instancegroup import ConnectorConfig, Settings, State
-from fleeting_openstack.provider import OpenStackProvider
+from fleeting_openstack.contract.instancegroup import ConnectorConfig, Settings, State
+from fleeting_openstack.provider.group import OpenStackProvider
 
 
 def start(cfg: dict, connector: ConnectorConfig | None = None) -> OpenStackProvider:

@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 
-from fleeting_openstack.instancegroup import (
+from fleeting_openstack.contract.instancegroup import (
     ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
 
 log = logging.getLogger("fleeting_openstack.memory")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import sys
 
-from fleeting_openstack.instancegroup import PartialError, Settings
-from fleeting_openstack.provider import OpenStackProvider
+from fleeting_openstack.contract.instancegroup import PartialError, Settings
+from fleeting_openstack.provider.group import OpenStackProvider
 
 
 def main() -> int:

@@ -6,7 +6,7 @@
 // It must never import a generated .pb.go package (in particular not
 // ../fleetingpb): Go links the descriptor of every imported .proto file into
 // the binary, and the plugin reads its contract from the binary of the host
-// that starts it (fleeting_openstack/wire/discovery.py). A variant host
+// that starts it (fleeting_openstack/contract/discovery.py). A variant host
 // (../variants/<name>) must embed ONLY its variant contract; pluginclient adds
 // the built-in stubs on top of this package for the other hosts.
 package hostkit
@@ -29,7 +29,7 @@ import (
 	"google.golang.org/grpc"
 )
 
-// Handshake is the go-plugin handshake fleeting_openstack/cli.py expects
+// Handshake is the go-plugin handshake fleeting_openstack/cli/main.py expects
 // (MAGIC_COOKIE_*; unverified against upstream fleeting, see docs/protocol.md).
 var Handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  1,

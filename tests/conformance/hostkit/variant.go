@@ -14,7 +14,7 @@ import (
 )
 
 // ContractLogMessage is the plugin's info line naming the contract it serves
-// (fleeting_openstack/service.py, ContractHolder).
+// (fleeting_openstack/contract/service.py, ContractHolder).
 const ContractLogMessage = "serving the runner's contract"
 
 // BuiltinLogMessage is the plugin's warn line when it falls back to the

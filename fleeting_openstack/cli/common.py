@@ -1,0 +1,391 @@
+"""Commands for people: ``status``, ``reap`` and ``plugins``.
+
+All three read what ``validate`` reads — a plugin_config JSON file or the
+runner's ``config.toml`` (its ``[runners.autoscaler.plugin_config]`` and
+``[runners.autoscaler.connector_config]``; ``--runner NAME`` picks one runner
+when several use this plugin) — through :mod:`fleeting_openstack.cli.validate`, so
+a config these commands accept is one the runner's plugin accepts.
+
+* ``status``: every server of the group, with the state the plugin reports to
+  the runner. The state comes from the provider's own Update logic run
+  read-only (``OpenStackProvider(observe=True)``): nothing is deleted, tagged
+  or written, so it is safe next to a running runner.
+* ``reap``: what the group leaked — servers the plugin would delete, Neutron
+  ports and floating IPs, Nova keypairs and Cinder volumes (see
+  :func:`fleeting_openstack.cli.reap.find_leaks` for the exact rules) — listed,
+  and deleted only with ``--yes`` (:mod:`.reap`).
+* ``plugins``: the installed boot strategies and site plugins.
+
+Output: a table for people, ``--json`` for scripts (stdout). Anything that
+waits on the cloud shows a one-line spinner on stderr, only when stderr is a
+terminal (never in pipes, logs or CI), erased before the result is printed.
+
+Exit status (the scheme of every command, :mod:`.cmdline`): 0 done; 1 problems
+found (an invalid configuration, Init fails, the cloud refused, a delete
+failed); 2 bad usage or cannot run (an unreadable file, no such runner).
+
+The runtime path talks to OpenStack only through :mod:`.openstack`; these
+commands also use that adapter's SDK connection (``cloud.conn``) for the
+Neutron, Cinder and keypair calls the plugin itself never makes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import re
+import shutil
+import threading
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence, TextIO
+
+PROG = "fleeting-plugin-openstack"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+#: Order in which ``reap --yes`` deletes what it found.
+KINDS = ("server", "floating_ip", "port", "keypair", "volume")
+
+
+class CommandError(Exception):
+    """Stops a command: ``message`` for stderr, ``code`` for the exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --------------------------------------------------------------------------
+# Progress on stderr
+# --------------------------------------------------------------------------
+
+class Progress:
+    """A one-line spinner on ``stream`` while the cloud is asked something.
+
+    Enabled only when ``stream`` is a terminal (or ``enabled=True``); the line
+    is erased on exit, so the command's own output starts on a clean line.
+    """
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, stream: TextIO, text: str = "", *, enabled: bool | None = None,
+                 interval: float = 0.1) -> None:
+        self.stream = stream
+        if enabled is None:
+            isatty = getattr(stream, "isatty", None)
+            enabled = bool(isatty and isatty())
+        self.enabled = enabled
+        self.text = text
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def say(self, text: str) -> None:
+        self.text = text
+        self._draw()
+
+    def _draw(self, frame: str = "") -> None:
+        if not self.enabled:
+            return
+        width = max(20, shutil.get_terminal_size((80, 24)).columns - 3)
+        with self._lock:
+            self.stream.write(f"\r{frame or self.FRAMES[0]} {self.text[:width]}\x1b[K")
+            self.stream.flush()
+
+    def _spin(self) -> None:
+        i = 0
+        while not self._stop.wait(self.interval):
+            i += 1
+            self._draw(self.FRAMES[i % len(self.FRAMES)])
+
+    def __enter__(self) -> "Progress":
+        if self.enabled:
+            self._draw()
+            self._thread = threading.Thread(target=self._spin, name="progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            with self._lock:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+
+
+# --------------------------------------------------------------------------
+# Input: the same files as validate
+# --------------------------------------------------------------------------
+
+@dataclass
+class Target:
+    """The plugin_config (and connector_config) a command works on."""
+
+    source: str
+    path: str  # "" for a plugin_config file, else runners[i].autoscaler.plugin_config
+    runner: str | None
+    config: Any  # PluginConfig
+    raw: Mapping[str, Any]  # plugin_config as written (what the runner sends)
+    connector: Any  # ConnectorConfig
+    use_external_addr: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "runner": self.runner, "path": self.path,
+                "group": self.config.name, "provider_id": self.config.provider_id,
+                "cloud": self.config.cloud, "strategy": self.config.strategy}
+
+
+_RUNNER_PATH = re.compile(r"runners\[(\d+)\]")
+
+
+def _connector(table: Any, warnings: list[str], where: str) -> tuple[Any, bool]:
+    """The runner's connector_config table as the ConnectorConfig the plugin receives."""
+    from fleeting_openstack.contract.instancegroup import ConnectorConfig
+
+    if not isinstance(table, Mapping):
+        return ConnectorConfig(), False
+    key = b""
+    key_path = table.get("key_path")
+    if isinstance(key_path, str) and key_path:
+        try:
+            key = Path(key_path).read_bytes()
+        except OSError as exc:
+            # The runner (another user, maybe) reads it; all Init needs to know is that one is set.
+            warnings.append(f"{where}.key_path: cannot read {key_path}: {exc.strerror or exc}")
+            key = b"(unreadable)"
+
+    def text(name: str) -> str:
+        value = table.get(name)
+        return value if isinstance(value, str) else ""
+
+    port = table.get("protocol_port")
+    return ConnectorConfig(
+        os=text("os"), arch=text("arch"), protocol=text("protocol"),
+        protocol_port=port if isinstance(port, int) and not isinstance(port, bool) else 0,
+        username=text("username"), password=text("password"), key=key,
+        use_static_credentials=table.get("use_static_credentials") is True,
+    ), table.get("use_external_addr") is True
+
+
+def load_target(path: str, runner: str | None = None) -> Target:
+    """Validate ``path`` like ``validate`` does and return the one plugin_config to use.
+
+    :raises CommandError: unreadable file (2), invalid config (2), no or several
+        matching runners (2).
+    """
+    from fleeting_openstack.cli import validate
+
+    try:
+        report = validate.validate_path(path)
+    except validate.UnreadableFileError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    warnings_all = [f"{w.path}: {w.message}" if w.path else w.message for w in report.warnings]
+
+    if report.kind == "plugin_config":
+        if runner is not None:
+            raise CommandError(f"{path}: --runner applies to a runner config.toml, not to a plugin_config file",
+                               EXIT_USAGE)
+        if report.errors:
+            raise CommandError(report.format_text(), EXIT_FAILED)
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        from fleeting_openstack.contract.instancegroup import ConnectorConfig
+
+        chosen = report.configs[0]
+        return Target(str(path), "", None, chosen.config, raw, ConnectorConfig(), False, warnings_all)
+
+    try:
+        data: Any = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        data = None
+    runners = data.get("runners") if isinstance(data, Mapping) else None
+    runners = runners if isinstance(runners, list) else []
+    ours: dict[int, str | None] = {}
+    for issue in list(report.errors) + list(report.configs):  # type: ignore[operator]
+        m = _RUNNER_PATH.match(issue.path)
+        if m and ".autoscaler.plugin" in issue.path:
+            i = int(m.group(1))
+            entry = runners[i] if i < len(runners) and isinstance(runners[i], Mapping) else {}
+            name = entry.get("name")
+            ours[i] = name if isinstance(name, str) else None
+
+    def label(i: int) -> str:
+        return ours[i] or f"#{i}"
+
+    if runner is not None:
+        picked = [i for i in ours if ours[i] == runner] or \
+                 ([int(runner)] if runner.isdigit() and int(runner) in ours else [])
+        if not picked:
+            known = ", ".join(label(i) for i in sorted(ours)) or "none"
+            raise CommandError(f"{path}: no runner {runner!r} uses fleeting-plugin-openstack "
+                               f"(runners that do: {known})", EXIT_USAGE)
+        index = picked[0]
+    else:
+        if len(ours) > 1:
+            raise CommandError(f"{path}: {len(ours)} runners use fleeting-plugin-openstack "
+                               f"({', '.join(label(i) for i in sorted(ours))}): choose one with --runner NAME",
+                               EXIT_USAGE)
+        if report.errors or not ours:
+            raise CommandError(report.format_text(), EXIT_FAILED if report.errors else EXIT_USAGE)
+        index = next(iter(ours))
+    prefix = f"runners[{index}]"
+    own_errors = [e for e in report.errors if e.path == prefix or e.path.startswith(prefix + ".")]
+    chosen_cfg = next((c for c in report.configs if c.path.startswith(prefix + ".")), None)
+    if own_errors or chosen_cfg is None:
+        lines = [f"{path}: {e.path}: error: {e.message}" for e in own_errors] or [report.format_text()]
+        raise CommandError("\n".join(lines), EXIT_FAILED)
+    autoscaler = runners[index]["autoscaler"]
+    warnings = [w for w in warnings_all if w.startswith(prefix + ".") or not w.startswith("runners[")]
+    connector, external = _connector(autoscaler.get("connector_config"), warnings,
+                                     f"{prefix}.autoscaler.connector_config")
+    return Target(str(path), chosen_cfg.path, chosen_cfg.runner, chosen_cfg.config,
+                  autoscaler["plugin_config"], connector, external, warnings)
+
+
+def observe(target: Target) -> Any:
+    """A read-only provider initialised exactly as the plugin's Init would be."""
+    from fleeting_openstack.contract.instancegroup import Settings
+    from fleeting_openstack.provider.group import OpenStackProvider
+
+    provider = OpenStackProvider(observe=True)
+    try:
+        provider.init(json.dumps(target.raw).encode(), Settings(target.connector))
+    except ValueError as exc:
+        raise CommandError(f"Init failed: {exc}", EXIT_FAILED) from None
+    return provider
+
+
+# --------------------------------------------------------------------------
+# Formatting helpers
+# --------------------------------------------------------------------------
+
+def human_age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, s = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{s:02d}s"
+    hours, m = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{m:02d}m"
+    days, h = divmod(hours, 24)
+    return f"{days}d{h:02d}h"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces; the last column is not padded."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if i < len(cells) - 1 else c
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(headers)] + [line(r) for r in rows])
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc(text: str | None) -> float | None:
+    """Timestamps of Neutron/Cinder/Nova: with or without a zone (no zone = UTC)."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+@contextlib.contextmanager
+def _quiet_logs(verbose: bool, stream: TextIO) -> Iterator[None]:
+    """Plain log lines on stderr; the provider's own warnings only with -v (status
+    already shows them as reasons). Restores the logging setup afterwards."""
+    root = logging.getLogger()
+    provider_log = logging.getLogger("fleeting_openstack.provider")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    old = (root.level, provider_log.level)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:
+        provider_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old[0])
+        provider_log.setLevel(old[1])
+
+
+# --------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------
+
+HELP = {
+    "status": "every server of the group and the state the plugin reports (read-only)",
+    "reap": "what the group leaked; deleted only with --yes",
+    "plugins": "installed boot strategies and site plugins, with their hooks",
+}
+DESCRIPTIONS = {
+    "status": "Every server of the group: Nova status, the state the plugin reports to the runner, "
+              "age, addresses, image, flavor, readiness and fault. Read-only.",
+    "reap": "Find what the group leaked (unusable servers, ports, floating IPs, keypairs, volumes); "
+            "delete it only with --yes.",
+    "plugins": "Installed boot strategies and site plugins, their versions and hooks; with PATH, the "
+               "strategy that config selects is marked.",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The arguments of ``command`` (a subparser of :func:`fleeting_openstack.cli.parser.build_parser`)."""
+    from fleeting_openstack.cli.parser import add_path
+
+    add_path(parser, optional=command == "plugins")
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    if command == "reap":
+        parser.add_argument("--yes", action="store_true", help="really delete what was found")
+    if command != "plugins":
+        parser.add_argument("-v", "--verbose", action="store_true", help="log lines of the plugin and SDK")
+    return parser
+
+
+def _command(command: str) -> Any:
+    """The function of ``command``, each in its module of :mod:`fleeting_openstack.cli`."""
+    import importlib
+
+    return getattr(importlib.import_module(f"fleeting_openstack.cli.{command}"), f"cmd_{command}")
+
+
+def main(command: str, argv: Sequence[str], *, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Run ``command`` (status, reap, plugins) with ``argv``; returns the exit status."""
+    from fleeting_openstack.cli import parser as cmdline
+
+    return cmdline.main([command, *argv], stdout=stdout, stderr=stderr)
+
+
+def run(command: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run ``command`` for parsed ``args``; returns the exit status."""
+    try:
+        with _quiet_logs(getattr(args, "verbose", False), err):
+            return _command(command)(args, out, err)
+    except CommandError as exc:
+        err.write(f"{PROG} {command}: {exc}\n")
+        return exc.code
+    except Exception as exc:  # noqa: BLE001 - the cloud failed: one line, the trace with -v
+        if getattr(args, "verbose", False):
+            raise
+        err.write(f"{PROG} {command}: {type(exc).__name__}: {exc}\n")
+        return EXIT_FAILED

@@ -1,0 +1,154 @@
+"""Command line: plugin mode for the runner, and commands for people.
+
+Started by gitlab-runner (the magic cookie is in the environment) it serves
+the plugin and writes nothing on stdout but the go-plugin handshake line.
+Otherwise it runs the commands for people: one argparse tree in
+:mod:`.cmdline` (``version``/``--version``/``-version``, ``bootstrap``,
+``validate``, ``status``, ``reap``, ``plugins``, ``render-user-data``,
+``completion``, ``protocol``, ``help``). Heavy modules are imported only by the
+command that needs them, so the handshake comes quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from fleeting_openstack import __version__
+
+# platform, shutil, subprocess and pathlib are imported by the commands that
+# use them: plugin mode pays only for what comes before the handshake line.
+
+NAME = "fleeting-plugin-openstack"
+
+#: The go-plugin handshake of fleeting plugins. UNVERIFIED against upstream:
+#: the fleeting Go module that defines it cannot be fetched here (see
+#: docs/protocol.md); this is the one place to correct it.
+MAGIC_COOKIE_KEY = "FLEETING_PLUGIN"
+MAGIC_COOKIE_VALUE = "fleeting"
+
+#: Test-only: "module:callable" returning an InstanceGroup to serve instead of
+#: the OpenStack provider (the conformance tests use it).
+ENV_PROVIDER = "FLEETING_OPENSTACK_PROVIDER"
+
+
+def _git(*args: str) -> str:
+    import subprocess
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True,
+                             timeout=2, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def build_info() -> dict[str, str]:
+    """Version facts: from ``_build_info`` when a build wrote it, else from git, else unknown."""
+    try:
+        from fleeting_openstack import _build_info  # type: ignore[attr-defined]
+
+        return dict(_build_info.INFO)
+    except ImportError:
+        pass
+    return {
+        "revision": _git("rev-parse", "--short=8", "HEAD") or "unknown",
+        "reference": _git("rev-parse", "--abbrev-ref", "HEAD") or "unknown",
+        "built": "unknown",
+    }
+
+
+def version_text() -> str:
+    import platform
+
+    info = build_info()
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    rows = [
+        ("Name", NAME),
+        ("Version", __version__),
+        ("Git revision", info["revision"]),
+        ("Git ref", info["reference"]),
+        ("Python version", platform.python_version()),
+        ("Built", info["built"]),
+        ("OS/Arch", f"{sys.platform}/{machine}"),
+    ]
+    return "".join(f"{k + ':':<16}{v}\n" for k, v in rows)
+
+
+def _escape_module_path(text: str) -> str:
+    from fleeting_openstack.cli.bootstrap import escape_module_path
+
+    return escape_module_path(text)
+
+
+def _provider():
+    spec = os.environ.get(ENV_PROVIDER)
+    if spec:
+        import importlib
+
+        module, _, attr = spec.partition(":")
+        return getattr(importlib.import_module(module), attr or "provider")()
+    from fleeting_openstack.provider.group import OpenStackProvider
+
+    return OpenStackProvider()
+
+
+def serve_plugin() -> int:
+    """Plugin mode: hclog on stderr, go-plugin on a unix socket, stdout = handshake only."""
+    from fleeting_openstack.transport import hclog
+
+    # Every stderr line is hclog JSON: the handler writes to the real stderr, anything
+    # else written to fd 2 (libraries, grpc's C core) is wrapped line by line.
+    log = hclog.configure(stream=hclog.capture_stderr_fd())
+    hclog.route_libraries()
+    hclog.install_excepthook()
+    from fleeting_openstack.transport import goplugin
+
+    def add_fleeting(server, ctx) -> None:  # type: ignore[no-untyped-def]
+        # Runs after the handshake line is out (goplugin.serve): the imports are paid then.
+        from fleeting_openstack.contract import service
+
+        provider = _provider()
+        holder = service.ContractHolder()
+        service.register(server, provider, holder)
+        # The runner's contract is read from its executable after the handshake
+        # line is out; the first fleeting RPC waits for it (fleeting_openstack/contract).
+        ctx.after_handshake.append(holder.start)
+        ctx.on_stop.append(getattr(provider, "close", lambda: None))
+
+    handshake = goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, {1: add_fleeting})
+    # Nothing but the handshake line may reach stdout: route stray prints to stderr.
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        return goplugin.serve(handshake, stdout=real_stdout)
+    except Exception as exc:  # noqa: BLE001 - one JSON error line, never a raw traceback
+        log.exception("plugin failed: %s", exc)
+        return 1
+
+
+HELP_HINT = f"Run `{NAME} --help` for the commands for people (validate, status, reap, render-user-data...)."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Plugin mode when started by gitlab-runner (no arguments, the magic cookie set);
+    otherwise the commands for people (:mod:`.cmdline`)."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        from fleeting_openstack.transport import goplugin
+
+        # A go-plugin host (the runner: its cookie, or go-plugin's variables) gets plugin mode.
+        if goplugin.cookie_accepted(goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, {}), os.environ):
+            return serve_plugin()
+        # Started by hand: go-plugin's own words, and where to go instead.
+        sys.stderr.write(goplugin.NOT_A_PROGRAM + "\n" + HELP_HINT + "\n")
+        return 1
+    from fleeting_openstack.cli import parser as cmdline
+
+    return cmdline.main(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

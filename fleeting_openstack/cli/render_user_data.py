@@ -1,0 +1,105 @@
+"""``render-user-data PATH [--runner NAME] [--instance-name NAME] [--check-cloud]``.
+
+Prints, on stdout and nothing else, the user_data Nova would receive for a new
+instance of the group, decoded from the base64 of the create request: built
+by :func:`fleeting_openstack.plugin.userdata.render` (the function Increase calls)
+and encoded by ``ServerSpec.nova_request`` (the request Increase sends). The
+SSH key in it is a throwaway one generated for the preview (never stored);
+the plugin puts a fresh per-instance key there. Offline the image is a
+placeholder with the configured ``imageRef`` (a strategy that reads image
+properties may then differ); ``--check-cloud`` resolves it as Init does.
+
+Exit status: 0 printed; 1 the config or the strategy cannot produce user_data
+(or a cloud check failed); 2 usage, unreadable file, no such runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import tempfile
+from typing import Any, TextIO
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+PROG = "fleeting-plugin-openstack render-user-data"
+
+
+def instance_name(cfg: Any, index: int) -> str:
+    """The name the provider gives the instance with ``index`` (see provider._server_name)."""
+    template = cfg.server_spec.name_template
+    return cfg.server_spec.render_name(index) if "%d" in template else f"{template}-{index}"
+
+
+def throwaway_key(strategy: Any, cfg: Any, image: Any) -> str:
+    """A public key of the type the plugin would generate, from a key store that is deleted at once."""
+    from fleeting_openstack.provider.keys import KeyStore, new_salt
+
+    key_type = strategy.key_type(image) if cfg.credentials.key_type == "auto" else cfg.credentials.key_type
+    with tempfile.TemporaryDirectory(prefix="fleeting-render-") as tmp:
+        return KeyStore(tmp).instance_key(new_salt(), key_type).public_key_openssh
+
+
+def render_text(target: Any, *, name: str | None = None, check_cloud: bool = False) -> tuple[str | None, list[str]]:
+    """(the decoded user_data Nova receives or None, notes for stderr)."""
+    from fleeting_openstack.provider import initchecks
+    from fleeting_openstack.plugin import userdata
+    from fleeting_openstack.provider.group import image_info
+    from fleeting_openstack.plugin.manager import StrategyManager
+    from fleeting_openstack.plugin.types import ImageInfo
+
+    cfg, connector = target.config, target.connector
+    notes: list[str] = []
+    region = ""
+    if check_cloud:
+        checks = initchecks.run(cfg, connector, keys="skip")
+        try:
+            if checks.fatal is not None:
+                raise ValueError(f"{checks.fatal_key}: {checks.fatal}")
+            if checks.problems:
+                raise ValueError("Init would fail: " + "; ".join(checks.problems))
+            strategy, res = checks.strategy, checks.resolved
+            image = image_info(res.image) or image_info(None, placeholder=True)
+            username, region = res.username, checks.cloud.region
+        finally:
+            if checks.cloud is not None:
+                checks.cloud.close()
+    else:
+        strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+        image = ImageInfo(id=cfg.server_spec.image_ref or "")
+        username = connector.username or strategy.default_username(image) or ""
+        if not username and connector.protocol in ("", "ssh"):  # Init's own check (initchecks)
+            raise ValueError("no login user known offline: set connector_config.username in config.toml, "
+                             "or use --check-cloud to read the image property os_admin_user as Init does")
+        notes.append("offline: the image was not looked up (--check-cloud does, as Init)")
+    public_key = None
+    if strategy.wants_generated_key and not connector.use_static_credentials:
+        public_key = throwaway_key(strategy, cfg, image)
+        notes.append("the SSH key is a throwaway one; each instance gets its own")
+    text = userdata.render(strategy, cfg, name=name or instance_name(cfg, 1), index=1, region=region,
+                           image=image, username=username, public_key=public_key,
+                           password=connector.password)
+    request = cfg.server_spec.nova_request(image_ref="image", flavor_ref="flavor", user_data=text)
+    encoded = request["server"].get("user_data")
+    if encoded is None:
+        return None, notes + ["no user_data: Nova receives none"]
+    return base64.b64decode(encoded).decode("utf-8"), notes
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from fleeting_openstack.cli.common import CommandError, load_target
+
+    try:
+        target = load_target(args.path, args.runner)
+    except CommandError as exc:
+        err.write(f"{PROG}: {exc}\n")
+        return exc.code
+    try:
+        text, notes = render_text(target, name=args.instance_name, check_cloud=args.check_cloud)
+    except Exception as exc:  # noqa: BLE001 - strategy, template or size problem: one line
+        err.write(f"{PROG}: {exc}\n")
+        return EXIT_PROBLEMS
+    if text is not None:
+        out.write(text)  # exactly what Nova gets: no newline added
+    for note in notes:
+        err.write(f"note: {note}\n")
+    return EXIT_OK

@@ -1,0 +1,106 @@
+"""``status``: every server of the group and the state the plugin reports, read-only.
+
+The state comes from the provider's own Update logic run read-only
+(``OpenStackProvider(observe=True)``): nothing is deleted, tagged or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from typing import Any, Mapping, Sequence, TextIO
+
+from fleeting_openstack.cli.common import (
+    EXIT_OK, PROG, Progress, Target, _iso, human_age, load_target, observe, table)
+
+
+def server_rows(provider: Any, target: Target, progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Every group server as a dict (the ``--json`` shape of ``status``)."""
+    from fleeting_openstack.contract.instancegroup import State
+
+    now = time.time()
+    rows = []
+    for server, state in provider.evaluate():
+        if server.status == "ERROR" and not server.fault:
+            with contextlib.suppress(Exception):  # list answers may omit the fault
+                server = provider.cloud.get_server(server.id)
+        if progress is not None:
+            progress.say(f"looking at {server.name}")
+        try:
+            internal, external = provider._addresses(server)
+        except Exception:  # noqa: BLE001 - an address problem must not hide the server
+            internal, external = "", ""
+        image = provider._server_image(server)
+        rows.append({
+            "id": server.id,
+            "name": server.name,
+            "nova_status": server.status,
+            "task_state": server.task_state,
+            "state": state.value if isinstance(state, State) else str(state),
+            "reason": provider.reasons.get(server.id, ""),
+            "plugin_deletes": server.id in provider.would_reap,
+            "created": _iso(server.created),
+            "age_seconds": round(server.age(now), 1),
+            "internal_addr": internal,
+            "external_addr": external,
+            "connect_addr": (external or internal) if target.use_external_addr else internal,
+            "addresses": [{"network": a.network, "ip": a.ip, "version": a.version, "type": a.kind}
+                          for a in server.addresses],
+            "image": {"id": image.id if image else server.image_id, "name": image.name if image else None},
+            "flavor": server.flavor,
+            "fault": server.fault or None,
+        })
+    rows.sort(key=lambda r: (r["created"], r["name"]))
+    return rows
+
+
+def format_status(target: Target, problems: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    cfg = target.config
+    where = f"runner {target.runner!r}, " if target.runner else ""
+    lines = [f"group {cfg.name} ({where}cloud {cfg.cloud or '(OS_* environment)'}, strategy {cfg.strategy}): "
+             f"{len(rows)} server{'s' if len(rows) != 1 else ''}"]
+    for p in problems:
+        lines.append(f"Init would fail: {p}")
+    if rows:
+        body = []
+        for r in rows:
+            reason = r["reason"] + (" -> the plugin deletes it" if r["plugin_deletes"] else "")
+            body.append([r["name"], r["id"][:8], r["nova_status"], r["state"], human_age(r["age_seconds"]),
+                         r["internal_addr"] or "-", r["external_addr"] or "-",
+                         r["image"]["name"] or (r["image"]["id"] or "-"), r["flavor"] or "-", reason])
+        rendered = table(["NAME", "ID", "NOVA", "STATE", "AGE", "INTERNAL", "EXTERNAL", "IMAGE", "FLAVOR",
+                          "READINESS"], body).split("\n")
+        lines.append(rendered[0])
+        for r, text in zip(rows, rendered[1:]):
+            lines.append(text)
+            if r["fault"]:
+                lines.append(f"    fault: {r['fault']}")
+        doomed = sum(1 for r in rows if r["plugin_deletes"])
+        if doomed:
+            lines.append(f"{doomed} server{'s' if doomed != 1 else ''} the plugin deletes at its next Update; "
+                         f"`{PROG} reap` shows everything the group leaked")
+        lines.append("runner connects to: " + ("external" if target.use_external_addr else "internal")
+                     + " addresses (connector_config.use_external_addr)")
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    target = load_target(args.path, args.runner)
+    with Progress(err, "connecting to the cloud") as progress:
+        provider = observe(target)
+        try:
+            progress.say(f"listing the servers of group {target.config.name}")
+            rows = server_rows(provider, target, progress)
+        finally:
+            provider.close()
+    for w in target.warnings:
+        err.write(f"warning: {w}\n")
+    if args.json:
+        doc = dict(target.describe(), use_external_addr=target.use_external_addr,
+                   problems=list(provider.problems), warnings=target.warnings, servers=rows)
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(format_status(target, provider.problems, rows) + "\n")
+    return EXIT_OK

@@ -1,0 +1,22 @@
+"""The user_data of one new instance: the one function Increase and ``render-user-data`` share.
+
+So the preview cannot differ from what Nova gets: the same context, the same
+strategy call (templating, the strategy's base, site plugins, credential
+injection), the same encoding (:meth:`ServerSpec.nova_request`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def render(strategy: Any, cfg: Any, *, name: str, index: int, region: str, image: Any, username: str,
+           public_key: str | None, password: str | None) -> str | None:
+    """The plain-text user_data for the instance ``name`` (None: none)."""
+    from fleeting_openstack.plugin.types import InstanceContext, InstanceCredentials
+
+    ctx = InstanceContext(name=name, group=cfg.name, index=index, cloud=cfg.cloud or "", region=region,
+                          image=image, user_data=cfg.server_spec.user_data, username=username,
+                          options=cfg.strategy_options)
+    creds = InstanceCredentials(username=username, public_key_openssh=public_key, password=password or None)
+    return strategy.render_user_data(ctx, creds)

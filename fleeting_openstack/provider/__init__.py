@@ -1,0 +1,1 @@
+"""The OpenStack instance group: decides and acts on servers through the openstack adapter, behind the contract's InstanceGroup interface."""

@@ -1,0 +1,122 @@
+"""Optional per-instance floating IPs (``floating_ip_pool``).
+
+* **Allocated and attached in one call** (``POST /floatingips`` with the
+  server's port) once the server is ACTIVE and has a port; the floating IP's
+  description names the group and the server: ``fleeting:<group> server=<id>``.
+* **Reported** as the server's external address (Nova's address list may lag
+  behind; the plugin's own record is used until it shows).
+* **Released with the server** (Decrease, a server the plugin deletes), and
+  **never leaked**: at every full resync of the group, a floating IP whose
+  description names this group but whose server is no longer a member is
+  released, so what a crashed plugin left is collected after its restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Iterable
+
+log = logging.getLogger("fleeting_openstack.floatingip")
+
+
+def description(group_tag: str, server_id: str) -> str:
+    return f"{group_tag} server={server_id}"
+
+
+class FloatingIPs:
+    def __init__(self, cloud: Any, pool_ref: str, group_tag: str) -> None:
+        self.cloud = cloud
+        self.pool_ref = pool_ref
+        self.group_tag = group_tag
+        self.pool_id: str | None = None
+        self.by_server: dict[str, dict[str, Any]] = {}  # server id -> floating IP document
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    def resolve(self) -> str | None:
+        """The pool's network id (Init); None when it does not exist."""
+        self.pool_id = self.cloud.network_id(self.pool_ref)
+        return self.pool_id
+
+    def _server_of(self, fip: dict[str, Any]) -> str | None:
+        text = fip.get("description") or ""
+        prefix = self.group_tag + " server="
+        return text[len(prefix):] if text.startswith(prefix) else None
+
+    def sync(self, members: Iterable[str]) -> None:
+        """Reload the group's floating IPs; release the ones whose server is gone."""
+        if not self.pool_id:
+            return
+        live = set(members)
+        found: dict[str, dict[str, Any]] = {}
+        for fip in self.cloud.floating_ips(self.pool_id):
+            server = self._server_of(fip)
+            if server is None:
+                continue
+            if server in live and server not in found:
+                found[server] = fip
+                continue
+            log.info("releasing a floating IP whose server left the group",
+                     extra={"floating_ip": fip.get("floating_ip_address"), "server": server})
+            try:
+                self.cloud.delete_floating_ip(fip["id"])
+            except Exception as exc:  # noqa: BLE001 - tried again at the next resync
+                log.warning("could not release floating IP %s: %s", fip.get("floating_ip_address"), exc)
+        with self._lock:
+            self.by_server = found
+            self._loaded = True
+
+    def ensure(self, server: Any) -> None:
+        """Give an ACTIVE member its floating IP if it has none yet."""
+        if not self.pool_id:
+            return
+        if not self._loaded:
+            self.sync([server.id])  # first use in this process: learn what exists
+        with self._lock:
+            if server.id in self.by_server:
+                return
+        if any(a.kind == "floating" for a in server.addresses):
+            return
+        ports = self.cloud.server_ports(server.id)
+        if not ports:
+            return  # no port yet: the next Update tries again
+        try:
+            fip = self.cloud.create_floating_ip(self.pool_id, sorted(ports, key=lambda p: p["id"])[0]["id"],
+                                                description(self.group_tag, server.id))
+        except Exception:
+            self._loaded = False  # it may exist all the same: look before creating another
+            raise
+        with self._lock:
+            self.by_server[server.id] = fip
+        log.info("floating IP attached", extra={"server": server.id,
+                                                "floating_ip": fip.get("floating_ip_address")})
+
+    def on_update(self, view: Any, evaluated: list) -> None:
+        """Update's part: after a full resync release strays; give ACTIVE members their floating IP.
+        Never fails Update (tried again at the next one)."""
+        from fleeting_openstack.contract.instancegroup import State
+
+        try:
+            if view is not None and view.last_kind == "full":
+                self.sync([s.id for s, st in evaluated if st not in (State.DELETING, State.DELETED)])
+            for server, state in evaluated:
+                if server.status == "ACTIVE" and state in (State.CREATING, State.RUNNING):
+                    self.ensure(server)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("floating IP handling failed: %s", exc)
+
+    def address(self, server_id: str) -> str:
+        with self._lock:
+            fip = self.by_server.get(server_id)
+        return (fip or {}).get("floating_ip_address") or ""
+
+    def release(self, server_id: str) -> None:
+        with self._lock:
+            fip = self.by_server.pop(server_id, None)
+        if fip is None:
+            return
+        try:
+            self.cloud.delete_floating_ip(fip["id"])
+        except Exception as exc:  # noqa: BLE001 - the next resync releases it
+            log.warning("could not release floating IP %s: %s", fip.get("floating_ip_address"), exc)

@@ -1,0 +1,136 @@
+"""Every check Init runs, in one function: Init and ``validate --check-cloud`` both call it.
+
+:func:`run` loads the boot strategy and checks the operator's user_data,
+authenticates exactly as the plugin does (clouds.yaml entry or ``OS_*``
+environment, the microversion checked against the cloud), resolves every
+resource ``server_spec`` references, finds the login user and checks the
+credentials: the state directory that holds the key material included. So
+the two cannot drift: a config ``validate --check-cloud`` passes is one Init
+accepts (the runner's connector_config being the same).
+
+``keys`` says what happens to the state directory: ``"open"`` (Init: create
+it and the master secret, refuse unsafe ones), ``"check"`` (validate: the same
+refusals, nothing created), ``"skip"`` (``status``/``reap``: read-only, no key
+material touched).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class InitChecks:
+    """What the checks found. ``fatal`` (with ``fatal_key``): Init cannot go on at all
+    (unknown strategy, the cloud cannot be reached); ``problems``: ``"path: message"``
+    lines, each enough to fail Init; ``resolved``: (path, what it resolved to, with ids)."""
+
+    strategy: Any = None
+    cloud: Any = None
+    resolved: Any = None  # provider.Resolved
+    keys: Any = None  # credentials.KeyStore when keys == "open"
+    problems: list[str] = field(default_factory=list)
+    fatal: str | None = None
+    fatal_key: str = ""
+    summary: list[tuple[str, str]] = field(default_factory=list)
+
+
+def run(cfg: Any, connector: Any, *, keys: str = "open",
+        say: Callable[[str], None] = lambda text: None) -> InitChecks:
+    """Run Init's checks for ``cfg`` with the runner's ``connector`` config."""
+    from fleeting_openstack.openstack.client import Cloud, CloudError
+    from fleeting_openstack.plugin.manager import StrategyManager, UnknownStrategyError
+
+    out = InitChecks()
+    say(f"loading boot strategy {cfg.strategy}")
+    try:
+        out.strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+    except UnknownStrategyError as exc:
+        out.fatal, out.fatal_key = str(exc), "strategy"
+        return out
+    out.problems += [f"server_spec.user_data: {e}" for e in out.strategy.check(cfg.server_spec.user_data)]
+
+    where = cfg.cloud or "(OS_* environment)"
+    say(f"authenticating to cloud {where}")
+    try:
+        from fleeting_openstack.openstack.retry import connect_options
+
+        if cfg.auth_from_env:
+            out.cloud = Cloud.connect(None, None, cfg.nova_microversion, **connect_options(cfg))
+        else:
+            out.cloud = Cloud.connect(cfg.cloud, cfg.clouds_config, cfg.nova_microversion, **connect_options(cfg))
+    except CloudError as exc:
+        out.fatal, out.fatal_key = str(exc), exc.key
+        return out
+    out.summary.append(("cloud", f"{where}: authenticated, Nova offers microversion {cfg.nova_microversion}"))
+    say("resolving the image, flavor, networks, security groups, keypair, server group")
+    _resolve(out, cfg, connector, keys, say)
+    return out
+
+
+def _resolve(out: InitChecks, cfg: Any, connector: Any, keys: str, say: Callable[[str], None]) -> None:
+    from fleeting_openstack.provider.keys import KeyStore, KeyStoreError
+    from fleeting_openstack.provider.group import Resolved, image_info, resolve_resources
+
+    problems = out.problems
+    found = resolve_resources(out.cloud, cfg, problems)
+    image, strategy = found.image, out.strategy
+    body = cfg.server_spec.body
+    if image is not None:
+        out.summary.append(("server_spec.image", f"image {image.name!r} ({image.id})"))
+    if found.flavor_ref:
+        out.summary.append(("server_spec.flavor",
+                            f"flavor {body.get('flavor_name') or body.get('flavorRef')!r} ({found.flavor_ref})"))
+    networks = body.get("networks")
+    if isinstance(networks, list):
+        for i, net in enumerate(networks):
+            for kind in ("uuid", "port"):
+                if net.get(kind):
+                    out.summary.append((f"server_spec.networks[{i}].{kind}",
+                                        f"{'network' if kind == 'uuid' else 'port'} {net[kind]}"))
+    for i, group in enumerate(body.get("security_groups") or []):
+        ref = group.get("name") if isinstance(group, dict) else group
+        out.summary.append((f"server_spec.security_groups[{i}]", f"security group {ref!r}"))
+    if body.get("key_name"):
+        out.summary.append(("server_spec.key_name", f"keypair {body['key_name']!r}"))
+    hint = (cfg.server_spec.scheduler_hints or {}).get("group")
+    if hint:
+        out.summary.append(("server_spec.scheduler_hints.group", f"server group {hint}"))
+    for label, value in (("address.internal_network", found.internal_network),
+                         ("address.external_network", found.external_network)):
+        if value:
+            out.summary.append((label, f"network {value!r}"))
+
+    info = image_info(image)
+    from_strategy = strategy.default_username(info) if info else None
+    username = connector.username or from_strategy or (info.os_admin_user if info else None) or ""
+    source = "connector_config.username" if connector.username else \
+        f"strategy {strategy.name} for this image" if from_strategy else "image property os_admin_user"
+    if not username and connector.protocol in ("", "ssh"):
+        problems.append("no login user: set connector_config.username, or the image property "
+                        "os_admin_user, or use a strategy that names one")
+    elif username:
+        out.summary.append(("connector_config.username", f"login user {username!r} ({source})"))
+    if connector.use_static_credentials:
+        if not connector.key and not connector.password:
+            problems.append("use_static_credentials = true needs connector_config.key_path "
+                            "(the private key of server_spec.key_name) or password")
+    elif strategy.wants_generated_key:
+        say(f"checking the state directory {cfg.credentials.state_dir}")
+        try:
+            if keys == "open":
+                out.keys = KeyStore(cfg.credentials.state_dir)
+            elif keys == "check":
+                KeyStore.check(cfg.credentials.state_dir)
+            if keys != "skip":
+                out.summary.append(("credentials.state_dir", f"{cfg.credentials.state_dir}: usable for key material"))
+        except KeyStoreError as exc:
+            problems.append(f"credentials.state_dir: {exc}")
+    else:
+        problems.append(f"strategy {strategy.name!r} injects no credentials: set "
+                        "connector_config.use_static_credentials = true with key_path or password")
+    out.resolved = Resolved(image=image, image_ref=found.image_ref, flavor_ref=found.flavor_ref,
+                            username=username, internal_network=found.internal_network,
+                            external_network=found.external_network)
