@@ -27,7 +27,7 @@ from fleeting_openstack.cli import parser as cmdline
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md")) + [ROOT / "README.md"]
-SOURCES = sorted((ROOT / "fleeting_openstack").glob("*.py")) + sorted((ROOT / "strategies").glob("*.py"))
+SOURCES = sorted((ROOT / "fleeting_openstack").rglob("*.py")) + sorted((ROOT / "strategies").rglob("*.py"))
 PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\d+|\*)?(?:\.\d+)?[sdrifgxXeEcoa]")
 PLACEHOLDER = re.compile(r"<[^<>\n]+>|\.\.\.")
 WILD = "\x00"
