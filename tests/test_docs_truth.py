@@ -27,7 +27,8 @@ from fleeting_openstack.cli import parser as cmdline
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md")) + [ROOT / "README.md"]
-SOURCES = sorted((ROOT / "fleeting_openstack").glob("*.py")) + sorted((ROOT / "strategies").glob("*.py"))
+SOURCES = sorted(p for p in (ROOT / "fleeting_openstack").rglob("*.py") if "proto" not in p.parts) + sorted(
+    (ROOT / "strategies").glob("*.py"))
 PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\d+|\*)?(?:\.\d+)?[sdrifgxXeEcoa]")
 PLACEHOLDER = re.compile(r"<[^<>\n]+>|\.\.\.")
 WILD = "\x00"
