@@ -37,6 +37,10 @@ TESTS = Path(__file__).resolve().parent
 sys.path.append(str(TESTS))
 sys.path.append(str(TESTS / "support"))
 
+from strategy_kit import load_manager  # noqa: E402 - tests/support, on the path above
+
+from fleeting_openstack.plugin.manager import StrategyManager  # noqa: E402
+
 pytest_plugins = ["devcloud_fixtures"]
 
 TIERS = ("unit", "validators", "devcloud", "e2e", "packaging", "conformance")
@@ -97,6 +101,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped, and tests here never skip: {report.longrepr}"
+
+
+@pytest.fixture(scope="module")
+def manager() -> StrategyManager:
+    """The strategies as the plugin loads them (tests/support/strategy_kit.py)."""
+    return load_manager()
 
 
 @pytest.fixture()
