@@ -16,8 +16,9 @@ from fleeting_openstack.cli import parser as cmdline
 from fleeting_openstack.provider import initchecks
 from fleeting_openstack.contract.instancegroup import Settings
 from fleeting_openstack.provider.group import OpenStackProvider
+from installed import plugin_executable
 
-PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
+PLUGIN_BIN = plugin_executable()
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:

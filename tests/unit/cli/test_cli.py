@@ -50,9 +50,10 @@ def test_unknown_command_is_usage_error(capsys):
 
 from fleeting_openstack.cli import parser as cmdline
 from fleeting_openstack.cli import completion  # noqa: E402
+from installed import plugin_executable
 
 COMMANDS = sorted(set(cmdline.subcommands(cmdline.build_parser())) - {"protocol"})  # protocol: its own parser
-PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
+PLUGIN_BIN = plugin_executable()
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
