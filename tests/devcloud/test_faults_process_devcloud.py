@@ -23,7 +23,6 @@ from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc, health_pb2
 
 from faultkit import FAST  # noqa: E402
 
-sys.path.append(str(Path(__file__).parents[1] / "support"))
 from faultproxy import FaultyCloud  # noqa: E402
 
 

@@ -1,13 +1,16 @@
-"""The installed plugin executable, as the tests start it.
+"""The installed plugin's command line, as the tests run it: the executable, or main() in-process.
 
 scripts/test installs the plugin into .venv and exports FLEETING_PLUGIN_BIN; without it
 the executable on PATH is used. A missing executable fails the test that needs it."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
+
+from fleeting_openstack.cli import parser as cmdline
 
 
 def plugin_executable() -> str:
@@ -19,3 +22,10 @@ def plugin_executable() -> str:
     found = os.environ.get("FLEETING_PLUGIN_BIN") or shutil.which("fleeting-plugin-openstack")
     assert found, "fleeting-plugin-openstack is not installed (pip install .; scripts/test sets FLEETING_PLUGIN_BIN)"
     return str(Path(found).resolve()) if "/shims/" not in found else found
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """``fleeting-plugin-openstack ARGV...`` in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = cmdline.main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()

@@ -50,18 +50,10 @@ def test_unknown_command_is_usage_error(capsys):
 
 from fleeting_openstack.cli import parser as cmdline
 from fleeting_openstack.cli import completion  # noqa: E402
-from installed import plugin_executable
+from installed import plugin_executable, run_cli
 
 COMMANDS = sorted(set(cmdline.subcommands(cmdline.build_parser())) - {"protocol"})  # protocol: its own parser
 PLUGIN_BIN = plugin_executable()
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    code = cmdline.main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_the_tree_has_every_command():

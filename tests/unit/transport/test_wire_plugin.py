@@ -12,15 +12,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import sys
-from pathlib import Path
 
 import grpc
 import pytest
 
 from fleeting_openstack.transport import goplugin
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
 from wirecontract import PluginUnderTest, compile_proto, pool_of, random_variant  # noqa: E402
 from installed import plugin_executable
 
