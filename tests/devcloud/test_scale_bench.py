@@ -1,7 +1,7 @@
 """The scale bench in CI (small N) and the stand-in's view of the plugin's
 concurrency. Asserts request counts and concurrency, never wall-clock times.
 The correctness of changes-since is proven on the real devcloud
-(tests/test_groupview_devcloud.py); the stand-in is for scale only."""
+(tests/devcloud/test_groupview_devcloud.py); the stand-in is for scale only."""
 
 from __future__ import annotations
 

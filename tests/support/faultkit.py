@@ -1,4 +1,4 @@
-"""Helpers of the fault suite (tests/test_faults_*.py): a FaultyCloud per test,
+"""Helpers of the fault suite (tests/devcloud/test_faults_*.py): a FaultyCloud per test,
 fast timeouts, and the leak / duplicate checks every scenario ends with."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 // Smoke test of a built plugin executable against a real cloud, made to run
 // where nothing but the executable and this test binary exist (the python-less
-// Debian root of tests/test_single_file.py):
+// Debian root of tests/packaging/test_single_file.py):
 //
 //	go test -c -tags smoke -o smoke.test ./smoke
 //	FLEETING_PLUGIN_BIN=/plugin FLEETING_SMOKE_CONFIG=/smoke/plugin_config.json ./smoke.test -test.v

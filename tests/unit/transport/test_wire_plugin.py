@@ -2,7 +2,7 @@
 
 Contracts come by override here (FLEETING_OPENSTACK_PROTOCOL_FROM) so that
 many can be tried per run; discovery through the parent's executable is
-proven by the Go variant hosts (tests/test_contract_variants.py).
+proven by the Go variant hosts (tests/conformance/test_contract_variants.py).
 Random variants: FLEETING_WIRE_SEED fixes the first seed (else it is drawn
 and printed on failure), four seeds per run.
 """
