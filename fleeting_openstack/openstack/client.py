@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
+from fleeting_openstack.config.units import microversion_tuple
 from fleeting_openstack.openstack.neutron import LimitsAndFloatingIPs
 
 log = logging.getLogger("fleeting_openstack.openstack")
@@ -159,11 +160,6 @@ def _server(doc: Mapping[str, Any]) -> Server:
         access_ipv4=doc.get("accessIPv4") or "", access_ipv6=doc.get("accessIPv6") or "",
         fault=(fault.get("message") or "") if isinstance(fault, dict) else "",
         key_name=doc.get("key_name"))
-
-
-def microversion_tuple(text: str) -> tuple[int, int]:
-    major, minor = text.split(".")
-    return int(major), int(minor)
 
 
 class Cloud(LimitsAndFloatingIPs):
