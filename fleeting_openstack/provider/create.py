@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fleeting_openstack.provider.group_identity import (
+from fleeting_openstack.config.identity import (
     META_CLUSTER, META_INDEX, META_KEY_CHECK, META_KEY_TYPE, META_REQUEST, META_SALT, group_tag, server_name)
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ the cloud adapter; knows nothing of gRPC. Each decision lives in its own module 
 this class wires them together and acts:
 
 * ``states.assess``: the state of each server and whether the plugin deletes it
-  (a pure function); ``reaper``: the deleting; ``readiness``: the boot marker and probe;
+  (a pure function); ``deletes``: every delete (Decrease's and the plugin's own); ``readiness``: the boot marker and probe;
 * ``create``: names (an index that never repeats), the request, 5xx recovery, tagging;
 * ``addresses``: what ConnectInfo (and ``status``) report; ``keys``: per-instance keys;
 * ``safety``/``limiter``/``concurrency``/``floatingip``/``groupview``: Init's tolerance
@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,15 +36,16 @@ from typing import TYPE_CHECKING, Any
 from fleeting_openstack import __version__
 from fleeting_openstack.contract.instancegroup import (
     ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
-from fleeting_openstack.provider.group_identity import (  # noqa: F401 - re-exported for importers
+from fleeting_openstack.config.identity import (  # noqa: F401 - re-exported for importers
     META_CLUSTER, META_INDEX, META_KEY_CHECK, META_KEY_TYPE, META_REQUEST, META_SALT, group_tag)
-from fleeting_openstack.provider.states import Cause, Memory, Verdict, assess
+from fleeting_openstack.provider.states import Memory, Verdict
 from fleeting_openstack.transport import hclog
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.openstack.client import Server
     from fleeting_openstack.plugin.manager import BoundStrategy
+    from fleeting_openstack.provider.access import Access
     from fleeting_openstack.provider.addresses import Addresses, ServerImages
     from fleeting_openstack.provider.collaborators import GroupCloud, InitCheckRunner
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
@@ -53,10 +54,8 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.groupview import GroupView
     from fleeting_openstack.provider.keys import KeyStore
     from fleeting_openstack.provider.limiter import Choices
-    from fleeting_openstack.provider.readiness import Readiness
-    from fleeting_openstack.provider.reaper import Reaper
-    from fleeting_openstack.provider.safety import KeyGuard
-    from fleeting_openstack.provider.states import Policy
+    from fleeting_openstack.provider.deletes import Deletes
+    from fleeting_openstack.provider.verdicts import Verdicts
 
 log = logging.getLogger("fleeting_openstack.provider")
 
@@ -174,7 +173,6 @@ class OpenStackProvider:
         self.memory = Memory()
         self._lock = threading.Lock()
         self._tag_filter = False
-        self._warned_expiry: set[str] = set()
         self._parts: _Parts | None = None
 
     @property
@@ -215,13 +213,16 @@ class OpenStackProvider:
         from fleeting_openstack.openstack.client import microversion_tuple
         from fleeting_openstack.plugin.manager import StrategyManager
         from fleeting_openstack.provider import initchecks, safety
+        from fleeting_openstack.provider.access import Access
         from fleeting_openstack.provider.addresses import Addresses, ServerImages
         from fleeting_openstack.provider.concurrency import AdaptiveLimit
         from fleeting_openstack.provider.create import Creator, IndexCounter
-        from fleeting_openstack.provider.groupview import GroupView, name_prefix
+        from fleeting_openstack.config.identity import name_prefix
+        from fleeting_openstack.provider.groupview import GroupView
+        from fleeting_openstack.provider.deletes import Deletes
         from fleeting_openstack.provider.readiness import Readiness
-        from fleeting_openstack.provider.reaper import Reaper
         from fleeting_openstack.provider.states import Policy
+        from fleeting_openstack.provider.verdicts import Verdicts
 
         try:
             loaded = load_plugin_config(config)
@@ -296,11 +297,15 @@ class OpenStackProvider:
             tags_in_body=mv >= (2, 52), tag_filter=self._tag_filter, expect=self._expect)
         creator.blocker = blocker
         addresses = self.addresses
+        policy = Policy.of(cfg)
+        readiness = Readiness(cloud, strategy, cfg.readiness, lambda server: addresses.of(server)[0])
+        deletes = Deletes(cloud, self.memory, self._lock, keys=self.keys, fips=self.fips, breaker=breaker,
+                          choices=self.choices)
+        self.reasons = {}
         self._parts = _Parts(
-            policy=Policy.of(cfg), guard=guard, creator=creator,
-            readiness=Readiness(cloud, strategy, cfg.readiness, lambda server: addresses.of(server)[0]),
-            reaper=Reaper(cloud, self.memory, self._lock, keys=self.keys, fips=self.fips, breaker=breaker,
-                          choices=self.choices))
+            creator=creator, deletes=deletes,
+            verdicts=Verdicts(self.memory, self._lock, policy, readiness, deletes, guard, self.reasons),
+            access=Access(settings, addresses, self.images, self.keys, guard, resolved.username))
         if not self.observe:
             self._adopt_legacy_servers()
         log.info("group ready", extra={"group": cfg.name, "strategy": strategy.name,
@@ -374,91 +379,25 @@ class OpenStackProvider:
     def _update(self) -> list[tuple[str, State]]:
         if self.observe:
             raise RuntimeError("an observing provider reports (evaluate) and never acts (update)")
-        _, _, parts = self._ready_parts()
-        now = time.time()
-        evaluated: list[tuple[Server, State]] = []
+        verdicts = self._ready_parts()[2].verdicts
         servers = self.members()
-        for server in servers:
-            try:
-                verdict = self._verdict(server, now, parts)
-                self._act(server, verdict, parts)
-            except Exception as exc:  # noqa: BLE001 - one bad server never fails Update
-                verdict = self._unknown(server, exc)
-            self.reasons[server.id] = verdict.reason
-            evaluated.append((server, verdict.state))
-        self._forget_gone({s.id for s in servers})
+        evaluated = [(server, verdict.state) for server, verdict in verdicts.act(servers, time.time())]
+        verdicts.forget_gone({s.id for s in servers})
         if self.fips is not None:
             self.fips.on_update(self.view, evaluated)
         return [(server.id, state) for server, state in evaluated]
 
     def assessments(self) -> list[tuple[Server, Verdict]]:
         """Every server of the group with the verdict Update would act on; acts on none (read-only)."""
-        _, _, parts = self._ready_parts()
-        now = time.time()
-        out = []
-        for server in self.members():
-            try:
-                verdict = self._verdict(server, now, parts)
-            except Exception as exc:  # noqa: BLE001 - one bad server never fails the evaluation
-                verdict = self._unknown(server, exc)
-            out.append((server, verdict))
-        return out
+        return self._ready_parts()[2].verdicts.assess(self.members(), time.time())
 
     def evaluate(self) -> list[tuple[Server, State]]:
         """:meth:`assessments` as states; ``reasons`` and ``would_reap`` say why (read-only)."""
         assessed = self.assessments()
-        self.reasons = {s.id: v.reason for s, v in assessed}
+        self.reasons.clear()  # the same dict Update's verdicts keep their reasons in
+        self.reasons.update((s.id, v.reason) for s, v in assessed)
         self.would_reap = {s.id: v.reason for s, v in assessed if v.reap}
         return [(s, v.state) for s, v in assessed]
-
-    def _verdict(self, server: Server, now: float, parts: _Parts) -> Verdict:
-        verdict = assess(server, now, self.memory, parts.policy)
-        if verdict.cause is Cause.LOOK:
-            assert parts.policy.boot_time is not None
-            look = parts.readiness.look(server, now, parts.policy.boot_time)
-            verdict = assess(server, now, self.memory, parts.policy, look)
-        return verdict
-
-    def _unknown(self, server: Server, exc: Exception) -> Verdict:
-        log.warning("could not evaluate server %s: %s", server.id, exc, extra={"server": server.id})
-        return Verdict(State.RUNNING if server.id in self.memory.ready else State.CREATING,
-                       f"could not evaluate: {exc}")
-
-    def _act(self, server: Server, verdict: Verdict, parts: _Parts) -> None:
-        """Do what the verdict asks: remember readiness, log, delete."""
-        cause = verdict.cause
-        if cause is Cause.UNEXPECTED:
-            log.warning("unexpected Nova status %s; waiting", server.status.upper(), extra={"server": server.id})
-        elif cause is Cause.KEYS_LOST:
-            parts.guard.report(server)
-        elif cause is Cause.BOOT_EXPIRED and server.id not in self._warned_expiry:
-            self._warned_expiry.add(server.id)
-            log.warning("boot_time expired without a boot marker; reporting running anyway",
-                        extra={"server": server.id, "server_name": server.name,
-                               "boot_time": parts.policy.boot_time, "reason": verdict.reason})
-        if cause in (Cause.READY, Cause.BOOT_EXPIRED):
-            self._mark_ready(server, verdict.reason)
-        if verdict.reap:
-            parts.reaper.reap(server, verdict.reason)
-
-    def _mark_ready(self, server: Server, reason: str) -> None:
-        from fleeting_openstack.provider import metrics
-
-        with self._lock:
-            self.memory.ready[server.id] = reason
-        log.info("instance ready", extra={"server": server.id, "server_name": server.name, "reason": reason,
-                                          "age": round(server.age(), 1)})
-        metrics.ready_seconds(server.age())
-
-    def _forget_gone(self, live: set[str]) -> None:
-        with self._lock:
-            for gone in set(self.reasons) - live:
-                del self.reasons[gone]
-            for gone in set(self.memory.ready) - live:
-                del self.memory.ready[gone]
-            self._warned_expiry &= live
-            for gone in set(self.memory.deletes) - live:
-                del self.memory.deletes[gone]
 
     # -- Increase --------------------------------------------------------------------
     def increase(self, delta: int) -> int:
@@ -503,54 +442,12 @@ class OpenStackProvider:
 
     # -- Decrease ---------------------------------------------------------------------
     def decrease(self, ids: Sequence[str]) -> list[str]:
-        from fleeting_openstack.openstack.client import NotFound
-        from fleeting_openstack.provider import metrics
-
         if not ids:
             return []
-        cfg, cloud, parts = self._ready_parts()
+        cfg, _, parts = self._ready_parts()
         assert self.delete_limit is not None
-        limit = self.delete_limit
-        members = self._known_members()
-
-        def delete(instance_id: str) -> str | Exception:
-            server = members.get(instance_id)
-            if server is None:  # not (yet) in the view: ask Nova about this one server
-                try:
-                    server = cloud.get_server(instance_id)
-                except NotFound:
-                    log.info("deleting server for the runner: already gone", extra={"server": instance_id})
-                    return instance_id  # already gone: what the runner wants
-                except Exception as exc:  # noqa: BLE001
-                    return exc
-                if not self.is_member(server):
-                    return LookupError(f"{instance_id} is not a server of group {cfg.name}")
-            log.info("deleting server for the runner",
-                     extra={"server": instance_id, "server_name": server.name, "status": server.status})
-            try:
-                limit.call(lambda: cloud.delete_server(instance_id))
-            except NotFound:
-                pass
-            except Exception as exc:  # noqa: BLE001
-                log.warning("delete of server %s for the runner failed: %s", instance_id, exc)
-                metrics.failed("delete", exc)
-                return exc
-            metrics.deleted("runner")
-            with self._lock:
-                self.memory.deletes[instance_id] = time.time()
-                self.memory.ready.pop(instance_id, None)
-            if self.fips is not None:
-                self.fips.release(instance_id)
-            parts.reaper.forget_key(server)
-            return instance_id
-
-        with ThreadPoolExecutor(max_workers=min(len(ids), limit.maximum), thread_name_prefix="delete") as pool:
-            outcomes = list(pool.map(delete, ids))
-        done = [o for o in outcomes if isinstance(o, str)]
-        failed = [o for o in outcomes if isinstance(o, Exception)]
-        if failed:
-            raise PartialError("; ".join(sorted({str(e) for e in failed})), done)
-        return done
+        # The last Update's view (no re-listing); a fresh listing only when there is none.
+        return parts.deletes.for_runner(ids, self._known_members(), self.delete_limit, self.is_member, cfg.name)
 
     # -- ConnectInfo / Heartbeat ---------------------------------------------------------
     def _member(self, instance_id: str) -> Server:
@@ -567,48 +464,14 @@ class OpenStackProvider:
 
     def connect_info(self, instance_id: str) -> ConnectInfo:
         server = self._member(instance_id)
-        _, _, parts = self._ready_parts()
-        assert self.addresses is not None and self.images is not None
-        if server.status != "ACTIVE":
-            raise RuntimeError(f"server {instance_id} is {server.status}, not ACTIVE")
-        internal, external = self.addresses.of(server)
-        connector = self.settings.connector
-        overrides: dict[str, Any] = {}
-        if not connector.username:
-            overrides["username"] = self.resolved.username if self.resolved else ""
-        if not connector.protocol:
-            overrides["protocol"] = "ssh"
-        image = self.images.of(server)
-        if not connector.os:
-            overrides["os"] = (image.properties.get("os_type") if image else None) or "linux"
-        if not connector.arch and image:
-            arch = image.properties.get("architecture") or image.properties.get("hw_architecture")
-            if arch:
-                overrides["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
-        if not connector.use_static_credentials and self.keys is not None:
-            if parts.guard.lost(server):
-                raise RuntimeError(f"server {instance_id}: its SSH key was made from another master secret "
-                                   f"(credentials.state_dir lost or replaced); it is being replaced")
-            salt = server.metadata.get(META_SALT)
-            if not salt:
-                raise RuntimeError(f"server {instance_id} has no {META_SALT} metadata: it was not "
-                                   "created with a generated key; use static credentials for it")
-            key = self.keys.instance_key(salt, server.metadata.get(META_KEY_TYPE, "ed25519"))
-            overrides["key"] = key.private_key_pem
-        return ConnectInfo(id=instance_id, connector=connector.merged(**overrides),
-                           internal_addr=internal, external_addr=external)
+        return self._ready_parts()[2].access.connect_info(server)
 
     def heartbeat(self, instance_id: str) -> None:
         try:
             server = self._member(instance_id)
         except LookupError as exc:
             raise InstanceUnhealthy(str(exc)) from None
-        if server.status != "ACTIVE":
-            fault = f": {server.fault}" if server.fault else ""
-            raise InstanceUnhealthy(f"server {instance_id} is {server.status}{fault}")
-        _, _, parts = self._ready_parts()
-        if parts.guard.lost(server):
-            raise InstanceUnhealthy(f"server {instance_id}: its SSH key cannot work (state dir lost or replaced)")
+        self._ready_parts()[2].access.heartbeat(server)
 
     # -- Shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -623,8 +486,7 @@ class OpenStackProvider:
 class _Parts:
     """The collaborators Init wires (replaced as a whole by the next Init)."""
 
-    policy: Policy
-    guard: KeyGuard
     creator: Creator
-    readiness: Readiness
-    reaper: Reaper
+    deletes: Deletes
+    verdicts: Verdicts
+    access: Access

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fleeting_openstack.provider.group_identity import group_tag
+from fleeting_openstack.config.identity import group_tag
 from fleeting_openstack.provider.states import KeyCheck, key_mismatch
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from fleeting_openstack.contract.instancegroup import State
-from fleeting_openstack.provider.group_identity import META_KEY_CHECK, META_SALT
+from fleeting_openstack.config.identity import META_KEY_CHECK, META_SALT
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
