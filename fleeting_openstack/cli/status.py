@@ -14,8 +14,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
-from fleeting_openstack.cli.common import (
-    EXIT_OK, PROG, Progress, Target, _iso, human_age, load_target, observe, table)
+from fleeting_openstack.cli.common import EXIT_OK, PROG, Progress, Target, _iso, human_age, load_target, observe, table
 
 if TYPE_CHECKING:
     from fleeting_openstack.provider.group import OpenStackProvider

@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fleeting_openstack.config.identity import (
-    META_CLUSTER, META_INDEX, META_KEY_CHECK, META_KEY_TYPE, META_REQUEST, META_SALT, group_tag, server_name)
+    META_CLUSTER,
+    META_INDEX,
+    META_KEY_CHECK,
+    META_KEY_TYPE,
+    META_REQUEST,
+    META_SALT,
+    group_tag,
+    server_name,
+)
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig

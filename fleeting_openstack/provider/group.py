@@ -5,7 +5,9 @@ the cloud adapter; knows nothing of gRPC. Each decision lives in its own module 
 this class wires them together and acts:
 
 * ``states.assess``: the state of each server and whether the plugin deletes it
-  (a pure function); ``deletes``: every delete (Decrease's and the plugin's own); ``readiness``: the boot marker and probe;
+  (a pure function); ``verdicts``: Update's loop acting on it; ``readiness``: the
+  boot marker and probe; ``deletes``: every delete (Decrease's and the plugin's own);
+* ``access``: ConnectInfo and Heartbeat;
 * ``create``: names (an index that never repeats), the request, 5xx recovery, tagging;
 * ``addresses``: what ConnectInfo (and ``status``) report; ``keys``: per-instance keys;
 * ``safety``/``limiter``/``concurrency``/``floatingip``/``groupview``: Init's tolerance
@@ -34,10 +36,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fleeting_openstack import __version__
-from fleeting_openstack.contract.instancegroup import (
-    ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
 from fleeting_openstack.config.identity import (  # noqa: F401 - re-exported for importers
-    META_CLUSTER, META_INDEX, META_KEY_CHECK, META_KEY_TYPE, META_REQUEST, META_SALT, group_tag)
+    META_CLUSTER,
+    META_INDEX,
+    META_KEY_CHECK,
+    META_KEY_TYPE,
+    META_REQUEST,
+    META_SALT,
+    group_tag,
+)
+from fleeting_openstack.contract.instancegroup import (
+    ConnectInfo,
+    InstanceUnhealthy,
+    PartialError,
+    ProviderInfo,
+    Settings,
+    State,
+)
 from fleeting_openstack.provider.states import Memory, Verdict
 from fleeting_openstack.transport import hclog
 
@@ -50,11 +65,11 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.collaborators import GroupCloud, InitCheckRunner
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
     from fleeting_openstack.provider.create import Creator
+    from fleeting_openstack.provider.deletes import Deletes
     from fleeting_openstack.provider.floatingip import FloatingIPs
     from fleeting_openstack.provider.groupview import GroupView
     from fleeting_openstack.provider.keys import KeyStore
     from fleeting_openstack.provider.limiter import Choices
-    from fleeting_openstack.provider.deletes import Deletes
     from fleeting_openstack.provider.verdicts import Verdicts
 
 log = logging.getLogger("fleeting_openstack.provider")
@@ -210,6 +225,7 @@ class OpenStackProvider:
 
     def _init(self, config: bytes, settings: Settings) -> ProviderInfo:
         from fleeting_openstack.config import ConfigError, load_plugin_config
+        from fleeting_openstack.config.identity import name_prefix
         from fleeting_openstack.openstack.client import microversion_tuple
         from fleeting_openstack.plugin.manager import StrategyManager
         from fleeting_openstack.provider import initchecks, safety
@@ -217,9 +233,8 @@ class OpenStackProvider:
         from fleeting_openstack.provider.addresses import Addresses, ServerImages
         from fleeting_openstack.provider.concurrency import AdaptiveLimit
         from fleeting_openstack.provider.create import Creator, IndexCounter
-        from fleeting_openstack.config.identity import name_prefix
-        from fleeting_openstack.provider.groupview import GroupView
         from fleeting_openstack.provider.deletes import Deletes
+        from fleeting_openstack.provider.groupview import GroupView
         from fleeting_openstack.provider.readiness import Readiness
         from fleeting_openstack.provider.states import Policy
         from fleeting_openstack.provider.verdicts import Verdicts
@@ -274,7 +289,7 @@ class OpenStackProvider:
             view.on_untagged = lambda server: safety.retag(cloud, tag, server)
             self.view = view
         # Start where the fixed pools of old were (5 / 10); AIMD goes up or down from there.
-        self.create_limit = AdaptiveLimit("create", cfg.create_concurrency, initial=5)
+        create_limit = self._create_limit = AdaptiveLimit("create", cfg.create_concurrency, initial=5)
         self.delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency, initial=10)
         cloud.widen_pool(max(cfg.create_concurrency, cfg.delete_concurrency) + 4)
 
@@ -293,7 +308,7 @@ class OpenStackProvider:
         creator = Creator(
             cfg, settings, cloud, strategy, self.keys, resolved,
             counter=IndexCounter(cfg.credentials.state_dir, cfg.name, lambda: self._known_members().values()),
-            limit=self.create_limit, breaker=breaker, choices=self.choices,
+            limit=create_limit, breaker=breaker, choices=self.choices,
             tags_in_body=mv >= (2, 52), tag_filter=self._tag_filter, expect=self._expect)
         creator.blocker = blocker
         addresses = self.addresses

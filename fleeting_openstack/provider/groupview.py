@@ -134,7 +134,7 @@ class GroupView:
         date = getattr(self.cloud, "last_date", None)
         if date is None:
             return now
-        return min(now, date - (self.clock() - now))
+        return min(now, float(date) - (self.clock() - now))
 
     def _full(self, now: float) -> None:
         if self._since is None and self.group and self.prefix:

@@ -111,9 +111,9 @@ def create_helpers(cfg: PluginConfig, cloud: Any, resolved: Resolved | None,
                    problems: list[str]) -> tuple[CreateBreaker, Choices, FloatingIPs | None]:
     """The create breaker, the flavor/AZ choices and the floating IPs (``floating_ip_pool``);
     misses are appended to ``problems``. ``cloud``: the adapter (floatingip takes it untyped)."""
+    from fleeting_openstack.openstack.client import NotFound
     from fleeting_openstack.provider.floatingip import FloatingIPs
     from fleeting_openstack.provider.limiter import Choices, CreateBreaker
-    from fleeting_openstack.openstack.client import NotFound
 
     flavors = [resolved.flavor_ref if resolved else ""]
     for i, ref in enumerate(cfg.flavor_fallbacks):

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from fleeting_openstack.contract.instancegroup import State
 from fleeting_openstack.config.identity import META_KEY_CHECK, META_SALT
+from fleeting_openstack.contract.instancegroup import State
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig

@@ -70,7 +70,7 @@ def make_server(sid: str, status: str = "ACTIVE", *, age: float = 10.0, task_sta
 
 def member(sid: str, status: str = "ACTIVE", *, group: str = "g", **kwargs: Any) -> Server:
     """A server of ``group`` as the plugin makes them: named ``<group>-<sid>``, tagged, with its metadata."""
-    from fleeting_openstack.provider.group import group_tag
+    from fleeting_openstack.config.identity import group_tag
 
     metadata = {"fleeting-cluster": group, **(kwargs.pop("metadata", None) or {})}
     return make_server(sid, status, name=f"{group}-{sid}", tags=[group_tag(group)], metadata=metadata, **kwargs)

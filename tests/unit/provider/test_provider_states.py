@@ -16,12 +16,23 @@ from fleeting_openstack.openstack.client import CloudError, Server
 from fleeting_openstack.plugin.types import ReadinessState
 from fleeting_openstack.provider.group import OpenStackProvider
 from fleeting_openstack.provider.states import (
-    KEYS_LOST, REDELETE_AFTER, TRANSITIONAL, UNUSABLE, Cause, Look, Memory, Policy, assess)
+    KEYS_LOST,
+    REDELETE_AFTER,
+    TRANSITIONAL,
+    UNUSABLE,
+    Cause,
+    Look,
+    Memory,
+    Policy,
+    assess,
+)
 
-FINISHED = "Cloud-init v. 23.4.4-0ubuntu0~22.04.1 finished at Wed, 10 Jan 2024 10:00:00 +0000. Datasource DataSourceOpenStackLocal [net,ver=2].  Up 25.36 seconds\n"
+FINISHED = ("Cloud-init v. 23.4.4-0ubuntu0~22.04.1 finished at Wed, 10 Jan 2024 10:00:00 +0000. "
+            "Datasource DataSourceOpenStackLocal [net,ver=2].  Up 25.36 seconds\n")
 FAILED_BOOT = ("Cloud-init v. 22.4.2 running 'modules:final'\n"
                "2024-01-10 10:00:00,000 - util.py[WARNING]: Failed running /var/lib/cloud/scripts/per-instance/x\n"
-               "Cloud-init v. 22.4.2 finished at Wed, 10 Jan 2024 10:00:00 +0000. Datasource DataSourceNone.  Up 9.0 seconds\n")
+               "Cloud-init v. 22.4.2 finished at Wed, 10 Jan 2024 10:00:00 +0000. Datasource DataSourceNone.  "
+               "Up 9.0 seconds\n")
 
 
 def start(tmp_path, cloud: FakeCloud, *, boot_time: str | None = None, on_boot_timeout: str = "running",
