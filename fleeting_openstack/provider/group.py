@@ -304,7 +304,8 @@ class OpenStackProvider:
         self.images = ServerImages(cloud, resolved.image)
         guard = safety.KeyGuard(self.keys, static_credentials=settings.connector.use_static_credentials,
                                 state_dir=cfg.credentials.state_dir)
-        self.memory = Memory(keys=guard.check)
+        # What was learnt about the servers outlives a new Init (a new configuration, the same servers).
+        self.memory = Memory(ready=self.memory.ready, deletes=self.memory.deletes, keys=guard.check)
         creator = Creator(
             cfg, settings, cloud, strategy, self.keys, resolved,
             counter=IndexCounter(cfg.credentials.state_dir, cfg.name, lambda: self._known_members().values()),
@@ -316,7 +317,6 @@ class OpenStackProvider:
         readiness = Readiness(cloud, strategy, cfg.readiness, lambda server: addresses.of(server)[0])
         deletes = Deletes(cloud, self.memory, self._lock, keys=self.keys, fips=self.fips, breaker=breaker,
                           choices=self.choices)
-        self.reasons = {}
         self._parts = _Parts(
             creator=creator, deletes=deletes,
             verdicts=Verdicts(self.memory, self._lock, policy, readiness, deletes, guard, self.reasons),

@@ -259,3 +259,16 @@ def test_create_with_unknown_outcome_keeps_the_server_nova_made(tmp_path):
     with pytest.raises(PartialError, match="0 of 1 servers requested; 1 not: 502 Bad Gateway"):
         p.increase(1)
     assert len(cloud.servers) == 1 and len(cloud.created) == 2
+
+
+def test_a_new_init_keeps_what_was_learnt_about_the_servers(tmp_path):
+    cloud = FakeCloud()
+    p = start(tmp_path, cloud, boot_time="600s")
+    cloud.console = FINISHED
+    cloud.add(member("a", "ACTIVE"), member("b", "ERROR"))
+    assert states(p) == {"a": State.RUNNING, "b": State.DELETING} and cloud.deleted == ["b"]
+    cloud.console = ""
+    cloud.add(member("b", "ERROR"))  # still listed unchanged
+    p.init(json.dumps(plugin_config(state_dir=str(tmp_path), boot_time="600s")).encode(), Settings())
+    assert states(p) == {"a": State.RUNNING, "b": State.DELETING}  # ready stays ready; no second delete
+    assert cloud.deleted == ["b"]
