@@ -321,8 +321,8 @@ class OpenStackProvider:
             creator=creator, deletes=deletes,
             verdicts=Verdicts(self.memory, self._lock, policy, readiness, deletes, guard, self.reasons),
             access=Access(settings, addresses, self.images, self.keys, guard, resolved.username))
-        if not self.observe:
-            self._adopt_legacy_servers()
+        if self._tag_filter and not self.observe:
+            safety.adopt_legacy_servers(cloud, cfg.name)
         log.info("group ready", extra={"group": cfg.name, "strategy": strategy.name,
                                        "microversion": cfg.nova_microversion,
                                        "username": resolved.username})
@@ -333,21 +333,6 @@ class OpenStackProvider:
         if self.cfg is None or self.cloud is None or self._parts is None:
             raise RuntimeError("the provider is not initialised (Init has not succeeded)")
         return self.cfg, self.cloud, self._parts
-
-    def _adopt_legacy_servers(self) -> None:
-        """Tag servers the Go plugin created (metadata only) so the tag filter finds them."""
-        cfg, cloud, _ = self._ready_parts()
-        if not self._tag_filter:
-            return
-        tag = group_tag(cfg.name)
-        for server in cloud.list_servers({}):
-            if server.metadata.get(META_CLUSTER) == cfg.name and tag not in server.tags:
-                try:
-                    cloud.add_tag(server.id, tag)
-                    log.info("adopted a server of the Go plugin", extra={"server": server.id,
-                                                                          "server_name": server.name})
-                except Exception as exc:  # noqa: BLE001 - adoption is best effort
-                    log.warning("could not tag server %s: %s", server.id, exc)
 
     # -- membership --------------------------------------------------------------
     def members(self) -> list[Server]:

@@ -10,6 +10,7 @@
   group still has servers, Init succeeds so they stay manageable (Update,
   Decrease, ConnectInfo); every create fails with the reason until the
   configuration is fixed.
+* **Upgrade from the Go plugin**: its servers (metadata only) are tagged at Init.
 * **Name index across processes**: read-increment-write under an exclusive
   ``flock`` of ``<state_dir>/index-<group>.lock``.
 """
@@ -20,10 +21,10 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fleeting_openstack.config.identity import group_tag
+from fleeting_openstack.config.identity import META_CLUSTER, group_tag
 from fleeting_openstack.provider.states import KeyCheck, key_mismatch
 
 if TYPE_CHECKING:
@@ -36,10 +37,14 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.limiter import Choices, CreateBreaker
 
 log = logging.getLogger("fleeting_openstack.safety")
+#: Adoption was logged by the provider before it moved here: its logger name is operator-visible.
+provider_log = logging.getLogger("fleeting_openstack.provider")
 
 
 class Tagger(Protocol):
     def add_tag(self, server_id: str, tag: str) -> None: ...
+
+    def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
 
 _IMAGE_FLAVOR = ("server_spec.imageRef", "server_spec.image_name", "server_spec.flavorRef",
                  "server_spec.flavor_name")
@@ -73,6 +78,19 @@ class KeyGuard:
                   "was lost or replaced); the plugin deletes it and the runner replaces it. Restore the "
                   "original credentials.state_dir (master.key) to keep such servers",
                   extra={"server": server.id, "server_name": server.name, "state_dir": self.state_dir})
+
+
+def adopt_legacy_servers(cloud: Tagger, group: str) -> None:
+    """Tag the servers the Go plugin created (metadata only) so the tag filter finds them (best effort)."""
+    tag = group_tag(group)
+    for server in cloud.list_servers({}):
+        if server.metadata.get(META_CLUSTER) == group and tag not in server.tags:
+            try:
+                cloud.add_tag(server.id, tag)
+                provider_log.info("adopted a server of the Go plugin", extra={"server": server.id,
+                                                                               "server_name": server.name})
+            except Exception as exc:  # noqa: BLE001 - adoption is best effort
+                provider_log.warning("could not tag server %s: %s", server.id, exc)
 
 
 def retag(cloud: Tagger, tag: str, server: Server) -> None:

@@ -272,3 +272,12 @@ def test_a_new_init_keeps_what_was_learnt_about_the_servers(tmp_path):
     p.init(json.dumps(plugin_config(state_dir=str(tmp_path), boot_time="600s")).encode(), Settings())
     assert states(p) == {"a": State.RUNNING, "b": State.DELETING}  # ready stays ready; no second delete
     assert cloud.deleted == ["b"]
+
+
+def test_init_adopts_the_go_plugins_servers(tmp_path):
+    cloud = FakeCloud()
+    legacy = make_server("legacy", name="g-7", metadata={"fleeting-cluster": "g"})
+    cloud.add(legacy, make_server("other", metadata={"fleeting-cluster": "h"}))
+    p = start(tmp_path, cloud)
+    assert cloud.tagged == [("legacy", "fleeting:g")]
+    assert states(p) == {"legacy": State.RUNNING}
