@@ -16,7 +16,7 @@ from fleeting_openstack.cli import main as cli
 from fleeting_openstack.cli import common as commands
 from fleeting_openstack.cli import reap
 from fleeting_openstack.contract.instancegroup import ConnectorConfig, State
-from fleeting_openstack.provider.group import META_CLUSTER, OpenStackProvider, group_tag
+from fleeting_openstack.provider.group import META_CLUSTER, group_tag
 
 from devcloud.lifecycle import start, wait_states  # noqa: E402
 
@@ -396,39 +396,3 @@ def test_volume_rules(plugin_config):
     conn.service_catalog = [{"type": "compute"}]
     finder = reap._Finder(provider, target, None)
     assert finder.volumes() == [] and "volumes not checked" in finder.notes[0]
-
-
-def test_observing_provider_reports_but_never_deletes():
-    """The read-only twin of Update (what status and reap use), with a stub cloud."""
-    from fleeting_openstack.openstack.client import Address, Server
-    from fleeting_openstack.plugin.manager import StrategyManager
-
-    deleted: list[str] = []
-    cloud = types.SimpleNamespace(delete_server=deleted.append, console_tail=lambda sid, n: "",
-                                  get_server=lambda sid: None)
-    provider = OpenStackProvider(observe=True)
-    provider.cloud = cloud
-    provider.strategy = StrategyManager.load().strategy("cloud-init", {})
-    provider.cfg = types.SimpleNamespace(
-        name="g", boot_time=600.0, build_timeout=60.0,
-        readiness=types.SimpleNamespace(console_lines=100, on_boot_timeout="delete", probe="none"))
-
-    def server(sid, status, age=10.0):
-        return Server(id=sid, name=f"g-{sid}", status=status, task_state=None, created=time.time() - age,
-                      metadata={META_CLUSTER: "g"}, tags=[], addresses=[Address("w", "10.1.0.5", 4, "fixed")],
-                      image_id=None, flavor=None, fault="boom" if status == "ERROR" else "")
-
-    servers = [server("err", "ERROR"), server("off", "SHUTOFF"), server("old", "BUILD", age=61),
-               server("new", "BUILD"), server("boot", "ACTIVE"), server("late", "ACTIVE", age=601)]
-    provider._group_servers = lambda: servers  # type: ignore[method-assign]
-    for _ in range(2):  # twice: nothing is remembered as "already deleting"
-        states = {s.id: st for s, st in provider.evaluate()}
-        assert states == {"err": State.DELETING, "off": State.DELETING, "old": State.DELETING,
-                          "new": State.CREATING, "boot": State.CREATING, "late": State.DELETING}
-    assert deleted == []
-    assert set(provider.would_reap) == {"err", "off", "old", "late"}
-    assert provider.reasons["off"] == "status SHUTOFF"
-    assert provider.reasons["old"].startswith("stuck in BUILD")
-    assert provider.reasons["new"].startswith("building")
-    assert provider.reasons["boot"].startswith("waiting for the boot marker: ")
-    assert provider.reasons["late"].startswith("no boot marker within boot_time")
