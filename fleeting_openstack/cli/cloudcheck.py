@@ -25,7 +25,7 @@ def _issue(problem: str) -> ConfigIssue:
 def strategy_issues(cfg: Any) -> list[ConfigIssue]:
     """Offline: is the strategy installed, can it use the operator's user_data, and
     can the clouds.yaml be read (and does it define the cloud)?"""
-    from fleeting_openstack.openstack.client import clouds_file_problem
+    from fleeting_openstack.openstack.session import clouds_file_problem
     from fleeting_openstack.plugin.manager import StrategyManager, UnknownStrategyError
 
     issues = []

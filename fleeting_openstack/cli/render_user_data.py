@@ -25,7 +25,7 @@ PROG = "fleeting-plugin-openstack render-user-data"
 
 
 def instance_name(cfg: Any, index: int) -> str:
-    """The name the provider gives the instance with ``index`` (see provider._server_name)."""
+    """The name the provider gives the instance with ``index`` (as Increase names its servers)."""
     template = cfg.server_spec.name_template
     return cfg.server_spec.render_name(index) if "%d" in template else f"{template}-{index}"
 
@@ -43,7 +43,7 @@ def render_text(target: Any, *, name: str | None = None, check_cloud: bool = Fal
     """(the decoded user_data Nova receives or None, notes for stderr)."""
     from fleeting_openstack.provider import initchecks
     from fleeting_openstack.plugin import userdata
-    from fleeting_openstack.provider.group import image_info
+    from fleeting_openstack.openstack.resources import image_info
     from fleeting_openstack.plugin.manager import StrategyManager
     from fleeting_openstack.plugin.types import ImageInfo
 

@@ -8,7 +8,8 @@
 * **Released with the server** (Decrease, a server the plugin deletes), and
   **never leaked**: at every full resync of the group, a floating IP whose
   description names this group but whose server is no longer a member is
-  released, so what a crashed plugin left is collected after its restart.
+  released, so what a crashed plugin left is collected after its restart
+  (the rule is :func:`.leaks.stray_floating_ips`, next to ``reap``'s).
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ import logging
 import threading
 from typing import Any, Iterable
 
+from fleeting_openstack.provider.leaks import floating_ip_description as description
+from fleeting_openstack.provider.leaks import floating_ip_server, stray_floating_ips
+
 log = logging.getLogger("fleeting_openstack.floatingip")
-
-
-def description(group_tag: str, server_id: str) -> str:
-    return f"{group_tag} server={server_id}"
 
 
 class FloatingIPs:
@@ -39,24 +39,13 @@ class FloatingIPs:
         self.pool_id = self.cloud.network_id(self.pool_ref)
         return self.pool_id
 
-    def _server_of(self, fip: dict[str, Any]) -> str | None:
-        text = fip.get("description") or ""
-        prefix = self.group_tag + " server="
-        return text[len(prefix):] if text.startswith(prefix) else None
-
     def sync(self, members: Iterable[str]) -> None:
         """Reload the group's floating IPs; release the ones whose server is gone."""
         if not self.pool_id:
             return
-        live = set(members)
-        found: dict[str, dict[str, Any]] = {}
-        for fip in self.cloud.floating_ips(self.pool_id):
-            server = self._server_of(fip)
-            if server is None:
-                continue
-            if server in live and server not in found:
-                found[server] = fip
-                continue
+        found, strays = stray_floating_ips(self.cloud.floating_ips(self.pool_id), self.group_tag, members)
+        for fip in strays:
+            server = floating_ip_server(fip.get("description") or "", self.group_tag)
             log.info("releasing a floating IP whose server left the group",
                      extra={"floating_ip": fip.get("floating_ip_address"), "server": server})
             try:

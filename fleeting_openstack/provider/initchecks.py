@@ -71,37 +71,12 @@ def run(cfg: Any, connector: Any, *, keys: str = "open",
 
 
 def _resolve(out: InitChecks, cfg: Any, connector: Any, keys: str, say: Callable[[str], None]) -> None:
+    from fleeting_openstack.openstack.resources import Resolved, image_info, resolve_resources
     from fleeting_openstack.provider.keys import KeyStore, KeyStoreError
-    from fleeting_openstack.provider.group import Resolved, image_info, resolve_resources
 
     problems = out.problems
-    found = resolve_resources(out.cloud, cfg, problems)
+    found = resolve_resources(out.cloud, cfg, problems, out.summary)
     image, strategy = found.image, out.strategy
-    body = cfg.server_spec.body
-    if image is not None:
-        out.summary.append(("server_spec.image", f"image {image.name!r} ({image.id})"))
-    if found.flavor_ref:
-        out.summary.append(("server_spec.flavor",
-                            f"flavor {body.get('flavor_name') or body.get('flavorRef')!r} ({found.flavor_ref})"))
-    networks = body.get("networks")
-    if isinstance(networks, list):
-        for i, net in enumerate(networks):
-            for kind in ("uuid", "port"):
-                if net.get(kind):
-                    out.summary.append((f"server_spec.networks[{i}].{kind}",
-                                        f"{'network' if kind == 'uuid' else 'port'} {net[kind]}"))
-    for i, group in enumerate(body.get("security_groups") or []):
-        ref = group.get("name") if isinstance(group, dict) else group
-        out.summary.append((f"server_spec.security_groups[{i}]", f"security group {ref!r}"))
-    if body.get("key_name"):
-        out.summary.append(("server_spec.key_name", f"keypair {body['key_name']!r}"))
-    hint = (cfg.server_spec.scheduler_hints or {}).get("group")
-    if hint:
-        out.summary.append(("server_spec.scheduler_hints.group", f"server group {hint}"))
-    for label, value in (("address.internal_network", found.internal_network),
-                         ("address.external_network", found.external_network)):
-        if value:
-            out.summary.append((label, f"network {value!r}"))
 
     info = image_info(image)
     from_strategy = strategy.default_username(info) if info else None
