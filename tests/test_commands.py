@@ -15,7 +15,7 @@ import pytest
 from fleeting_openstack.cli import main as cli
 from fleeting_openstack.cli import common as commands
 from fleeting_openstack.provider import leaks
-from fleeting_openstack.contract.instancegroup import ConnectorConfig, State
+from fleeting_openstack.contract.instancegroup import State
 from fleeting_openstack.provider.group import META_CLUSTER, OpenStackProvider, group_tag
 
 from devcloud.lifecycle import start, wait_states  # noqa: E402
@@ -395,8 +395,8 @@ def test_volume_rules(plugin_config):
     from fleeting_openstack.openstack.models import volume_from_sdk
 
     raw = plugin_config(server_spec={"block_device_mapping_v2": [
-        {"boot_index": 0, "uuid": "d5460af5-83f3-47d7-9c4f-80294c66b267", "source_type": "image", "destination_type": "volume",
-         "volume_size": 10}]})
+        {"boot_index": 0, "uuid": "d5460af5-83f3-47d7-9c4f-80294c66b267", "source_type": "image",
+         "destination_type": "volume", "volume_size": 10}]})
     cfg = load_plugin_config(raw).config
     now = time.time()
     gone = Server(id="dead-1", name=f"{cfg.name}-4", status="DELETED", task_state=None, created=now - 3600,

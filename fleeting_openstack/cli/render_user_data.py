@@ -18,19 +18,25 @@ from __future__ import annotations
 import argparse
 import base64
 import tempfile
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from fleeting_openstack.cli.common import Target
+    from fleeting_openstack.config import PluginConfig
+    from fleeting_openstack.plugin.manager import BoundStrategy
+    from fleeting_openstack.plugin.types import ImageInfo
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 PROG = "fleeting-plugin-openstack render-user-data"
 
 
-def instance_name(cfg: Any, index: int) -> str:
+def instance_name(cfg: PluginConfig, index: int) -> str:
     """The name the provider gives the instance with ``index`` (as Increase names its servers)."""
     template = cfg.server_spec.name_template
     return cfg.server_spec.render_name(index) if "%d" in template else f"{template}-{index}"
 
 
-def throwaway_key(strategy: Any, cfg: Any, image: Any) -> str:
+def throwaway_key(strategy: BoundStrategy, cfg: PluginConfig, image: ImageInfo) -> str:
     """A public key of the type the plugin would generate, from a key store that is deleted at once."""
     from fleeting_openstack.provider.keys import KeyStore, new_salt
 
@@ -39,7 +45,7 @@ def throwaway_key(strategy: Any, cfg: Any, image: Any) -> str:
         return KeyStore(tmp).instance_key(new_salt(), key_type).public_key_openssh
 
 
-def render_text(target: Any, *, name: str | None = None, check_cloud: bool = False) -> tuple[str | None, list[str]]:
+def render_text(target: Target, *, name: str | None = None, check_cloud: bool = False) -> tuple[str | None, list[str]]:
     """(the decoded user_data Nova receives or None, notes for stderr)."""
     from fleeting_openstack.provider import initchecks
     from fleeting_openstack.plugin import userdata
@@ -57,9 +63,10 @@ def render_text(target: Any, *, name: str | None = None, check_cloud: bool = Fal
                 raise ValueError(f"{checks.fatal_key}: {checks.fatal}")
             if checks.problems:
                 raise ValueError("Init would fail: " + "; ".join(checks.problems))
-            strategy, res = checks.strategy, checks.resolved
-            image = image_info(res.image) or image_info(None, placeholder=True)
-            username, region = res.username, checks.cloud.region
+            strategy, res, cloud = checks.strategy, checks.resolved, checks.cloud
+            assert strategy is not None and res is not None and cloud is not None  # no fatal, no problems
+            image = image_info(res.image) or ImageInfo(id="")
+            username, region = res.username, cloud.region
         finally:
             if checks.cloud is not None:
                 checks.cloud.close()

@@ -80,7 +80,8 @@ def authenticate(cloud: str | None, clouds_config: str | None, timeout: float | 
         else:
             conn = openstack.connect(cloud=cloud or None)
         read = timeout if timeout is not None else getattr(conn.session, "timeout", None) or DEFAULT_API_TIMEOUT
-        conn.session.timeout = (connect_timeout or min(DEFAULT_CONNECT_TIMEOUT, read), read)
+        # keystoneauth declares a float; it hands the value to requests, which takes (connect, read).
+        conn.session.timeout = (connect_timeout or min(DEFAULT_CONNECT_TIMEOUT, read), read)  # type: ignore[assignment]
 
         from fleeting_openstack.provider import metrics
 

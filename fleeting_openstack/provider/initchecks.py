@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fleeting_openstack.config import PluginConfig
+    from fleeting_openstack.contract.instancegroup import ConnectorConfig
+    from fleeting_openstack.openstack.client import Cloud
+    from fleeting_openstack.openstack.resources import Resolved
+    from fleeting_openstack.plugin.manager import BoundStrategy
+    from fleeting_openstack.provider.keys import KeyStore
 
 
 @dataclass
@@ -27,17 +35,17 @@ class InitChecks:
     (unknown strategy, the cloud cannot be reached); ``problems``: ``"path: message"``
     lines, each enough to fail Init; ``resolved``: (path, what it resolved to, with ids)."""
 
-    strategy: Any = None
-    cloud: Any = None
-    resolved: Any = None  # provider.Resolved
-    keys: Any = None  # credentials.KeyStore when keys == "open"
+    strategy: BoundStrategy | None = None
+    cloud: Cloud | None = None
+    resolved: Resolved | None = None
+    keys: KeyStore | None = None  # when keys == "open"
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
     fatal_key: str = ""
     summary: list[tuple[str, str]] = field(default_factory=list)
 
 
-def run(cfg: Any, connector: Any, *, keys: str = "open",
+def run(cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open",
         say: Callable[[str], None] = lambda text: None) -> InitChecks:
     """Run Init's checks for ``cfg`` with the runner's ``connector`` config."""
     from fleeting_openstack.openstack.client import Cloud, CloudError
@@ -70,11 +78,13 @@ def run(cfg: Any, connector: Any, *, keys: str = "open",
     return out
 
 
-def _resolve(out: InitChecks, cfg: Any, connector: Any, keys: str, say: Callable[[str], None]) -> None:
+def _resolve(out: InitChecks, cfg: PluginConfig, connector: ConnectorConfig, keys: str,
+             say: Callable[[str], None]) -> None:
     from fleeting_openstack.openstack.resources import Resolved, image_info, resolve_resources
     from fleeting_openstack.provider.keys import KeyStore, KeyStoreError
 
     problems = out.problems
+    assert out.cloud is not None and out.strategy is not None  # run() returned before otherwise
     found = resolve_resources(out.cloud, cfg, problems, out.summary)
     image, strategy = found.image, out.strategy
 
