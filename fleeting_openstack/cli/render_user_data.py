@@ -30,12 +30,6 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 PROG = "fleeting-plugin-openstack render-user-data"
 
 
-def instance_name(cfg: PluginConfig, index: int) -> str:
-    """The name the provider gives the instance with ``index`` (as Increase names its servers)."""
-    template = cfg.server_spec.name_template
-    return cfg.server_spec.render_name(index) if "%d" in template else f"{template}-{index}"
-
-
 def throwaway_key(strategy: BoundStrategy, cfg: PluginConfig, image: ImageInfo) -> str:
     """A public key of the type the plugin would generate, from a key store that is deleted at once."""
     from fleeting_openstack.provider.keys import KeyStore, new_salt
@@ -47,6 +41,7 @@ def throwaway_key(strategy: BoundStrategy, cfg: PluginConfig, image: ImageInfo) 
 
 def render_text(target: Target, *, name: str | None = None, check_cloud: bool = False) -> tuple[str | None, list[str]]:
     """(the decoded user_data Nova receives or None, notes for stderr)."""
+    from fleeting_openstack.config.identity import server_name
     from fleeting_openstack.provider import initchecks
     from fleeting_openstack.plugin import userdata
     from fleeting_openstack.openstack.resources import image_info
@@ -82,7 +77,8 @@ def render_text(target: Target, *, name: str | None = None, check_cloud: bool = 
     if strategy.wants_generated_key and not connector.use_static_credentials:
         public_key = throwaway_key(strategy, cfg, image)
         notes.append("the SSH key is a throwaway one; each instance gets its own")
-    text = userdata.render(strategy, cfg, name=name or instance_name(cfg, 1), index=1, region=region,
+    text = userdata.render(strategy, cfg, name=name or server_name(cfg.server_spec.name_template, 1), index=1,
+                           region=region,
                            image=image, username=username, public_key=public_key,
                            password=connector.password)
     request = cfg.server_spec.nova_request(image_ref="image", flavor_ref="flavor", user_data=text)

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence
 
+from fleeting_openstack.config.identity import META_CLUSTER, group_tag, keypair_name, name_pattern, name_prefix
 from fleeting_openstack.openstack.models import FloatingIP, Keypair, Port, Server, Volume
 
 if TYPE_CHECKING:
@@ -58,14 +59,6 @@ class LeakCloud(Protocol):
     def delete_volume(self, volume_id: str) -> None: ...
 
 
-def name_pattern(template: str) -> re.Pattern[str]:
-    """The names the plugin gives this group's servers (``%d``: the index; no ``%d``: ``-<index>`` added)."""
-    if "%d" in template:
-        before, _, after = template.partition("%d")
-        return re.compile(re.escape(before) + r"[0-9]+" + re.escape(after))
-    return re.compile(re.escape(template) + r"-[0-9]+")
-
-
 def marked(resource: Port | FloatingIP | Volume, tag: str) -> str:
     """How ``resource`` is marked with the group tag ``tag`` ("" if not): by a tag, or by its description."""
     if tag in resource.tags:
@@ -89,9 +82,8 @@ class DeletedServers:
         if self._found is None:
             self.say("listing deleted servers of the group")
             names = name_pattern(self.template)
-            prefix = self.template.partition("%d")[0] if "%d" in self.template else self.template
             found = self.cloud.list_servers({"changes-since": "1970-01-01T00:00:00Z",
-                                             "name": "^" + re.escape(prefix)})
+                                             "name": "^" + re.escape(name_prefix(self.template))})
             self._found = {s.id: s for s in found if s.status.upper() == "DELETED" and names.fullmatch(s.name)}
         return self._found
 
@@ -141,7 +133,7 @@ def keypair_leaks(keypairs: Iterable[Keypair], live_names: set[str], cfg: Plugin
     """Keypairs named for the group, or like a group server that no longer exists;
     never ``server_spec.key_name``."""
     configured = cfg.server_spec.body.get("key_name")
-    own = (f"fleeting-{cfg.name}", tag)
+    own = (keypair_name(cfg.name), tag)
     names = name_pattern(cfg.server_spec.name_template)
     leaks = []
     for kp in keypairs:
@@ -166,7 +158,7 @@ def volume_leaks(volumes: Iterable[Volume], cfg: PluginConfig, tag: str,
     for vol in volumes:
         if vol.status != "available" or vol.attached:
             continue
-        if vol.metadata.get("fleeting-cluster") == cfg.name or marked(vol, tag):
+        if vol.metadata.get(META_CLUSTER) == cfg.name or marked(vol, tag):
             leaks.append(Leak("volume", vol.id, vol.name, "marked with the group (metadata/description)"))
             continue
         if vol.name.endswith("-blank-vol") and vol.name[:-len("-blank-vol")] in deleted():
@@ -221,8 +213,6 @@ def find_leaks(cloud: LeakCloud, cfg: PluginConfig, group_servers: Sequence[Serv
       ``delete_on_termination``, an unnamed volume (Nova names them "")
       created while a deleted group server was building.
     """
-    from fleeting_openstack.provider.group import group_tag
-
     tag = group_tag(cfg.name)
     deleted = DeletedServers(cloud, cfg.server_spec.name_template, say)
     notes: list[str] = []

@@ -14,7 +14,6 @@ import pytest
 
 from fleeting_openstack.cli import main as cli
 from fleeting_openstack.cli import common as commands
-from fleeting_openstack.provider import leaks
 from fleeting_openstack.contract.instancegroup import State
 from fleeting_openstack.provider.group import META_CLUSTER, OpenStackProvider, group_tag
 
@@ -355,70 +354,6 @@ def test_progress_spins_on_a_terminal_only():
     with commands.Progress(pipe, "listing servers", interval=0.01):
         time.sleep(0.03)
     assert pipe.getvalue() == ""
-
-
-def test_name_pattern_matches_the_plugins_names():
-    pattern = leaks.name_pattern("ci-%d.workers")
-    assert pattern.fullmatch("ci-12.workers") and not pattern.fullmatch("ci-x.workers")
-    assert leaks.name_pattern("ci").fullmatch("ci-3") and not leaks.name_pattern("ci").fullmatch("ci")
-
-
-class VolumesOnly:
-    """A project with no ports, floating IPs or keypairs: only volumes, and one deleted group server."""
-
-    def __init__(self, deleted, volumes, cinder=True):
-        self.deleted, self._volumes, self.cinder = deleted, volumes, cinder
-
-    def list_servers(self, filters, page_size=1000):
-        return [self.deleted] if "changes-since" in filters else []
-
-    def project_ports(self):
-        return []
-
-    def project_floating_ips(self):
-        return []
-
-    def keypairs(self):
-        return []
-
-    def has_block_storage(self):
-        return self.cinder
-
-    def volumes(self):
-        return self._volumes
-
-
-def test_volume_rules(plugin_config):
-    """Cinder is not part of the devcloud: the volume rules against a fake project."""
-    from fleeting_openstack.config import load_plugin_config
-    from fleeting_openstack.openstack.client import Server
-    from fleeting_openstack.openstack.models import volume_from_sdk
-
-    raw = plugin_config(server_spec={"block_device_mapping_v2": [
-        {"boot_index": 0, "uuid": "d5460af5-83f3-47d7-9c4f-80294c66b267", "source_type": "image",
-         "destination_type": "volume", "volume_size": 10}]})
-    cfg = load_plugin_config(raw).config
-    now = time.time()
-    gone = Server(id="dead-1", name=f"{cfg.name}-4", status="DELETED", task_state=None, created=now - 3600,
-                  metadata={}, tags=[], addresses=[], image_id=None, flavor=None)
-
-    def vol(id_, name="", status="available", size=10, created=now - 3590, metadata=None, attachments=()):
-        """As openstacksdk lists it (created_at without a zone: UTC), read by the adapter."""
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000", time.gmtime(created))
-        return volume_from_sdk(types.SimpleNamespace(
-            id=id_, name=name, status=status, size=size, created_at=stamp, metadata=metadata or {},
-            attachments=list(attachments), description=""))
-
-    volumes = [vol("boot"), vol("other-size", size=20), vol("later", created=now - 10),
-               vol("in-use", status="in-use", attachments=[{"server_id": "x"}]),
-               vol("blank", name="dead-1-blank-vol", created=now),
-               vol("marked", name="data", metadata={"fleeting-cluster": cfg.name}, created=now)]
-    found, notes = leaks.find_leaks(VolumesOnly(gone, volumes), cfg, [], {})
-    assert {leak.id for leak in found} == {"boot", "blank", "marked"}
-    assert notes == []
-
-    found, notes = leaks.find_leaks(VolumesOnly(gone, volumes, cinder=False), cfg, [], {})
-    assert found == [] and "volumes not checked" in notes[0]
 
 
 def test_observing_provider_reports_but_never_deletes():

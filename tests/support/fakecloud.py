@@ -27,7 +27,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from fleeting_openstack.openstack.client import Address, CloudError, Image, NotFound, Server
+from fleeting_openstack.openstack.client import (
+    Address, CloudError, FloatingIP, Image, Keypair, NotFound, Port, Server, Volume)
 
 #: The fixed address every made server gets unless told otherwise.
 DEFAULT_ADDRESS = Address("workers", "10.1.0.5", 4, "fixed")
@@ -64,6 +65,15 @@ class FakeCloud:
         self.tagged: list[tuple[str, str]] = []
         self.list_calls: list[dict[str, str]] = []
         self.closed = False
+        # reap's side: the project's ports, floating IPs, keypairs and volumes (deletes go to ``removed``)
+        self.ports: list[Port] = []
+        self.fips: list[FloatingIP] = []
+        self.keypair_list: list[Keypair] = []
+        self.volume_list: list[Volume] = []
+        self.cinder = True  # a block-storage service in the catalog
+        self.removed: list[tuple[str, str]] = []  # (kind, id)
+        #: Servers Nova deleted long ago: listed only with ``changes-since`` (as Nova does), not by get_server.
+        self.gone: dict[str, Server] = {}
         self._create_failures: list[tuple[Exception, bool]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -92,7 +102,10 @@ class FakeCloud:
     # -- the adapter's interface ---------------------------------------------
     def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterator[Server]:
         self.list_calls.append(dict(filters))
-        for server in list(self.servers.values()):
+        listed = list(self.servers.values())
+        if "changes-since" in filters:
+            listed += list(self.gone.values())
+        for server in listed:
             if "tags" in filters and filters["tags"] not in server.tags:
                 continue
             if "name" in filters and not re.search(filters["name"], server.name):
@@ -169,3 +182,35 @@ class FakeCloud:
 
     def close(self) -> None:
         self.closed = True
+
+    # -- reap's side -----------------------------------------------------------
+    def project_ports(self) -> list[Port]:
+        return list(self.ports)
+
+    def project_floating_ips(self) -> list[FloatingIP]:
+        return list(self.fips)
+
+    def keypairs(self) -> list[Keypair]:
+        return list(self.keypair_list)
+
+    def has_block_storage(self) -> bool:
+        return self.cinder
+
+    def volumes(self) -> list[Volume]:
+        return list(self.volume_list)
+
+    def delete_port(self, port_id: str) -> None:
+        self.removed.append(("port", port_id))
+        self.ports = [p for p in self.ports if p.id != port_id]
+
+    def delete_floating_ip(self, fip_id: str) -> None:
+        self.removed.append(("floating_ip", fip_id))
+        self.fips = [f for f in self.fips if f.id != fip_id]
+
+    def delete_keypair(self, name: str) -> None:
+        self.removed.append(("keypair", name))
+        self.keypair_list = [k for k in self.keypair_list if k.name != name]
+
+    def delete_volume(self, volume_id: str) -> None:
+        self.removed.append(("volume", volume_id))
+        self.volume_list = [v for v in self.volume_list if v.id != volume_id]
