@@ -3,7 +3,8 @@
 Prints, on stdout and nothing else, the user_data Nova would receive for a new
 instance of the group, decoded from the base64 of the create request: built
 by :func:`fleeting_openstack.plugin.userdata.render` (the function Increase calls)
-and encoded by ``ServerSpec.nova_request`` (the request Increase sends). The
+and encoded by :func:`fleeting_openstack.openstack.nova.create_request` (the
+request Increase sends). The
 SSH key in it is a throwaway one generated for the preview (never stored);
 the plugin puts a fresh per-instance key there. Offline the image is a
 placeholder with the configured ``imageRef`` (a strategy that reads image
@@ -42,6 +43,7 @@ def throwaway_key(strategy: BoundStrategy, cfg: PluginConfig, image: ImageInfo) 
 def render_text(target: Target, *, name: str | None = None, check_cloud: bool = False) -> tuple[str | None, list[str]]:
     """(the decoded user_data Nova receives or None, notes for stderr)."""
     from fleeting_openstack.config.identity import server_name
+    from fleeting_openstack.openstack.nova import create_request
     from fleeting_openstack.provider import initchecks
     from fleeting_openstack.plugin import userdata
     from fleeting_openstack.openstack.resources import image_info
@@ -81,7 +83,7 @@ def render_text(target: Target, *, name: str | None = None, check_cloud: bool = 
                            region=region,
                            image=image, username=username, public_key=public_key,
                            password=connector.password)
-    request = cfg.server_spec.nova_request(image_ref="image", flavor_ref="flavor", user_data=text)
+    request = create_request(cfg.server_spec, image_ref="image", flavor_ref="flavor", user_data=text)
     encoded = request["server"].get("user_data")
     if encoded is None:
         return None, notes + ["no user_data: Nova receives none"]
