@@ -4,9 +4,8 @@ Prints, on stdout and nothing else, the user_data Nova would receive for a new
 instance of the group, decoded from the base64 of the create request: built
 by :func:`fleeting_openstack.plugin.userdata.render` (the function Increase calls)
 and encoded by :func:`fleeting_openstack.openstack.nova.create_request` (the
-request Increase sends). The
-SSH key in it is a throwaway one generated for the preview (never stored);
-the plugin puts a fresh per-instance key there. Offline the image is a
+request Increase sends). The SSH key in it is a throwaway one generated for
+the preview (never stored); the plugin puts a fresh per-instance key there. Offline the image is a
 placeholder with the configured ``imageRef`` (a strategy that reads image
 properties may then differ); ``--check-cloud`` resolves it as Init does.
 
