@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import KEY_TYPES, Observation, ReadinessResult
+from fleeting_openstack.plugin import KEY_TYPES, Observation, ReadinessResult, hookimpl
 
 # --------------------------------------------------------------------------
 # Console

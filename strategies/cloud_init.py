@@ -35,15 +35,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import (
-    ImageInfo,
-    InstanceContext,
-    InstanceCredentials,
-    Observation,
-    ReadinessResult,
-    UserDataError,
-)
+from fleeting_openstack.plugin import ImageInfo, InstanceContext, InstanceCredentials, Observation, ReadinessResult, UserDataError, hookimpl
 
 from ._common import GeneratedKeyStrategy, cloud_init_readiness, first_line
 
@@ -228,7 +220,7 @@ def _our_part(creds: InstanceCredentials, add_default: bool) -> MIMEText:
 
 def _part_text(part: Message) -> str:
     payload = part.get_payload(decode=True)
-    if payload is None:
+    if not isinstance(payload, bytes):  # None: no body (decode=True never gives a Message for a leaf part)
         return ""
     return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
 
@@ -347,9 +339,9 @@ class CloudInitStrategy(GeneratedKeyStrategy):
 
     @hookimpl
     def fleeting_build_user_data(self, ctx: InstanceContext) -> str:
-        if _is_empty(ctx.user_data):
+        if ctx.user_data is None or _is_empty(ctx.user_data):
             return f"{CLOUD_CONFIG}\n"
-        return ctx.user_data  # type: ignore[return-value]
+        return ctx.user_data
 
     @hookimpl
     def fleeting_inject_credentials(

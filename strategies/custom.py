@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import ImageInfo, Observation, ReadinessResult
+from fleeting_openstack.plugin import ImageInfo, Observation, ReadinessResult, hookimpl
 
 from ._common import cloud_init_readiness, login_prompt_readiness, option_errors
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 from urllib.parse import quote
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import InstanceContext
+from fleeting_openstack.plugin import InstanceContext, hookimpl
 
 from .ignition import IgnitionStrategy, file_paths
 

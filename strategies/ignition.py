@@ -31,15 +31,7 @@ import json
 import re
 from typing import Any, Mapping
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import (
-    ImageInfo,
-    InstanceContext,
-    InstanceCredentials,
-    Observation,
-    ReadinessResult,
-    UserDataError,
-)
+from fleeting_openstack.plugin import ImageInfo, InstanceContext, InstanceCredentials, Observation, ReadinessResult, UserDataError, hookimpl
 
 from ._common import GeneratedKeyStrategy, login_prompt_readiness
 
@@ -132,7 +124,7 @@ def add_login(cfg: dict[str, Any], creds: InstanceCredentials) -> dict[str, Any]
 
 def file_paths(cfg: Mapping[str, Any]) -> set[str]:
     files = (cfg.get("storage") or {}).get("files") or []
-    return {f.get("path") for f in files if isinstance(f, dict)}
+    return {path for f in files if isinstance(f, dict) and isinstance(path := f.get("path"), str)}
 
 
 class IgnitionStrategy(GeneratedKeyStrategy):

@@ -13,11 +13,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeGuard
 
 __all__ = [
     "KeyType",
     "KEY_TYPES",
+    "is_key_type",
     "ImageInfo",
     "InstanceContext",
     "InstanceCredentials",
@@ -30,7 +32,12 @@ __all__ = [
 
 #: SSH key types a strategy may ask for (see ``fleeting_key_type``).
 KeyType = Literal["ed25519", "rsa"]
-KEY_TYPES: tuple[str, ...] = ("ed25519", "rsa")
+KEY_TYPES: tuple[KeyType, ...] = ("ed25519", "rsa")
+
+
+def is_key_type(value: object) -> TypeGuard[KeyType]:
+    """True when ``value`` is one of :data:`KEY_TYPES`."""
+    return value in KEY_TYPES
 
 
 class StrategyError(Exception):

@@ -206,7 +206,7 @@ class OpenStackProvider:
     def _init(self, config: bytes, settings: Settings) -> ProviderInfo:
         from fleeting_openstack.config import ConfigError, load_plugin_config
         from fleeting_openstack.openstack.client import microversion_tuple
-        from fleeting_openstack.plugin.manager import StrategyManager
+        from fleeting_openstack.plugin.manager import default_manager
 
         try:
             loaded = load_plugin_config(config)
@@ -228,7 +228,7 @@ class OpenStackProvider:
 
         from fleeting_openstack.provider import initchecks
 
-        manager = StrategyManager.load()
+        manager = default_manager()
         for info in manager.installed():
             log.debug("plugin loaded", extra={"plugin": info.name, "version": info.version,
                                               "strategies": list(info.strategies)})
