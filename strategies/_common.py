@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from fleeting_openstack.plugin import KEY_TYPES, Observation, ReadinessResult, hookimpl
 

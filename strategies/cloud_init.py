@@ -28,14 +28,23 @@ import email
 import email.errors
 import email.policy
 import re
+from collections.abc import Mapping
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
-from fleeting_openstack.plugin import ImageInfo, InstanceContext, InstanceCredentials, Observation, ReadinessResult, UserDataError, hookimpl
+from fleeting_openstack.plugin import (
+    ImageInfo,
+    InstanceContext,
+    InstanceCredentials,
+    Observation,
+    ReadinessResult,
+    UserDataError,
+    hookimpl,
+)
 
 from ._common import GeneratedKeyStrategy, cloud_init_readiness, first_line
 
@@ -344,9 +353,7 @@ class CloudInitStrategy(GeneratedKeyStrategy):
         return ctx.user_data
 
     @hookimpl
-    def fleeting_inject_credentials(
-        self, user_data: str | None, credentials: InstanceCredentials
-    ) -> str | None:
+    def fleeting_inject_credentials(self, user_data: str | None, credentials: InstanceCredentials) -> str | None:
         if not credentials.public_key_openssh and not credentials.password:
             return None  # static Nova keypair: nothing to add
         if _is_empty(user_data):

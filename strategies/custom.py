@@ -13,7 +13,8 @@ Option ``readiness`` chooses how an ACTIVE server is judged booted:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from fleeting_openstack.plugin import ImageInfo, Observation, ReadinessResult, hookimpl
 
@@ -35,9 +36,7 @@ class CustomStrategy:
     def fleeting_check_config(self, options: Mapping[str, Any]) -> list[str]:
         errors = option_errors(options, OPTIONS, NAME)
         if options.get("readiness", "none") not in READINESS:
-            errors.append(
-                f"option 'readiness' must be one of {', '.join(READINESS)}, got {options['readiness']!r}"
-            )
+            errors.append(f"option 'readiness' must be one of {', '.join(READINESS)}, got {options['readiness']!r}")
         return errors
 
     @hookimpl

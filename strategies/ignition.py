@@ -29,9 +29,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from fleeting_openstack.plugin import ImageInfo, InstanceContext, InstanceCredentials, Observation, ReadinessResult, UserDataError, hookimpl
+from fleeting_openstack.plugin import (
+    ImageInfo,
+    InstanceContext,
+    InstanceCredentials,
+    Observation,
+    ReadinessResult,
+    UserDataError,
+    hookimpl,
+)
 
 from ._common import GeneratedKeyStrategy, login_prompt_readiness
 

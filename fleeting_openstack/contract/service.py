@@ -20,14 +20,20 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from fleeting_openstack.contract.instancegroup import (
-    ConnectorConfig, InstanceGroup, InstanceUnhealthy, PartialError, Settings)
+    ConnectorConfig,
+    InstanceGroup,
+    InstanceUnhealthy,
+    PartialError,
+    Settings,
+)
 from fleeting_openstack.contract.kinds import BOOL, DURATION, INT, JSON, KEY, STATE, STR, STRLIST, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -41,8 +47,8 @@ class _Lazy:
     """Modules needed only once a call arrives, imported then (off the handshake's path)."""
 
     def __getattr__(self, name: str) -> ModuleType:
-        module = importlib.import_module(
-            {"message_factory": "google.protobuf.message_factory", "message": "google.protobuf.message"}.get(name, f"fleeting_openstack.contract.{name}"))
+        outside = {"message_factory": "google.protobuf.message_factory", "message": "google.protobuf.message"}
+        module = importlib.import_module(outside.get(name, f"fleeting_openstack.contract.{name}"))
         setattr(self, name, module)
         return module
 
@@ -54,9 +60,18 @@ log = logging.getLogger("fleeting_openstack.service")
 #: How long the first RPC waits for discovery (it reads at most one binary).
 DISCOVERY_WAIT = 60.0
 _TRANSPORT_PREFIXES = ("/grpc.health.v1.", "/plugin.GRPC")
-_CONNECTOR_KINDS = {"os": STR, "arch": STR, "protocol": STR, "protocol_port": INT, "username": STR,
-                    "password": STR, "key": KEY, "use_static_credentials": BOOL,
-                    "keepalive": DURATION, "timeout": DURATION}
+_CONNECTOR_KINDS = {
+    "os": STR,
+    "arch": STR,
+    "protocol": STR,
+    "protocol_port": INT,
+    "username": STR,
+    "password": STR,
+    "key": KEY,
+    "use_static_credentials": BOOL,
+    "keepalive": DURATION,
+    "timeout": DURATION,
+}
 
 
 @dataclass
@@ -70,7 +85,7 @@ class ServedContract:
     problems: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, contract: discovery.Contract) -> "ServedContract":
+    def of(cls, contract: discovery.Contract) -> ServedContract:
         served = cls(contract)
         for method in contract.service.methods:
             rpc = _wire.mapping.canonical_rpc(method.name)
@@ -85,19 +100,30 @@ class ServedContract:
 
     def summary(self) -> dict[str, Any]:
         c = self.contract
-        return {"origin": c.origin, "source": c.path or "built-in reconstruction",
-                "sha256": c.sha256[:12], "service": c.service.full_name,
-                "methods": [m.name for m in c.service.methods],
-                "mapping": {rpc: {"method": mm.method.name, "streamed": mm.streamed,
-                                  "request": _wire.mapping.describe(mm.request),
-                                  "response": _wire.mapping.describe(mm.response)}
-                            for rpc, mm in self.methods.items()}}
+        return {
+            "origin": c.origin,
+            "source": c.path or "built-in reconstruction",
+            "sha256": c.sha256[:12],
+            "service": c.service.full_name,
+            "methods": [m.name for m in c.service.methods],
+            "mapping": {
+                rpc: {
+                    "method": mm.method.name,
+                    "streamed": mm.streamed,
+                    "request": _wire.mapping.describe(mm.request),
+                    "response": _wire.mapping.describe(mm.response),
+                }
+                for rpc, mm in self.methods.items()
+            },
+        }
 
     def error_text(self) -> str:
         c = self.contract
-        return (f"the runner's contract ({c.service.full_name} from {c.path or c.origin}) cannot be served: "
-                + "; ".join(self.problems)
-                + " (run `fleeting-plugin-openstack protocol <runner binary>` to see the whole contract)")
+        return (
+            f"the runner's contract ({c.service.full_name} from {c.path or c.origin}) cannot be served: "
+            + "; ".join(self.problems)
+            + " (run `fleeting-plugin-openstack protocol <runner binary>` to see the whole contract)"
+        )
 
 
 class ContractHolder:
@@ -120,8 +146,10 @@ class ContractHolder:
         try:
             self._served = self._discover_and_map()
         except Exception as exc:  # noqa: BLE001 - discovery must never stop the plugin
-            log.error("contract discovery failed; serving the built-in contract",
-                      extra={"reason": f"{type(exc).__name__}: {exc}"})
+            log.error(
+                "contract discovery failed; serving the built-in contract",
+                extra={"reason": f"{type(exc).__name__}: {exc}"},
+            )
             self._served = ServedContract.of(_wire.discovery.builtin())
         finally:
             self._ready.set()
@@ -133,16 +161,23 @@ class ContractHolder:
         seconds = round(time.monotonic() - started, 4)
         summary = served.summary()
         if contract.origin == "builtin":
-            log.warning("no fleeting contract found in the runner; serving the built-in reconstruction",
-                        extra={"why": "; ".join(contract.notes) or "not looked for", "seconds": seconds,
-                               "service": summary["service"]})
+            log.warning(
+                "no fleeting contract found in the runner; serving the built-in reconstruction",
+                extra={
+                    "why": "; ".join(contract.notes) or "not looked for",
+                    "seconds": seconds,
+                    "service": summary["service"],
+                },
+            )
         else:
             log.info("serving the runner's contract", extra={**summary, "seconds": seconds})
         for rpc, mm in served.methods.items():
             for what, mmap_ in (("request", mm.request), ("response", mm.response)):
                 if mmap_.unused:
-                    log.debug("fields the plugin does not use", extra={
-                        "rpc": rpc, "part": f"{what} {mmap_.desc.full_name}", "fields": mmap_.unused})
+                    log.debug(
+                        "fields the plugin does not use",
+                        extra={"rpc": rpc, "part": f"{what} {mmap_.desc.full_name}", "fields": mmap_.unused},
+                    )
         return served
 
     def get(self, timeout: float = DISCOVERY_WAIT) -> ServedContract:
@@ -191,6 +226,7 @@ class FleetingService(grpc.GenericRpcHandler):
 
         def handle(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
             return self._call(path, requests, context)
+
         return grpc.stream_stream_rpc_method_handler(handle)
 
     def _call(self, path: str, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
@@ -201,15 +237,19 @@ class FleetingService(grpc.GenericRpcHandler):
             context.abort(grpc.StatusCode.UNAVAILABLE, f"{path}: {exc}")
         if path not in served.paths:
             self._log_unknown(path, f"not a method of {served.contract.service.full_name}", first)
-            context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                          f"unknown method {path}: this plugin serves {served.contract.service.full_name}")
+            context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"unknown method {path}: this plugin serves {served.contract.service.full_name}",
+            )
         rpc = served.paths[path]
         mm = served.methods.get(rpc) if rpc else None
         call = getattr(self, f"_rpc_{mm.rpc.lower()}", None) if mm else None
         if mm is None or call is None or mm.rpc not in _wire.mapping.MAPPED:
-            context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                          f"{path}: not implemented by fleeting-plugin-openstack"
-                          + (" (no suspend_resume capability)" if rpc in ("Suspend", "Resume") else ""))
+            context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"{path}: not implemented by fleeting-plugin-openstack"
+                + (" (no suspend_resume capability)" if rpc in ("Suspend", "Resume") else ""),
+            )
         assert mm is not None and call is not None
         factory_in = _wire.message_factory.GetMessageClass(mm.method.input_type)
         factory_out = _wire.message_factory.GetMessageClass(mm.method.output_type)
@@ -227,19 +267,24 @@ class FleetingService(grpc.GenericRpcHandler):
             if path in self._logged_unknown:
                 return
             self._logged_unknown.add(path)
-        log.error("the runner called a method this plugin does not serve", extra={
-            "method": path, "why": why, "request": _wire.rawfields.describe(request)})
+        log.error(
+            "the runner called a method this plugin does not serve",
+            extra={"method": path, "why": why, "request": _wire.rawfields.describe(request)},
+        )
 
-    def _guard(self, mm: MethodMap, served: ServedContract, call: Callable[[], Any],
-               context: grpc.ServicerContext) -> Any:
+    def _guard(
+        self, mm: MethodMap, served: ServedContract, call: Callable[[], Any], context: grpc.ServicerContext
+    ) -> Any:
         """Log, time, and turn exceptions into readable gRPC statuses named after the RPC."""
         name, started = mm.rpc, time.monotonic()
         try:
             if name == "Init" and served.problems:
                 raise _Abort(grpc.StatusCode.UNKNOWN, served.error_text())
             if name != "Init" and not self.initialized.is_set():
-                raise _Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                             "the plugin was not initialised (Init failed or was not called)")
+                raise _Abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "the plugin was not initialised (Init failed or was not called)",
+                )
             response = call()
         except _Abort as exc:
             context.abort(exc.code, f"{name}: {exc}")
@@ -248,9 +293,8 @@ class FleetingService(grpc.GenericRpcHandler):
             context.abort(grpc.StatusCode.UNAVAILABLE, f"instance unhealthy: {exc}")
         except NotImplementedError as exc:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name}: {exc or 'not supported'}")
-        except Exception as exc:  # noqa: BLE001 - every error must reach the runner as words
-            log.error("%s failed: %s", name, exc, extra={"rpc": name},
-                      exc_info=log.isEnabledFor(logging.DEBUG))
+        except Exception as exc:  # every error must reach the runner as words
+            log.error("%s failed: %s", name, exc, extra={"rpc": name}, exc_info=log.isEnabledFor(logging.DEBUG))
             context.abort(grpc.StatusCode.UNKNOWN, f"{name}: {exc}")
         log.log(5, "rpc done", extra={"rpc": name, "seconds": round(time.monotonic() - started, 4)})
         return response
@@ -263,9 +307,13 @@ class FleetingService(grpc.GenericRpcHandler):
         self.initialized.set()
         log.info("initialised", extra={"id": info.id, "max_size": info.max_size, "version": info.version})
         response = out()
-        for key, kind, value in (("id", STR, info.id), ("max_size", INT, info.max_size),
-                                 ("version", STR, info.version), ("build_info", STR, info.build_info),
-                                 ("capabilities", STRLIST, list(info.capabilities))):
+        for key, kind, value in (
+            ("id", STR, info.id),
+            ("max_size", INT, info.max_size),
+            ("version", STR, info.version),
+            ("build_info", STR, info.build_info),
+            ("capabilities", STRLIST, list(info.capabilities)),
+        ):
             _wire.mapping.write(response, mm.response, key, kind, value)
         return response
 
@@ -319,9 +367,12 @@ class FleetingService(grpc.GenericRpcHandler):
     def _rpc_connectinfo(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
         info = self.provider.connect_info(str(_wire.mapping.read(request, mm.request, "id", STR)))
         response = out()
-        for key, kind, value in (("id", STR, info.id), ("internal_addr", STR, info.internal_addr),
-                                 ("external_addr", STR, info.external_addr),
-                                 ("expires", TIMESTAMP, info.expires or None)):
+        for key, kind, value in (
+            ("id", STR, info.id),
+            ("internal_addr", STR, info.internal_addr),
+            ("external_addr", STR, info.external_addr),
+            ("expires", TIMESTAMP, info.expires or None),
+        ):
             _wire.mapping.write(response, mm.response, key, kind, value)
         _connector_out(response, mm.response, info.connector)
         return response
@@ -335,8 +386,7 @@ class FleetingService(grpc.GenericRpcHandler):
         return out()
 
 
-def register(server: grpc.Server, provider: InstanceGroup,
-             holder: ContractHolder | None = None) -> FleetingService:
+def register(server: grpc.Server, provider: InstanceGroup, holder: ContractHolder | None = None) -> FleetingService:
     """Serve ``provider`` under the contract ``holder`` discovers (started by the caller)."""
     servicer = FleetingService(provider, holder or ContractHolder())
     server.add_generic_rpc_handlers((servicer,))

@@ -83,8 +83,8 @@ class BoundStrategy:
         errors = templating.find_errors(user_data)
         sample = templating.render(user_data, templating.SAMPLE_VALUES, strict=False) if user_data else user_data
         # not firstresult: one list (or None) per plugin
-        answers = cast("list[Iterable[str] | None]", self._call("fleeting_check_config", user_data=sample, options=opts))
-        for found in answers:
+        answers = self._call("fleeting_check_config", user_data=sample, options=opts)
+        for found in cast("list[Iterable[str] | None]", answers):
             errors.extend(found or ())
         if errors:
             return errors

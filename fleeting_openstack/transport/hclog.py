@@ -23,16 +23,27 @@ TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
 
 #: Python level -> hclog level name. hclog knows no "warning" or "critical".
-_LEVEL_NAMES = {TRACE: "trace", logging.DEBUG: "debug", logging.INFO: "info",
-                logging.WARNING: "warn", logging.ERROR: "error", logging.CRITICAL: "error"}
+_LEVEL_NAMES = {
+    TRACE: "trace",
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warn",
+    logging.ERROR: "error",
+    logging.CRITICAL: "error",
+}
 
 #: hclog level name (as users write it) -> Python level.
-LEVELS = {"trace": TRACE, "debug": logging.DEBUG, "info": logging.INFO,
-          "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
+LEVELS = {
+    "trace": TRACE,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 #: Attributes every LogRecord has; anything else was passed with ``extra=``.
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName"}
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 ROOT_MODULE = "fleeting-plugin-openstack"
 
@@ -91,7 +102,7 @@ def _module_name(logger_name: str) -> str:
     if logger_name == "root":
         return ROOT_MODULE
     if logger_name.startswith("fleeting_openstack"):
-        return ROOT_MODULE + logger_name[len("fleeting_openstack"):]
+        return ROOT_MODULE + logger_name[len("fleeting_openstack") :]
     return logger_name
 
 
@@ -118,8 +129,19 @@ def configure(level: str | int | None = None, stream: TextIO | None = None) -> l
 
 #: Loggers of the libraries the plugin uses: any handler of their own is removed in
 #: plugin mode, so their records reach the root's hclog handler and nothing else.
-LIBRARY_LOGGERS = ("keystoneauth", "keystoneauth1", "openstack", "urllib3", "requests", "stevedore",
-                   "grpc", "py.warnings", "os_service_types", "dogpile", "iso8601")
+LIBRARY_LOGGERS = (
+    "keystoneauth",
+    "keystoneauth1",
+    "openstack",
+    "urllib3",
+    "requests",
+    "stevedore",
+    "grpc",
+    "py.warnings",
+    "os_service_types",
+    "dogpile",
+    "iso8601",
+)
 
 
 def route_libraries() -> None:
@@ -137,9 +159,9 @@ def route_libraries() -> None:
 
 def _foreign_level(line: str) -> str:
     low = line.lower()
-    if "error" in low or "traceback" in low or line[:1] in ("E", "F") and line[1:2].isdigit():
+    if "error" in low or "traceback" in low or (line[:1] in ("E", "F") and line[1:2].isdigit()):
         return "error"
-    if "warn" in low or line[:1] == "W" and line[1:2].isdigit():
+    if "warn" in low or (line[:1] == "W" and line[1:2].isdigit()):
         return "warn"
     return "info"
 
@@ -192,10 +214,16 @@ def capture_stderr_fd() -> TextIO:
                 except ValueError:
                     ok = False
                 if not ok:
-                    line = json.dumps({"@level": _foreign_level(line), "@message": line,
-                                       "@module": ROOT_MODULE + ".stderr",
-                                       "@timestamp": format_timestamp(time.time())},
-                                      ensure_ascii=False, separators=(",", ":"))
+                    line = json.dumps(
+                        {
+                            "@level": _foreign_level(line),
+                            "@message": line,
+                            "@module": ROOT_MODULE + ".stderr",
+                            "@timestamp": format_timestamp(time.time()),
+                        },
+                        ensure_ascii=False,
+                        separators=(",", ":"),
+                    )
                 real.write(line + "\n")
 
     thread = threading.Thread(target=pump, name="stderr-to-hclog", daemon=True)
@@ -239,9 +267,12 @@ def install_excepthook() -> None:
     def _thread_hook(args):  # type: ignore[no-untyped-def]
         if args.exc_type is SystemExit:
             return
-        log.error("uncaught exception in thread %s: %s",
-                  getattr(args.thread, "name", "?"), args.exc_value,
-                  exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+        log.error(
+            "uncaught exception in thread %s: %s",
+            getattr(args.thread, "name", "?"),
+            args.exc_value,
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        )
 
     import threading
 

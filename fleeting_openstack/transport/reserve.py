@@ -36,19 +36,23 @@ class Reserve(grpc.ServerInterceptor):
         self.slots = max(1, slots)
         self._sem = threading.BoundedSemaphore(self.slots)
 
-    def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001
+    def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(_INFRA):
             return handler
         sem, slots, method = self._sem, self.slots, handler_call_details.method
 
-        def gate(behavior, streaming):  # noqa: ANN001
-            def run(request, context):  # noqa: ANN001
+        def gate(behavior, streaming):
+            def run(request, context):
                 if not sem.acquire(blocking=False):
-                    log.warning("busy: every worker for provider calls is taken; refusing a call",
-                                extra={"method": method, "in_flight": slots})
-                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                  f"plugin busy: {slots} calls to the cloud in flight; try again")
+                    log.warning(
+                        "busy: every worker for provider calls is taken; refusing a call",
+                        extra={"method": method, "in_flight": slots},
+                    )
+                    context.abort(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"plugin busy: {slots} calls to the cloud in flight; try again",
+                    )
                 if not streaming:
                     try:
                         return behavior(request, context)
@@ -60,7 +64,9 @@ class Reserve(grpc.ServerInterceptor):
                         yield from behavior(request, context)
                     finally:
                         sem.release()
+
                 return stream()
+
             return run
 
         kinds = {"unary_unary": False, "stream_unary": False, "unary_stream": True, "stream_stream": True}
@@ -73,9 +79,11 @@ class Reserve(grpc.ServerInterceptor):
 
 def exit_anyway(code: int) -> None:
     """Exit within EXIT_GRACE even if a call is stuck in a worker thread (plugin process only)."""
+
     def force() -> None:
         time.sleep(EXIT_GRACE)
         sys.stderr.flush()
         os._exit(code)
+
     if threading.current_thread() is threading.main_thread():
         threading.Thread(target=force, name="exit-watchdog", daemon=True).start()
