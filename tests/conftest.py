@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # The plugin is imported from where it is installed (scripts/test: .venv, not
 # this source tree); only the devcloud helpers come from tests/.
 sys.path.append(str(ROOT / "tests"))
+sys.path.append(str(ROOT / "tests" / "support"))
 
 from devcloud.fixtures import DevcloudNotRunning, clouds_yaml_path, load_fixtures  # noqa: E402
 

@@ -59,6 +59,9 @@ from typing import Any
 
 import jsonschema
 
+from fleeting_openstack.config import identity
+from fleeting_openstack.config.identity import GROUP_METADATA_KEY
+
 __all__ = [
     "AddressConfig",
     "ConfigError",
@@ -87,9 +90,6 @@ __all__ = [
 
 #: Nova microversion used when neither the config nor OS_COMPUTE_API_VERSION sets one.
 DEFAULT_NOVA_MICROVERSION = "2.79"
-#: Metadata key that marks a server as a member of the group (value: ``name``).
-#: Kept from the Go plugin so that servers it created are still recognised.
-GROUP_METADATA_KEY = "fleeting-cluster"
 #: Nova's limit on ``user_data``, in bytes *after* base64 encoding.
 NOVA_USER_DATA_MAX = 65535
 #: Nova's limit on tags per server (the plugin adds one: the group name).
@@ -523,7 +523,7 @@ class ServerSpec:
 
     def render_name(self, index: int) -> str:
         """The server name for instance ``index``: the single ``%d`` replaced by it."""
-        return self.name_template.replace("%d", str(int(index)), 1)
+        return identity.render_name(self.name_template, index)
 
     # -- image / flavor --------------------------------------------------
     @property
@@ -1341,7 +1341,7 @@ def _check_block_devices(spec: dict[str, Any], issues: _Issues) -> None:
 #: Nova's hard limit on metadata keys per server (key and value length: the schema, 255).
 NOVA_MAX_METADATA_KEYS = 128
 #: Metadata items the plugin itself sets (cluster, index, request, key salt, key type, key verifier).
-PLUGIN_METADATA_KEYS = 6
+PLUGIN_METADATA_KEYS = len(identity.PLUGIN_METADATA)
 
 
 def _check_tags_metadata(doc: Mapping[str, Any], spec: dict[str, Any], issues: _Issues) -> None:

@@ -1,0 +1,288 @@
+"""The command line as people and the runner's installer use it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fleeting_openstack import __version__
+from fleeting_openstack.cli import main as cli
+
+FIELDS = ["Name", "Version", "Git revision", "Git ref", "Python version", "Built", "OS/Arch"]
+
+
+@pytest.mark.parametrize("flag", ["version", "--version", "-version"])
+def test_version_block(flag, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "fleeting_openstack.cli.main", flag], cwd=tmp_path,
+                         capture_output=True, text=True, check=True).stdout
+    rows = dict(line.split(":", 1) for line in out.splitlines())
+    assert list(rows) == FIELDS
+    assert rows["Name"].strip() == "fleeting-plugin-openstack"
+    assert rows["Version"].strip() == __version__
+    assert rows["OS/Arch"].strip().startswith("linux/")
+
+
+def test_escape_module_path():
+    assert cli._escape_module_path("ghcr.io/SardinaSystems/plugin") == "ghcr.io/!sardina!systems/plugin"
+
+
+def test_bootstrap_installs_into_fleeting_layout(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEETING_PLUGIN_PATH", str(tmp_path))
+    monkeypatch.setenv("FLEETING_PLUGIN_PKG_VERSION", "1.2.3")
+    exe = tmp_path / "src-plugin"
+    exe.write_text("#!/bin/sh\necho hi\n")
+    monkeypatch.setattr(sys, "argv", [str(exe)])
+    assert cli.main(["bootstrap", "registry.example.com/Group/fleeting-plugin-openstack"]) == 0
+    dest = tmp_path / "registry.example.com/!group/fleeting-plugin-openstack/1.2.3/plugin"
+    assert dest.read_text() == exe.read_text()
+    assert os.access(dest, os.X_OK)
+
+
+def test_unknown_command_is_usage_error(capsys):
+    assert cli.main(["frobnicate"]) == 2
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+# -- one argparse tree ----------------------------------------------------------------------
+
+from fleeting_openstack.cli import parser as cmdline
+from fleeting_openstack.cli import completion  # noqa: E402
+
+COMMANDS = sorted(set(cmdline.subcommands(cmdline.build_parser())) - {"protocol"})  # protocol: its own parser
+PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    code = cmdline.main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_tree_has_every_command():
+    assert {"version", "bootstrap", "validate", "status", "reap", "plugins", "render-user-data",
+            "completion", "protocol", "help"} <= set(cmdline.subcommands(cmdline.build_parser()))
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_answers_help_and_does_nothing(command, flag, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEETING_PLUGIN_PATH", str(tmp_path / "plugins"))
+    code, out, err = run_cli(command, flag)
+    assert code == 0, err
+    assert out.startswith(f"usage: fleeting-plugin-openstack {command}"), out
+    assert "exit status" in out and err == ""
+    assert not (tmp_path / "plugins").exists()  # bootstrap --help installed nothing
+
+
+def test_bootstrap_help_through_the_installed_executable_installs_nothing(tmp_path):
+    env = dict(os.environ, FLEETING_PLUGIN_PATH=str(tmp_path))
+    env.pop(cli.MAGIC_COOKIE_KEY, None)
+    for flag in ("--help", "-h"):
+        done = subprocess.run([PLUGIN_BIN, "bootstrap", flag], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "REPOSITORY" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad", ["../../../x", "/etc/x", "registry.example.com/../../x", "registry.example.com/a/..",
+                                 "registry.example.com/./a", "just-a-name", "registry.example.com//a",
+                                 "registry.example.com/a b", "registry.example.com/a/", "-x/y"])
+def test_bootstrap_refuses_anything_but_a_repository_path(bad, tmp_path, monkeypatch):
+    root = tmp_path / "plugins"
+    monkeypatch.setenv("FLEETING_PLUGIN_PATH", str(root))
+    code, out, err = run_cli("bootstrap", bad)
+    assert code == 2, (out, err)
+    assert "repository path" in err or "error:" in err
+    assert not root.exists()
+
+
+def test_bootstrap_refuses_a_version_or_symlink_that_leaves_the_directory(tmp_path, monkeypatch):
+    root = tmp_path / "plugins"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root.mkdir()
+    monkeypatch.setenv("FLEETING_PLUGIN_PATH", str(root))
+    monkeypatch.setattr(sys, "argv", [__file__])
+    monkeypatch.setenv("FLEETING_PLUGIN_PKG_VERSION", "../../outside")
+    assert run_cli("bootstrap", "registry.example.com/group/p")[0] == 2
+    monkeypatch.setenv("FLEETING_PLUGIN_PKG_VERSION", "1.0.0")
+    (root / "registry.example.com").symlink_to(outside)
+    code, _, err = run_cli("bootstrap", "registry.example.com/group/p")
+    assert code == 2 and "outside the plugin directory" in err
+    assert list(outside.iterdir()) == []
+
+
+def test_bare_invocation_by_hand_prints_go_plugin_text_and_points_at_help(tmp_path):
+    from fleeting_openstack.transport.goplugin import NOT_A_PROGRAM
+
+    env = {k: v for k, v in os.environ.items() if k != cli.MAGIC_COOKIE_KEY}
+    done = subprocess.run([PLUGIN_BIN], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [NOT_A_PROGRAM, cli.HELP_HINT]
+    assert "--help" in cli.HELP_HINT
+
+
+def test_no_command_prints_the_help(tmp_path):
+    code, out, _ = run_cli("--version")
+    assert code == 0 and "Git revision:" in out
+    code, out, _ = run_cli("help", "status")
+    assert code == 0 and out.startswith("usage: fleeting-plugin-openstack status")
+    assert run_cli("help", "nope")[0] == 2
+
+
+# -- one exit-code scheme ---------------------------------------------------------------------
+
+INVALID = {"name": "g", "typo_key": 1, "server_spec": {"name": "g-%d", "imageRef": "d5460af5-83f3-47d7-9c4f-80294c66b267",
+                                                      "flavorRef": "f", "networks": "none"}}
+RUNNER_TOML = """[[runners]]
+name = "only"
+executor = "docker-autoscaler"
+[runners.autoscaler]
+plugin = "fleeting-plugin-openstack"
+[runners.autoscaler.plugin_config]
+name = "g"
+typo_key = 1
+[runners.autoscaler.plugin_config.server_spec]
+name = "g-%d"
+imageRef = "d5460af5-83f3-47d7-9c4f-80294c66b267"
+flavorRef = "f"
+networks = "none"
+"""
+PATH_COMMANDS = ["validate", "status", "reap", "render-user-data", "plugins"]
+
+
+@pytest.mark.parametrize("command", PATH_COMMANDS)
+def test_exit_codes_are_the_same_for_every_command(command, tmp_path):
+    import json
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(INVALID))
+    toml = tmp_path / "config.toml"
+    toml.write_text(RUNNER_TOML)
+    # 1: problems found (the same invalid config)
+    code, _, err = run_cli(command, str(bad))
+    assert code == cmdline.EXIT_PROBLEMS == 1, err
+    assert "typo_key" in err + run_cli("validate", str(bad))[1]
+    assert run_cli(command, str(toml))[0] == 1
+    # 2: usage error or cannot run
+    assert run_cli(command, str(tmp_path / "missing.json"))[0] == 2
+    assert run_cli(command, str(bad), "--no-such-flag")[0] == 2
+    code, _, err = run_cli(command, str(toml), "--runner", "nope")
+    assert code == 2 and "nope" in err
+    assert run_cli(command, str(bad), "--runner", "x")[0] == 2  # --runner needs a config.toml
+
+
+def test_every_command_that_reads_a_config_has_runner():
+    subs = cmdline.subcommands(cmdline.build_parser())
+    for name, sub in subs.items():
+        dests = {a.dest for a in sub._actions}
+        if "path" in dests:
+            assert "runner" in dests, name
+
+
+def test_exit_codes_are_documented():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "README.md").read_text()
+    for code, meaning in cmdline.EXIT_CODES.items():
+        assert f"| {code} | {meaning} |" in text, (code, meaning)
+
+
+# -- shell completion ---------------------------------------------------------------------------
+
+def _complete(script: str, words: list[str], tmp_path) -> list[str]:
+    path = tmp_path / "completion.bash"
+    path.write_text(script)
+    line = " ".join(words)
+    program = (f"source {path}\nCOMP_WORDS=({line})\nCOMP_CWORD={len(words) - 1}\n"
+               "_fleeting_plugin_openstack\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
+    done = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return [w for w in done.stdout.splitlines() if w]
+
+
+def test_bash_completion_is_generated_from_the_parser(tmp_path):
+    parser = cmdline.build_parser()
+    script = completion.script("bash", parser)
+    subs = cmdline.subcommands(parser)
+    assert sorted(_complete(script, ["fleeting-plugin-openstack", "''"], tmp_path)) == sorted(subs)
+    assert _complete(script, ["fleeting-plugin-openstack", "re"], tmp_path) == ["reap", "render-user-data"]
+    for name, sub in subs.items():
+        flags = {o for a in sub._actions for o in a.option_strings}
+        got = set(_complete(script, ["fleeting-plugin-openstack", name, "-"], tmp_path))
+        assert got == flags, name
+    assert _complete(script, ["fleeting-plugin-openstack", "completion", "''"], tmp_path) == ["bash", "zsh"]
+    (tmp_path / "config.toml").write_text("")
+    assert _complete(script, ["fleeting-plugin-openstack", "status", "conf"], tmp_path) == ["config.toml"]
+    assert _complete(script, ["fleeting-plugin-openstack", "status", "--runner", "''"], tmp_path) == []
+
+
+def test_zsh_completion_is_the_same_function_through_bashcompinit():
+    parser = cmdline.build_parser()
+    zsh, bash = completion.script("zsh", parser), completion.script("bash", parser)
+    assert zsh.startswith("#compdef fleeting-plugin-openstack\n")
+    assert "bashcompinit" in zsh and bash.split("\n", 2)[2] in zsh
+    code, out, _ = run_cli("completion", "zsh")
+    assert code == 0 and out == zsh
+
+
+# -- build metadata ---------------------------------------------------------------------------------
+
+def test_a_pip_build_records_revision_and_build_date(tmp_path):
+    """What pip/pipx install: the wheel carries _build_info.py with the Git revision and the date."""
+    import ast
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    wheel = next(tmp_path.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        text = zf.read("fleeting_openstack/_build_info.py").decode()
+    info = ast.literal_eval(text.split("INFO = ", 1)[1])
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=8", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert info["revision"].split("-")[0] == head
+    assert info["built"] != "unknown" and info["built"].endswith("Z")
+
+
+def test_protocol_has_its_own_arguments_and_help(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != cli.MAGIC_COOKIE_KEY}
+    done = subprocess.run([PLUGIN_BIN, "protocol", "--help"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "BINARY" in done.stdout and "--json" in done.stdout
+    done = subprocess.run([PLUGIN_BIN, "protocol", str(tmp_path / "missing")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "cannot read" in done.stderr
+
+
+def test_an_sdist_carries_the_build_metadata_to_its_wheel(tmp_path):
+    """A wheel built from the sdist (no Git there) still knows the revision."""
+    import ast
+    import tarfile
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta as b; "
+                           "print(b.build_sdist(sys.argv[1]))", str(tmp_path)], cwd=root, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    archive = tmp_path / done.stdout.split()[-1]
+    with tarfile.open(archive) as tf:
+        tf.extractall(tmp_path / "x", filter="data")
+    (tree,) = (tmp_path / "x").iterdir()
+    assert not (tree / ".git").exists()
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "w"),
+                           str(tree)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(next((tmp_path / "w").glob("*.whl"))) as zf:
+        info = ast.literal_eval(zf.read("fleeting_openstack/_build_info.py").decode().split("INFO = ", 1)[1])
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=8", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert info["revision"].split("-")[0] == head and info["built"] != "unknown"

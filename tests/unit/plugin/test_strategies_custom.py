@@ -1,0 +1,75 @@
+"""The custom strategy: operator's user_data untouched, static credentials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fleeting_openstack.plugin.manager import StrategyManager
+from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, InstanceCredentials, Observation, ReadinessState
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0Jm1xS1cXv0t0Y8hY6cG2y4aYp3n0dQJm8hW2k9bT fleeting"
+CONSOLES = Path(__file__).parents[2] / "fixtures" / "consoles"
+
+
+@pytest.fixture(scope="module")
+def manager():
+    return StrategyManager.load(blocked=[], trace=False)
+
+
+def render(manager, user_data, options=None, password=None):
+    ctx = InstanceContext("win-1", "ci", 1, "prod", "r1", ImageInfo("img"), user_data, "Administrator", options or {})
+    return manager.strategy("custom", options).render_user_data(ctx, InstanceCredentials("Administrator", KEY, password))
+
+
+@pytest.mark.parametrize(
+    "user_data",
+    [
+        None,
+        "",
+        "#cloud-config\n# comments survive\nusers: []\n",
+        "#ps1_sysnative\nWrite-Host 'hello'\r\n",
+        '{"ignition": {"version": "2.2.0"}}',  # not ours to judge
+        "Content-Type: multipart/mixed; boundary=x\nMIME-Version: 1.0\n\n--x\n\nfoo\n--x--\n",
+        "anything at all ${VAR} {{ v1.instance_id }}",
+    ],
+)
+def test_user_data_passes_through_untouched(manager, user_data):
+    assert render(manager, user_data) == user_data
+    assert render(manager, user_data, password="secret") == user_data
+    assert manager.strategy("custom").check(user_data) == []
+
+
+def test_placeholders_are_still_replaced(manager):
+    assert render(manager, "#!/bin/sh\nhostname {{fleeting.instance_name}}\n") == "#!/bin/sh\nhostname win-1\n"
+    assert manager.strategy("custom").check("{{fleeting.oops}}")
+
+
+def test_static_credentials(manager):
+    custom = manager.strategy("custom")
+    assert custom.wants_generated_key is False
+    assert custom.default_username(ImageInfo("i", os_admin_user="Administrator")) == "Administrator"
+    assert custom.default_username(ImageInfo("i", os_distro="ubuntu")) is None
+
+
+@pytest.mark.parametrize(
+    "option, fixture, state",
+    [
+        ({}, "ubuntu-22.04-cloud-init-running.log", ReadinessState.READY),
+        ({"readiness": "none"}, "flatcar-no-login-prompt.log", ReadinessState.READY),
+        ({"readiness": "cloud-init"}, "ubuntu-22.04-cloud-init-running.log", ReadinessState.WAITING),
+        ({"readiness": "cloud-init"}, "debian-12.log", ReadinessState.READY),
+        ({"readiness": "login-prompt"}, "flatcar-no-login-prompt.log", ReadinessState.WAITING),
+        ({"readiness": "login-prompt"}, "flatcar.log", ReadinessState.READY),
+    ],
+)
+def test_readiness_option(manager, option, fixture, state):
+    text = (CONSOLES / fixture).read_bytes().decode()
+    assert manager.strategy("custom", option).readiness(Observation("ACTIVE", 20, 600, text)).state is state
+
+
+def test_check_options(manager):
+    errors = manager.strategy("custom").check(None, {"readiness": "ping", "key_type": "rsa"})
+    assert any("'readiness' must be one of" in e for e in errors)
+    assert any("'key_type' is not known" in e for e in errors)  # no generated key, so no key type
