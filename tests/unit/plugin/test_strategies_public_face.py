@@ -17,7 +17,7 @@ import pytest
 import fleeting_openstack.plugin as plugin
 import fleeting_openstack_strategies
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 PUBLIC = "fleeting_openstack.plugin"
 
 
