@@ -329,7 +329,9 @@ _TYPE_NAMES = {getattr(FieldDescriptor, n): n[5:].lower() for n in dir(FieldDesc
 
 
 def _state_enum(fd: FieldDescriptor) -> tuple[dict[str, int], list[str]]:
-    names = [v.name for v in fd.enum_type.values]
+    enum = fd.enum_type
+    assert enum is not None, f"{fd.full_name} is not an enum field"  # called for STATE enum fields only
+    names = [v.name for v in enum.values]
     prefix = ""
     if len(names) > 1:
         first = names[0]
@@ -337,7 +339,7 @@ def _state_enum(fd: FieldDescriptor) -> tuple[dict[str, int], list[str]]:
             : max((i for i in range(len(first) + 1) if all(n.startswith(first[:i]) for n in names)), default=0)
         ]
         prefix = common[: common.rfind("_") + 1] if "_" in common else ""
-    found = {norm(v.name[len(prefix) :]): v.number for v in fd.enum_type.values}
+    found = {norm(v.name[len(prefix) :]): v.number for v in enum.values}
     states = {s: found[s] for s in (*STATES, "suspending", "suspended", "resuming") if s in found}
     missing = [s for s in STATES if s not in states]
     return states, missing
@@ -380,6 +382,7 @@ def map_message(desc: Descriptor, slots: Sequence[Slot], what: str) -> MessageMa
             continue
         if slot.kind == RECORDS:
             element = leaf.field.message_type
+            assert element is not None, f"{leaf.dotted} is not a message field"  # RECORDS match messages only
             sub = map_message(element, RECORD_SLOTS, f"{what} {leaf.dotted}[]")
             result.records[slot.key] = sub
             result.problems.extend(sub.problems)

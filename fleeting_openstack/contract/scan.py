@@ -23,12 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 
-Buffer = Union[bytes, bytearray, memoryview, "mmap.mmap"]  # noqa: F821 - mmap only as a type name
+if TYPE_CHECKING:
+    import mmap
+
+#: What scan() reads: bytes or a mapped binary (no memoryview: the scan needs ``find``).
+Buffer = Union[bytes, bytearray, "mmap.mmap"]
 
 #: FileDescriptorProto's fields: number -> (allowed wire types, repeated).
 _FIELDS: dict[int, tuple[frozenset[int], bool]] = {

@@ -196,7 +196,7 @@ class _Abort(Exception):
 
 def _connector_in(msg: Message, mm: Any) -> ConnectorConfig:
     values = {k: _wire.mapping.read(msg, mm, f"connector.{k}", kind) for k, kind in _CONNECTOR_KINDS.items()}
-    return ConnectorConfig(**values)  # type: ignore[arg-type]
+    return ConnectorConfig(**values)
 
 
 def _connector_out(msg: Message, mm: Any, cfg: ConnectorConfig) -> None:
@@ -215,7 +215,7 @@ class FleetingService(grpc.GenericRpcHandler):
         self._logged_unknown: set[str] = set()
 
     # -- dispatch ------------------------------------------------------------------------------
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[bytes, bytes] | None:
         """One raw-bytes streaming handler per method path: which messages it
         speaks is decided inside the call, on a worker thread, because the
         contract may still be being discovered (the server's own thread, which
@@ -303,7 +303,7 @@ class FleetingService(grpc.GenericRpcHandler):
     def _rpc_init(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
         config = _wire.mapping.read(request, mm.request, "config", JSON)
         settings = Settings(connector=_connector_in(request, mm.request))
-        info = self.provider.init(bytes(config), settings)  # type: ignore[arg-type]
+        info = self.provider.init(bytes(config), settings)
         self.initialized.set()
         log.info("initialised", extra={"id": info.id, "max_size": info.max_size, "version": info.version})
         response = out()
@@ -341,7 +341,7 @@ class FleetingService(grpc.GenericRpcHandler):
         return response
 
     def _rpc_increase(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        delta = int(_wire.mapping.read(request, mm.request, "delta", INT))  # type: ignore[call-overload]
+        delta = int(_wire.mapping.read(request, mm.request, "delta", INT))
         if delta < 0:
             raise ValueError(f"delta must not be negative, got {delta}")
         response = out()
@@ -357,7 +357,7 @@ class FleetingService(grpc.GenericRpcHandler):
         ids = _wire.mapping.read(request, mm.request, "instances", STRLIST)
         response = out()
         try:
-            done: object = list(self.provider.decrease(list(ids)))  # type: ignore[call-overload]
+            done: object = list(self.provider.decrease(list(ids)))
         except PartialError as exc:
             done = list(exc.done)  # type: ignore[arg-type]
             _wire.mapping.write(response, mm.response, "error", STR, str(exc))

@@ -17,6 +17,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 
@@ -28,6 +30,18 @@ RESERVED_WORKERS = 4
 EXIT_GRACE = 5.0
 _INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/plugin.GRPCBroker/")
 
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+# A handler's behaviour: (request or request iterator, context) -> response or response iterator.
+# Messages of any service pass through, so their type is Any.
+_Behavior = Callable[[Any, grpc.ServicerContext], Any]
+
+
+class _Replaceable(Protocol[_Request, _Response]):
+    """grpc's RpcMethodHandler is a namedtuple at run time (the stubs do not say so)."""
+
+    def _replace(self, **behavior: _Behavior) -> grpc.RpcMethodHandler[_Request, _Response]: ...
+
 
 class Reserve(grpc.ServerInterceptor):
     """Gate application calls with a semaphore of ``slots``; go-plugin's services pass."""
@@ -36,14 +50,18 @@ class Reserve(grpc.ServerInterceptor):
         self.slots = max(1, slots)
         self._sem = threading.BoundedSemaphore(self.slots)
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[_Request, _Response] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[_Request, _Response] | None:
         handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(_INFRA):
             return handler
         sem, slots, method = self._sem, self.slots, handler_call_details.method
 
-        def gate(behavior, streaming):
-            def run(request, context):
+        def gate(behavior: _Behavior, streaming: bool) -> _Behavior:
+            def run(request: object, context: grpc.ServicerContext) -> object:
                 if not sem.acquire(blocking=False):
                     log.warning(
                         "busy: every worker for provider calls is taken; refusing a call",
@@ -59,7 +77,7 @@ class Reserve(grpc.ServerInterceptor):
                     finally:
                         sem.release()
 
-                def stream():
+                def stream() -> Iterator[object]:
                     try:
                         yield from behavior(request, context)
                     finally:
@@ -73,7 +91,8 @@ class Reserve(grpc.ServerInterceptor):
         for kind, streaming in kinds.items():
             behavior = getattr(handler, kind)
             if behavior is not None:
-                return handler._replace(**{kind: gate(behavior, streaming)})
+                replaceable = cast("_Replaceable[_Request, _Response]", handler)
+                return replaceable._replace(**{kind: gate(behavior, streaming)})
         return handler
 
 
