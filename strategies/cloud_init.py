@@ -42,6 +42,7 @@ from fleeting_openstack.plugin import (
     InstanceCredentials,
     Observation,
     ReadinessResult,
+    StrategyRegistry,
     UserDataError,
     hookimpl,
 )
@@ -375,5 +376,5 @@ class CloudInitStrategy(GeneratedKeyStrategy):
 
 
 @hookimpl
-def fleeting_register_strategies(registry: Any) -> None:
+def fleeting_register_strategies(registry: StrategyRegistry) -> None:
     registry.add(NAME, CloudInitStrategy())

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fleeting_openstack.plugin import ImageInfo, Observation, ReadinessResult, hookimpl
+from fleeting_openstack.plugin import ImageInfo, Observation, ReadinessResult, StrategyRegistry, hookimpl
 
 from ._common import cloud_init_readiness, login_prompt_readiness, option_errors
 
@@ -54,5 +54,5 @@ class CustomStrategy:
 
 
 @hookimpl
-def fleeting_register_strategies(registry: Any) -> None:
+def fleeting_register_strategies(registry: StrategyRegistry) -> None:
     registry.add(NAME, CustomStrategy())

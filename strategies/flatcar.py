@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from fleeting_openstack.plugin import InstanceContext, hookimpl
+from fleeting_openstack.plugin import InstanceContext, StrategyRegistry, hookimpl
 
 from .ignition import IgnitionStrategy, file_paths
 
@@ -58,5 +58,5 @@ class FlatcarStrategy(IgnitionStrategy):
 
 
 @hookimpl
-def fleeting_register_strategies(registry: Any) -> None:
+def fleeting_register_strategies(registry: StrategyRegistry) -> None:
     registry.add(NAME, FlatcarStrategy())

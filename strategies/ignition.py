@@ -38,6 +38,7 @@ from fleeting_openstack.plugin import (
     InstanceCredentials,
     Observation,
     ReadinessResult,
+    StrategyRegistry,
     UserDataError,
     hookimpl,
 )
@@ -171,5 +172,5 @@ class IgnitionStrategy(GeneratedKeyStrategy):
 
 
 @hookimpl
-def fleeting_register_strategies(registry: Any) -> None:
+def fleeting_register_strategies(registry: StrategyRegistry) -> None:
     registry.add(NAME, IgnitionStrategy())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class State(str, enum.Enum):
@@ -53,8 +53,9 @@ class ConnectorConfig:
             f"use_static_credentials={self.use_static_credentials})"
         )
 
-    def merged(self, **overrides: object) -> ConnectorConfig:
-        return replace(self, **overrides)  # type: ignore[arg-type]
+    def merged(self, **overrides: Any) -> ConnectorConfig:
+        """A copy with ``overrides`` (field name -> value) applied."""
+        return replace(self, **overrides)
 
 
 @dataclass(frozen=True)

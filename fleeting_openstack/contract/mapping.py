@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
@@ -485,8 +486,12 @@ def _go_duration(seconds: float) -> str:
     return f"{int(seconds)}s" if float(seconds).is_integer() else f"{seconds!r}s"
 
 
-def write(msg: Message, mm: MessageMap, key: str, kind: str, value: object) -> None:
-    """Put a model value into ``msg``; a slot without a field is skipped."""
+def write(msg: Message, mm: MessageMap, key: str, kind: str, value: Any) -> None:
+    """Put a model value into ``msg``; a slot without a field is skipped.
+
+    ``value``'s type follows ``kind`` (a list of strings for STRLIST, seconds for
+    DURATION and TIMESTAMP ...), hence ``Any``.
+    """
     leaf = mm.leaves.get(key)
     if leaf is None or value is None:
         return
@@ -495,7 +500,7 @@ def write(msg: Message, mm: MessageMap, key: str, kind: str, value: object) -> N
         node = getattr(node, fd.name)
     fd = leaf.field
     if kind == STRLIST:
-        getattr(node, fd.name).extend(str(v) for v in value)  # type: ignore[attr-defined]
+        getattr(node, fd.name).extend(str(v) for v in value)
         return
     if kind == STATE:
         if fd.enum_type is not None:
@@ -508,7 +513,7 @@ def write(msg: Message, mm: MessageMap, key: str, kind: str, value: object) -> N
         setattr(node, fd.name, raw if fd.type == FieldDescriptor.TYPE_BYTES else raw.decode("utf-8", "replace"))
         return
     if kind in (DURATION, TIMESTAMP):
-        seconds = float(value)  # type: ignore[arg-type]
+        seconds = float(value)
         if fd.message_type is not None:
             target = getattr(node, fd.name)
             target.seconds = int(seconds // 1)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from google.protobuf.message import Message
 
     from fleeting_openstack.contract import discovery
-    from fleeting_openstack.contract.mapping import MethodMap
+    from fleeting_openstack.contract.mapping import MessageMap, MethodMap
 
 
 class _Lazy:
@@ -194,12 +194,12 @@ class _Abort(Exception):
         self.code = code
 
 
-def _connector_in(msg: Message, mm: Any) -> ConnectorConfig:
+def _connector_in(msg: Message, mm: MessageMap) -> ConnectorConfig:
     values = {k: _wire.mapping.read(msg, mm, f"connector.{k}", kind) for k, kind in _CONNECTOR_KINDS.items()}
     return ConnectorConfig(**values)
 
 
-def _connector_out(msg: Message, mm: Any, cfg: ConnectorConfig) -> None:
+def _connector_out(msg: Message, mm: MessageMap, cfg: ConnectorConfig) -> None:
     for key, kind in _CONNECTOR_KINDS.items():
         _wire.mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
 
@@ -346,20 +346,24 @@ class FleetingService(grpc.GenericRpcHandler):
             raise ValueError(f"delta must not be negative, got {delta}")
         response = out()
         try:
-            done: object = self.provider.increase(delta)
+            done = self.provider.increase(delta)
         except PartialError as exc:
+            if not isinstance(exc.done, int):
+                raise TypeError(f"a partial Increase reports a count, got {exc.done!r}") from exc
             done = exc.done
             _wire.mapping.write(response, mm.response, "error", STR, str(exc))
-        _wire.mapping.write(response, mm.response, "succeeded", INT, int(done))  # type: ignore[call-overload]
+        _wire.mapping.write(response, mm.response, "succeeded", INT, int(done))
         return response
 
     def _rpc_decrease(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
         ids = _wire.mapping.read(request, mm.request, "instances", STRLIST)
         response = out()
         try:
-            done: object = list(self.provider.decrease(list(ids)))
+            done = list(self.provider.decrease(list(ids)))
         except PartialError as exc:
-            done = list(exc.done)  # type: ignore[arg-type]
+            if isinstance(exc.done, int):
+                raise TypeError(f"a partial Decrease reports the IDs it removed, got {exc.done!r}") from exc
+            done = list(exc.done)
             _wire.mapping.write(response, mm.response, "error", STR, str(exc))
         _wire.mapping.write(response, mm.response, "succeeded", STRLIST, done)
         return response

@@ -17,7 +17,11 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, TextIO
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+if TYPE_CHECKING:
+    import threading
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -106,7 +110,14 @@ def _module_name(logger_name: str) -> str:
     return logger_name
 
 
-def configure(level: str | int | None = None, stream: TextIO | None = None) -> logging.Logger:
+class TextSink(Protocol):
+    """Where hclog lines go: a text stream (stderr, or :func:`capture_stderr_fd`'s)."""
+
+    def write(self, text: str, /) -> int: ...
+    def flush(self) -> None: ...
+
+
+def configure(level: str | int | None = None, stream: TextSink | None = None) -> logging.Logger:
     """Send every log record to stderr as hclog JSON; return the package logger.
 
     The level comes from the argument, else ``FLEETING_OPENSTACK_LOG_LEVEL``,
@@ -187,7 +198,7 @@ class _LockedStream:
         return self._stream.fileno()
 
 
-def capture_stderr_fd() -> TextIO:
+def capture_stderr_fd() -> TextSink:
     """Make every line written to file descriptor 2 an hclog JSON line.
 
     Writes that bypass :mod:`logging` (a library's ``print`` to stderr, grpc's
@@ -240,7 +251,7 @@ def capture_stderr_fd() -> TextIO:
     import atexit
 
     atexit.register(drain)
-    return real  # type: ignore[return-value]
+    return real
 
 
 def _apply_level(levelno: int) -> None:
@@ -261,17 +272,17 @@ def install_excepthook() -> None:
     """Turn any uncaught exception (main or thread) into one ``error`` line."""
     log = logging.getLogger("fleeting_openstack")
 
-    def _hook(exc_type, exc, tb):  # type: ignore[no-untyped-def]
+    def _hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         log.error("uncaught exception: %s", exc, exc_info=(exc_type, exc, tb))
 
-    def _thread_hook(args):  # type: ignore[no-untyped-def]
+    def _thread_hook(args: threading.ExceptHookArgs) -> None:
         if args.exc_type is SystemExit:
             return
         log.error(
             "uncaught exception in thread %s: %s",
             getattr(args.thread, "name", "?"),
             args.exc_value,
-            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            exc_info=args.exc_value,  # logging takes type and traceback from the exception itself
         )
 
     import threading
