@@ -436,8 +436,12 @@ def _seconds_per_unit(leaf: Leaf, kind: str) -> float:
     return 1e-9 if kind == DURATION else 1.0
 
 
-def read(msg: Message, mm: MessageMap, key: str, kind: str) -> object:
-    """The model value of ``key`` in ``msg`` (the kind's zero value when unmapped)."""
+def read(msg: Message, mm: MessageMap, key: str, kind: str) -> Any:
+    """The model value of ``key`` in ``msg`` (the kind's zero value when unmapped).
+
+    Its type follows ``kind`` (str for STR, bytes for JSON and KEY, a list of
+    strings for STRLIST ...), hence ``Any``.
+    """
     leaf = mm.leaves.get(key)
     if leaf is None:
         return {

@@ -16,13 +16,11 @@ once with the request's shape (never its strings).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -43,17 +41,8 @@ if TYPE_CHECKING:
     from fleeting_openstack.contract.mapping import MessageMap, MethodMap
 
 
-class _Lazy:
-    """Modules needed only once a call arrives, imported then (off the handshake's path)."""
-
-    def __getattr__(self, name: str) -> ModuleType:
-        outside = {"message_factory": "google.protobuf.message_factory", "message": "google.protobuf.message"}
-        module = importlib.import_module(outside.get(name, f"fleeting_openstack.contract.{name}"))
-        setattr(self, name, module)
-        return module
-
-
-_wire = _Lazy()
+# The mapping, discovery and protobuf modules are imported inside the functions that
+# use them: only once a call arrives (or discovery starts), off the handshake's path.
 
 log = logging.getLogger("fleeting_openstack.service")
 
@@ -86,19 +75,23 @@ class ServedContract:
 
     @classmethod
     def of(cls, contract: discovery.Contract) -> ServedContract:
+        from fleeting_openstack.contract import mapping
+
         served = cls(contract)
         for method in contract.service.methods:
-            rpc = _wire.mapping.canonical_rpc(method.name)
+            rpc = mapping.canonical_rpc(method.name)
             served.paths[f"/{contract.service.full_name}/{method.name}"] = rpc
             if rpc is None or rpc in served.methods:
                 continue
-            mm = _wire.mapping.map_method(rpc, method)
+            mm = mapping.map_method(rpc, method)
             served.methods[rpc] = mm
-            if rpc in _wire.mapping.MAPPED:
+            if rpc in mapping.MAPPED:
                 served.problems.extend(mm.problems)
         return served
 
     def summary(self) -> dict[str, Any]:
+        from fleeting_openstack.contract import mapping
+
         c = self.contract
         return {
             "origin": c.origin,
@@ -110,8 +103,8 @@ class ServedContract:
                 rpc: {
                     "method": mm.method.name,
                     "streamed": mm.streamed,
-                    "request": _wire.mapping.describe(mm.request),
-                    "response": _wire.mapping.describe(mm.response),
+                    "request": mapping.describe(mm.request),
+                    "response": mapping.describe(mm.response),
                 }
                 for rpc, mm in self.methods.items()
             },
@@ -126,11 +119,17 @@ class ServedContract:
         )
 
 
+def _discover_runner() -> discovery.Contract:
+    from fleeting_openstack.contract import discovery
+
+    return discovery.discover()
+
+
 class ContractHolder:
     """Discovers the contract once, off the handshake's path, and hands it out."""
 
     def __init__(self, discover: Callable[[], discovery.Contract] | None = None) -> None:
-        self._discover = discover or (lambda: _wire.discovery.discover())
+        self._discover = discover or _discover_runner
         self._ready = threading.Event()
         self._served: ServedContract | None = None
         self._started = threading.Lock()
@@ -143,6 +142,8 @@ class ContractHolder:
                 self._thread.start()
 
     def _run(self) -> None:
+        from fleeting_openstack.contract import discovery
+
         try:
             self._served = self._discover_and_map()
         except Exception as exc:  # noqa: BLE001 - discovery must never stop the plugin
@@ -150,7 +151,7 @@ class ContractHolder:
                 "contract discovery failed; serving the built-in contract",
                 extra={"reason": f"{type(exc).__name__}: {exc}"},
             )
-            self._served = ServedContract.of(_wire.discovery.builtin())
+            self._served = ServedContract.of(discovery.builtin())
         finally:
             self._ready.set()
 
@@ -195,13 +196,17 @@ class _Abort(Exception):
 
 
 def _connector_in(msg: Message, mm: MessageMap) -> ConnectorConfig:
-    values = {k: _wire.mapping.read(msg, mm, f"connector.{k}", kind) for k, kind in _CONNECTOR_KINDS.items()}
+    from fleeting_openstack.contract import mapping
+
+    values = {k: mapping.read(msg, mm, f"connector.{k}", kind) for k, kind in _CONNECTOR_KINDS.items()}
     return ConnectorConfig(**values)
 
 
 def _connector_out(msg: Message, mm: MessageMap, cfg: ConnectorConfig) -> None:
+    from fleeting_openstack.contract import mapping
+
     for key, kind in _CONNECTOR_KINDS.items():
-        _wire.mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
+        mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
 
 
 class FleetingService(grpc.GenericRpcHandler):
@@ -230,6 +235,11 @@ class FleetingService(grpc.GenericRpcHandler):
         return grpc.stream_stream_rpc_method_handler(handle)
 
     def _call(self, path: str, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+        from google.protobuf import message_factory
+        from google.protobuf.message import DecodeError
+
+        from fleeting_openstack.contract import mapping
+
         first = next(iter(requests), b"")
         try:
             served = self.holder.get()
@@ -244,18 +254,18 @@ class FleetingService(grpc.GenericRpcHandler):
         rpc = served.paths[path]
         mm = served.methods.get(rpc) if rpc else None
         call = getattr(self, f"_rpc_{mm.rpc.lower()}", None) if mm else None
-        if mm is None or call is None or mm.rpc not in _wire.mapping.MAPPED:
+        if mm is None or call is None or mm.rpc not in mapping.MAPPED:
             context.abort(
                 grpc.StatusCode.UNIMPLEMENTED,
                 f"{path}: not implemented by fleeting-plugin-openstack"
                 + (" (no suspend_resume capability)" if rpc in ("Suspend", "Resume") else ""),
             )
         assert mm is not None and call is not None
-        factory_in = _wire.message_factory.GetMessageClass(mm.method.input_type)
-        factory_out = _wire.message_factory.GetMessageClass(mm.method.output_type)
+        factory_in = message_factory.GetMessageClass(mm.method.input_type)
+        factory_out = message_factory.GetMessageClass(mm.method.output_type)
         try:
             request = factory_in.FromString(first)
-        except _wire.message.DecodeError as exc:
+        except DecodeError as exc:
             self._log_unknown(path, f"request does not decode as {mm.method.input_type.full_name}", first)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{mm.rpc}: undecodable request: {exc}")
         result = self._guard(mm, served, lambda: call(request, mm, factory_out), context)
@@ -263,13 +273,15 @@ class FleetingService(grpc.GenericRpcHandler):
             yield message.SerializeToString()
 
     def _log_unknown(self, path: str, why: str, request: bytes) -> None:
+        from fleeting_openstack.contract import rawfields
+
         with self._lock:
             if path in self._logged_unknown:
                 return
             self._logged_unknown.add(path)
         log.error(
             "the runner called a method this plugin does not serve",
-            extra={"method": path, "why": why, "request": _wire.rawfields.describe(request)},
+            extra={"method": path, "why": why, "request": rawfields.describe(request)},
         )
 
     def _guard(
@@ -301,7 +313,9 @@ class FleetingService(grpc.GenericRpcHandler):
 
     # -- the RPCs --------------------------------------------------------------------------------
     def _rpc_init(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        config = _wire.mapping.read(request, mm.request, "config", JSON)
+        from fleeting_openstack.contract import mapping
+
+        config = mapping.read(request, mm.request, "config", JSON)
         settings = Settings(connector=_connector_in(request, mm.request))
         info = self.provider.init(bytes(config), settings)
         self.initialized.set()
@@ -314,17 +328,19 @@ class FleetingService(grpc.GenericRpcHandler):
             ("build_info", STR, info.build_info),
             ("capabilities", STRLIST, list(info.capabilities)),
         ):
-            _wire.mapping.write(response, mm.response, key, kind, value)
+            mapping.write(response, mm.response, key, kind, value)
         return response
 
     def _rpc_update(self, request: Message, mm: MethodMap, out: type[Message]) -> Message | list[Message]:
+        from fleeting_openstack.contract import mapping
+
         instances = list(self.provider.update())
         if mm.streamed:
             messages = []
             for instance_id, state in instances:
                 msg = out()
-                _wire.mapping.write(msg, mm.response, "id", STR, instance_id)
-                _wire.mapping.write(msg, mm.response, "state", STATE, state.value)
+                mapping.write(msg, mm.response, "id", STR, instance_id)
+                mapping.write(msg, mm.response, "state", STATE, state.value)
                 messages.append(msg)
             return messages
         response = out()
@@ -336,12 +352,14 @@ class FleetingService(grpc.GenericRpcHandler):
         container = getattr(node, leaf.field.name)
         for instance_id, state in instances:
             element = container.add()
-            _wire.mapping.write(element, element_map, "id", STR, instance_id)
-            _wire.mapping.write(element, element_map, "state", STATE, state.value)
+            mapping.write(element, element_map, "id", STR, instance_id)
+            mapping.write(element, element_map, "state", STATE, state.value)
         return response
 
     def _rpc_increase(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        delta = int(_wire.mapping.read(request, mm.request, "delta", INT))
+        from fleeting_openstack.contract import mapping
+
+        delta = int(mapping.read(request, mm.request, "delta", INT))
         if delta < 0:
             raise ValueError(f"delta must not be negative, got {delta}")
         response = out()
@@ -351,12 +369,14 @@ class FleetingService(grpc.GenericRpcHandler):
             if not isinstance(exc.done, int):
                 raise TypeError(f"a partial Increase reports a count, got {exc.done!r}") from exc
             done = exc.done
-            _wire.mapping.write(response, mm.response, "error", STR, str(exc))
-        _wire.mapping.write(response, mm.response, "succeeded", INT, int(done))
+            mapping.write(response, mm.response, "error", STR, str(exc))
+        mapping.write(response, mm.response, "succeeded", INT, int(done))
         return response
 
     def _rpc_decrease(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        ids = _wire.mapping.read(request, mm.request, "instances", STRLIST)
+        from fleeting_openstack.contract import mapping
+
+        ids = mapping.read(request, mm.request, "instances", STRLIST)
         response = out()
         try:
             done = list(self.provider.decrease(list(ids)))
@@ -364,12 +384,14 @@ class FleetingService(grpc.GenericRpcHandler):
             if isinstance(exc.done, int):
                 raise TypeError(f"a partial Decrease reports the IDs it removed, got {exc.done!r}") from exc
             done = list(exc.done)
-            _wire.mapping.write(response, mm.response, "error", STR, str(exc))
-        _wire.mapping.write(response, mm.response, "succeeded", STRLIST, done)
+            mapping.write(response, mm.response, "error", STR, str(exc))
+        mapping.write(response, mm.response, "succeeded", STRLIST, done)
         return response
 
     def _rpc_connectinfo(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        info = self.provider.connect_info(str(_wire.mapping.read(request, mm.request, "id", STR)))
+        from fleeting_openstack.contract import mapping
+
+        info = self.provider.connect_info(str(mapping.read(request, mm.request, "id", STR)))
         response = out()
         for key, kind, value in (
             ("id", STR, info.id),
@@ -377,12 +399,14 @@ class FleetingService(grpc.GenericRpcHandler):
             ("external_addr", STR, info.external_addr),
             ("expires", TIMESTAMP, info.expires or None),
         ):
-            _wire.mapping.write(response, mm.response, key, kind, value)
+            mapping.write(response, mm.response, key, kind, value)
         _connector_out(response, mm.response, info.connector)
         return response
 
     def _rpc_heartbeat(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        self.provider.heartbeat(str(_wire.mapping.read(request, mm.request, "id", STR)))
+        from fleeting_openstack.contract import mapping
+
+        self.provider.heartbeat(str(mapping.read(request, mm.request, "id", STR)))
         return out()
 
     def _rpc_shutdown(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
