@@ -98,8 +98,8 @@ def make_provider(workdir: Path, mode: str, **extra):
         provider.view = None  # re-list on Decrease
         paged = provider.cloud.list_servers
         provider.cloud.list_servers = lambda filters, page_size=200: paged(filters, page_size=page_size)
-        provider._create_limit = AdaptiveLimit("create", 5, adaptive=False)
-        provider._delete_limit = AdaptiveLimit("delete", 10, adaptive=False)
+        provider.create_limit = AdaptiveLimit("create", 5, adaptive=False)
+        provider.delete_limit = AdaptiveLimit("delete", 10, adaptive=False)
     return provider
 
 

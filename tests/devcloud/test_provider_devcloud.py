@@ -13,7 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from fleeting_openstack.contract.instancegroup import ConnectorConfig, InstanceUnhealthy, PartialError, Settings, State
-from fleeting_openstack.provider.group import META_CLUSTER, OpenStackProvider, group_tag
+from fleeting_openstack.config.identity import META_CLUSTER, group_tag
+from fleeting_openstack.provider.group import OpenStackProvider
 
 from devcloud.lifecycle import start, wait_states, wait_gone  # noqa: E402
 

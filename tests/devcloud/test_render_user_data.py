@@ -123,7 +123,7 @@ def test_the_preview_is_what_nova_receives(plugin_config, admin, tmp_path, clean
     provider = start(cfg)
     try:
         provider.increase(1)
-        (server_id,) = [s.id for s in provider._group_servers()]
+        (server_id,) = [s.id for s in provider.members()]
         server = admin.compute.get(f"/servers/{server_id}", microversion="2.79").json()["server"]
         received = base64.b64decode(server["OS-EXT-SRV-ATTR:user_data"]).decode()
         name = server["name"]
@@ -133,5 +133,5 @@ def test_the_preview_is_what_nova_receives(plugin_config, admin, tmp_path, clean
         assert KEY.sub("KEY", done.stdout) == KEY.sub("KEY", received)
         assert done.stdout != KEY.sub("KEY", done.stdout)  # there is a key, and only the key differs
     finally:
-        provider.decrease([s.id for s in provider._group_servers()])
+        provider.decrease([s.id for s in provider.members()])
         provider.close()

@@ -53,8 +53,7 @@ py-modules = ["acme_fleeting"]
 STRATEGY_MODULE = '''\
 """The example strategy of docs/strategies.md."""
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import ReadinessResult, UserDataError
+from fleeting_openstack.plugin import ReadinessResult, UserDataError, hookimpl
 
 
 class AcmeOSStrategy:

@@ -60,7 +60,7 @@ def test_creates_back_off_on_429_and_none_is_lost(stand_in, tmp_path):
     assert provider.increase(30) == 30  # a 429 did nothing: retried, never counted as failed
     rejected = stand_in.stats["rejected"]
     assert rejected > 0 and stand_in.stats["requests"]["create"] == 30 + rejected
-    assert provider._create_limit.limit < 20 and not provider._create_limit.slow_start
+    assert provider.create_limit.limit < 20 and not provider.create_limit.slow_start
     assert len(provider.update()) == 30
 
 
@@ -73,4 +73,4 @@ def test_creates_back_off_when_answers_slow_down(stand_in, tmp_path):
     stand_in.reset()
     assert provider.increase(60) == 60
     assert stand_in.stats["requests"]["create"] == 60
-    assert not provider._create_limit.slow_start and provider._create_limit.limit < 20
+    assert not provider.create_limit.slow_start and provider.create_limit.limit < 20
