@@ -1,4 +1,5 @@
-"""The cloud-init strategy, checked against the real cloud-init.
+"""The cloud-init strategy, checked against the real cloud-init (its checks and defaults
+without cloud-init: tests/unit/strategies/test_cloud_init_checks.py).
 
 Needs the Debian package ``cloud-init`` (``cloud-init schema`` and its Python
 library). These tests fail, not skip, when it is missing: CI installs it.
@@ -12,17 +13,14 @@ import json
 import shutil
 import subprocess
 import textwrap
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 
 import pytest
 import yaml
 
-from fleeting_openstack.plugin.types import ImageInfo
-from strategy_kit import KEY, Instance
+from cloud_init_samples import (  # noqa: F401 - strategy: the fixture
+    OLD_KEY, OPERATOR_CONFIG, SCRIPT, cloud_config_parts, operator_multipart, render, strategy)
+from strategy_kit import KEY
 
-OLD_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDoperatorkey operator@laptop"
-IMAGE = ImageInfo("img", "ubuntu-22.04", os_distro="ubuntu")
 
 # Runs under the Python that runs cloud-init: parses the user_data the way
 # cloud-init does, merges the cloud-config parts with cloud-init's own handler
@@ -94,23 +92,6 @@ def cloud_init_merge(cloud_init_bin, tmp_path):
     return merge
 
 
-@pytest.fixture(scope="module")
-def strategy(manager):
-    return manager.strategy("cloud-init")
-
-
-render = Instance("runner-5", 5, IMAGE, "runner").render
-
-
-def cloud_config_parts(blob: str) -> list[str]:
-    msg = email.message_from_string(blob, policy=email.policy.compat32)
-    return [
-        p.get_payload(decode=True).decode()
-        for p in msg.walk()
-        if not p.is_multipart() and p.get_content_type() == "text/cloud-config"
-    ]
-
-
 # --------------------------------------------------------------------------
 # #cloud-config and empty user_data
 # --------------------------------------------------------------------------
@@ -125,27 +106,6 @@ def test_empty_user_data_gets_default_user_plus_login_user(strategy, schema_chec
     users = cloud_init_merge(out)["users"]
     assert users["runner"]["ssh_authorized_keys"] == [KEY]
     assert users["ubuntu"]["default"] is True  # the image's default user is kept
-
-
-OPERATOR_CONFIG = """\
-#cloud-config
-# operator's worker configuration
-package_update: true
-packages: [docker.io, jq]
-users:
-  - default
-  - name: bob
-    groups: [docker]
-    shell: /bin/bash
-write_files:
-  - path: /etc/docker/daemon.json
-    permissions: '0644'
-    content: |
-      {"log-driver": "journald"}
-runcmd:
-  - [systemctl, enable, --now, docker]
-  - echo "${HOME}" > /tmp/home
-"""
 
 
 def test_operator_cloud_config_is_preserved(strategy, schema_check, cloud_init_merge):
@@ -216,17 +176,9 @@ def test_password_login(strategy, schema_check, cloud_init_merge):
     assert cloud_init_merge(out)["users"]["runner"]["lock_passwd"] is False
 
 
-def test_static_keypair_leaves_user_data_alone(strategy):
-    assert render(strategy, OPERATOR_CONFIG, key=None) == OPERATOR_CONFIG
-    assert render(strategy, None, key=None) == "#cloud-config\n"
-
-
 # --------------------------------------------------------------------------
 # Scripts, Jinja and MIME multipart
 # --------------------------------------------------------------------------
-
-SCRIPT = '#!/bin/bash\nset -eu\necho "node ${HOSTNAME:-x}" > /etc/motd\n# {{ not.ours }}\n'
-
 
 def test_shell_script_is_wrapped_untouched(strategy, schema_check, cloud_init_merge):
     out = render(strategy, SCRIPT)
@@ -244,13 +196,6 @@ def test_jinja_template_is_wrapped_untouched(strategy, cloud_init_merge):
     parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in email.message_from_string(out).walk() if not p.is_multipart()}
     assert parts["text/jinja2"] == text
     assert "ssh_authorized_keys" in parts["text/cloud-config"]
-
-
-def operator_multipart(*parts: tuple[str, str]) -> str:
-    outer = MIMEMultipart()
-    for subtype, text in parts:
-        outer.attach(MIMEText(text, subtype))
-    return outer.as_string()
 
 
 def test_multipart_gets_an_appending_cloud_config_part(strategy, schema_check, cloud_init_merge):
@@ -290,48 +235,9 @@ def test_multipart_without_cloud_config_gets_default_user(strategy, cloud_init_m
 
 
 # --------------------------------------------------------------------------
-# Init checks and defaults
+# The validators themselves, and malformed MIME
+# (Init checks and defaults: tests/unit/strategies/test_cloud_init_checks.py)
 # --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "user_data, fragment",
-    [
-        ("#cloud-config\npackages: [a\nusers: x\n", "invalid YAML at line"),
-        ("#cloud-config\n- just\n- a list\n", "must be a mapping"),
-        ("#cloud-config\nusers: 5\n", "'users' must be"),
-        ("hello world\n", "cloud-init does not recognise"),
-        ("#cloud-config\nfinal_message: booted\n", "final_message"),
-        (operator_multipart(("cloud-config", "#cloud-config\nusers: [a\n")), "MIME part 1"),
-    ],
-)
-def test_check_reports_unusable_user_data(strategy, user_data, fragment):
-    errors = strategy.check(user_data)
-    assert errors and any(fragment in e for e in errors), errors
-
-
-@pytest.mark.parametrize(
-    "user_data",
-    [None, "", OPERATOR_CONFIG, SCRIPT, "#cloud-config\nfinal_message: 'Cloud-init v. {{version}} finished at {{timestamp}}. ok'\n",
-     operator_multipart(("cloud-config", OPERATOR_CONFIG), ("x-shellscript", SCRIPT)), "#cloud-boothook\n#!/bin/sh\necho hi\n"],
-)
-def test_check_accepts_usable_user_data(strategy, user_data):
-    assert strategy.check(user_data) == []
-
-
-def test_check_rejects_unknown_options_and_bad_key_type(manager):
-    errors = manager.strategy("cloud-init").check(None, {"key_typ": "rsa", "key_type": "dsa"})
-    assert any("'key_typ' is not known" in e and "key_type" in e for e in errors)
-    assert any("'key_type' must be one of" in e for e in errors)
-    assert manager.strategy("cloud-init", {"key_type": "rsa"}).check(None) == []
-
-
-def test_default_username(strategy):
-    assert strategy.default_username(ImageInfo("i", os_admin_user="admin", os_distro="ubuntu")) == "admin"
-    assert strategy.default_username(ImageInfo("i", os_distro="debian")) == "debian"
-    assert strategy.default_username(ImageInfo("i", os_distro="rhel")) == "cloud-user"
-    assert strategy.default_username(ImageInfo("i", os_distro="plan9")) is None
-    assert strategy.wants_generated_key is True
 
 
 def test_the_schema_fixture_can_fail(schema_check):
@@ -347,7 +253,3 @@ def test_malformed_mime_is_a_config_error_but_a_missing_close_boundary_is_tolera
     assert cloud_init_merge(render(strategy, unclosed))["users"]["runner"]["ssh_authorized_keys"] == [KEY]
 
 
-def test_jinja_template_declaring_users_gets_no_extra_default(strategy):
-    text = "## template: jinja\n#cloud-config\nusers:\n- name: {{ v1.local_hostname }}\n"
-    ours = cloud_config_parts(render(strategy, text))[-1]
-    assert yaml.safe_load(ours)["users"] == [{"name": "runner", "ssh_authorized_keys": [KEY]}]

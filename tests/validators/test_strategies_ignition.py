@@ -1,4 +1,5 @@
-"""The ignition and flatcar strategies, checked against the real ignition-validate.
+"""The ignition and flatcar strategies, checked against the real ignition-validate (their
+checks and defaults without it: tests/unit/strategies/test_ignition_checks.py).
 
 Needs the Debian package ``ignition`` (``ignition-validate``). These tests
 fail, not skip, when it is missing: CI installs it.
@@ -13,12 +14,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from fleeting_openstack.plugin.types import ImageInfo, UserDataError
-from strategy_kit import KEY, Instance
-
-OLD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorOwnKeyOperatorOwnKeyOperatorOwnKey0 admin"
-IMAGE = ImageInfo("img", "flatcar-stable", {"os_version": "3815.2.2"}, os_admin_user=None, os_distro="flatcar")
-VERSIONS = ["3.0.0", "3.1.0", "3.2.0", "3.3.0", "3.4.0"]
+from ignition_samples import IMAGE, OLD_KEY, VERSIONS, operator_config, render
+from strategy_kit import KEY
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +43,6 @@ def ignition_validate(validator, tmp_path):
         )
 
     return run
-
-
-render = Instance("runner-2", 2, IMAGE, "core").render_with
-
-
-def operator_config(version: str) -> dict:
-    return {
-        "ignition": {"version": version},
-        "passwd": {"users": [{"name": "admin", "sshAuthorizedKeys": [OLD_KEY], "groups": ["wheel"]}]},
-        "storage": {
-            "files": [{"path": "/etc/motd", "mode": 420, "contents": {"source": "data:,worker%20{{fleeting.instance_name}}%0A"}}]
-        },
-        "systemd": {"units": [{"name": "docker.service", "enabled": True}]},
-    }
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -96,49 +79,6 @@ def test_user_without_keys_gets_the_key(manager, ignition_validate):
     out = render(manager, "ignition", '{"ignition":{"version":"3.2.0"},"passwd":{"users":[{"name":"core"}]}}')
     ignition_validate(out)
     assert json.loads(out)["passwd"]["users"] == [{"name": "core", "sshAuthorizedKeys": [KEY]}]
-
-
-@pytest.mark.parametrize(
-    "user_data, fragment",
-    [
-        ('{"ignition": {"version": "2.3.0"}, "passwd": {}}', "spec 2.3.0 is not supported"),
-        ('{"ignition": {"version": "2.2.0"}}', "spec 3.x"),
-        ('{"ignition": {"version": "3.3.0"}, "passwd": {"users": [}', "not valid JSON (Ignition configs are JSON) at line 1"),
-        ("#cloud-config\nusers: []\n", "looks like cloud-init user_data"),
-        ("[1, 2]", "JSON object"),
-        ('{"passwd": {}}', "missing 'ignition.version'"),
-        ('{"ignition": {"version": "3.5.0"}}', "'3.5.0' is not supported"),
-        ('{"ignition": {"version": "3.3.0"}, "passwd": {"users": {"core": {}}}}', "'passwd.users' must be an array"),
-        ('{"ignition": {"version": "3.3.0"}, "passwd": {"users": [{"sshAuthorizedKeys": []}]}}', "string 'name'"),
-        ('{"ignition": {"version": "3.3.0"}, "storage": {"files": {}}}', "'storage.files' must be an array"),
-    ],
-)
-@pytest.mark.parametrize("name", ["ignition", "flatcar"])
-def test_check_reports_unusable_configs_at_init(manager, name, user_data, fragment):
-    errors = manager.strategy(name).check(user_data)
-    assert errors and any(fragment in e for e in errors), errors
-    with pytest.raises(UserDataError):
-        render(manager, name, user_data)
-
-
-@pytest.mark.parametrize("version", VERSIONS)
-def test_check_accepts_supported_versions(manager, version):
-    assert manager.strategy("ignition").check(json.dumps(operator_config(version))) == []
-    assert manager.strategy("flatcar").check(json.dumps(operator_config(version))) == []
-
-
-def test_password_cannot_be_injected(manager):
-    with pytest.raises(UserDataError, match="passwordHash"):
-        render(manager, "ignition", None, key=None, password="secret")
-
-
-def test_ignition_defaults(manager):
-    ignition = manager.strategy("ignition")
-    assert ignition.default_username(IMAGE) == "core"
-    assert ignition.default_username(ImageInfo("i", os_admin_user="fcos")) == "fcos"
-    assert ignition.wants_generated_key is True
-    assert ignition.key_type(IMAGE) == "ed25519"
-    assert manager.strategy("ignition", {"key_type": "rsa"}).key_type(IMAGE) == "rsa"
 
 
 # --------------------------------------------------------------------------
