@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -22,8 +21,8 @@ from fleeting_openstack.contract.instancegroup import Settings, State
 from fleeting_openstack.provider.group import OpenStackProvider
 
 from devcloud.lifecycle import wait_states, wait_gone  # noqa: E402
+from project import ROOT  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "heat" / "stack.yaml"
 
 # Stack output -> path in plugin_config (an int is a list index).

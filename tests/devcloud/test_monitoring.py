@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import time
-from pathlib import Path
 
 import grpc
 
@@ -20,7 +19,6 @@ from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc, goplugin_p
 from installed import plugin_executable
 from prometheus import block, declared, free_port, scrape, value
 
-ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_BIN = plugin_executable()
 METRIC = re.compile(r"\bfleeting_openstack_[a-z_]+\b")
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_soak_small(devcloud):

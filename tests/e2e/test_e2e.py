@@ -34,8 +34,8 @@ from typing import Any, Iterator
 
 import pytest
 from installed import plugin_executable
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT / "tests" / "conformance"
 TESTDRIVER = ROOT / "tests" / "devcloud" / "testdriver"
 HELPER = TESTDRIVER / "e2e_instance.py"

@@ -6,8 +6,8 @@ import filecmp
 import shutil
 import subprocess
 from pathlib import Path
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 #: variant contracts of the Go hosts in tests/conformance/variants (issue 9).
 VARIANTS = ("renamed", "renumbered", "streamed", "unmappable")
 GENERATED = [

@@ -26,9 +26,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from project import package_version
+from project import ROOT, package_version
 
-ROOT = Path(__file__).resolve().parents[2]
 NAME = "fleeting-plugin-openstack"
 CACHE = Path(os.environ.get("FLEETING_PIPX_CACHE", "/var/tmp/fleeting-pipx"))
 

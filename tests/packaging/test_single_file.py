@@ -37,9 +37,8 @@ from typing import Iterator
 
 import pytest
 from devcloud.fixtures import plugin_config as group_config
-from project import package_version
+from project import ROOT, package_version
 
-ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "packaging" / "build-single-file"
 EXECUTABLE = ROOT / "dist" / "linux" / "amd64" / "plugin"
 SOURCES = [ROOT / "fleeting_openstack", ROOT / "strategies", ROOT / "schemas", ROOT / "packaging",

@@ -11,9 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-while not (ROOT / "pyproject.toml").exists():  # the test may live in a tier subdirectory
-    ROOT = ROOT.parent
+from project import ROOT
 
 TREE_ONLY_STRATEGY = '''
 from typing import Any

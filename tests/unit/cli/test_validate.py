@@ -10,8 +10,8 @@ import pytest
 from fleeting_openstack.cli import validate as validate_mod
 from fleeting_openstack.config import ConfigIssue, PluginConfig
 from fleeting_openstack.cli.validate import UnreadableFileError, main, validate_path
+from project import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 NET = "f05e7f64-9e0f-4c5c-acb0-b636000d7301"
 
 RUNNER_OK = """

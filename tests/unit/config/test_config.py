@@ -7,7 +7,6 @@ import dataclasses
 import json
 import tomllib
 import types
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +23,8 @@ from fleeting_openstack.config import (
     parse_microversion,
     schema,
 )
+from project import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 IMAGE = "d5460af5-83f3-47d7-9c4f-80294c66b267"
 FLAVOR = "4e9d4fa4-a703-4850-8bc1-58b5e139ab57"
 NET = "f05e7f64-9e0f-4c5c-acb0-b636000d7301"

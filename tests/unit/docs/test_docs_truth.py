@@ -18,13 +18,12 @@ import ast
 import os
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 
 from fleeting_openstack.cli import parser as cmdline
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md")) + [ROOT / "README.md"]
 # every module of the package's layers and of the built-in strategies; not the generated protobuf code

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from fleeting_openstack.plugin import hookspecs
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "strategies.md"
 SPEC_MARK = f"{hookspecs.PROJECT_NAME}_spec"
 

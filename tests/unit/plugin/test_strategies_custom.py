@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from fleeting_openstack.plugin.types import ImageInfo, Observation, ReadinessState
 from strategy_kit import Instance
+from project import CONSOLES
 
-CONSOLES = Path(__file__).parents[2] / "fixtures" / "consoles"
 
 
 render = Instance("win-1", 1, ImageInfo("img"), "Administrator").render_with

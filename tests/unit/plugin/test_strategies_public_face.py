@@ -16,8 +16,8 @@ import pytest
 
 import fleeting_openstack.plugin as plugin
 import fleeting_openstack_strategies
+from project import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 PUBLIC = "fleeting_openstack.plugin"
 
 

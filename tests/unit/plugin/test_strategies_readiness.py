@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from fleeting_openstack.plugin.types import Observation, ReadinessState
+from project import CONSOLES
 
 READY, WAITING, FAILED = ReadinessState.READY, ReadinessState.WAITING, ReadinessState.FAILED
-CONSOLES = Path(__file__).parents[2] / "fixtures" / "consoles"
 
 # fixture -> {strategy: (state, words the reason must contain)}
 EXPECTED = {

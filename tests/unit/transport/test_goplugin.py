@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import grpc
 import pytest
@@ -17,8 +16,9 @@ import pytest
 from fleeting_openstack.cli import main as cli
 from fleeting_openstack.transport import goplugin
 from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc, goplugin_pb2, goplugin_pb2_grpc
+from project import SUPPORT as SUPPORT_DIR
 
-SUPPORT = str(Path(__file__).parents[2] / "support")
+SUPPORT = str(SUPPORT_DIR)
 
 
 def test_negotiate_version():

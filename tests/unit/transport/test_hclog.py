@@ -76,11 +76,11 @@ def test_timestamp_offset_format():
 import os  # noqa: E402
 import subprocess  # noqa: E402
 
-from pathlib import Path  # noqa: E402
 
 from installed import plugin_executable  # noqa: E402
+from project import SUPPORT as SUPPORT_DIR  # noqa: E402
 
-SUPPORT = str(Path(__file__).parents[2] / "support")
+SUPPORT = str(SUPPORT_DIR)
 PLUGIN_BIN = plugin_executable()
 
 
