@@ -26,7 +26,6 @@ Environment:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import contextvars
 import importlib.metadata
@@ -38,6 +37,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import pluggy
 
+from fleeting_openstack.openstack.nova import NOVA_USER_DATA_MAX, RENDERED, UserDataTooLarge, check_user_data_size
 from fleeting_openstack.plugin import hookspecs
 from fleeting_openstack.plugin import templating
 from fleeting_openstack.plugin.types import (
@@ -70,8 +70,8 @@ log = logging.getLogger("fleeting_openstack.strategies")  # the name operators k
 ENTRY_POINT_GROUP = "fleeting_openstack.strategies"
 TRACE_ENV = "FLEETING_OPENSTACK_TRACE_HOOKS"
 BLOCK_ENV = "FLEETING_OPENSTACK_BLOCK_PLUGINS"
-#: Nova refuses user_data whose base64 form is longer than this.
-MAX_USER_DATA_BASE64 = 65535
+#: Nova refuses user_data whose base64 form is longer than this (the limit lives in openstack/nova.py).
+MAX_USER_DATA_BASE64 = NOVA_USER_DATA_MAX
 
 _STRATEGY_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 _STRATEGY_PREFIX = "strategy:"
@@ -469,11 +469,12 @@ class BoundStrategy:
         if text is not None and not isinstance(text, str):
             raise StrategyError(f"strategy {self.name!r} produced user_data of type {type(text).__name__}")
         if text is not None:
-            size = len(base64.b64encode(text.encode()))
-            if size > MAX_USER_DATA_BASE64:
+            try:  # the one size check of each create (openstack/nova.py); create_request trusts it
+                check_user_data_size(text, RENDERED)
+            except UserDataTooLarge as exc:
                 raise UserDataError(
-                    f"user_data is {size} bytes in base64, more than Nova's limit of {MAX_USER_DATA_BASE64}"
-                )
+                    f"user_data is {exc.size} bytes in base64, more than Nova's limit of {MAX_USER_DATA_BASE64}"
+                ) from None
         return text
 
     # -- Update -------------------------------------------------------------------
