@@ -30,7 +30,7 @@ def strategy_issues(cfg: PluginConfig) -> list[ConfigIssue]:
     """Offline: is the strategy installed, can it use the operator's user_data, and
     can the clouds.yaml be read (and does it define the cloud)?"""
     from fleeting_openstack.openstack.session import clouds_file_problem
-    from fleeting_openstack.plugin.manager import StrategyManager, UnknownStrategyError
+    from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     issues = []
     if not cfg.auth_from_env:
@@ -38,7 +38,7 @@ def strategy_issues(cfg: PluginConfig) -> list[ConfigIssue]:
         if problem is not None:
             issues.append(ConfigIssue(*problem))
     try:
-        strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+        strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
     except UnknownStrategyError as exc:
         return issues + [ConfigIssue("strategy", str(exc))]
     return issues + [ConfigIssue("server_spec.user_data", e) for e in strategy.check(cfg.server_spec.user_data)]

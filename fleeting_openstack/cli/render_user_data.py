@@ -46,7 +46,7 @@ def render_text(target: Target, *, name: str | None = None, check_cloud: bool = 
     from fleeting_openstack.provider import initchecks
     from fleeting_openstack.plugin import userdata
     from fleeting_openstack.openstack.resources import image_info
-    from fleeting_openstack.plugin.manager import StrategyManager
+    from fleeting_openstack.plugin.manager import default_manager
     from fleeting_openstack.plugin.types import ImageInfo
 
     cfg, connector = target.config, target.connector
@@ -67,7 +67,7 @@ def render_text(target: Target, *, name: str | None = None, check_cloud: bool = 
             if checks.cloud is not None:
                 checks.cloud.close()
     else:
-        strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+        strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
         image = ImageInfo(id=cfg.server_spec.image_ref or "")
         username = connector.username or strategy.default_username(image) or ""
         if not username and connector.protocol in ("", "ssh"):  # Init's own check (initchecks)

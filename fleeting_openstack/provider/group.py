@@ -146,7 +146,7 @@ class OpenStackProvider:
         from fleeting_openstack.config import ConfigError, load_plugin_config
         from fleeting_openstack.config.identity import name_prefix
         from fleeting_openstack.openstack.client import microversion_tuple
-        from fleeting_openstack.plugin.manager import StrategyManager
+        from fleeting_openstack.plugin.manager import default_manager
         from fleeting_openstack.provider import initchecks, safety
         from fleeting_openstack.provider.access import Access
         from fleeting_openstack.provider.addresses import Addresses, ServerImages
@@ -176,7 +176,7 @@ class OpenStackProvider:
             except (OSError, ValueError) as exc:
                 raise ValueError(f"metrics.listen: cannot serve metrics on {cfg.metrics_listen}: {exc}") from None
 
-        manager = StrategyManager.load()
+        manager = default_manager()
         for info in manager.installed():
             log.debug("plugin loaded", extra={"plugin": info.name, "version": info.version,
                                               "strategies": list(info.strategies)})

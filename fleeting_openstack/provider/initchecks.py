@@ -49,12 +49,12 @@ def run(cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open",
         say: Callable[[str], None] = lambda text: None) -> InitChecks:
     """Run Init's checks for ``cfg`` with the runner's ``connector`` config."""
     from fleeting_openstack.openstack.client import Cloud, CloudError
-    from fleeting_openstack.plugin.manager import StrategyManager, UnknownStrategyError
+    from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     out = InitChecks()
     say(f"loading boot strategy {cfg.strategy}")
     try:
-        out.strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+        out.strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
     except UnknownStrategyError as exc:
         out.fatal, out.fatal_key = str(exc), "strategy"
         return out
