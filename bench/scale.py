@@ -24,7 +24,7 @@ this machine gave.
 
     python3 bench/scale.py                       # N = 10,100,1000,5000; C = 1,2,10,50
     python3 bench/scale.py --create-time 1 --concurrency 10 --ops 50   # the issue's acceptance case
-    python3 bench/scale.py --ci --json out.json   # small N, what CI runs (tests/test_scale_bench.py)
+    python3 bench/scale.py --ci --json out.json   # small N, what CI runs (tests/devcloud/test_scale_bench.py)
     python3 bench/scale.py --devcloud             # also the sanity run on the devcloud
 """
 
@@ -98,8 +98,8 @@ def make_provider(workdir: Path, mode: str, **extra):
         provider.view = None  # re-list on Decrease
         paged = provider.cloud.list_servers
         provider.cloud.list_servers = lambda filters, page_size=200: paged(filters, page_size=page_size)
-        provider._create_limit = AdaptiveLimit("create", 5, adaptive=False)
-        provider._delete_limit = AdaptiveLimit("delete", 10, adaptive=False)
+        provider.create_limit = AdaptiveLimit("create", 5, adaptive=False)
+        provider.delete_limit = AdaptiveLimit("delete", 10, adaptive=False)
     return provider
 
 

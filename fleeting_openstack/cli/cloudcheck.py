@@ -10,9 +10,13 @@ login user, credentials and state directory).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.config import ConfigIssue
+
+if TYPE_CHECKING:
+    from fleeting_openstack.config import PluginConfig
+    from fleeting_openstack.contract.instancegroup import ConnectorConfig
 
 
 def _issue(problem: str) -> ConfigIssue:
@@ -22,10 +26,10 @@ def _issue(problem: str) -> ConfigIssue:
     return ConfigIssue(path, message)
 
 
-def strategy_issues(cfg: Any) -> list[ConfigIssue]:
+def strategy_issues(cfg: PluginConfig) -> list[ConfigIssue]:
     """Offline: is the strategy installed, can it use the operator's user_data, and
     can the clouds.yaml be read (and does it define the cloud)?"""
-    from fleeting_openstack.openstack.client import clouds_file_problem
+    from fleeting_openstack.openstack.session import clouds_file_problem
     from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     issues = []
@@ -40,7 +44,7 @@ def strategy_issues(cfg: Any) -> list[ConfigIssue]:
     return issues + [ConfigIssue("server_spec.user_data", e) for e in strategy.check(cfg.server_spec.user_data)]
 
 
-def check_cloud(cfg: Any, connector: Any = None,
+def check_cloud(cfg: PluginConfig, connector: ConnectorConfig | None = None,
                 say: Callable[[str], None] = lambda text: None) -> list[ConfigIssue]:
     """Online: every check Init runs (:func:`fleeting_openstack.provider.initchecks.run`), the state
     directory checked but not created. What was resolved comes back as ``info`` issues."""

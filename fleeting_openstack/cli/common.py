@@ -12,7 +12,7 @@ a config these commands accept is one the runner's plugin accepts.
   or written, so it is safe next to a running runner.
 * ``reap``: what the group leaked — servers the plugin would delete, Neutron
   ports and floating IPs, Nova keypairs and Cinder volumes (see
-  :func:`fleeting_openstack.cli.reap.find_leaks` for the exact rules) — listed,
+  :mod:`fleeting_openstack.provider.leaks` for the exact rules) — listed,
   and deleted only with ``--yes`` (:mod:`.reap`).
 * ``plugins``: the installed boot strategies and site plugins.
 
@@ -24,9 +24,8 @@ Exit status (the scheme of every command, :mod:`.cmdline`): 0 done; 1 problems
 found (an invalid configuration, Init fails, the cloud refused, a delete
 failed); 2 bad usage or cannot run (an unreadable file, no such runner).
 
-The runtime path talks to OpenStack only through :mod:`.openstack`; these
-commands also use that adapter's SDK connection (``cloud.conn``) for the
-Neutron, Cinder and keypair calls the plugin itself never makes.
+Like the plugin, these commands talk to OpenStack only through the adapter
+(:class:`fleeting_openstack.openstack.client.Cloud`), never an SDK connection.
 """
 
 from __future__ import annotations
@@ -46,9 +45,6 @@ from typing import Any, Iterator, Mapping, Sequence, TextIO
 
 PROG = "fleeting-plugin-openstack"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-#: Order in which ``reap --yes`` deletes what it found.
-KINDS = ("server", "floating_ip", "port", "keypair", "volume")
 
 
 class CommandError(Exception):
@@ -292,19 +288,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _utc(text: str | None) -> float | None:
-    """Timestamps of Neutron/Cinder/Nova: with or without a zone (no zone = UTC)."""
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 @contextlib.contextmanager

@@ -1,7 +1,9 @@
 """``status``: every server of the group and the state the plugin reports, read-only.
 
-The state comes from the provider's own Update logic run read-only
-(``OpenStackProvider(observe=True)``): nothing is deleted, tagged or written.
+The state comes from the provider's own Update decision (``states.assess``),
+gathered without acting (``OpenStackProvider.assessments``) by a provider
+initialised read-only (``cli.common.observe``): nothing is deleted, tagged or
+written. The addresses are the ones ConnectInfo would report (``provider.addresses``).
 """
 
 from __future__ import annotations
@@ -10,37 +12,39 @@ import argparse
 import contextlib
 import json
 import time
-from typing import Any, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
-from fleeting_openstack.cli.common import (
-    EXIT_OK, PROG, Progress, Target, _iso, human_age, load_target, observe, table)
+from fleeting_openstack.cli.common import EXIT_OK, PROG, Progress, Target, _iso, human_age, load_target, observe, table
+
+if TYPE_CHECKING:
+    from fleeting_openstack.provider.group import OpenStackProvider
 
 
-def server_rows(provider: Any, target: Target, progress: Progress | None = None) -> list[dict[str, Any]]:
+def server_rows(provider: OpenStackProvider, target: Target,
+                progress: Progress | None = None) -> list[dict[str, Any]]:
     """Every group server as a dict (the ``--json`` shape of ``status``)."""
-    from fleeting_openstack.contract.instancegroup import State
-
+    assert provider.cloud is not None and provider.addresses is not None and provider.images is not None
     now = time.time()
     rows = []
-    for server, state in provider.evaluate():
+    for server, verdict in provider.assessments():
         if server.status == "ERROR" and not server.fault:
             with contextlib.suppress(Exception):  # list answers may omit the fault
                 server = provider.cloud.get_server(server.id)
         if progress is not None:
             progress.say(f"looking at {server.name}")
         try:
-            internal, external = provider._addresses(server)
+            internal, external = provider.addresses.of(server)
         except Exception:  # noqa: BLE001 - an address problem must not hide the server
             internal, external = "", ""
-        image = provider._server_image(server)
+        image = provider.images.of(server)
         rows.append({
             "id": server.id,
             "name": server.name,
             "nova_status": server.status,
             "task_state": server.task_state,
-            "state": state.value if isinstance(state, State) else str(state),
-            "reason": provider.reasons.get(server.id, ""),
-            "plugin_deletes": server.id in provider.would_reap,
+            "state": verdict.state.value,
+            "reason": verdict.reason,
+            "plugin_deletes": verdict.reap,
             "created": _iso(server.created),
             "age_seconds": round(server.age(now), 1),
             "internal_addr": internal,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Any
 
 #: Keys whose values are secret in OpenStack request and response bodies and headers.
 SECRET_KEYS = ("adminPass", "admin_pass", "user_data", "password", "secret", "application_credential_secret",
@@ -54,7 +55,7 @@ def install() -> None:
             return
         previous = logging.getLogRecordFactory()
 
-        def factory(*args, **kwargs):  # noqa: ANN002, ANN003
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
             if _is_library(record.name):
                 try:

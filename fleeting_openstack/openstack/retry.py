@@ -17,7 +17,10 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+if TYPE_CHECKING:
+    from fleeting_openstack.config import PluginConfig
 
 log = logging.getLogger("fleeting_openstack.retry")
 
@@ -63,7 +66,7 @@ class RetryPolicy:
                 self.sleep(wait)
 
 
-def connect_options(cfg: Any) -> dict[str, Any]:
+def connect_options(cfg: PluginConfig) -> dict[str, Any]:
     """Cloud.connect's timeouts and retry policy from a PluginConfig."""
     return {"timeout": cfg.api_timeout, "connect_timeout": cfg.api_connect_timeout,
             "retry": RetryPolicy(budget=cfg.retry_budget)}

@@ -42,7 +42,7 @@ def is_congestion(exc: BaseException) -> bool:
     status = getattr(exc, "status", None)
     if status is None:
         return True  # connection reset, timeout: no answer at all
-    return status == 429 or status >= 500
+    return bool(status == 429 or status >= 500)
 
 
 class AdaptiveLimit:

@@ -24,7 +24,7 @@ response carries a ``Date`` header (else the plugin's clock), minus
 clocks drift, so consecutive windows overlap; applying a change twice is
 harmless. What a delta cannot see is caught by the next full resync: a tag
 removed from a server (Nova does not touch ``updated_at`` for tags) or a
-rename away from the prefix. The correctness tests (tests/test_groupview_devcloud.py)
+rename away from the prefix. The correctness tests (tests/devcloud/test_groupview_devcloud.py)
 run against the real devcloud with a short resync interval.
 """
 
@@ -36,6 +36,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from fleeting_openstack.config.identity import META_CLUSTER
+
 log = logging.getLogger("fleeting_openstack.groupview")
 
 #: Seconds each delta window reaches back before the previous refresh began.
@@ -46,11 +48,6 @@ PAGE_SIZE = 1000
 
 def nova_time(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def name_prefix(template: str) -> str:
-    """The literal start of a server name template (everything before ``%d``)."""
-    return template.split("%d", 1)[0] if "%d" in template else template
 
 
 class GroupView:
@@ -137,7 +134,7 @@ class GroupView:
         date = getattr(self.cloud, "last_date", None)
         if date is None:
             return now
-        return min(now, date - (self.clock() - now))
+        return min(now, float(date) - (self.clock() - now))
 
     def _full(self, now: float) -> None:
         if self._since is None and self.group and self.prefix:
@@ -174,7 +171,7 @@ class GroupView:
                     self.on_untagged(server)
 
     def _by_metadata(self, server: Any) -> bool:
-        return bool(self.group) and server.metadata.get("fleeting-cluster") == self.group
+        return bool(self.group) and server.metadata.get(META_CLUSTER) == self.group
 
     def _delta(self, now: float) -> None:
         assert self._since is not None

@@ -17,7 +17,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
+
+if TYPE_CHECKING:
+    from fleeting_openstack.config import PluginConfig
 
 log = logging.getLogger("fleeting_openstack.limiter")
 
@@ -176,28 +179,31 @@ def quota_headroom(cloud: Any, flavor_ref: str, *, ports_per_server: int, floati
     return fits, why
 
 
-def cap_increase(provider: Any, delta: int) -> tuple[int, str]:
-    """Increase's bounds: creates disabled or paused, ``max_size``, and what the quotas still allow
-    (the most any flavor choice allows: a fallback may fit where the first does not). (n, why)."""
-    if provider.create_blocker:
-        return 0, provider.create_blocker
+def cap_increase(delta: int, *, cfg: PluginConfig, cloud: Any, blocker: str, breaker: CreateBreaker,
+                 choices: Choices, members: Collection[str], deleting: Collection[str],
+                 floating_ips: bool) -> tuple[int, str]:
+    """Increase's bounds: creates disabled (``blocker``) or paused, ``max_size``, and what the quotas
+    still allow (the most any flavor choice allows: a fallback may fit where the first does not). (n, why).
+
+    ``members``: the group's server ids; ``deleting``: those the plugin is deleting (not counted).
+    ``cloud``: the adapter's ``compute_limits``/``flavor_size``/``network_quota`` (advisory: any
+    failure skips the pre-check)."""
+    if blocker:
+        return 0, blocker
     try:
-        provider._breaker.check()
+        breaker.check()
     except CreatesPaused as exc:
         return 0, str(exc)
-    view = provider.view
-    members = view.snapshot() if view is not None and view.fresh else {s.id: s for s in provider._group_servers()}
-    live = len([i for i in members if i not in provider._deletes])
-    cfg = provider.cfg
+    live = len([i for i in members if i not in deleting])
     room = max(0, cfg.max_size - live)
     why = ""
     if room < delta:
         why, delta = f"max_size {cfg.max_size} reached ({live} servers in the group)", room
     if delta:
         ports = sum(1 for n in (cfg.server_spec.body.get("networks") or []) if isinstance(n, dict) and "port" not in n)
-        fits, quota_why = max((quota_headroom(provider.cloud, flavor, ports_per_server=ports,
-                                              floating_ips=provider.fips is not None)
-                               for flavor in dict.fromkeys(provider.choices.flavors)), key=lambda t: t[0])
+        fits, quota_why = max((quota_headroom(cloud, flavor, ports_per_server=ports,
+                                              floating_ips=floating_ips)
+                               for flavor in dict.fromkeys(choices.flavors)), key=lambda t: t[0])
         if fits < delta:
             why, delta = f"quota exceeded (checked before creating): {quota_why}", fits
     if why:

@@ -1,4 +1,4 @@
-"""Restart and key safety, and the create helpers Init sets up (provider.py).
+"""Restart and key safety, and the create helpers Init sets up (``group.py``).
 
 * **Key check**: beside each instance's salt the provider stores
   ``fleeting-key-check`` = HMAC-SHA256(master secret, salt), truncated. A
@@ -10,6 +10,7 @@
   group still has servers, Init succeeds so they stay manageable (Update,
   Decrease, ConnectInfo); every create fails with the reason until the
   configuration is fixed.
+* **Upgrade from the Go plugin**: its servers (metadata only) are tagged at Init.
 * **Name index across processes**: read-increment-write under an exclusive
   ``flock`` of ``<state_dir>/index-<group>.lock``.
 """
@@ -19,65 +20,95 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from fleeting_openstack.config.identity import META_CLUSTER, group_tag
+from fleeting_openstack.provider.states import KeyCheck, key_mismatch
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from fleeting_openstack.config import PluginConfig
+    from fleeting_openstack.openstack.client import Server
+    from fleeting_openstack.provider.floatingip import FloatingIPs
+    from fleeting_openstack.openstack.resources import Resolved
+    from fleeting_openstack.provider.limiter import Choices, CreateBreaker
+
 log = logging.getLogger("fleeting_openstack.safety")
+#: Adoption was logged by the provider before it moved here: its logger name is operator-visible.
+provider_log = logging.getLogger("fleeting_openstack.provider")
+
+
+class Tagger(Protocol):
+    def add_tag(self, server_id: str, tag: str) -> None: ...
+
+    def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
 
 _IMAGE_FLAVOR = ("server_spec.imageRef", "server_spec.image_name", "server_spec.flavorRef",
                  "server_spec.flavor_name")
 
 
-def key_mismatch(keys: Any, metadata: Any) -> bool:
-    """True when the server's key check proves another master secret made its key."""
-    salt, check = metadata.get("fleeting-key-salt"), metadata.get("fleeting-key-check")
-    if keys is None or not salt or not check:
-        return False  # no generated key, or created before key checks existed
-    import hmac
+class KeyGuard:
+    """Whether a server's key can work, with the error logged once per server.
 
-    try:
-        return not hmac.compare_digest(keys.key_check(salt), check)
-    except ValueError:
-        return True  # a salt this plugin never writes
+    ``check``: what :func:`states.assess` checks keys with (None: nothing to check —
+    static credentials, or no key store open, as for ``status``)."""
 
+    def __init__(self, keys: KeyCheck | None, *, static_credentials: bool, state_dir: str) -> None:
+        self.check = None if static_credentials else keys
+        self.state_dir = state_dir
+        self._logged: set[str] = set()
+        self._lock = threading.Lock()
 
-def keys_lost(provider: Any, server: Any) -> bool:
-    """True (and logged at error once per server) when the server's key check proves a lost state dir."""
-    if provider.observe or provider.settings.connector.use_static_credentials or \
-            not key_mismatch(provider.keys, server.metadata):
-        return False
-    if server.id not in provider._key_mismatch:
-        provider._key_mismatch.add(server.id)
+    def lost(self, server: Server) -> bool:
+        """True (and logged at error once per server) when the server's key check proves a lost state dir."""
+        if not key_mismatch(self.check, server.metadata):
+            return False
+        self.report(server)
+        return True
+
+    def report(self, server: Server) -> None:
+        with self._lock:
+            if server.id in self._logged:
+                return
+            self._logged.add(server.id)
         log.error("server's SSH key cannot work: it was made from another master secret (the state dir "
                   "was lost or replaced); the plugin deletes it and the runner replaces it. Restore the "
                   "original credentials.state_dir (master.key) to keep such servers",
-                  extra={"server": server.id, "server_name": server.name,
-                         "state_dir": provider.cfg.credentials.state_dir})
-    return True
+                  extra={"server": server.id, "server_name": server.name, "state_dir": self.state_dir})
 
 
-def retag(provider: Any, server: Any) -> None:
+def adopt_legacy_servers(cloud: Tagger, group: str) -> None:
+    """Tag the servers the Go plugin created (metadata only) so the tag filter finds them (best effort)."""
+    tag = group_tag(group)
+    for server in cloud.list_servers({}):
+        if server.metadata.get(META_CLUSTER) == group and tag not in server.tags:
+            try:
+                cloud.add_tag(server.id, tag)
+                provider_log.info("adopted a server of the Go plugin", extra={"server": server.id,
+                                                                               "server_name": server.name})
+            except Exception as exc:  # noqa: BLE001 - adoption is best effort
+                provider_log.warning("could not tag server %s: %s", server.id, exc)
+
+
+def retag(cloud: Tagger, tag: str, server: Server) -> None:
     """A member found by its metadata whose tag was removed: tag it again (best effort)."""
-    from fleeting_openstack.provider.group import group_tag
-
-    if provider.observe:
-        return
     try:
-        provider.cloud.add_tag(server.id, group_tag(provider.cfg.name))
+        cloud.add_tag(server.id, tag)
         log.info("re-tagged a group server whose tag was removed", extra={"server": server.id})
     except Exception as exc:  # noqa: BLE001 - it stays a member by metadata
         log.debug("could not re-tag %s: %s", server.id, exc)
 
 
-def tolerate_missing_image(provider: Any, problems: list[str]) -> str:
+def tolerate_missing_image(problems: list[str], members_of_group: Callable[[], Sequence[Server]]) -> str:
     """Drop image/flavor misses from ``problems`` when the group has servers; return the blocker text."""
     missing = [p for p in problems if p.startswith(_IMAGE_FLAVOR)]
-    if provider.observe or not missing:
+    if not missing:
         return ""
     try:
-        members = provider._group_servers()
+        members = members_of_group()
     except Exception as exc:  # noqa: BLE001 - cannot tell: refuse as before
         log.debug("could not list the group: %s", exc)
         return ""
@@ -94,13 +125,15 @@ def tolerate_missing_image(provider: Any, problems: list[str]) -> str:
     return f"creates are disabled: {text} (fix plugin_config and restart the runner)"
 
 
-def create_helpers(provider: Any, problems: list[str]) -> tuple[Any, Any, Any]:
+def create_helpers(cfg: PluginConfig, cloud: Any, resolved: Resolved | None,
+                   problems: list[str]) -> tuple[CreateBreaker, Choices, FloatingIPs | None]:
+    """The create breaker, the flavor/AZ choices and the floating IPs (``floating_ip_pool``);
+    misses are appended to ``problems``. ``cloud``: the adapter (floatingip takes it untyped)."""
+    from fleeting_openstack.openstack.client import NotFound
     from fleeting_openstack.provider.floatingip import FloatingIPs
     from fleeting_openstack.provider.limiter import Choices, CreateBreaker
-    from fleeting_openstack.openstack.client import NotFound
 
-    cfg, cloud = provider.cfg, provider.cloud
-    flavors = [provider.resolved.flavor_ref if provider.resolved else ""]
+    flavors = [resolved.flavor_ref if resolved else ""]
     for i, ref in enumerate(cfg.flavor_fallbacks):
         try:
             flavors.append(cloud.flavor_id(ref=ref) if _looks_id(ref) else cloud.flavor_id(name=ref))
@@ -110,8 +143,6 @@ def create_helpers(provider: Any, problems: list[str]) -> tuple[Any, Any, Any]:
     choices = Choices(flavors, zones, reset_after=cfg.resync_interval or 600.0)
     fips = None
     if cfg.floating_ip_pool:
-        from fleeting_openstack.provider.group import group_tag
-
         fips = FloatingIPs(cloud, cfg.floating_ip_pool, group_tag(cfg.name))
         if not fips.resolve():
             problems.append(f"floating_ip_pool: network {cfg.floating_ip_pool!r} not found")

@@ -19,10 +19,11 @@ import yaml
 from fleeting_openstack.cli import main as cli
 from fleeting_openstack.provider import metrics
 from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc, goplugin_pb2, goplugin_pb2_grpc
+from installed import plugin_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "monitoring.md"
-PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
+PLUGIN_BIN = plugin_executable()
 METRIC = re.compile(r"\bfleeting_openstack_[a-z_]+\b")
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
 

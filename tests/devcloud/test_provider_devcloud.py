@@ -13,7 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from fleeting_openstack.contract.instancegroup import ConnectorConfig, InstanceUnhealthy, PartialError, Settings, State
-from fleeting_openstack.provider.group import META_CLUSTER, OpenStackProvider, group_tag
+from fleeting_openstack.config.identity import META_CLUSTER, group_tag
+from fleeting_openstack.provider.group import OpenStackProvider
 
 from devcloud.lifecycle import start, wait_states, wait_gone  # noqa: E402
 
@@ -329,7 +330,7 @@ def test_quota_exceeded_is_reported_with_nothing_done(plugin_config, tiny_quota_
     # The quota is used up: Nova refuses (403) and the runner hears why, with 0 done.
     # (A simultaneous burst can instead pass the API check and fail later in the
     # conductor's recheck as ERROR with fault 413; the plugin deletes those like
-    # any ERROR server - see tests/test_provider_states.py.)
+    # any ERROR server - see tests/unit/provider/test_provider_states.py.)
     with pytest.raises(PartialError, match="[Qq]uota exceeded") as err:
         provider.increase(2)
     assert err.value.done == 0

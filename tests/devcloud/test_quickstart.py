@@ -4,24 +4,17 @@ runs on the devcloud, and its user_data passes ignition-validate."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
 import tomllib
 from pathlib import Path
 
-from fleeting_openstack.cli import parser as cmdline
 from fleeting_openstack.config import load_plugin_config, parse_duration
+from installed import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "quickstart.toml"
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cmdline.main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_the_page_shows_the_example_file():

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from installed import plugin_executable
 
-PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
+PLUGIN_BIN = plugin_executable()
 IMAGE = "d5460af5-83f3-47d7-9c4f-80294c66b267"
 KEY = re.compile(r"ssh-(ed25519|rsa) AAAA[0-9A-Za-z+/=]+")
 
@@ -123,7 +123,7 @@ def test_the_preview_is_what_nova_receives(plugin_config, admin, tmp_path, clean
     provider = start(cfg)
     try:
         provider.increase(1)
-        (server_id,) = [s.id for s in provider._group_servers()]
+        (server_id,) = [s.id for s in provider.members()]
         server = admin.compute.get(f"/servers/{server_id}", microversion="2.79").json()["server"]
         received = base64.b64decode(server["OS-EXT-SRV-ATTR:user_data"]).decode()
         name = server["name"]
@@ -133,5 +133,5 @@ def test_the_preview_is_what_nova_receives(plugin_config, admin, tmp_path, clean
         assert KEY.sub("KEY", done.stdout) == KEY.sub("KEY", received)
         assert done.stdout != KEY.sub("KEY", done.stdout)  # there is a key, and only the key differs
     finally:
-        provider.decrease([s.id for s in provider._group_servers()])
+        provider.decrease([s.id for s in provider.members()])
         provider.close()

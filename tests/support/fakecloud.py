@@ -11,10 +11,16 @@ Nova's behaviours the plugin depends on are modelled where tests need them:
 
 * a delete leaves the server listed with ``task_state="deleting"`` until
   :meth:`FakeCloud.finish_deletes` (Nova deletes asynchronously);
+* ``changes-since`` listings return what changed since then, deleted servers
+  included with status DELETED (what the provider's incremental group view needs);
 * list answers may omit a server's fault while its own record has it
   (``add(server, record_fault=...)``);
 * a create can fail (``fail_next_create``), also with an unknown outcome where Nova
   made the server anyway (``made=True``: the 5xx-recovery path).
+
+:func:`init_checks` gives ``OpenStackProvider(checks=...)`` this cloud instead of a
+real one, so a test drives the provider through its public commands (Init, Update,
+Increase, Decrease, ConnectInfo) with a real plugin_config.
 """
 
 from __future__ import annotations
@@ -25,9 +31,28 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fleeting_openstack.openstack.client import Address, CloudError, Image, NotFound, Server
+from fleeting_openstack.openstack.client import (
+    Address, CloudError, FloatingIP, Image, Keypair, NotFound, Port, Server, Volume)
+
+if TYPE_CHECKING:
+    from fleeting_openstack.config import PluginConfig
+    from fleeting_openstack.contract.instancegroup import ConnectorConfig
+    from fleeting_openstack.provider.initchecks import InitChecks
+    from fleeting_openstack.provider.keys import KeyStore
+
+IMAGE = "11111111-1111-4111-8111-111111111111"
+FLAVOR = "22222222-2222-4222-8222-222222222222"
+NETWORK = "33333333-3333-4333-8333-333333333333"
+
+
+def plugin_config(name: str = "g", state_dir: str = "/nonexistent", **settings: Any) -> dict[str, Any]:
+    """A plugin_config for :class:`FakeCloud` (its image, flavor and network), ``settings`` on top."""
+    return {"name": name,
+            "server_spec": {"name": f"{name}-%d", "imageRef": IMAGE, "flavorRef": FLAVOR,
+                            "networks": [{"uuid": NETWORK}]},
+            "credentials": {"state_dir": state_dir}, **settings}
 
 #: The fixed address every made server gets unless told otherwise.
 DEFAULT_ADDRESS = Address("workers", "10.1.0.5", 4, "fixed")
@@ -42,6 +67,14 @@ def make_server(sid: str, status: str = "ACTIVE", *, age: float = 10.0, task_sta
                   created=(now if now is not None else time.time()) - age, metadata=dict(metadata or {}),
                   tags=list(tags), addresses=list(addresses if addresses is not None else [DEFAULT_ADDRESS]),
                   image_id=image_id, flavor=flavor, fault=fault)
+
+
+def member(sid: str, status: str = "ACTIVE", *, group: str = "g", **kwargs: Any) -> Server:
+    """A server of ``group`` as the plugin makes them: named ``<group>-<sid>``, tagged, with its metadata."""
+    from fleeting_openstack.config.identity import group_tag
+
+    metadata = {"fleeting-cluster": group, **(kwargs.pop("metadata", None) or {})}
+    return make_server(sid, status, name=f"{group}-{sid}", tags=[group_tag(group)], metadata=metadata, **kwargs)
 
 
 class FakeCloud:
@@ -64,6 +97,15 @@ class FakeCloud:
         self.tagged: list[tuple[str, str]] = []
         self.list_calls: list[dict[str, str]] = []
         self.closed = False
+        self.changed: dict[str, float] = {}  # server id -> when it last changed (changes-since)
+        self.gone: dict[str, Server] = {}  # deleted servers, listed by changes-since as DELETED
+        # reap's side: the project's ports, floating IPs, keypairs and volumes (deletes go to ``removed``)
+        self.ports: list[Port] = []
+        self.fips: list[FloatingIP] = []
+        self.keypair_list: list[Keypair] = []
+        self.volume_list: list[Volume] = []
+        self.cinder = True  # a block-storage service in the catalog
+        self.removed: list[tuple[str, str]] = []  # (kind, id)
         self._create_failures: list[tuple[Exception, bool]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -73,11 +115,13 @@ class FakeCloud:
         """Put servers in; ``record_fault``: a fault only their own record shows (not the listing)."""
         for server in servers:
             self.servers[server.id] = server
+            self.changed[server.id] = time.time()
             if record_fault:
                 self.records[server.id] = dataclasses.replace(server, fault=record_fault)
 
     def set_status(self, sid: str, status: str, **changes: Any) -> None:
         self.servers[sid] = dataclasses.replace(self.servers[sid], status=status, **changes)
+        self.changed[sid] = time.time()
 
     def fail_next_create(self, error: Exception, *, made: bool = False) -> None:
         """The next create raises ``error``; ``made``: Nova made the server all the same."""
@@ -86,13 +130,22 @@ class FakeCloud:
     def finish_deletes(self) -> None:
         """Nova completes the deletes: deleted servers are no longer listed."""
         for sid in self.deleted:
-            self.servers.pop(sid, None)
+            server = self.servers.pop(sid, None)
             self.records.pop(sid, None)
+            if server is not None:
+                self.gone[sid] = dataclasses.replace(server, status="DELETED")
+                self.changed[sid] = time.time()
 
     # -- the adapter's interface ---------------------------------------------
     def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterator[Server]:
+        from fleeting_openstack.openstack.client import parse_time
+
         self.list_calls.append(dict(filters))
-        for server in list(self.servers.values()):
+        candidates = list(self.servers.values())
+        if "changes-since" in filters:
+            since = parse_time(filters["changes-since"])
+            candidates = [s for s in candidates + list(self.gone.values()) if self.changed.get(s.id, since) >= since]
+        for server in candidates:
             if "tags" in filters and filters["tags"] not in server.tags:
                 continue
             if "name" in filters and not re.search(filters["name"], server.name):
@@ -116,6 +169,7 @@ class FakeCloud:
             self.servers[sid] = make_server(sid, "BUILD", age=0.0, name=body["name"],
                                             metadata=body.get("metadata") or {}, tags=body.get("tags") or (),
                                             image_id=body.get("imageRef"), flavor=body.get("flavorRef"))
+            self.changed[sid] = time.time()
         if failure is not None:
             raise failure[0]
         return sid
@@ -127,12 +181,14 @@ class FakeCloud:
             raise NotFound(f"server {server_id} not found", 404)
         self.deleted.append(server_id)
         self.servers[server_id] = dataclasses.replace(self.servers[server_id], task_state="deleting")
+        self.changed[server_id] = time.time()
 
     def add_tag(self, server_id: str, tag: str) -> None:
         self.tagged.append((server_id, tag))
         server = self.servers[server_id]
         if tag not in server.tags:
             self.servers[server_id] = dataclasses.replace(server, tags=[*server.tags, tag])
+            self.changed[server_id] = time.time()
 
     def console_tail(self, server_id: str, lines: int) -> str:
         if self.console_fails:
@@ -169,3 +225,52 @@ class FakeCloud:
 
     def close(self) -> None:
         self.closed = True
+
+    # -- reap's side -----------------------------------------------------------
+    def project_ports(self) -> list[Port]:
+        return list(self.ports)
+
+    def project_floating_ips(self) -> list[FloatingIP]:
+        return list(self.fips)
+
+    def keypairs(self) -> list[Keypair]:
+        return list(self.keypair_list)
+
+    def has_block_storage(self) -> bool:
+        return self.cinder
+
+    def volumes(self) -> list[Volume]:
+        return list(self.volume_list)
+
+    def delete_port(self, port_id: str) -> None:
+        self.removed.append(("port", port_id))
+        self.ports = [p for p in self.ports if p.id != port_id]
+
+    def delete_floating_ip(self, fip_id: str) -> None:
+        self.removed.append(("floating_ip", fip_id))
+        self.fips = [f for f in self.fips if f.id != fip_id]
+
+    def delete_keypair(self, name: str) -> None:
+        self.removed.append(("keypair", name))
+        self.keypair_list = [k for k in self.keypair_list if k.name != name]
+
+    def delete_volume(self, volume_id: str) -> None:
+        self.removed.append(("volume", volume_id))
+        self.volume_list = [v for v in self.volume_list if v.id != volume_id]
+
+def init_checks(cloud: FakeCloud, *, key_store: KeyStore | None = None, username: str = "ubuntu",
+                image: Image | None = None) -> Any:
+    """An ``initchecks.run`` that finds everything and hands the provider ``cloud``
+    (and ``key_store`` when Init opens one: ``keys="open"``)."""
+    from fleeting_openstack.plugin.manager import StrategyManager
+    from fleeting_openstack.openstack.resources import Resolved
+    from fleeting_openstack.provider.initchecks import InitChecks
+
+    def run(cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open") -> InitChecks:
+        strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+        resolved = Resolved(image=image, image_ref=IMAGE, flavor_ref=FLAVOR, username=username,
+                            internal_network=None, external_network=None)
+        return InitChecks(strategy=strategy, cloud=cloud, resolved=resolved,
+                          keys=key_store if keys == "open" else None)
+
+    return run

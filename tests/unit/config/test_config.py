@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,93 @@ def test_dataclass_defaults_match_schema_defaults():
     assert parse_duration(r["probe_timeout"]["default"]) == d.probe_timeout
     assert props["credentials"]["properties"]["key_type"]["default"] == "auto"
     assert props["address"]["properties"]["ip_version"]["default"] == cfgmod.AddressConfig().ip_version
+
+
+#: Where the schema's default and the dataclass's differ on purpose.
+DEFAULTS_THAT_DIFFER = {
+    # The dataclass leaves it unset (None): clouds.yaml's api_timeout applies, else 60 s (the schema's default).
+    "api_timeout",
+    # The dataclass says "cloud-init"; the schema has no default: use_ignition = true selects "ignition".
+    "strategy",
+}
+
+
+def _schema_defaults_as_config_values() -> dict[str, object]:
+    """Every ``default`` of the schema's top-level and section properties, as the typed config holds it."""
+    s = schema()
+    out: dict[str, object] = {}
+    for key, prop in s["properties"].items():
+        sub = prop.get("properties") if prop.get("type") == "object" else None
+        if sub and key in ("readiness", "credentials", "address"):
+            for name, p in sub.items():
+                if "default" in p:
+                    out[f"{key}.{name}"] = p["default"]
+        elif key == "metrics":
+            if "default" in prop.get("properties", {}).get("listen", {}):
+                out["metrics_listen"] = prop["properties"]["listen"]["default"]
+        elif "default" in prop:
+            out[key] = prop["default"]
+    return out
+
+
+def _dataclass_defaults() -> dict[str, object]:
+    """Every field default of the typed config (nested sections as ``section.field``)."""
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(PluginConfig):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING and f.name in ("readiness", "credentials", "address"):
+            for sub in dataclasses.fields(getattr(cfgmod, type(f.default_factory()).__name__)):
+                if sub.default is not dataclasses.MISSING:
+                    out[f"{f.name}.{sub.name}"] = sub.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def _as_config_value(key: str, value: object) -> object:
+    """A schema default as the dataclass holds it: durations in seconds, lists as tuples, {} as a mapping."""
+    duration_keys = {"build_timeout", "resync_interval", "api_timeout", "api_connect_timeout", "retry_budget",
+                     "stale_states_limit", "create_backoff", "boot_time", "readiness.probe_timeout"}
+    if key in duration_keys and isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def test_every_schema_default_is_the_dataclass_default():
+    from_schema = _schema_defaults_as_config_values()
+    from_dataclasses = _dataclass_defaults()
+    assert len(from_schema) >= 20  # the scan found the schema's defaults
+    for key, value in from_schema.items():
+        if key in DEFAULTS_THAT_DIFFER or isinstance(value, dict) and key not in from_dataclasses:
+            continue
+        assert key in from_dataclasses, f"the schema has a default for {key}, the dataclasses have none"
+        expected = from_dataclasses[key]
+        got = _as_config_value(key, value)
+        if isinstance(expected, types.MappingProxyType):
+            expected = dict(expected)
+        assert got == expected, f"{key}: schema default {value!r}, dataclass default {expected!r}"
+
+
+def test_every_dataclass_default_is_the_schema_default():
+    from_schema = _schema_defaults_as_config_values()
+    for key, value in _dataclass_defaults().items():
+        if value is None or key in DEFAULTS_THAT_DIFFER or key in ("readiness", "credentials", "address"):
+            continue  # None: unset, the schema has no default either
+        assert key in from_schema, f"the dataclasses have a default for {key} ({value!r}), the schema has none"
+        got = from_schema[key]
+        expected = dict(value) if isinstance(value, types.MappingProxyType) else value
+        assert _as_config_value(key, got) == expected, key
+
+
+def test_the_documented_exceptions_really_differ():
+    """DEFAULTS_THAT_DIFFER lists only real differences (a fixed one must leave the list)."""
+    from_schema = _schema_defaults_as_config_values()
+    from_dataclasses = _dataclass_defaults()
+    for key in DEFAULTS_THAT_DIFFER:
+        assert _as_config_value(key, from_schema.get(key)) != from_dataclasses.get(key), key
 
 
 def test_new_sections_are_parsed():

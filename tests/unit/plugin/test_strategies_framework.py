@@ -33,9 +33,9 @@ from fleeting_openstack.plugin.types import (
     StrategyError,
     UserDataError,
 )
+from strategy_kit import KEY
 
 BUILTINS = ["cloud-init", "custom", "flatcar", "ignition"]
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0Jm1xS1cXv0t0Y8hY6cG2y4aYp3n0dQJm8hW2k9bT fleeting"
 IMAGE = ImageInfo("img-1", "acme-linux", {"os_version": "9"}, os_distro="acme")
 
 

@@ -1,0 +1,72 @@
+"""How the runner reaches a member server (ConnectInfo) and whether it still can (Heartbeat).
+
+* Addresses: ``addresses.Addresses`` (the same ``status`` shows).
+* The connector: what the runner's ``connector_config`` leaves empty is filled in —
+  username from Init (strategy/image), ``ssh``, OS and architecture from the server's
+  image properties (``x86_64`` -> ``amd64``, ``aarch64`` -> ``arm64``).
+* Keys: without static credentials, the server's private key is derived again from
+  the master secret and the salt in its metadata (``keys.KeyStore``); a server whose
+  key check shows another master secret made it is refused (it is being replaced).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fleeting_openstack.config.identity import META_KEY_TYPE, META_SALT
+from fleeting_openstack.contract.instancegroup import ConnectInfo, InstanceUnhealthy
+
+if TYPE_CHECKING:
+    from fleeting_openstack.contract.instancegroup import Settings
+    from fleeting_openstack.openstack.client import Server
+    from fleeting_openstack.provider.addresses import Addresses, ServerImages
+    from fleeting_openstack.provider.keys import KeyStore
+    from fleeting_openstack.provider.safety import KeyGuard
+
+
+class Access:
+    """ConnectInfo and Heartbeat answers for member servers."""
+
+    def __init__(self, settings: Settings, addresses: Addresses, images: ServerImages, keys: KeyStore | None,
+                 guard: KeyGuard, username: str) -> None:
+        self.settings, self.addresses, self.images = settings, addresses, images
+        self.keys, self.guard, self.username = keys, guard, username
+
+    def connect_info(self, server: Server) -> ConnectInfo:
+        instance_id = server.id
+        if server.status != "ACTIVE":
+            raise RuntimeError(f"server {instance_id} is {server.status}, not ACTIVE")
+        internal, external = self.addresses.of(server)
+        connector = self.settings.connector
+        overrides: dict[str, Any] = {}
+        if not connector.username:
+            overrides["username"] = self.username
+        if not connector.protocol:
+            overrides["protocol"] = "ssh"
+        image = self.images.of(server)
+        if not connector.os:
+            overrides["os"] = (image.properties.get("os_type") if image else None) or "linux"
+        if not connector.arch and image:
+            arch = image.properties.get("architecture") or image.properties.get("hw_architecture")
+            if arch:
+                overrides["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
+        if not connector.use_static_credentials and self.keys is not None:
+            if self.guard.lost(server):
+                raise RuntimeError(f"server {instance_id}: its SSH key was made from another master secret "
+                                   f"(credentials.state_dir lost or replaced); it is being replaced")
+            salt = server.metadata.get(META_SALT)
+            if not salt:
+                raise RuntimeError(f"server {instance_id} has no {META_SALT} metadata: it was not "
+                                   "created with a generated key; use static credentials for it")
+            key = self.keys.instance_key(salt, server.metadata.get(META_KEY_TYPE, "ed25519"))
+            overrides["key"] = key.private_key_pem
+        return ConnectInfo(id=instance_id, connector=connector.merged(**overrides),
+                           internal_addr=internal, external_addr=external)
+
+    def heartbeat(self, server: Server) -> None:
+        """Raises ``InstanceUnhealthy`` when the runner cannot use the server."""
+        if server.status != "ACTIVE":
+            fault = f": {server.fault}" if server.fault else ""
+            raise InstanceUnhealthy(f"server {server.id} is {server.status}{fault}")
+        if self.guard.lost(server):
+            raise InstanceUnhealthy(f"server {server.id}: its SSH key cannot work (state dir lost or replaced)")

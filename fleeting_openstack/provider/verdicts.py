@@ -1,0 +1,115 @@
+"""The verdicts on the group's servers: gathered read-only, or acted on (Update).
+
+For each server :func:`states.assess` decides; when it asks for a look at the boot
+(an ACTIVE server not known ready) ``readiness.Readiness`` looks and it decides
+again. :meth:`Verdicts.assess` stops there (``status``, ``reap``: nothing is
+changed, remembered or deleted). :meth:`Verdicts.act` (Update) also does what the
+verdicts ask: remembers ready servers, logs what the operator must know (once),
+deletes (``deletes.Deletes.reap``). One server that cannot be evaluated never
+fails the whole: it keeps its last state (running when it was ready, else creating).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from fleeting_openstack.contract.instancegroup import State
+from fleeting_openstack.provider.states import Cause, Memory, Policy, Verdict, assess
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from fleeting_openstack.openstack.client import Server
+    from fleeting_openstack.provider.deletes import Deletes
+    from fleeting_openstack.provider.readiness import Readiness
+    from fleeting_openstack.provider.safety import KeyGuard
+
+log = logging.getLogger("fleeting_openstack.provider")
+
+
+class Verdicts:
+    """Verdicts on servers with the provider's memory; ``reasons``: why each got its state (Update)."""
+
+    def __init__(self, memory: Memory, lock: threading.Lock, policy: Policy, readiness: Readiness,
+                 deletes: Deletes, guard: KeyGuard, reasons: dict[str, str]) -> None:
+        self.memory, self.lock, self.policy = memory, lock, policy
+        self.readiness, self.deletes, self.guard = readiness, deletes, guard
+        self.reasons = reasons
+        self._warned_expiry: set[str] = set()
+
+    def of(self, server: Server, now: float) -> Verdict:
+        """The verdict on one server (looking at its boot when needed); changes nothing."""
+        verdict = assess(server, now, self.memory, self.policy)
+        if verdict.cause is Cause.LOOK:
+            assert self.policy.boot_time is not None
+            look = self.readiness.look(server, now, self.policy.boot_time)
+            verdict = assess(server, now, self.memory, self.policy, look)
+        return verdict
+
+    def assess(self, servers: Iterable[Server], now: float) -> list[tuple[Server, Verdict]]:
+        """Every server's verdict; acts on none."""
+        out = []
+        for server in servers:
+            try:
+                verdict = self.of(server, now)
+            except Exception as exc:  # noqa: BLE001 - one bad server never fails the evaluation
+                verdict = self._unknown(server, exc)
+            out.append((server, verdict))
+        return out
+
+    def act(self, servers: Iterable[Server], now: float) -> list[tuple[Server, Verdict]]:
+        """Every server's verdict, acted on (Update)."""
+        out = []
+        for server in servers:
+            try:
+                verdict = self.of(server, now)
+                self._act(server, verdict)
+            except Exception as exc:  # noqa: BLE001 - one bad server never fails Update
+                verdict = self._unknown(server, exc)
+            self.reasons[server.id] = verdict.reason
+            out.append((server, verdict))
+        return out
+
+    def _unknown(self, server: Server, exc: Exception) -> Verdict:
+        log.warning("could not evaluate server %s: %s", server.id, exc, extra={"server": server.id})
+        return Verdict(State.RUNNING if server.id in self.memory.ready else State.CREATING,
+                       f"could not evaluate: {exc}")
+
+    def _act(self, server: Server, verdict: Verdict) -> None:
+        """Do what the verdict asks: remember readiness, log, delete."""
+        cause = verdict.cause
+        if cause is Cause.UNEXPECTED:
+            log.warning("unexpected Nova status %s; waiting", server.status.upper(), extra={"server": server.id})
+        elif cause is Cause.KEYS_LOST:
+            self.guard.report(server)
+        elif cause is Cause.BOOT_EXPIRED and server.id not in self._warned_expiry:
+            self._warned_expiry.add(server.id)
+            log.warning("boot_time expired without a boot marker; reporting running anyway",
+                        extra={"server": server.id, "server_name": server.name,
+                               "boot_time": self.policy.boot_time, "reason": verdict.reason})
+        if cause in (Cause.READY, Cause.BOOT_EXPIRED):
+            self._mark_ready(server, verdict.reason)
+        if verdict.reap:
+            self.deletes.reap(server, verdict.reason)
+
+    def _mark_ready(self, server: Server, reason: str) -> None:
+        from fleeting_openstack.provider import metrics
+
+        with self.lock:
+            self.memory.ready[server.id] = reason
+        log.info("instance ready", extra={"server": server.id, "server_name": server.name, "reason": reason,
+                                          "age": round(server.age(), 1)})
+        metrics.ready_seconds(server.age())
+
+    def forget_gone(self, live: set[str]) -> None:
+        """Drop what is remembered about servers no longer in the group."""
+        with self.lock:
+            for gone in set(self.reasons) - live:
+                del self.reasons[gone]
+            for gone in set(self.memory.ready) - live:
+                del self.memory.ready[gone]
+            self._warned_expiry &= live
+            for gone in set(self.memory.deletes) - live:
+                del self.memory.deletes[gone]
