@@ -27,9 +27,9 @@ import pytest
 
 from fleeting_openstack.provider.group import META_CLUSTER, group_tag
 from installed import plugin_executable
+from project import VARIANTS
 
 HERE = Path(__file__).parent
-VARIANTS = ("renamed", "renumbered", "streamed", "unmappable")
 #: go-plugin pinned by gitlab-runner 17.8-18.2 (v1.6.2) and 19.3 (v1.8.0).
 MODFILES = {"v1.6.2": "go.goplugin-v1.6.2.mod", "v1.8.0": "go.mod"}
 

@@ -6,10 +6,9 @@ import filecmp
 import shutil
 import subprocess
 from pathlib import Path
-from project import ROOT
 
-#: variant contracts of the Go hosts in tests/conformance/variants (issue 9).
-VARIANTS = ("renamed", "renumbered", "streamed", "unmappable")
+from project import ROOT, VARIANTS
+
 GENERATED = [
     *(f"fleeting_openstack/proto/{n}{s}" for n in ("goplugin", "health", "fleeting")
       for s in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")),

@@ -19,6 +19,8 @@ CONFORMANCE = TESTS / "conformance"
 #: captured serial consoles of real boots (tests/fixtures/consoles/README.md).
 CONSOLES = TESTS / "fixtures" / "consoles"
 EXAMPLES = ROOT / "examples"
+#: the Go hosts of variant contracts, tests/conformance/variants/<name> (issue 9)
+VARIANTS = ("renamed", "renumbered", "streamed", "unmappable")
 DOCS = ROOT / "docs"
 
 
