@@ -4,6 +4,10 @@ PATH is either a plugin_config JSON file, or a gitlab-runner ``config.toml``:
 then every ``[[runners]]`` entry whose ``autoscaler.plugin`` is this plugin
 (or that has an ``autoscaler.plugin_config`` and no other plugin) is
 validated, with paths prefixed ``runners[i].autoscaler.plugin_config.``.
+The file is read, and each plugin_config loaded, once by
+:func:`fleeting_openstack.config.sources.read_source`; this module adds the
+offline strategy checks and the cloud's, and presents the report
+(:func:`report_for`, also used by the commands for people).
 
 Every error and warning is reported with its path.  Exit status (the scheme
 of every command, :mod:`.cmdline`): 0 valid (warnings allowed), 1 any error,
