@@ -40,24 +40,23 @@ def strategy_issues(cfg: PluginConfig) -> list[ConfigIssue]:
     try:
         strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
     except UnknownStrategyError as exc:
-        return issues + [ConfigIssue("strategy", str(exc))]
+        return [*issues, ConfigIssue("strategy", str(exc))]
     return issues + [ConfigIssue("server_spec.user_data", e) for e in strategy.check(cfg.server_spec.user_data)]
 
 
-def check_cloud(cfg: PluginConfig, connector: ConnectorConfig | None = None,
-                say: Callable[[str], None] = lambda text: None) -> list[ConfigIssue]:
+def check_cloud(
+    cfg: PluginConfig, connector: ConnectorConfig | None = None, say: Callable[[str], None] = lambda text: None
+) -> list[ConfigIssue]:
     """Online: every check Init runs (:func:`fleeting_openstack.provider.initchecks.run`), the state
     directory checked but not created. What was resolved comes back as ``info`` issues."""
-    from fleeting_openstack.provider import initchecks
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
+    from fleeting_openstack.provider import initchecks
 
-    checks = initchecks.run(cfg, connector if connector is not None else ConnectorConfig(),
-                            keys="check", say=say)
+    checks = initchecks.run(cfg, connector if connector is not None else ConnectorConfig(), keys="check", say=say)
     try:
         if checks.fatal is not None:
             return [ConfigIssue(checks.fatal_key, checks.fatal)] + [_issue(p) for p in checks.problems]
-        return [_issue(p) for p in checks.problems] + [ConfigIssue(path, text, "info")
-                                                        for path, text in checks.summary]
+        return [_issue(p) for p in checks.problems] + [ConfigIssue(path, text, "info") for path, text in checks.summary]
     finally:
         if checks.cloud is not None:
             checks.cloud.close()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from fleeting_openstack.cli.common import EXIT_FAILED, EXIT_OK, Progress, Target, load_target, observe, table
 from fleeting_openstack.provider.leaks import Leak, delete_leak, find_leaks
@@ -21,17 +22,23 @@ def format_reap(target: Target, leaks: Sequence[Leak], notes: Sequence[str], del
     if not leaks:
         lines = [f"group {cfg.name}: nothing leaked"]
     else:
-        rows = [[leak.kind, leak.id, leak.name or "-",
-                 leak.action + (f": {leak.error}" if leak.error else ""), leak.reason] for leak in leaks]
-        lines = [f"group {cfg.name}: {len(leaks)} leaked resource{'s' if len(leaks) != 1 else ''}",
-                 table(["KIND", "ID", "NAME", "ACTION", "WHY"], rows)]
+        rows = [
+            [leak.kind, leak.id, leak.name or "-", leak.action + (f": {leak.error}" if leak.error else ""), leak.reason]
+            for leak in leaks
+        ]
+        lines = [
+            f"group {cfg.name}: {len(leaks)} leaked resource{'s' if len(leaks) != 1 else ''}",
+            table(["KIND", "ID", "NAME", "ACTION", "WHY"], rows),
+        ]
         if not deleting:
-            lines.append(f"nothing was deleted; run again with --yes to delete "
-                         f"{'it' if len(leaks) == 1 else 'them'}")
+            lines.append(f"nothing was deleted; run again with --yes to delete {'it' if len(leaks) == 1 else 'them'}")
         else:
             failed = sum(1 for leak in leaks if leak.action == "failed")
-            lines.append(f"{len(leaks) - failed} deleted, {failed} failed" if failed
-                         else f"{len(leaks)} deleted (servers finish deleting in the background)")
+            lines.append(
+                f"{len(leaks) - failed} deleted, {failed} failed"
+                if failed
+                else f"{len(leaks)} deleted (servers finish deleting in the background)"
+            )
     lines += [f"note: {n}" for n in notes]
     return "\n".join(lines)
 
@@ -43,8 +50,9 @@ def cmd_reap(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             progress.say(f"evaluating the servers of group {target.config.name}")
             evaluated = provider.evaluate()
-            leaks, notes = find_leaks(provider.cloud, target.config, [server for server, _ in evaluated],
-                                      provider.would_reap, progress.say)
+            leaks, notes = find_leaks(
+                provider.cloud, target.config, [server for server, _ in evaluated], provider.would_reap, progress.say
+            )
             if args.yes:
                 for leak in leaks:
                     progress.say(f"deleting {leak.kind} {leak.name or leak.id}")
@@ -59,8 +67,13 @@ def cmd_reap(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"warning: {w}\n")
     failed = [leak for leak in leaks if leak.action == "failed"]
     if args.json:
-        doc = dict(target.describe(), deleted=bool(args.yes), ok=not failed,
-                   resources=[leak.to_dict() for leak in leaks], notes=notes)
+        doc = dict(
+            target.describe(),
+            deleted=bool(args.yes),
+            ok=not failed,
+            resources=[leak.to_dict() for leak in leaks],
+            notes=notes,
+        )
         out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         out.write(format_reap(target, leaks, notes, bool(args.yes)) + "\n")

@@ -43,11 +43,11 @@ def render_text(target: Target, *, name: str | None = None, check_cloud: bool = 
     """(the decoded user_data Nova receives or None, notes for stderr)."""
     from fleeting_openstack.config.identity import server_name
     from fleeting_openstack.openstack.nova import create_request
-    from fleeting_openstack.provider import initchecks
-    from fleeting_openstack.plugin import userdata
     from fleeting_openstack.openstack.resources import image_info
+    from fleeting_openstack.plugin import userdata
     from fleeting_openstack.plugin.manager import default_manager
     from fleeting_openstack.plugin.types import ImageInfo
+    from fleeting_openstack.provider import initchecks
 
     cfg, connector = target.config, target.connector
     notes: list[str] = []
@@ -71,21 +71,30 @@ def render_text(target: Target, *, name: str | None = None, check_cloud: bool = 
         image = ImageInfo(id=cfg.server_spec.image_ref or "")
         username = connector.username or strategy.default_username(image) or ""
         if not username and connector.protocol in ("", "ssh"):  # Init's own check (initchecks)
-            raise ValueError("no login user known offline: set connector_config.username in config.toml, "
-                             "or use --check-cloud to read the image property os_admin_user as Init does")
+            raise ValueError(
+                "no login user known offline: set connector_config.username in config.toml, "
+                "or use --check-cloud to read the image property os_admin_user as Init does"
+            )
         notes.append("offline: the image was not looked up (--check-cloud does, as Init)")
     public_key = None
     if strategy.wants_generated_key and not connector.use_static_credentials:
         public_key = throwaway_key(strategy, cfg, image)
         notes.append("the SSH key is a throwaway one; each instance gets its own")
-    text = userdata.render(strategy, cfg, name=name or server_name(cfg.server_spec.name_template, 1), index=1,
-                           region=region,
-                           image=image, username=username, public_key=public_key,
-                           password=connector.password)
+    text = userdata.render(
+        strategy,
+        cfg,
+        name=name or server_name(cfg.server_spec.name_template, 1),
+        index=1,
+        region=region,
+        image=image,
+        username=username,
+        public_key=public_key,
+        password=connector.password,
+    )
     request = create_request(cfg.server_spec, image_ref="image", flavor_ref="flavor", user_data=text)
     encoded = request["server"].get("user_data")
     if encoded is None:
-        return None, notes + ["no user_data: Nova receives none"]
+        return None, [*notes, "no user_data: Nova receives none"]
     return base64.b64decode(encoded).decode("utf-8"), notes
 
 

@@ -19,8 +19,9 @@ class CinderCalls(Session):
 
     def volumes(self) -> list[Volume]:
         """The project's volumes, with details."""
-        return self._sdk(lambda: [volume_from_sdk(v) for v in self.conn.block_storage.volumes(details=True)],
-                         "volume listing")
+        return self._sdk(
+            lambda: [volume_from_sdk(v) for v in self.conn.block_storage.volumes(details=True)], "volume listing"
+        )
 
     def delete_volume(self, volume_id: str) -> None:
         """Delete a volume; one already gone counts as deleted."""

@@ -19,22 +19,52 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from fleeting_openstack.config.units import microversion_tuple
 from fleeting_openstack.openstack.cinder import CinderCalls
 from fleeting_openstack.openstack.errors import CloudError, InvalidId, NotFound, checked_id, lookup_safe
 from fleeting_openstack.openstack.models import (
-    Address, FloatingIP, Image, Keypair, Port, Server, Volume, parse_time, server_from_doc)
+    Address,
+    FloatingIP,
+    Image,
+    Keypair,
+    Port,
+    Server,
+    Volume,
+    parse_time,
+    server_from_doc,
+)
 from fleeting_openstack.openstack.neutron import NeutronCalls
 from fleeting_openstack.openstack.nova import NovaExtras
 from fleeting_openstack.openstack.retry import RetryPolicy, retriable
 from fleeting_openstack.openstack.session import (
-    DEFAULT_API_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, authenticate, clouds_file_problem)
+    DEFAULT_API_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    authenticate,
+    clouds_file_problem,
+)
 
-__all__ = ["Address", "Cloud", "CloudError", "DEFAULT_API_TIMEOUT", "DEFAULT_CONNECT_TIMEOUT", "FloatingIP",
-           "Image", "InvalidId", "Keypair", "NotFound", "Port", "Server", "Volume", "checked_id",
-           "clouds_file_problem", "microversion_tuple", "parse_time"]
+__all__ = [
+    "DEFAULT_API_TIMEOUT",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "Address",
+    "Cloud",
+    "CloudError",
+    "FloatingIP",
+    "Image",
+    "InvalidId",
+    "Keypair",
+    "NotFound",
+    "Port",
+    "Server",
+    "Volume",
+    "checked_id",
+    "clouds_file_problem",
+    "microversion_tuple",
+    "parse_time",
+]
 
 log = logging.getLogger("fleeting_openstack.openstack")
 
@@ -44,9 +74,16 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
 
     # -- connection -------------------------------------------------------
     @classmethod
-    def connect(cls, cloud: str | None, clouds_config: str | None, microversion: str, *,
-                timeout: float | None = None, connect_timeout: float | None = None,
-                retry: RetryPolicy | None = None) -> "Cloud":
+    def connect(
+        cls,
+        cloud: str | None,
+        clouds_config: str | None,
+        microversion: str,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Cloud:
         """Authenticate (clouds.yaml entry, or ``OS_*`` env when ``cloud`` is empty)
         and check that Nova offers ``microversion``.
 
@@ -67,16 +104,17 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
         raise AssertionError("unreachable")
 
     def _check_microversion(self) -> None:
-        response = self.retry.run(lambda: self._send("GET", "/", ok=(200, 300), microversion=None),
-                                  "GET /")
+        response = self.retry.run(lambda: self._send("GET", "/", ok=(200, 300), microversion=None), "GET /")
         versions = response.json().get("version") or {}
         if not versions:  # GET / may list all versions
             versions = next((v for v in response.json().get("versions", []) if v.get("id") == "v2.1"), {})
         low, high = versions.get("min_version") or "2.1", versions.get("version") or "2.1"
         want = microversion_tuple(self.microversion)
         if not microversion_tuple(low) <= want <= microversion_tuple(high):
-            raise CloudError(f"nova_microversion {self.microversion} is not offered by this cloud's "
-                             f"compute API (it supports {low} to {high})")
+            raise CloudError(
+                f"nova_microversion {self.microversion} is not offered by this cloud's "
+                f"compute API (it supports {low} to {high})"
+            )
 
     # -- servers -------------------------------------------------------------
     def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterator[Server]:
@@ -107,12 +145,20 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
     def add_tag(self, server_id: str, tag: str) -> None:
         from urllib.parse import quote
 
-        self._nova("PUT", f"/servers/{checked_id(server_id, 'server id')}/tags/{quote(tag, safe='')}",
-                   ok=(201, 204), idempotent=True)
+        self._nova(
+            "PUT",
+            f"/servers/{checked_id(server_id, 'server id')}/tags/{quote(tag, safe='')}",
+            ok=(201, 204),
+            idempotent=True,
+        )
 
     def console_tail(self, server_id: str, lines: int) -> str:
-        doc = self._nova("POST", f"/servers/{checked_id(server_id, 'server id')}/action",
-                         json={"os-getConsoleOutput": {"length": lines}}, idempotent=True)
+        doc = self._nova(
+            "POST",
+            f"/servers/{checked_id(server_id, 'server id')}/action",
+            json={"os-getConsoleOutput": {"length": lines}},
+            idempotent=True,
+        )
         return str(doc.get("output") or "")
 
     # -- lookups (Init) ------------------------------------------------------
@@ -128,8 +174,7 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
         if not found:
             raise NotFound(f"image {ref or name!r} not found")
         props = {k: str(v) for k, v in (found.properties or {}).items()}
-        for attr in ("os_admin_user", "os_type", "os_distro", "os_version", "architecture",
-                     "hw_architecture"):
+        for attr in ("os_admin_user", "os_type", "os_distro", "os_version", "architecture", "hw_architecture"):
             value = getattr(found, attr, None)
             if value:
                 props[attr] = str(value)
@@ -143,8 +188,10 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
         elif lookup_safe(name or ""):
             found = self._sdk(lambda: self.conn.compute.find_flavor(name, ignore_missing=True), "flavor lookup")
         else:  # a name that cannot go into a URL: search the list
-            found = next((f for f in self._sdk(lambda: list(self.conn.compute.flavors()), "flavor lookup")
-                          if f.name == name), None)
+            found = next(
+                (f for f in self._sdk(lambda: list(self.conn.compute.flavors()), "flavor lookup") if f.name == name),
+                None,
+            )
         if not found:
             raise NotFound(f"flavor {ref or name!r} not found")
         flavor_id: str = found.id
@@ -169,13 +216,15 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
     def security_group_exists(self, ref: str) -> bool:
         if not lookup_safe(ref):
             return False
-        found = self._sdk(lambda: self.conn.network.find_security_group(ref, ignore_missing=True),
-                          "security group lookup")
+        found = self._sdk(
+            lambda: self.conn.network.find_security_group(ref, ignore_missing=True), "security group lookup"
+        )
         return found is not None
 
     def keypair_exists(self, name: str) -> bool:
         return lookup_safe(name) and self._sdk(
-            lambda: self.conn.compute.find_keypair(name, ignore_missing=True) is not None, "keypair lookup")
+            lambda: self.conn.compute.find_keypair(name, ignore_missing=True) is not None, "keypair lookup"
+        )
 
     def server_group_exists(self, ref: str) -> bool:
         if not lookup_safe(ref):

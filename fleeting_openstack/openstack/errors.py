@@ -47,8 +47,10 @@ class InvalidId(ValueError):
 def checked_id(value: str, what: str = "id") -> str:
     """``value`` if it can go into a URL path as is; ValueError naming it otherwise."""
     if not isinstance(value, str) or not _SAFE_ID.fullmatch(value) or ".." in value:
-        raise InvalidId(f"{what} {value!r} is not a valid OpenStack id (letters, digits, '-', '_', '.', ':' "
-                         f"only): refusing to put it into a request URL")
+        raise InvalidId(
+            f"{what} {value!r} is not a valid OpenStack id (letters, digits, '-', '_', '.', ':' "
+            f"only): refusing to put it into a request URL"
+        )
     return value
 
 

@@ -9,9 +9,10 @@ adapter. :func:`server_from_doc` reads a Nova server document; the
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def utc_seconds(text: str | None) -> float | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 
@@ -121,37 +122,65 @@ def server_from_doc(doc: Mapping[str, Any]) -> Server:
     addresses = []
     for network, entries in sorted((doc.get("addresses") or {}).items()):
         for entry in entries:
-            addresses.append(Address(network=network, ip=entry.get("addr", ""),
-                                     version=int(entry.get("version", 4)),
-                                     kind=entry.get("OS-EXT-IPS:type", "fixed")))
+            addresses.append(
+                Address(
+                    network=network,
+                    ip=entry.get("addr", ""),
+                    version=int(entry.get("version", 4)),
+                    kind=entry.get("OS-EXT-IPS:type", "fixed"),
+                )
+            )
     image = doc.get("image") or {}
     flavor = doc.get("flavor") or {}
     fault = doc.get("fault") or {}
     return Server(
-        id=doc["id"], name=doc.get("name", ""), status=doc.get("status", "UNKNOWN"),
-        task_state=doc.get("OS-EXT-STS:task_state"), created=parse_time(doc.get("created")),
-        metadata=dict(doc.get("metadata") or {}), tags=list(doc.get("tags") or []),
-        addresses=addresses, image_id=image.get("id") if isinstance(image, dict) else None,
+        id=doc["id"],
+        name=doc.get("name", ""),
+        status=doc.get("status", "UNKNOWN"),
+        task_state=doc.get("OS-EXT-STS:task_state"),
+        created=parse_time(doc.get("created")),
+        metadata=dict(doc.get("metadata") or {}),
+        tags=list(doc.get("tags") or []),
+        addresses=addresses,
+        image_id=image.get("id") if isinstance(image, dict) else None,
         flavor=flavor.get("original_name") or flavor.get("id"),
-        access_ipv4=doc.get("accessIPv4") or "", access_ipv6=doc.get("accessIPv6") or "",
+        access_ipv4=doc.get("accessIPv4") or "",
+        access_ipv6=doc.get("accessIPv6") or "",
         fault=(fault.get("message") or "") if isinstance(fault, dict) else "",
-        key_name=doc.get("key_name"))
+        key_name=doc.get("key_name"),
+    )
 
 
 def port_from_sdk(port: Any) -> Port:
-    return Port(id=port.id, name=port.name or "", device_id=port.device_id or "",
-                device_owner=port.device_owner or "", tags=tuple(getattr(port, "tags", None) or ()),
-                description=getattr(port, "description", None) or "")
+    return Port(
+        id=port.id,
+        name=port.name or "",
+        device_id=port.device_id or "",
+        device_owner=port.device_owner or "",
+        tags=tuple(getattr(port, "tags", None) or ()),
+        description=getattr(port, "description", None) or "",
+    )
 
 
 def floating_ip_from_sdk(fip: Any) -> FloatingIP:
-    return FloatingIP(id=fip.id, address=fip.floating_ip_address or "", port_id=fip.port_id or "",
-                      tags=tuple(getattr(fip, "tags", None) or ()),
-                      description=getattr(fip, "description", None) or "")
+    return FloatingIP(
+        id=fip.id,
+        address=fip.floating_ip_address or "",
+        port_id=fip.port_id or "",
+        tags=tuple(getattr(fip, "tags", None) or ()),
+        description=getattr(fip, "description", None) or "",
+    )
 
 
 def volume_from_sdk(vol: Any) -> Volume:
-    return Volume(id=vol.id, name=vol.name or "", status=vol.status or "", attached=bool(vol.attachments),
-                  size=int(vol.size or 0), created=utc_seconds(getattr(vol, "created_at", None)),
-                  metadata=dict(vol.metadata or {}), tags=tuple(getattr(vol, "tags", None) or ()),
-                  description=getattr(vol, "description", None) or "")
+    return Volume(
+        id=vol.id,
+        name=vol.name or "",
+        status=vol.status or "",
+        attached=bool(vol.attachments),
+        size=int(vol.size or 0),
+        created=utc_seconds(getattr(vol, "created_at", None)),
+        metadata=dict(vol.metadata or {}),
+        tags=tuple(getattr(vol, "tags", None) or ()),
+        description=getattr(vol, "description", None) or "",
+    )

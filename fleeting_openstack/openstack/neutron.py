@@ -29,7 +29,8 @@ class NeutronCalls(Session):
     # -- per-instance floating IPs (raw documents: the provider keeps them) ----------
     def server_ports(self, server_id: str) -> list[dict[str, Any]]:
         ports: list[dict[str, Any]] = self._neutron(
-            "GET", "/ports", params={"device_id": checked_id(server_id, "server id")})["ports"]
+            "GET", "/ports", params={"device_id": checked_id(server_id, "server id")}
+        )["ports"]
         return ports
 
     def floating_ips(self, network_id: str) -> list[dict[str, Any]]:
@@ -52,13 +53,15 @@ class NeutronCalls(Session):
     # -- the project's ports and floating IPs (reap) ----------------------------------
     def project_ports(self) -> list[Port]:
         project = self.project_id
-        return self._sdk(lambda: [port_from_sdk(p) for p in self.conn.network.ports(project_id=project)],
-                         "port listing")
+        return self._sdk(
+            lambda: [port_from_sdk(p) for p in self.conn.network.ports(project_id=project)], "port listing"
+        )
 
     def project_floating_ips(self) -> list[FloatingIP]:
         project = self.project_id
-        return self._sdk(lambda: [floating_ip_from_sdk(f) for f in self.conn.network.ips(project_id=project)],
-                         "floating IP listing")
+        return self._sdk(
+            lambda: [floating_ip_from_sdk(f) for f in self.conn.network.ips(project_id=project)], "floating IP listing"
+        )
 
     def delete_port(self, port_id: str) -> None:
         """Delete a port; one already gone counts as deleted."""

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import base64
 import copy
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from fleeting_openstack.openstack.errors import checked_id
 from fleeting_openstack.openstack.models import Keypair
@@ -56,10 +57,12 @@ def _utf8(text: str, key: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        bad = exc.object[exc.start:exc.end]
-        raise ValueError(f"{key}: character {bad!r} at position {exc.start} cannot be encoded as UTF-8 "
-                         "(a lone surrogate: an escape such as \\ud800 in the config, or a strategy's "
-                         "output); Nova needs UTF-8 text") from None
+        bad = exc.object[exc.start : exc.end]
+        raise ValueError(
+            f"{key}: character {bad!r} at position {exc.start} cannot be encoded as UTF-8 "
+            "(a lone surrogate: an escape such as \\ud800 in the config, or a strategy's "
+            "output); Nova needs UTF-8 text"
+        ) from None
 
 
 def encode_user_data(text: str, key: str = CONFIGURED) -> str:

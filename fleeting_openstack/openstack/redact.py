@@ -19,9 +19,23 @@ import threading
 from typing import Any
 
 #: Keys whose values are secret in OpenStack request and response bodies and headers.
-SECRET_KEYS = ("adminPass", "admin_pass", "user_data", "password", "secret", "application_credential_secret",
-               "token", "X-Auth-Token", "X-Subject-Token", "X-Service-Token", "private_key", "key_pair",
-               "personality", "contents", "authorization")
+SECRET_KEYS = (
+    "adminPass",
+    "admin_pass",
+    "user_data",
+    "password",
+    "secret",
+    "application_credential_secret",
+    "token",
+    "X-Auth-Token",
+    "X-Subject-Token",
+    "X-Service-Token",
+    "private_key",
+    "key_pair",
+    "personality",
+    "contents",
+    "authorization",
+)
 _LIBRARIES = ("keystoneauth", "openstack", "urllib3", "requests", "stevedore", "os_service_types")
 
 _KEYS = "|".join(re.escape(k) for k in SECRET_KEYS)
@@ -38,8 +52,7 @@ _lock = threading.Lock()
 
 def redact(text: str) -> str:
     text = _QUOTED.sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(2)}", text)
-    text = _HEADER.sub(lambda m: m.group(1) + ("***" if not m.group(2).startswith("{SHA256}") else m.group(2)),
-                       text)
+    text = _HEADER.sub(lambda m: m.group(1) + ("***" if not m.group(2).startswith("{SHA256}") else m.group(2)), text)
     return _TOKEN_ID.sub(r"\1***\3", text)
 
 

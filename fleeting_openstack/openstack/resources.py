@@ -47,8 +47,9 @@ class Resolved:
     external_network: str | None
 
 
-def resolve_resources(cloud: ResourceLookups, cfg: PluginConfig, problems: list[str],
-                      summary: list[tuple[str, str]] | None = None) -> Resolved:
+def resolve_resources(
+    cloud: ResourceLookups, cfg: PluginConfig, problems: list[str], summary: list[tuple[str, str]] | None = None
+) -> Resolved:
     """Look up everything server_spec references; append "path: problem" for each miss
     to ``problems`` and (path, what it resolved to) to ``summary``.
 
@@ -64,8 +65,11 @@ def resolve_resources(cloud: ResourceLookups, cfg: PluginConfig, problems: list[
             image = cloud.image(ref=image_ref, name=body.get("image_name"))
             image_ref = image.id
         else:
-            boot = [b for b in body.get("block_device_mapping_v2", [])
-                    if b.get("source_type") == "image" and str(b.get("boot_index", "0")) == "0"]
+            boot = [
+                b
+                for b in body.get("block_device_mapping_v2", [])
+                if b.get("source_type") == "image" and str(b.get("boot_index", "0")) == "0"
+            ]
             if boot:
                 image = cloud.image(ref=boot[0].get("uuid"))
     except NotFound as exc:
@@ -78,8 +82,9 @@ def resolve_resources(cloud: ResourceLookups, cfg: PluginConfig, problems: list[
     except NotFound as exc:
         problems.append(f"server_spec.{'flavorRef' if body.get('flavorRef') else 'flavor_name'}: {exc}")
     if flavor_ref:
-        said.append(("server_spec.flavor", f"flavor {body.get('flavor_name') or body.get('flavorRef')!r} "
-                                           f"({flavor_ref})"))
+        said.append(
+            ("server_spec.flavor", f"flavor {body.get('flavor_name') or body.get('flavorRef')!r} ({flavor_ref})")
+        )
     networks = body.get("networks")
     if isinstance(networks, list):
         for i, net in enumerate(networks):
@@ -89,8 +94,9 @@ def resolve_resources(cloud: ResourceLookups, cfg: PluginConfig, problems: list[
                 problems.append(f"server_spec.networks[{i}].port: port {net['port']} not found")
             for kind in ("uuid", "port"):
                 if net.get(kind):
-                    said.append((f"server_spec.networks[{i}].{kind}",
-                                 f"{'network' if kind == 'uuid' else 'port'} {net[kind]}"))
+                    said.append(
+                        (f"server_spec.networks[{i}].{kind}", f"{'network' if kind == 'uuid' else 'port'} {net[kind]}")
+                    )
     for i, group in enumerate(body.get("security_groups") or []):
         ref = group.get("name") if isinstance(group, dict) else group
         if ref and not cloud.security_group_exists(ref):
@@ -118,8 +124,14 @@ def resolve_resources(cloud: ResourceLookups, cfg: PluginConfig, problems: list[
     for label, value in (("address.internal_network", internal), ("address.external_network", external)):
         if value:
             said.append((label, f"network {value!r}"))
-    return Resolved(image=image, image_ref=image_ref, flavor_ref=flavor_ref, username="",
-                    internal_network=internal, external_network=external)
+    return Resolved(
+        image=image,
+        image_ref=image_ref,
+        flavor_ref=flavor_ref,
+        username="",
+        internal_network=internal,
+        external_network=external,
+    )
 
 
 def image_info(image: Image | None, placeholder: bool = False) -> ImageInfo | None:
@@ -130,7 +142,12 @@ def image_info(image: Image | None, placeholder: bool = False) -> ImageInfo | No
     if image is None:
         return ImageInfo(id="") if placeholder else None
     p = image.properties
-    return ImageInfo(id=image.id, name=image.name, properties=p,
-                     os_admin_user=p.get("os_admin_user"), os_type=p.get("os_type"),
-                     os_distro=p.get("os_distro"),
-                     architecture=p.get("architecture") or p.get("hw_architecture"))
+    return ImageInfo(
+        id=image.id,
+        name=image.name,
+        properties=p,
+        os_admin_user=p.get("os_admin_user"),
+        os_type=p.get("os_type"),
+        os_distro=p.get("os_distro"),
+        architecture=p.get("architecture") or p.get("hw_architecture"),
+    )

@@ -12,7 +12,8 @@ are built on these and never touch the connection otherwise.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from fleeting_openstack.openstack.errors import CloudError, NotFound, error_text
 from fleeting_openstack.openstack.retry import RetryPolicy, parse_retry_after
@@ -55,8 +56,9 @@ def clouds_file_problem(clouds_config: str | None, cloud: str | None) -> tuple[s
     return None
 
 
-def authenticate(cloud: str | None, clouds_config: str | None, timeout: float | None,
-                 connect_timeout: float | None) -> Any:
+def authenticate(
+    cloud: str | None, clouds_config: str | None, timeout: float | None, connect_timeout: float | None
+) -> Any:
     """An authenticated openstacksdk connection (clouds.yaml entry, or ``OS_*`` env when
     ``cloud`` is empty), or CloudError in the plugin's words (``transient`` when trying
     again may help). ``Any``: openstacksdk's Connection carries no type information."""
@@ -90,26 +92,31 @@ def authenticate(cloud: str | None, clouds_config: str | None, timeout: float | 
     except openstack.exceptions.ConfigException as exc:
         raise CloudError(f"cloud configuration: {exc}{_known_clouds(cloud)}") from exc
     except ksa_exc.Unauthorized as exc:
-        raise CloudError(f"authentication failed for cloud {where}: "
-                         f"the credentials were refused ({exc})") from exc
+        raise CloudError(f"authentication failed for cloud {where}: the credentials were refused ({exc})") from exc
     except (ksa_exc.ConnectFailure, ksa_exc.DiscoveryFailure, ksa_exc.ConnectTimeout) as exc:
         error = CloudError(f"cannot reach the identity service of cloud {where}: {exc}")
         error.transient = True
         raise error from exc
     except ksa_exc.HttpError as exc:
-        error = CloudError(f"the identity service of cloud {where} answered "
-                           f"HTTP {exc.http_status}: {exc.message}", exc.http_status)
+        error = CloudError(
+            f"the identity service of cloud {where} answered HTTP {exc.http_status}: {exc.message}", exc.http_status
+        )
         error.transient = True
         raise error from exc
     except (ksa_exc.ClientException, openstack.exceptions.SDKException) as exc:
         # openstacksdk wraps keystoneauth errors from authorize() in SDKException.
         cause = exc.__cause__ or exc.__context__
-        what = "the credentials were refused" if isinstance(cause, ksa_exc.Unauthorized) else \
-            "the identity service is unreachable" if isinstance(cause, ksa_exc.ConnectFailure) else \
-            "authentication failed"
+        what = (
+            "the credentials were refused"
+            if isinstance(cause, ksa_exc.Unauthorized)
+            else "the identity service is unreachable"
+            if isinstance(cause, ksa_exc.ConnectFailure)
+            else "authentication failed"
+        )
         error = CloudError(f"cannot authenticate to cloud {where}: {what}: {exc}")
-        error.transient = isinstance(cause, (ksa_exc.ConnectionError, ksa_exc.HttpError)) and \
-            not isinstance(cause, ksa_exc.Unauthorized)
+        error.transient = isinstance(cause, (ksa_exc.ConnectionError, ksa_exc.HttpError)) and not isinstance(
+            cause, ksa_exc.Unauthorized
+        )
         raise error from exc
     return conn
 
@@ -120,8 +127,7 @@ class Session:
     ``conn`` is openstacksdk's Connection (untyped, hence ``Any``); nothing
     outside the adapter uses it."""
 
-    def __init__(self, conn: Any, microversion: str, cloud_name: str = "", *,
-                 retry: RetryPolicy | None = None) -> None:
+    def __init__(self, conn: Any, microversion: str, cloud_name: str = "", *, retry: RetryPolicy | None = None) -> None:
         self.conn = conn
         self.retry = retry or RetryPolicy()
         self.microversion = microversion
@@ -162,8 +168,9 @@ class Session:
             pass
 
     # -- Nova ------------------------------------------------------------------
-    def _nova(self, method: str, url: str, *, ok: Sequence[int] = (200,), idempotent: bool | None = None,
-              **kwargs: Any) -> Any:
+    def _nova(
+        self, method: str, url: str, *, ok: Sequence[int] = (200,), idempotent: bool | None = None, **kwargs: Any
+    ) -> Any:
         """One Nova call; idempotent ones (GET, DELETE unless told) retried within the budget.
         Returns the decoded JSON answer (None when empty)."""
         if idempotent is None:
@@ -183,22 +190,25 @@ class Session:
         try:
             response = self.conn.compute.request(url, method, raise_exc=False, **kwargs)
         except ksa_exc.HttpError as exc:  # from the identity service, while (re)authenticating
-            error = CloudError(f"{where}: the identity service answered HTTP {exc.http_status} "
-                               f"while authenticating: {exc.message}", exc.http_status)
-            error.retry_after = parse_retry_after((exc.response.headers if exc.response is not None
-                                                   else {}).get("Retry-After"))
+            error = CloudError(
+                f"{where}: the identity service answered HTTP {exc.http_status} while authenticating: {exc.message}",
+                exc.http_status,
+            )
+            error.retry_after = parse_retry_after(
+                (exc.response.headers if exc.response is not None else {}).get("Retry-After")
+            )
             raise error from None
         except (ksa_exc.ConnectionError, ksa_exc.DiscoveryFailure) as exc:
-            raise CloudError(f"{where}: no answer ({type(exc).__name__}: {exc}); "
-                             "whether it was done is unknown", None) from None
+            raise CloudError(
+                f"{where}: no answer ({type(exc).__name__}: {exc}); whether it was done is unknown", None
+            ) from None
         date = response.headers.get("Date")
         if date:
             self.last_date = _http_date(date)
         if response.status_code == 404:
             raise NotFound(error_text(response), 404)
         if response.status_code not in ok:
-            error = CloudError(f"{where}: HTTP {response.status_code}: {error_text(response)}",
-                               response.status_code)
+            error = CloudError(f"{where}: HTTP {response.status_code}: {error_text(response)}", response.status_code)
             if response.status_code in (429, 503):
                 error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if error.retry_after is None and response.status_code == 429:
@@ -207,8 +217,9 @@ class Session:
         return response
 
     # -- Neutron ---------------------------------------------------------------
-    def _neutron(self, method: str, url: str, *, ok: Sequence[int] = (200,), idempotent: bool | None = None,
-                 **kwargs: Any) -> Any:
+    def _neutron(
+        self, method: str, url: str, *, ok: Sequence[int] = (200,), idempotent: bool | None = None, **kwargs: Any
+    ) -> Any:
         """One Neutron call (decoded JSON answer, ``{}`` when empty); idempotent ones retried."""
         from keystoneauth1 import exceptions as ksa_exc
 
@@ -222,13 +233,15 @@ class Session:
             except (ksa_exc.ConnectionError, ksa_exc.DiscoveryFailure) as exc:
                 raise CloudError(f"{where}: no answer ({type(exc).__name__}: {exc})", None) from None
             except ksa_exc.HttpError as exc:
-                raise CloudError(f"{where}: the identity service answered HTTP {exc.http_status}",
-                                 exc.http_status) from None
+                raise CloudError(
+                    f"{where}: the identity service answered HTTP {exc.http_status}", exc.http_status
+                ) from None
             if response.status_code == 404:
                 raise NotFound(f"{where}: {error_text(response)}", 404)
             if response.status_code not in ok:
-                error = CloudError(f"{where}: HTTP {response.status_code}: {error_text(response)}",
-                                   response.status_code)
+                error = CloudError(
+                    f"{where}: HTTP {response.status_code}: {error_text(response)}", response.status_code
+                )
                 error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 raise error
             return response.json() if response.content else {}
@@ -239,8 +252,8 @@ class Session:
     def _sdk(self, fn: Callable[[], T], what: str) -> T:
         """An openstacksdk call (Glance, Neutron, Cinder, flavors, keypairs), retried like any
         idempotent call; SDK errors become CloudError / NotFound."""
-        from keystoneauth1 import exceptions as ksa_exc
         import openstack.exceptions as sdk_exc
+        from keystoneauth1 import exceptions as ksa_exc
 
         def once() -> T:
             try:

@@ -10,11 +10,11 @@ restricts every call to the site plugins plus the selected strategy.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
+from fleeting_openstack.openstack.nova import NOVA_USER_DATA_MAX, RENDERED, UserDataTooLarge, check_user_data_size
 from fleeting_openstack.plugin import templating, trace
 from fleeting_openstack.plugin.types import (
     ImageInfo,
@@ -30,8 +30,8 @@ from fleeting_openstack.plugin.types import (
 
 __all__ = ["MAX_USER_DATA_BASE64", "BoundStrategy", "HookDispatcher"]
 
-#: Nova refuses user_data whose base64 form is longer than this.
-MAX_USER_DATA_BASE64 = 65535
+#: Nova refuses user_data whose base64 form is longer than this (the limit lives in openstack/nova.py).
+MAX_USER_DATA_BASE64 = NOVA_USER_DATA_MAX
 
 # A syntactically valid public key for the trial render in check().
 _SAMPLE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMFleetingOpenstackSampleKeyForChecks0000 fleeting-check"
@@ -153,11 +153,12 @@ class BoundStrategy:
         if text is not None and not isinstance(text, str):
             raise StrategyError(f"strategy {self.name!r} produced user_data of type {type(text).__name__}")
         if text is not None:
-            size = len(base64.b64encode(text.encode()))
-            if size > MAX_USER_DATA_BASE64:
+            try:  # the one size check of each create (openstack/nova.py); create_request trusts it
+                check_user_data_size(text, RENDERED)
+            except UserDataTooLarge as exc:
                 raise UserDataError(
-                    f"user_data is {size} bytes in base64, more than Nova's limit of {MAX_USER_DATA_BASE64}"
-                )
+                    f"user_data is {exc.size} bytes in base64, more than Nova's limit of {MAX_USER_DATA_BASE64}"
+                ) from None
         return text
 
     # -- Update -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 So the preview cannot differ from what Nova gets: the same context, the same
 strategy call (templating, the strategy's base, site plugins, credential
-injection), the same encoding (:meth:`ServerSpec.nova_request`).
+injection), the same encoding (:func:`fleeting_openstack.openstack.nova.create_request`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fleeting_openstack.openstack.models import Server
 from fleeting_openstack.provider.leaks import floating_ip_description as description
@@ -65,8 +66,10 @@ class FloatingIPs:
         found, strays = stray_floating_ips(self.cloud.floating_ips(self.pool_id), self.group_tag, members)
         for fip in strays:
             server = floating_ip_server(fip.get("description") or "", self.group_tag)
-            log.info("releasing a floating IP whose server left the group",
-                     extra={"floating_ip": fip.get("floating_ip_address"), "server": server})
+            log.info(
+                "releasing a floating IP whose server left the group",
+                extra={"floating_ip": fip.get("floating_ip_address"), "server": server},
+            )
             try:
                 self.cloud.delete_floating_ip(fip["id"])
             except Exception as exc:  # noqa: BLE001 - tried again at the next resync
@@ -90,15 +93,15 @@ class FloatingIPs:
         if not ports:
             return  # no port yet: the next Update tries again
         try:
-            fip = self.cloud.create_floating_ip(self.pool_id, sorted(ports, key=lambda p: p["id"])[0]["id"],
-                                                description(self.group_tag, server.id))
+            fip = self.cloud.create_floating_ip(
+                self.pool_id, sorted(ports, key=lambda p: p["id"])[0]["id"], description(self.group_tag, server.id)
+            )
         except Exception:
             self._loaded = False  # it may exist all the same: look before creating another
             raise
         with self._lock:
             self.by_server[server.id] = fip
-        log.info("floating IP attached", extra={"server": server.id,
-                                                "floating_ip": fip.get("floating_ip_address")})
+        log.info("floating IP attached", extra={"server": server.id, "floating_ip": fip.get("floating_ip_address")})
 
     def on_update(self, view: GroupView | None, evaluated: Sequence[tuple[Server, State]]) -> None:
         """Update's part: after a full resync release strays; give ACTIVE members their floating IP.

@@ -45,8 +45,9 @@ class InitChecks:
     summary: list[tuple[str, str]] = field(default_factory=list)
 
 
-def run(cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open",
-        say: Callable[[str], None] = lambda text: None) -> InitChecks:
+def run(
+    cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open", say: Callable[[str], None] = lambda text: None
+) -> InitChecks:
     """Run Init's checks for ``cfg`` with the runner's ``connector`` config."""
     from fleeting_openstack.openstack.client import Cloud, CloudError
     from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
@@ -78,8 +79,9 @@ def run(cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open",
     return out
 
 
-def _resolve(out: InitChecks, cfg: PluginConfig, connector: ConnectorConfig, keys: str,
-             say: Callable[[str], None]) -> None:
+def _resolve(
+    out: InitChecks, cfg: PluginConfig, connector: ConnectorConfig, keys: str, say: Callable[[str], None]
+) -> None:
     from fleeting_openstack.openstack.resources import Resolved, image_info, resolve_resources
     from fleeting_openstack.provider.keys import KeyStore, KeyStoreError
 
@@ -91,17 +93,26 @@ def _resolve(out: InitChecks, cfg: PluginConfig, connector: ConnectorConfig, key
     info = image_info(image)
     from_strategy = strategy.default_username(info) if info else None
     username = connector.username or from_strategy or (info.os_admin_user if info else None) or ""
-    source = "connector_config.username" if connector.username else \
-        f"strategy {strategy.name} for this image" if from_strategy else "image property os_admin_user"
+    source = (
+        "connector_config.username"
+        if connector.username
+        else f"strategy {strategy.name} for this image"
+        if from_strategy
+        else "image property os_admin_user"
+    )
     if not username and connector.protocol in ("", "ssh"):
-        problems.append("no login user: set connector_config.username, or the image property "
-                        "os_admin_user, or use a strategy that names one")
+        problems.append(
+            "no login user: set connector_config.username, or the image property "
+            "os_admin_user, or use a strategy that names one"
+        )
     elif username:
         out.summary.append(("connector_config.username", f"login user {username!r} ({source})"))
     if connector.use_static_credentials:
         if not connector.key and not connector.password:
-            problems.append("use_static_credentials = true needs connector_config.key_path "
-                            "(the private key of server_spec.key_name) or password")
+            problems.append(
+                "use_static_credentials = true needs connector_config.key_path "
+                "(the private key of server_spec.key_name) or password"
+            )
     elif strategy.wants_generated_key:
         say(f"checking the state directory {cfg.credentials.state_dir}")
         try:
@@ -114,8 +125,15 @@ def _resolve(out: InitChecks, cfg: PluginConfig, connector: ConnectorConfig, key
         except KeyStoreError as exc:
             problems.append(f"credentials.state_dir: {exc}")
     else:
-        problems.append(f"strategy {strategy.name!r} injects no credentials: set "
-                        "connector_config.use_static_credentials = true with key_path or password")
-    out.resolved = Resolved(image=image, image_ref=found.image_ref, flavor_ref=found.flavor_ref,
-                            username=username, internal_network=found.internal_network,
-                            external_network=found.external_network)
+        problems.append(
+            f"strategy {strategy.name!r} injects no credentials: set "
+            "connector_config.use_static_credentials = true with key_path or password"
+        )
+    out.resolved = Resolved(
+        image=image,
+        image_ref=found.image_ref,
+        flavor_ref=found.flavor_ref,
+        username=username,
+        internal_network=found.internal_network,
+        external_network=found.external_network,
+    )

@@ -16,8 +16,9 @@ A resource is *marked* with the group when it carries the group tag
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fleeting_openstack.config.identity import META_CLUSTER, group_tag, keypair_name, name_pattern, name_prefix
 from fleeting_openstack.openstack.models import FloatingIP, Keypair, Port, Server, Volume
@@ -39,8 +40,14 @@ class Leak:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "name": self.name, "reason": self.reason,
-                "action": self.action, "error": self.error}
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "name": self.name,
+            "reason": self.reason,
+            "action": self.action,
+            "error": self.error,
+        }
 
 
 class LeakCloud(Protocol):
@@ -82,21 +89,24 @@ class DeletedServers:
         if self._found is None:
             self.say("listing deleted servers of the group")
             names = name_pattern(self.template)
-            found = self.cloud.list_servers({"changes-since": "1970-01-01T00:00:00Z",
-                                             "name": "^" + re.escape(name_prefix(self.template))})
+            found = self.cloud.list_servers(
+                {"changes-since": "1970-01-01T00:00:00Z", "name": "^" + re.escape(name_prefix(self.template))}
+            )
             self._found = {s.id: s for s in found if s.status.upper() == "DELETED" and names.fullmatch(s.name)}
         return self._found
 
 
 # -- the rules, one per kind ---------------------------------------------------------
 
+
 def server_leaks(servers: Iterable[Server], would_reap: Mapping[str, str]) -> list[Leak]:
     """Servers the plugin would delete at its next Update (``would_reap``: id -> why)."""
     return [Leak("server", s.id, s.name, would_reap[s.id]) for s in servers if s.id in would_reap]
 
 
-def port_leaks(ports: Iterable[Port], live_ids: set[str], cfg: PluginConfig, tag: str,
-               deleted: Callable[[], Mapping[str, Server]]) -> list[Leak]:
+def port_leaks(
+    ports: Iterable[Port], live_ids: set[str], cfg: PluginConfig, tag: str, deleted: Callable[[], Mapping[str, Server]]
+) -> list[Leak]:
     """Marked ports no existing server uses, and ports still bound to a deleted group server;
     never a port named in ``server_spec.networks[].port``."""
     networks = cfg.server_spec.networks
@@ -110,11 +120,23 @@ def port_leaks(ports: Iterable[Port], live_ids: set[str], cfg: PluginConfig, tag
             continue  # in use by a server that exists, or by a router, DHCP...
         how = marked(port, tag)
         if how:
-            leaks.append(Leak("port", port.id, port.name,
-                              f"{how}; {f'device {device} is gone' if device else 'attached to nothing'}"))
+            leaks.append(
+                Leak(
+                    "port",
+                    port.id,
+                    port.name,
+                    f"{how}; {f'device {device} is gone' if device else 'attached to nothing'}",
+                )
+            )
         elif owner.startswith("compute:") and device and device in deleted():
-            leaks.append(Leak("port", port.id, port.name,
-                              f"still bound to deleted group server {deleted()[device].name} ({device})"))
+            leaks.append(
+                Leak(
+                    "port",
+                    port.id,
+                    port.name,
+                    f"still bound to deleted group server {deleted()[device].name} ({device})",
+                )
+            )
     return leaks
 
 
@@ -146,14 +168,19 @@ def keypair_leaks(keypairs: Iterable[Keypair], live_names: set[str], cfg: Plugin
     return leaks
 
 
-def volume_leaks(volumes: Iterable[Volume], cfg: PluginConfig, tag: str,
-                 deleted: Callable[[], Mapping[str, Server]]) -> list[Leak]:
+def volume_leaks(
+    volumes: Iterable[Volume], cfg: PluginConfig, tag: str, deleted: Callable[[], Mapping[str, Server]]
+) -> list[Leak]:
     """Available, unattached volumes that are marked, that Nova made for a deleted group
     server (``<id>-blank-vol``), or unnamed ones created while a deleted group server was
     building when ``block_device_mapping_v2`` makes volumes without ``delete_on_termination``."""
-    bdm = [b for b in cfg.server_spec.block_device_mapping_v2
-           if b.get("destination_type") == "volume" and b.get("source_type") in ("image", "blank", "snapshot")
-           and not b.get("delete_on_termination")]
+    bdm = [
+        b
+        for b in cfg.server_spec.block_device_mapping_v2
+        if b.get("destination_type") == "volume"
+        and b.get("source_type") in ("image", "blank", "snapshot")
+        and not b.get("delete_on_termination")
+    ]
     leaks = []
     for vol in volumes:
         if vol.status != "available" or vol.attached:
@@ -161,18 +188,24 @@ def volume_leaks(volumes: Iterable[Volume], cfg: PluginConfig, tag: str,
         if vol.metadata.get(META_CLUSTER) == cfg.name or marked(vol, tag):
             leaks.append(Leak("volume", vol.id, vol.name, "marked with the group (metadata/description)"))
             continue
-        if vol.name.endswith("-blank-vol") and vol.name[:-len("-blank-vol")] in deleted():
-            owner = deleted()[vol.name[:-len("-blank-vol")]]
-            leaks.append(Leak("volume", vol.id, vol.name, f"blank volume Nova made for deleted group server "
-                                                          f"{owner.name}"))
+        if vol.name.endswith("-blank-vol") and vol.name[: -len("-blank-vol")] in deleted():
+            owner = deleted()[vol.name[: -len("-blank-vol")]]
+            leaks.append(
+                Leak("volume", vol.id, vol.name, f"blank volume Nova made for deleted group server {owner.name}")
+            )
             continue
         if bdm and not vol.name:
             building = _building_at(deleted, vol.created, cfg.build_timeout) if vol.created is not None else None
-            if building is not None and any(not b.get("volume_size") or b.get("volume_size") == vol.size
-                                            for b in bdm):
-                leaks.append(Leak("volume", vol.id, vol.name,
-                                  f"unnamed volume created while deleted group server {building.name} was "
-                                  "building (block_device_mapping_v2 without delete_on_termination)"))
+            if building is not None and any(not b.get("volume_size") or b.get("volume_size") == vol.size for b in bdm):
+                leaks.append(
+                    Leak(
+                        "volume",
+                        vol.id,
+                        vol.name,
+                        f"unnamed volume created while deleted group server {building.name} was "
+                        "building (block_device_mapping_v2 without delete_on_termination)",
+                    )
+                )
     return leaks
 
 
@@ -185,9 +218,14 @@ def _building_at(deleted: Callable[[], Mapping[str, Server]], when: float, build
 
 # -- all of them, through the adapter --------------------------------------------------
 
-def find_leaks(cloud: LeakCloud, cfg: PluginConfig, group_servers: Sequence[Server],
-               would_reap: Mapping[str, str],
-               say: Callable[[str], None] = lambda text: None) -> tuple[list[Leak], list[str]]:
+
+def find_leaks(
+    cloud: LeakCloud,
+    cfg: PluginConfig,
+    group_servers: Sequence[Server],
+    would_reap: Mapping[str, str],
+    say: Callable[[str], None] = lambda text: None,
+) -> tuple[list[Leak], list[str]]:
     """What the group leaked, and notes about what could not be checked.
 
     ``group_servers``: the group's servers as the provider evaluated them;
@@ -258,6 +296,7 @@ def delete_leak(cloud: LeakCloud, leak: Leak) -> None:
 
 # -- the provider's own rule: floating IPs of members that left -------------------------
 
+
 def floating_ip_description(tag: str, server_id: str) -> str:
     """The description of a floating IP the plugin attached to ``server_id`` (``floating_ip_pool``)."""
     return f"{tag} server={server_id}"
@@ -266,11 +305,12 @@ def floating_ip_description(tag: str, server_id: str) -> str:
 def floating_ip_server(description: str, tag: str) -> str | None:
     """The server a floating IP of this group was attached to (from its description), None if not the group's."""
     prefix = tag + " server="
-    return description[len(prefix):] if description.startswith(prefix) else None
+    return description[len(prefix) :] if description.startswith(prefix) else None
 
 
-def stray_floating_ips(fips: Iterable[dict[str, Any]], tag: str,
-                       members: Iterable[str]) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+def stray_floating_ips(
+    fips: Iterable[dict[str, Any]], tag: str, members: Iterable[str]
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """(member server id -> its floating IP, the group's floating IPs to release): one per
     member is kept; those of servers no longer in the group, and extra ones, are strays."""
     live = set(members)

@@ -9,6 +9,7 @@ asks for one of these fixtures, so collecting the unit tier imports none of it."
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -52,7 +53,7 @@ def demo(devcloud: dict[str, Any]) -> Iterator[Connection]:
 
 
 @pytest.fixture()
-def plugin_config(devcloud: dict[str, Any], group_name: str, tmp_path: Any) -> Callable[..., dict[str, Any]]:
+def plugin_config(devcloud: dict[str, Any], group_name: str, tmp_path: Path) -> Callable[..., dict[str, Any]]:
     """A devcloud plugin_config for a fresh group; keyword arguments override keys
     (``server_spec`` is merged into the server_spec)."""
     from devcloud.fixtures import plugin_config as group_config

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from google.protobuf import message_factory
 
-from fleeting_openstack.contract.service import ServedContract
 from fleeting_openstack.contract import discovery, mapping, rawfields
+from fleeting_openstack.contract.served import ServedContract
 
 from wirecontract import compile_proto, pool_of  # noqa: E402
 
