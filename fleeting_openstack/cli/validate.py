@@ -4,6 +4,10 @@ PATH is either a plugin_config JSON file, or a gitlab-runner ``config.toml``:
 then every ``[[runners]]`` entry whose ``autoscaler.plugin`` is this plugin
 (or that has an ``autoscaler.plugin_config`` and no other plugin) is
 validated, with paths prefixed ``runners[i].autoscaler.plugin_config.``.
+The file is read, and each plugin_config loaded, once by
+:func:`fleeting_openstack.config.sources.read_source`; this module adds the
+offline strategy checks and the cloud's, and presents the report
+(:func:`report_for`, also used by the commands for people).
 
 Every error and warning is reported with its path.  Exit status (the scheme
 of every command, :mod:`.cmdline`): 0 valid (warnings allowed), 1 any error,
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -54,7 +59,9 @@ __all__ = [
     "validate_path",
 ]
 
-CheckCloud = Callable[[PluginConfig], Sequence[ConfigIssue]]
+#: ``check_cloud(config)``, or ``check_cloud(config, connector)`` (the runner's connector_config; None
+#: for a plugin_config file): the cloud's issues.
+CheckCloud = Callable[..., Sequence[ConfigIssue]]
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,7 @@ def _run_check_cloud(check_cloud: CheckCloud, cfg: PluginConfig, prefix: str, re
 
     try:
         takes_connector = len(inspect.signature(check_cloud).parameters) > 1
-        found = list((check_cloud(cfg, connector) if takes_connector else check_cloud(cfg)) or ())  # type: ignore[call-arg]
+        found = list((check_cloud(cfg, connector) if takes_connector else check_cloud(cfg)) or ())
     except Exception as exc:  # the cloud check must not hide the offline result
         report.errors.append(ConfigIssue(prefix, f"cloud check failed: {type(exc).__name__}: {exc}"))
         return
@@ -229,20 +236,18 @@ def run(args: argparse.Namespace, check_cloud: CheckCloud | None = None, *,
     out = stdout or sys.stdout
     err = stderr or sys.stderr
 
-    checker = None
-    progress: Any = contextlib.nullcontext()
+    checker: CheckCloud | None = None
+    progress: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if args.check_cloud:
         checker = check_cloud or _default_check_cloud()
         if checker is None:
             print("fleeting-plugin-openstack validate: --check-cloud is not available in this build", file=err)
             return 2
         # One spinner line on stderr while the cloud answers (only on a terminal).
-        progress = Progress(err, "checking the config offline")
-        if check_cloud is None:
-            default = checker
-
-            def checker(cfg: PluginConfig, connector: Any = None) -> Sequence[ConfigIssue]:  # noqa: F811
-                return default(cfg, connector, say=progress.say)  # type: ignore[call-arg]
+        spinner = Progress(err, "checking the config offline")
+        progress = spinner
+        if check_cloud is None:  # the built-in check tells the spinner what it is doing
+            checker = functools.partial(checker, say=spinner.say)
     try:
         with progress:
             report = validate_path(args.path, checker, env=env, runner=getattr(args, "runner", None))

@@ -9,11 +9,6 @@ passes only what the document sets.
 
 The ``user_data`` encoding, Nova's size limit and the create body built from
 a :class:`ServerSpec` are Nova's business: :mod:`fleeting_openstack.openstack.nova`.
-
-Over 400 lines because :class:`ServerSpec` is the read-only face of the whole
-Nova create body (one property per key the plugin reads) and
-:class:`PluginConfig` lists every setting with its default: splitting them
-apart would scatter the one list of defaults.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from fleeting_openstack.openstack.session import Session
 
 class NeutronCalls(Session):
     def network_quota(self) -> dict[str, Any]:
-        project = checked_id(self.conn.current_project_id, "project id")
+        project = checked_id(self.project_id, "project id")
         quota: dict[str, Any] = self._neutron("GET", f"/quotas/{project}/details.json").get("quota", {})
         return quota
 

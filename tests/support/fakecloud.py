@@ -106,6 +106,8 @@ class FakeCloud:
         self.volume_list: list[Volume] = []
         self.cinder = True  # a block-storage service in the catalog
         self.removed: list[tuple[str, str]] = []  # (kind, id)
+        self.security_groups: set[str] = set()  # names and ids Init's lookup finds
+        self.server_groups: set[str] = set()
         self._create_failures: list[tuple[Exception, bool]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -216,6 +218,18 @@ class FakeCloud:
         if ref in self.networks:
             return self.networks[ref]
         return ref if ref in self.networks.values() else None
+
+    def port_exists(self, ref: str) -> bool:
+        return any(p.id == ref for p in self.ports)
+
+    def security_group_exists(self, ref: str) -> bool:
+        return ref in self.security_groups
+
+    def keypair_exists(self, name: str) -> bool:
+        return any(k.name == name for k in self.keypair_list)
+
+    def server_group_exists(self, ref: str) -> bool:
+        return ref in self.server_groups
 
     def compute_limits(self) -> dict[str, int]:
         raise CloudError("limits are not modelled", 501)  # the quota pre-check is advisory: skipped
