@@ -36,15 +36,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fleeting_openstack import __version__
-from fleeting_openstack.config.identity import (  # noqa: F401 - re-exported for importers
-    META_CLUSTER,
-    META_INDEX,
-    META_KEY_CHECK,
-    META_KEY_TYPE,
-    META_REQUEST,
-    META_SALT,
-    group_tag,
-)
+
+# Re-exported (``as``): importers of the provider's identity names before config/identity existed.
+from fleeting_openstack.config.identity import META_CLUSTER as META_CLUSTER
+from fleeting_openstack.config.identity import group_tag as group_tag
 from fleeting_openstack.contract.instancegroup import (
     ConnectInfo,
     InstanceUnhealthy,
@@ -226,7 +221,7 @@ class OpenStackProvider:
     def _init(self, config: bytes, settings: Settings) -> ProviderInfo:
         from fleeting_openstack.config import ConfigError, load_plugin_config
         from fleeting_openstack.config.identity import name_prefix
-        from fleeting_openstack.openstack.client import microversion_tuple
+        from fleeting_openstack.config.units import microversion_tuple
         from fleeting_openstack.plugin.manager import StrategyManager
         from fleeting_openstack.provider import initchecks, safety
         from fleeting_openstack.provider.access import Access
