@@ -24,7 +24,7 @@ this machine gave.
 
     python3 bench/scale.py                       # N = 10,100,1000,5000; C = 1,2,10,50
     python3 bench/scale.py --create-time 1 --concurrency 10 --ops 50   # the issue's acceptance case
-    python3 bench/scale.py --ci --json out.json   # small N, what CI runs (tests/test_scale_bench.py)
+    python3 bench/scale.py --ci --json out.json   # small N, what CI runs (tests/devcloud/test_scale_bench.py)
     python3 bench/scale.py --devcloud             # also the sanity run on the devcloud
 """
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import KEY_TYPES, Observation, ReadinessResult
+from fleeting_openstack.plugin import KEY_TYPES, Observation, ReadinessResult, hookimpl
 
 # --------------------------------------------------------------------------
 # Console

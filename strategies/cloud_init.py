@@ -28,21 +28,23 @@ import email
 import email.errors
 import email.policy
 import re
+from collections.abc import Mapping
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import (
+from fleeting_openstack.plugin import (
     ImageInfo,
     InstanceContext,
     InstanceCredentials,
     Observation,
     ReadinessResult,
+    StrategyRegistry,
     UserDataError,
+    hookimpl,
 )
 
 from ._common import GeneratedKeyStrategy, cloud_init_readiness, first_line
@@ -228,7 +230,7 @@ def _our_part(creds: InstanceCredentials, add_default: bool) -> MIMEText:
 
 def _part_text(part: Message) -> str:
     payload = part.get_payload(decode=True)
-    if payload is None:
+    if not isinstance(payload, bytes):  # None: no body (decode=True never gives a Message for a leaf part)
         return ""
     return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
 
@@ -347,14 +349,12 @@ class CloudInitStrategy(GeneratedKeyStrategy):
 
     @hookimpl
     def fleeting_build_user_data(self, ctx: InstanceContext) -> str:
-        if _is_empty(ctx.user_data):
+        if ctx.user_data is None or _is_empty(ctx.user_data):
             return f"{CLOUD_CONFIG}\n"
-        return ctx.user_data  # type: ignore[return-value]
+        return ctx.user_data
 
     @hookimpl
-    def fleeting_inject_credentials(
-        self, user_data: str | None, credentials: InstanceCredentials
-    ) -> str | None:
+    def fleeting_inject_credentials(self, user_data: str | None, credentials: InstanceCredentials) -> str | None:
         if not credentials.public_key_openssh and not credentials.password:
             return None  # static Nova keypair: nothing to add
         if _is_empty(user_data):
@@ -376,5 +376,5 @@ class CloudInitStrategy(GeneratedKeyStrategy):
 
 
 @hookimpl
-def fleeting_register_strategies(registry: Any) -> None:
+def fleeting_register_strategies(registry: StrategyRegistry) -> None:
     registry.add(NAME, CloudInitStrategy())

@@ -13,10 +13,10 @@ Option ``readiness`` chooses how an ACTIVE server is judged booted:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import ImageInfo, Observation, ReadinessResult
+from fleeting_openstack.plugin import ImageInfo, Observation, ReadinessResult, StrategyRegistry, hookimpl
 
 from ._common import cloud_init_readiness, login_prompt_readiness, option_errors
 
@@ -36,9 +36,7 @@ class CustomStrategy:
     def fleeting_check_config(self, options: Mapping[str, Any]) -> list[str]:
         errors = option_errors(options, OPTIONS, NAME)
         if options.get("readiness", "none") not in READINESS:
-            errors.append(
-                f"option 'readiness' must be one of {', '.join(READINESS)}, got {options['readiness']!r}"
-            )
+            errors.append(f"option 'readiness' must be one of {', '.join(READINESS)}, got {options['readiness']!r}")
         return errors
 
     @hookimpl
@@ -56,5 +54,5 @@ class CustomStrategy:
 
 
 @hookimpl
-def fleeting_register_strategies(registry: Any) -> None:
+def fleeting_register_strategies(registry: StrategyRegistry) -> None:
     registry.add(NAME, CustomStrategy())

@@ -13,11 +13,11 @@ Everything else (spec versions, key injection) is the ``ignition`` strategy's.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import InstanceContext
+from fleeting_openstack.plugin import InstanceContext, StrategyRegistry, hookimpl
 
 from .ignition import IgnitionStrategy, file_paths
 
@@ -38,7 +38,7 @@ def update_conf_file() -> dict[str, Any]:
 
 class FlatcarStrategy(IgnitionStrategy):
     name = NAME
-    options_help = {
+    options_help: Mapping[str, str] = {
         **IgnitionStrategy.options_help,
         "disable_updates": "write /etc/flatcar/update.conf turning updates and reboots off (default true)",
     }
@@ -58,5 +58,5 @@ class FlatcarStrategy(IgnitionStrategy):
 
 
 @hookimpl
-def fleeting_register_strategies(registry: Any) -> None:
+def fleeting_register_strategies(registry: StrategyRegistry) -> None:
     registry.add(NAME, FlatcarStrategy())

@@ -29,16 +29,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import (
+from fleeting_openstack.plugin import (
     ImageInfo,
     InstanceContext,
     InstanceCredentials,
     Observation,
     ReadinessResult,
+    StrategyRegistry,
     UserDataError,
+    hookimpl,
 )
 
 from ._common import GeneratedKeyStrategy, login_prompt_readiness
@@ -132,7 +134,7 @@ def add_login(cfg: dict[str, Any], creds: InstanceCredentials) -> dict[str, Any]
 
 def file_paths(cfg: Mapping[str, Any]) -> set[str]:
     files = (cfg.get("storage") or {}).get("files") or []
-    return {f.get("path") for f in files if isinstance(f, dict)}
+    return {path for f in files if isinstance(f, dict) and isinstance(path := f.get("path"), str)}
 
 
 class IgnitionStrategy(GeneratedKeyStrategy):
@@ -170,5 +172,5 @@ class IgnitionStrategy(GeneratedKeyStrategy):
 
 
 @hookimpl
-def fleeting_register_strategies(registry: Any) -> None:
+def fleeting_register_strategies(registry: StrategyRegistry) -> None:
     registry.add(NAME, IgnitionStrategy())

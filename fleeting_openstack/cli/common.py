@@ -3,7 +3,8 @@
 All three read what ``validate`` reads — a plugin_config JSON file or the
 runner's ``config.toml`` (its ``[runners.autoscaler.plugin_config]`` and
 ``[runners.autoscaler.connector_config]``; ``--runner NAME`` picks one runner
-when several use this plugin) — through :mod:`fleeting_openstack.cli.validate`, so
+when several use this plugin) — through :mod:`fleeting_openstack.config.sources`
+(read and loaded once) and :mod:`fleeting_openstack.cli.validate`'s report, so
 a config these commands accept is one the runner's plugin accepts.
 
 * ``status``: every server of the group, with the state the plugin reports to
@@ -12,7 +13,7 @@ a config these commands accept is one the runner's plugin accepts.
   or written, so it is safe next to a running runner.
 * ``reap``: what the group leaked — servers the plugin would delete, Neutron
   ports and floating IPs, Nova keypairs and Cinder volumes (see
-  :func:`fleeting_openstack.cli.reap.find_leaks` for the exact rules) — listed,
+  :mod:`fleeting_openstack.provider.leaks` for the exact rules) — listed,
   and deleted only with ``--yes`` (:mod:`.reap`).
 * ``plugins``: the installed boot strategies and site plugins.
 
@@ -24,9 +25,8 @@ Exit status (the scheme of every command, :mod:`.cmdline`): 0 done; 1 problems
 found (an invalid configuration, Init fails, the cloud refused, a delete
 failed); 2 bad usage or cannot run (an unreadable file, no such runner).
 
-The runtime path talks to OpenStack only through :mod:`.openstack`; these
-commands also use that adapter's SDK connection (``cloud.conn``) for the
-Neutron, Cinder and keypair calls the plugin itself never makes.
+Like the plugin, these commands talk to OpenStack only through the adapter
+(:class:`fleeting_openstack.openstack.client.Cloud`), never an SDK connection.
 """
 
 from __future__ import annotations
@@ -38,17 +38,15 @@ import logging
 import re
 import shutil
 import threading
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TextIO
+
+from fleeting_openstack.config import PluginConfig
+from fleeting_openstack.contract.instancegroup import ConnectorConfig
 
 PROG = "fleeting-plugin-openstack"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-#: Order in which ``reap --yes`` deletes what it found.
-KINDS = ("server", "floating_ip", "port", "keypair", "volume")
 
 
 class CommandError(Exception):
@@ -130,9 +128,9 @@ class Target:
     source: str
     path: str  # "" for a plugin_config file, else runners[i].autoscaler.plugin_config
     runner: str | None
-    config: Any  # PluginConfig
+    config: PluginConfig
     raw: Mapping[str, Any]  # plugin_config as written (what the runner sends)
-    connector: Any  # ConnectorConfig
+    connector: ConnectorConfig
     use_external_addr: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -142,84 +140,48 @@ class Target:
                 "cloud": self.config.cloud, "strategy": self.config.strategy}
 
 
-_RUNNER_PATH = re.compile(r"runners\[(\d+)\]")
-
-
-def _connector(table: Any, warnings: list[str], where: str) -> tuple[Any, bool]:
-    """The runner's connector_config table as the ConnectorConfig the plugin receives."""
-    from fleeting_openstack.contract.instancegroup import ConnectorConfig
-
-    if not isinstance(table, Mapping):
-        return ConnectorConfig(), False
-    key = b""
-    key_path = table.get("key_path")
-    if isinstance(key_path, str) and key_path:
-        try:
-            key = Path(key_path).read_bytes()
-        except OSError as exc:
-            # The runner (another user, maybe) reads it; all Init needs to know is that one is set.
-            warnings.append(f"{where}.key_path: cannot read {key_path}: {exc.strerror or exc}")
-            key = b"(unreadable)"
-
-    def text(name: str) -> str:
-        value = table.get(name)
-        return value if isinstance(value, str) else ""
-
-    port = table.get("protocol_port")
-    return ConnectorConfig(
-        os=text("os"), arch=text("arch"), protocol=text("protocol"),
-        protocol_port=port if isinstance(port, int) and not isinstance(port, bool) else 0,
-        username=text("username"), password=text("password"), key=key,
-        use_static_credentials=table.get("use_static_credentials") is True,
-    ), table.get("use_external_addr") is True
+_PLUGIN_PATH = re.compile(r"runners\[(\d+)\]\.autoscaler\.plugin")
 
 
 def load_target(path: str, runner: str | None = None) -> Target:
     """Validate ``path`` like ``validate`` does and return the one plugin_config to use.
 
+    The file is read and each plugin_config loaded once (:func:`fleeting_openstack.config.sources.read_source`).
+
     :raises CommandError: unreadable file (2), invalid config (2), no or several
         matching runners (2).
     """
     from fleeting_openstack.cli import validate
+    from fleeting_openstack.config.sources import UnreadableFileError, read_source
 
     try:
-        report = validate.validate_path(path)
-    except validate.UnreadableFileError as exc:
+        source = read_source(path)
+    except UnreadableFileError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
+    report = validate.report_for(source)
     warnings_all = [f"{w.path}: {w.message}" if w.path else w.message for w in report.warnings]
 
     if report.kind == "plugin_config":
         if runner is not None:
             raise CommandError(f"{path}: --runner applies to a runner config.toml, not to a plugin_config file",
                                EXIT_USAGE)
-        if report.errors:
+        entry = source.entries[0]
+        if report.errors or entry.loaded is None or entry.raw is None:
             raise CommandError(report.format_text(), EXIT_FAILED)
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        from fleeting_openstack.contract.instancegroup import ConnectorConfig
+        return Target(str(path), "", None, entry.loaded.config, entry.raw, ConnectorConfig(), False, warnings_all)
 
-        chosen = report.configs[0]
-        return Target(str(path), "", None, chosen.config, raw, ConnectorConfig(), False, warnings_all)
-
-    try:
-        data: Any = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-        data = None
-    runners = data.get("runners") if isinstance(data, Mapping) else None
-    runners = runners if isinstance(runners, list) else []
-    ours: dict[int, str | None] = {}
-    for issue in list(report.errors) + list(report.configs):  # type: ignore[operator]
-        m = _RUNNER_PATH.match(issue.path)
-        if m and ".autoscaler.plugin" in issue.path:
-            i = int(m.group(1))
-            entry = runners[i] if i < len(runners) and isinstance(runners[i], Mapping) else {}
-            name = entry.get("name")
-            ours[i] = name if isinstance(name, str) else None
+    # The runners that use this plugin, in the order the report names them (errors first): with two
+    # runners of the same name, --runner NAME picks the first of them in this order.
+    using = {e.index: e for e in source.plugin_entries if e.index is not None}
+    named = [_PLUGIN_PATH.match(path) for path in [*(e.path for e in report.errors), *(c.path for c in report.configs)]]
+    order = [int(m.group(1)) for m in named if m is not None and int(m.group(1)) in using]
+    ours = {i: using[i] for i in dict.fromkeys([*order, *sorted(using)])}
 
     def label(i: int) -> str:
-        return ours[i] or f"#{i}"
+        return ours[i].runner or f"#{i}"
 
     if runner is not None:
-        picked = [i for i in ours if ours[i] == runner] or \
+        picked = [i for i in ours if ours[i].runner == runner] or \
                  ([int(runner)] if runner.isdigit() and int(runner) in ours else [])
         if not picked:
             known = ", ".join(label(i) for i in sorted(ours)) or "none"
@@ -236,16 +198,14 @@ def load_target(path: str, runner: str | None = None) -> Target:
         index = next(iter(ours))
     prefix = f"runners[{index}]"
     own_errors = [e for e in report.errors if e.path == prefix or e.path.startswith(prefix + ".")]
-    chosen_cfg = next((c for c in report.configs if c.path.startswith(prefix + ".")), None)
-    if own_errors or chosen_cfg is None:
+    chosen = ours[index]
+    if own_errors or chosen.loaded is None or chosen.raw is None:
         lines = [f"{path}: {e.path}: error: {e.message}" for e in own_errors] or [report.format_text()]
         raise CommandError("\n".join(lines), EXIT_FAILED)
-    autoscaler = runners[index]["autoscaler"]
     warnings = [w for w in warnings_all if w.startswith(prefix + ".") or not w.startswith("runners[")]
-    connector, external = _connector(autoscaler.get("connector_config"), warnings,
-                                     f"{prefix}.autoscaler.connector_config")
-    return Target(str(path), chosen_cfg.path, chosen_cfg.runner, chosen_cfg.config,
-                  autoscaler["plugin_config"], connector, external, warnings)
+    connector, external = chosen.connector(warnings)
+    return Target(str(path), chosen.path, chosen.runner, chosen.loaded.config, chosen.raw, connector, external,
+                  warnings)
 
 
 def observe(target: Target) -> Any:
@@ -292,19 +252,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _utc(text: str | None) -> float | None:
-    """Timestamps of Neutron/Cinder/Nova: with or without a zone (no zone = UTC)."""
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ def plugin_rows(manager: Any) -> list[dict[str, Any]]:
 
 
 def cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from fleeting_openstack.plugin.manager import BLOCK_ENV, ENTRY_POINT_GROUP, StrategyError, StrategyManager
+    from fleeting_openstack.plugin.manager import BLOCK_ENV, ENTRY_POINT_GROUP, StrategyError, default_manager
 
     selected = None
     if args.runner and not args.path:
@@ -31,7 +31,7 @@ def cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         target = load_target(args.path, args.runner)
         selected = target.config.strategy
     try:
-        manager = StrategyManager.load()
+        manager = default_manager()
     except StrategyError as exc:
         raise CommandError(f"loading plugins failed: {exc}", EXIT_FAILED) from None
     rows = plugin_rows(manager)

@@ -3,9 +3,9 @@
 Prints, on stdout and nothing else, the user_data Nova would receive for a new
 instance of the group, decoded from the base64 of the create request: built
 by :func:`fleeting_openstack.plugin.userdata.render` (the function Increase calls)
-and encoded by ``ServerSpec.nova_request`` (the request Increase sends). The
-SSH key in it is a throwaway one generated for the preview (never stored);
-the plugin puts a fresh per-instance key there. Offline the image is a
+and encoded by :func:`fleeting_openstack.openstack.nova.create_request` (the
+request Increase sends). The SSH key in it is a throwaway one generated for
+the preview (never stored); the plugin puts a fresh per-instance key there. Offline the image is a
 placeholder with the configured ``imageRef`` (a strategy that reads image
 properties may then differ); ``--check-cloud`` resolves it as Init does.
 
@@ -18,19 +18,19 @@ from __future__ import annotations
 import argparse
 import base64
 import tempfile
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from fleeting_openstack.cli.common import Target
+    from fleeting_openstack.config import PluginConfig
+    from fleeting_openstack.plugin.manager import BoundStrategy
+    from fleeting_openstack.plugin.types import ImageInfo
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 PROG = "fleeting-plugin-openstack render-user-data"
 
 
-def instance_name(cfg: Any, index: int) -> str:
-    """The name the provider gives the instance with ``index`` (see provider._server_name)."""
-    template = cfg.server_spec.name_template
-    return cfg.server_spec.render_name(index) if "%d" in template else f"{template}-{index}"
-
-
-def throwaway_key(strategy: Any, cfg: Any, image: Any) -> str:
+def throwaway_key(strategy: BoundStrategy, cfg: PluginConfig, image: ImageInfo) -> str:
     """A public key of the type the plugin would generate, from a key store that is deleted at once."""
     from fleeting_openstack.provider.keys import KeyStore, new_salt
 
@@ -39,13 +39,15 @@ def throwaway_key(strategy: Any, cfg: Any, image: Any) -> str:
         return KeyStore(tmp).instance_key(new_salt(), key_type).public_key_openssh
 
 
-def render_text(target: Any, *, name: str | None = None, check_cloud: bool = False) -> tuple[str | None, list[str]]:
+def render_text(target: Target, *, name: str | None = None, check_cloud: bool = False) -> tuple[str | None, list[str]]:
     """(the decoded user_data Nova receives or None, notes for stderr)."""
-    from fleeting_openstack.provider import initchecks
+    from fleeting_openstack.config.identity import server_name
+    from fleeting_openstack.openstack.nova import create_request
+    from fleeting_openstack.openstack.resources import image_info
     from fleeting_openstack.plugin import userdata
-    from fleeting_openstack.provider.group import image_info
-    from fleeting_openstack.plugin.manager import StrategyManager
+    from fleeting_openstack.plugin.manager import default_manager
     from fleeting_openstack.plugin.types import ImageInfo
+    from fleeting_openstack.provider import initchecks
 
     cfg, connector = target.config, target.connector
     notes: list[str] = []
@@ -57,31 +59,42 @@ def render_text(target: Any, *, name: str | None = None, check_cloud: bool = Fal
                 raise ValueError(f"{checks.fatal_key}: {checks.fatal}")
             if checks.problems:
                 raise ValueError("Init would fail: " + "; ".join(checks.problems))
-            strategy, res = checks.strategy, checks.resolved
-            image = image_info(res.image) or image_info(None, placeholder=True)
-            username, region = res.username, checks.cloud.region
+            strategy, res, cloud = checks.strategy, checks.resolved, checks.cloud
+            assert strategy is not None and res is not None and cloud is not None  # no fatal, no problems
+            image = image_info(res.image) or ImageInfo(id="")
+            username, region = res.username, cloud.region
         finally:
             if checks.cloud is not None:
                 checks.cloud.close()
     else:
-        strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+        strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
         image = ImageInfo(id=cfg.server_spec.image_ref or "")
         username = connector.username or strategy.default_username(image) or ""
         if not username and connector.protocol in ("", "ssh"):  # Init's own check (initchecks)
-            raise ValueError("no login user known offline: set connector_config.username in config.toml, "
-                             "or use --check-cloud to read the image property os_admin_user as Init does")
+            raise ValueError(
+                "no login user known offline: set connector_config.username in config.toml, "
+                "or use --check-cloud to read the image property os_admin_user as Init does"
+            )
         notes.append("offline: the image was not looked up (--check-cloud does, as Init)")
     public_key = None
     if strategy.wants_generated_key and not connector.use_static_credentials:
         public_key = throwaway_key(strategy, cfg, image)
         notes.append("the SSH key is a throwaway one; each instance gets its own")
-    text = userdata.render(strategy, cfg, name=name or instance_name(cfg, 1), index=1, region=region,
-                           image=image, username=username, public_key=public_key,
-                           password=connector.password)
-    request = cfg.server_spec.nova_request(image_ref="image", flavor_ref="flavor", user_data=text)
+    text = userdata.render(
+        strategy,
+        cfg,
+        name=name or server_name(cfg.server_spec.name_template, 1),
+        index=1,
+        region=region,
+        image=image,
+        username=username,
+        public_key=public_key,
+        password=connector.password,
+    )
+    request = create_request(cfg.server_spec, image_ref="image", flavor_ref="flavor", user_data=text)
     encoded = request["server"].get("user_data")
     if encoded is None:
-        return None, notes + ["no user_data: Nova receives none"]
+        return None, [*notes, "no user_data: Nova receives none"]
     return base64.b64decode(encoded).decode("utf-8"), notes
 
 

@@ -22,41 +22,39 @@ import contextlib
 import json
 import os
 import sys
-import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
-from fleeting_openstack.config import ConfigError, ConfigIssue, PluginConfig, load_plugin_config
+from fleeting_openstack.config import ConfigIssue, PluginConfig
+from fleeting_openstack.config.sources import (
+    AUTOSCALER_EXECUTORS,
+    GO_PLUGINS,
+    NoSuchRunnerError,
+    Source,
+    UnreadableFileError,
+    read_source,
+    source_from_data,
+)
+from fleeting_openstack.contract.instancegroup import ConnectorConfig
 
 __all__ = [
+    "AUTOSCALER_EXECUTORS",
+    "GO_PLUGINS",
     "CheckCloud",
+    "NoSuchRunnerError",
     "UnreadableFileError",
     "ValidatedConfig",
     "ValidationReport",
     "add_arguments",
     "main",
+    "report_for",
     "run",
     "validate_data",
     "validate_path",
 ]
 
 CheckCloud = Callable[[PluginConfig], Sequence[ConfigIssue]]
-
-#: Executors that use [runners.autoscaler].
-AUTOSCALER_EXECUTORS = ("docker-autoscaler", "instance")
-
-
-class UnreadableFileError(Exception):
-    """PATH cannot be opened or is not UTF-8 text (exit status 2)."""
-
-
-class NoSuchRunnerError(Exception):
-    """``--runner`` names no runner that uses this plugin, or PATH is no config.toml (exit status 2)."""
-
-#: Repositories of the Go OpenStack plugin: a runner whose ``plugin =`` names one runs that plugin.
-GO_PLUGINS = ("sardinasystems/fleeting-plugin-openstack",)
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,7 @@ class ValidationReport:
 # --------------------------------------------------------------------------
 
 def _run_check_cloud(check_cloud: CheckCloud, cfg: PluginConfig, prefix: str, report: ValidationReport,
-                     connector: Any) -> None:
+                     connector: ConnectorConfig | None) -> None:
     import inspect
 
     try:
@@ -153,134 +151,36 @@ def _run_check_cloud(check_cloud: CheckCloud, cfg: PluginConfig, prefix: str, re
             target.append(issue)
 
 
-def _validate_one(raw: Any, prefix: str, report: ValidationReport, *, runner: str | None,
-                  env: Mapping[str, str] | None, check_cloud: CheckCloud | None,
-                  connector: Any = None) -> PluginConfig | None:
-    try:
-        loaded = load_plugin_config(raw, env=env)
-    except ConfigError as exc:
-        report.errors.extend(e.with_prefix(prefix) for e in exc.errors)
-        report.warnings.extend(w.with_prefix(prefix) for w in exc.warnings)
-        return None
-    report.warnings.extend(w.with_prefix(prefix) for w in loaded.warning_issues)
-    report.configs.append(ValidatedConfig(prefix, loaded.config, runner))
+def _add(report: ValidationReport, issues: Iterable[ConfigIssue]) -> None:
+    for issue in issues:
+        (report.warnings if issue.severity == "warning" else report.errors).append(issue)
+
+
+def report_for(source: Source, check_cloud: CheckCloud | None = None) -> ValidationReport:
+    """The report on a :class:`~fleeting_openstack.config.sources.Source` (read and loaded once):
+    its issues, plus for each config the offline strategy checks and, with ``check_cloud``, the cloud's."""
     from fleeting_openstack.cli.cloudcheck import strategy_issues
 
-    report.errors.extend(i.with_prefix(prefix) for i in strategy_issues(loaded.config))
-    if check_cloud is not None:
-        _run_check_cloud(check_cloud, loaded.config, prefix, report, connector)
-    return loaded.config
-
-
-def _is_our_plugin(plugin: Any) -> bool:
-    return isinstance(plugin, str) and "openstack" in plugin.lower()
-
-
-def _names_go_plugin(plugin: str) -> bool:
-    return any(repo in plugin.lower() for repo in GO_PLUGINS)
-
-
-def _validate_runner_config(data: Mapping[str, Any], report: ValidationReport, *,
-                            env: Mapping[str, str] | None, check_cloud: CheckCloud | None,
-                            runner: str | None = None) -> None:
-    runners = data.get("runners")
-    if not isinstance(runners, list) or not runners:
-        report.errors.append(ConfigIssue("runners", "no [[runners]] entries: nothing to validate"))
-        return
-    found = 0
-    ours: list[str] = []
-    for i, entry in enumerate(runners):
-        rpath = f"runners[{i}]"
-        if not isinstance(entry, Mapping):
-            if runner is None:
-                report.errors.append(ConfigIssue(rpath, "must be a table"))
-            continue
-        name = entry.get("name") if isinstance(entry.get("name"), str) else None
-        executor = entry.get("executor")
-        autoscaler = entry.get("autoscaler")
-        if runner is not None:
-            if isinstance(autoscaler, Mapping) and (autoscaler.get("plugin") is None
-                                                     or _is_our_plugin(autoscaler.get("plugin"))):
-                ours.append(name or f"#{i}")
-            if runner != name and runner != str(i):
-                continue
-        if autoscaler is None:
-            if executor in AUTOSCALER_EXECUTORS:
-                report.errors.append(ConfigIssue(f"{rpath}.autoscaler",
-                                                 f"is required by executor {executor!r}"))
-            continue
-        if not isinstance(autoscaler, Mapping):
-            report.errors.append(ConfigIssue(f"{rpath}.autoscaler", "must be a table"))
-            continue
-        plugin = autoscaler.get("plugin")
-        if plugin is not None and not _is_our_plugin(plugin):
-            report.warnings.append(ConfigIssue(f"{rpath}.autoscaler.plugin",
-                                               f"{plugin!r} is not fleeting-plugin-openstack; runner skipped"))
-            continue
-        if isinstance(plugin, str) and _names_go_plugin(plugin):
-            report.warnings.append(ConfigIssue(
-                f"{rpath}.autoscaler.plugin",
-                f"{plugin!r} is the Go OpenStack plugin, not this one: the runner would run that plugin with "
-                "this plugin_config; set plugin = \"fleeting-plugin-openstack\" (on the runner's PATH) or the "
-                "repository you bootstrapped this plugin into"))
-        if executor not in AUTOSCALER_EXECUTORS:
-            report.warnings.append(ConfigIssue(f"{rpath}.executor",
-                                               f"{executor!r} does not use [runners.autoscaler]; use "
-                                               "\"docker-autoscaler\" or \"instance\""))
-        if plugin is None:
-            report.errors.append(ConfigIssue(f"{rpath}.autoscaler.plugin",
-                                             "is required (e.g. \"fleeting-plugin-openstack\")"))
-        ppath = f"{rpath}.autoscaler.plugin_config"
-        plugin_config = autoscaler.get("plugin_config")
-        found += 1
-        if plugin_config is None:
-            report.errors.append(ConfigIssue(ppath, "is required: [runners.autoscaler.plugin_config] is missing"))
-            continue
-        if not isinstance(plugin_config, Mapping):
-            report.errors.append(ConfigIssue(ppath, "must be a table"))
-            continue
-        connector = None
-        if check_cloud is not None:
-            from fleeting_openstack.cli.common import _connector
-
-            notes: list[str] = []
-            connector, _ = _connector(autoscaler.get("connector_config"), notes,
-                                      f"{rpath}.autoscaler.connector_config")
-        cfg = _validate_one(plugin_config, ppath, report, runner=name, env=env, check_cloud=check_cloud,
-                            connector=connector)
-        max_instances = autoscaler.get("max_instances")
-        if (cfg is not None and isinstance(max_instances, int) and not isinstance(max_instances, bool)
-                and max_instances > cfg.max_size):
-            report.warnings.append(ConfigIssue(f"{rpath}.autoscaler.max_instances",
-                                               f"{max_instances} exceeds the plugin's max_size ({cfg.max_size}): "
-                                               "the runner will never get that many instances"))
-    if runner is not None and not found:
-        raise NoSuchRunnerError(f"{report.source}: no runner {runner!r} uses fleeting-plugin-openstack "
-                                f"(runners that do: {', '.join(ours) or 'none'})")
-    if not found:
-        report.errors.append(ConfigIssue("runners", "no [[runners]] entry uses fleeting-plugin-openstack "
-                                                    "([runners.autoscaler] with its plugin_config)"))
+    report = ValidationReport(source=source.source, kind=source.kind)
+    for entry in source.entries:
+        _add(report, entry.issues)
+        if entry.loaded is not None:
+            cfg = entry.loaded.config
+            report.configs.append(ValidatedConfig(entry.path, cfg, entry.runner))
+            report.errors.extend(i.with_prefix(entry.path) for i in strategy_issues(cfg))
+            if check_cloud is not None:
+                connector = entry.connector([])[0] if entry.autoscaler is not None else None
+                _run_check_cloud(check_cloud, cfg, entry.path, report, connector)
+        _add(report, entry.after)
+    _add(report, source.issues)
+    return report
 
 
 def validate_data(data: Mapping[str, Any], *, kind: str, source: str = "<data>",
                   check_cloud: CheckCloud | None = None,
                   env: Mapping[str, str] | None = None, runner: str | None = None) -> ValidationReport:
     """Validate already-decoded data: ``kind`` is "plugin_config" or "runner_config"."""
-    report = ValidationReport(source=source, kind=kind)
-    if kind == "runner_config":
-        _validate_runner_config(data, report, env=env, check_cloud=check_cloud, runner=runner)
-    else:
-        _validate_one(data, "", report, runner=None, env=env, check_cloud=check_cloud)
-    return report
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise UnreadableFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError(f"{path}: not UTF-8 text: {exc}") from exc
+    return report_for(source_from_data(data, kind=kind, source=source, env=env, runner=runner), check_cloud)
 
 
 def validate_path(path: str | os.PathLike[str], check_cloud: CheckCloud | None = None, *,
@@ -292,34 +192,7 @@ def validate_path(path: str | os.PathLike[str], check_cloud: CheckCloud | None =
     the file cannot be read; syntax errors are reported as errors.
     ``env`` (default ``os.environ``) feeds the environment overrides.
     """
-    p = Path(path)
-    source = str(path)
-    text = _read(p)
-    suffix = p.suffix.lower()
-    if suffix == ".json":
-        kind = "plugin_config"
-    elif suffix == ".toml":
-        kind = "runner_config"
-    else:
-        try:
-            json.loads(text)
-            kind = "plugin_config"
-        except ValueError:
-            kind = "runner_config" if not text.lstrip().startswith("{") else "plugin_config"
-
-    if kind == "plugin_config":
-        if runner is not None:
-            raise NoSuchRunnerError(f"{source}: --runner applies to a runner config.toml, not to a "
-                                    "plugin_config file")
-        report = ValidationReport(source=source, kind=kind)
-        _validate_one(text, "", report, runner=None, env=env, check_cloud=check_cloud)
-        return report
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        return ValidationReport(source=source, kind=kind,
-                                errors=[ConfigIssue("", f"not valid TOML: {exc}")])
-    return validate_data(data, kind=kind, source=source, check_cloud=check_cloud, env=env, runner=runner)
+    return report_for(read_source(path, env=env, runner=runner), check_cloud)
 
 
 # --------------------------------------------------------------------------

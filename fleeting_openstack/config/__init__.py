@@ -26,7 +26,6 @@ from fleeting_openstack.config.load import load_plugin_config
 from fleeting_openstack.config.microversions import MICROVERSION_REQUIREMENTS
 from fleeting_openstack.config.model import (
     DEFAULT_NOVA_MICROVERSION,
-    NOVA_USER_DATA_MAX,
     AddressConfig,
     CredentialsConfig,
     LoadedConfig,
@@ -34,7 +33,6 @@ from fleeting_openstack.config.model import (
     ReadinessConfig,
     ServerSpec,
     default_state_dir,
-    encode_user_data,
 )
 from fleeting_openstack.config.rules import NOVA_MAX_TAGS
 from fleeting_openstack.config.schema import schema
@@ -53,12 +51,10 @@ __all__ = [
     "LoadedConfig",
     "MICROVERSION_REQUIREMENTS",
     "NOVA_MAX_TAGS",
-    "NOVA_USER_DATA_MAX",
     "PluginConfig",
     "ReadinessConfig",
     "ServerSpec",
     "default_state_dir",
-    "encode_user_data",
     "format_path",
     "join_path",
     "load_plugin_config",

@@ -10,7 +10,8 @@ JSON path. Each step returns a new document; the one given is never changed:
 2. :func:`.compat.normalise`: the spellings the original Go plugin accepted,
    each with a warning;
 3. ``user_data_file``: its text becomes ``server_spec.user_data``;
-4. :func:`.schema.check`: the JSON Schema;
+4. :func:`.schema.check`: the JSON Schema (``.schema`` the module: the package's
+   ``schema`` is the function that returns the schema itself);
 5. :func:`.rules.check`: Nova's own rules and the cross-field checks
    (check-only; they also work out the durations and the microversion);
 6. :func:`.compat.canonical_forms`, then the environment overrides;
@@ -44,7 +45,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from fleeting_openstack.config import compat, rules, schema
+from fleeting_openstack.config import compat, rules
 from fleeting_openstack.config.issues import ConfigError, ConfigIssue, IssueCollector
 from fleeting_openstack.config.model import (
     AddressConfig,
@@ -55,6 +56,8 @@ from fleeting_openstack.config.model import (
     ServerSpec,
     default_state_dir,
 )
+from fleeting_openstack.config.schema import check as check_schema
+from fleeting_openstack.config.schema import describe_type
 
 __all__ = ["load_plugin_config", "parse_document"]
 
@@ -75,7 +78,7 @@ def parse_document(raw: bytes | str | Mapping[str, Any] | None) -> dict[str, Any
             raise ConfigError([ConfigIssue("", f"plugin_config is not valid UTF-8: {exc}")]) from None
     if not isinstance(raw, str):
         raise ConfigError([ConfigIssue("", "plugin_config must be JSON text or an object, got "
-                                           f"{schema.describe_type(raw)}")])
+                                           f"{describe_type(raw)}")])
     if not raw.strip():
         return {}
     try:
@@ -87,7 +90,7 @@ def parse_document(raw: bytes | str | Mapping[str, Any] | None) -> dict[str, Any
         return {}
     if not isinstance(doc, dict):
         raise ConfigError([ConfigIssue("", "plugin_config must be an object (table), got "
-                                           f"{schema.describe_type(doc)}")])
+                                           f"{describe_type(doc)}")])
     return doc
 
 
@@ -221,7 +224,7 @@ def load_plugin_config(raw: bytes | str | Mapping[str, Any] | None,
     issues = IssueCollector()
     doc = compat.normalise(parse_document(raw), issues)
     doc = _with_user_data_file(doc, issues)
-    schema.check(doc, issues)
+    check_schema(doc, issues)
     findings = rules.check(doc, env, issues)
     doc = _with_environment(compat.canonical_forms(doc), env, issues)
     errors, warnings = issues.finish()

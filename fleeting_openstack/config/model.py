@@ -7,8 +7,8 @@ never changed afterwards. The defaults live here and in
 ``schemas/plugin_config.schema.json`` only (a test ties the two); the builder
 passes only what the document sets.
 
-Also here for now: the ``user_data`` encoding and Nova's size limit, used by
-:meth:`ServerSpec.nova_request` and by the rules.
+The ``user_data`` encoding, Nova's size limit and the create body built from
+a :class:`ServerSpec` are Nova's business: :mod:`fleeting_openstack.openstack.nova`.
 
 Over 400 lines because :class:`ServerSpec` is the read-only face of the whole
 Nova create body (one property per key the plugin reads) and
@@ -22,7 +22,7 @@ import binascii
 import copy
 import os
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,6 @@ from fleeting_openstack.config.units import parse_microversion
 
 __all__ = [
     "DEFAULT_NOVA_MICROVERSION",
-    "NOVA_USER_DATA_MAX",
     "STATE_DIR_NAME",
     "AddressConfig",
     "CredentialsConfig",
@@ -42,34 +41,12 @@ __all__ = [
     "ServerSpec",
     "boots_from_volume",
     "default_state_dir",
-    "encode_user_data",
 ]
 
 #: Nova microversion used when neither the config nor OS_COMPUTE_API_VERSION sets one.
 DEFAULT_NOVA_MICROVERSION = "2.79"
-#: Nova's limit on ``user_data``, in bytes *after* base64 encoding.
-NOVA_USER_DATA_MAX = 65535
 #: The directory name below $XDG_STATE_HOME or ~/.local/state.
 STATE_DIR_NAME = "fleeting-plugin-openstack"
-
-
-# --------------------------------------------------------------------------
-# user_data
-# --------------------------------------------------------------------------
-
-def encode_user_data(text: str, key: str = "server_spec.user_data") -> str:
-    """The ``user_data`` value sent to Nova for the plain text ``text``: its
-    UTF-8 bytes in base64.  Nova rejects results longer than
-    :data:`NOVA_USER_DATA_MAX` characters. A text that is not valid Unicode
-    (a lone surrogate) raises ValueError naming ``key`` and the position."""
-    try:
-        raw = text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = exc.object[exc.start:exc.end]
-        raise ValueError(f"{key}: character {bad!r} at position {exc.start} cannot be encoded as UTF-8 "
-                         "(a lone surrogate: an escape such as \\ud800 in the config, or a strategy's "
-                         "output); Nova needs UTF-8 text") from None
-    return base64.b64encode(raw).decode("ascii")
 
 
 def _looks_base64_encoded(text: str) -> bool:
@@ -135,22 +112,15 @@ class AddressConfig:
     ip_version: int = 4
 
 
-class _Keep:
-    def __repr__(self) -> str:
-        return "<keep>"
-
-
-_KEEP: Any = _Keep()
-
-
 @dataclass(frozen=True)
 class ServerSpec:
     """``server_spec``: the normalised Nova create-server body.
 
     ``body`` is a read-only view of the dict, with Nova's key names (plus
     ``image_name``/``flavor_name``, ``scheduler_hints`` and the plain-text
-    ``user_data``); :meth:`to_dict` returns a deep copy, :meth:`nova_request`
-    the ``POST /servers`` request for one instance.  Normalisations applied:
+    ``user_data``); :meth:`to_dict` returns a deep copy
+    (:func:`fleeting_openstack.openstack.nova.create_request` makes the
+    ``POST /servers`` request for one instance).  Normalisations applied:
     deprecated spellings (see :data:`DEPRECATIONS`), ``security_groups``
     strings -> ``{"name": ...}``, integer ``flavorRef`` -> string.
     """
@@ -260,58 +230,6 @@ class ServerSpec:
     @property
     def config_drive(self) -> bool | None:
         return self.body.get("config_drive")
-
-    def nova_request(
-        self,
-        *,
-        index: int | None = None,
-        image_ref: str | None = None,
-        flavor_ref: str | None = None,
-        user_data: str | None = _KEEP,
-        metadata: Mapping[str, str] | None = None,
-        tags: Sequence[str] = (),
-    ) -> dict[str, Any]:
-        """The ``POST /servers`` request body for one server.
-
-        Returns ``{"server": {...}}`` plus ``"os:scheduler_hints"`` when there are
-        hints.  ``index`` renders the name; ``image_ref``/``flavor_ref`` supply
-        the IDs resolved from ``image_name``/``flavor_name`` (required then);
-        ``user_data`` replaces the configured text (None removes it) and is
-        base64-encoded; ``metadata``/``tags`` are added to the configured ones.
-        Raises ValueError when a name is unresolved or user_data is too large.
-        """
-        server = self.to_dict()
-        hints = server.pop("scheduler_hints", None)
-        image_name = server.pop("image_name", None)
-        flavor_name = server.pop("flavor_name", None)
-        if index is not None:
-            server["name"] = self.render_name(index)
-        if image_ref is not None:
-            server["imageRef"] = image_ref
-        elif image_name is not None:
-            raise ValueError(f"server_spec.image_name {image_name!r} must be resolved: pass image_ref")
-        if flavor_ref is not None:
-            server["flavorRef"] = flavor_ref
-        elif flavor_name is not None:
-            raise ValueError(f"server_spec.flavor_name {flavor_name!r} must be resolved: pass flavor_ref")
-        text = self.user_data if user_data is _KEEP else user_data
-        server.pop("user_data", None)
-        if text is not None:
-            encoded = encode_user_data(text, "server_spec.user_data" if user_data is _KEEP else
-                                       "user_data (server_spec.user_data as rendered by the boot strategy)")
-            if len(encoded) > NOVA_USER_DATA_MAX:
-                raise ValueError(
-                    f"user_data is {len(encoded)} bytes after base64 encoding; Nova's limit is {NOVA_USER_DATA_MAX}")
-            server["user_data"] = encoded
-        if metadata:
-            server["metadata"] = {**(server.get("metadata") or {}), **dict(metadata)}
-        if tags:
-            current = list(server.get("tags") or [])
-            server["tags"] = current + [t for t in tags if t not in current]
-        request: dict[str, Any] = {"server": server}
-        if hints:
-            request["os:scheduler_hints"] = hints
-        return request
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,13 @@ from fleeting_openstack.config.compat import DEPRECATIONS
 from fleeting_openstack.config.identity import GROUP_METADATA_KEY, PLUGIN_METADATA
 from fleeting_openstack.config.issues import IssueCollector, join_path
 from fleeting_openstack.config.model import (
-    NOVA_USER_DATA_MAX,
     PluginConfig,
     _looks_base64_encoded,
     boots_from_volume,
-    encode_user_data,
 )
 from fleeting_openstack.config.schema import closest, short_repr
 from fleeting_openstack.config.units import parse_duration
+from fleeting_openstack.openstack.nova import NOVA_USER_DATA_MAX, UserDataTooLarge, check_user_data_size
 
 __all__ = [
     "DURATIONS",
@@ -263,18 +262,19 @@ def _check_misc_spec(spec: Mapping[str, Any], issues: IssueCollector) -> None:
                                              "JSON, script...); the plugin encodes it, so it would be encoded twice")
     if isinstance(ud, str):
         try:
-            size = len(encode_user_data(ud))
+            size = check_user_data_size(ud)
+        except UserDataTooLarge as exc:
+            issues.check("server_spec.user_data",
+                         f"is {exc.size} bytes after base64 encoding; Nova's limit is {NOVA_USER_DATA_MAX} "
+                         f"(about {NOVA_USER_DATA_MAX * 3 // 4} bytes of text)")
         except ValueError as exc:
             issues.check("server_spec.user_data", str(exc).split(": ", 1)[1])
             return
-        if size > NOVA_USER_DATA_MAX:
-            issues.check("server_spec.user_data",
-                         f"is {size} bytes after base64 encoding; Nova's limit is {NOVA_USER_DATA_MAX} "
-                         f"(about {NOVA_USER_DATA_MAX * 3 // 4} bytes of text)")
-        elif size > NOVA_USER_DATA_MAX - 4096:
-            issues.warn("server_spec.user_data",
-                        f"is {size} bytes after base64 encoding, close to Nova's limit of {NOVA_USER_DATA_MAX}: "
-                        "a boot strategy that adds an SSH key may push it over")
+        else:
+            if size > NOVA_USER_DATA_MAX - 4096:
+                issues.warn("server_spec.user_data",
+                            f"is {size} bytes after base64 encoding, close to Nova's limit of {NOVA_USER_DATA_MAX}: "
+                            "a boot strategy that adds an SSH key may push it over")
     for key in ("min_count", "max_count"):
         value = spec.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value > 1:

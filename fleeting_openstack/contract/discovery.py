@@ -27,9 +27,9 @@ import mmap
 import os
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FileDescriptor, ServiceDescriptor
@@ -103,11 +103,13 @@ def _well_known(name: str) -> descriptor_pb2.FileDescriptorProto | None:
     return proto
 
 
-def choose(files: Sequence[descriptor_pb2.FileDescriptorProto]) -> tuple[
-        descriptor_pb2.FileDescriptorProto, descriptor_pb2.ServiceDescriptorProto] | None:
+def choose(
+    files: Sequence[descriptor_pb2.FileDescriptorProto],
+) -> tuple[descriptor_pb2.FileDescriptorProto, descriptor_pb2.ServiceDescriptorProto] | None:
     """The file and service that look most like fleeting's InstanceGroup."""
-    best: tuple[tuple[int, int], descriptor_pb2.FileDescriptorProto,
-                descriptor_pb2.ServiceDescriptorProto] | None = None
+    best: tuple[tuple[int, int], descriptor_pb2.FileDescriptorProto, descriptor_pb2.ServiceDescriptorProto] | None = (
+        None
+    )
     for proto in files:
         for service in proto.service:
             rank = (method_score(service), int("fleeting" in proto.package.lower()))
@@ -116,8 +118,9 @@ def choose(files: Sequence[descriptor_pb2.FileDescriptorProto]) -> tuple[
     return (best[1], best[2]) if best else None
 
 
-def build(files: Sequence[descriptor_pb2.FileDescriptorProto], origin: str, path: str,
-          sha256: str, notes: Sequence[str] = ()) -> Contract | None:
+def build(
+    files: Sequence[descriptor_pb2.FileDescriptorProto], origin: str, path: str, sha256: str, notes: Sequence[str] = ()
+) -> Contract | None:
     """Resolve the chosen file's imports into a private pool; None if they cannot be."""
     chosen = choose(files)
     if chosen is None:
@@ -139,20 +142,18 @@ def build(files: Sequence[descriptor_pb2.FileDescriptorProto], origin: str, path
         if source is None:
             raise ValueError(f"{proto.name} imports {name}, which is not in {path or origin}")
         for dep in source.dependency:
-            add(dep, stack + (name,))
+            add(dep, (*stack, name))
         pool.Add(source)
         if not name.startswith("google/protobuf/"):
             added.append(source)
 
     try:
         add(proto.name, ())
-        descriptor = pool.FindServiceByName(
-            f"{proto.package}.{service.name}" if proto.package else service.name)
+        descriptor = pool.FindServiceByName(f"{proto.package}.{service.name}" if proto.package else service.name)
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("contract found but unusable", extra={"path": path, "reason": str(exc)})
         return None
-    return Contract(service=descriptor, origin=origin, path=path, sha256=sha256,
-                    files=tuple(added), notes=tuple(notes))
+    return Contract(service=descriptor, origin=origin, path=path, sha256=sha256, files=tuple(added), notes=tuple(notes))
 
 
 def _cache_dir(env: Mapping[str, str]) -> Path | None:
@@ -173,8 +174,7 @@ def _cache_key(st: os.stat_result) -> str:
 def _cache_read(path: Path) -> _Candidate | None:
     try:
         doc = json.loads(path.read_text())
-        files = [descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(f))
-                 for f in doc["files"]]
+        files = [descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(f)) for f in doc["files"]]
         return _Candidate(files=files, sha256=doc["sha256"])
     except (OSError, ValueError, KeyError, DecodeError):
         return None
@@ -183,8 +183,10 @@ def _cache_read(path: Path) -> _Candidate | None:
 def _cache_write(path: Path, candidate: _Candidate) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        doc = {"sha256": candidate.sha256,
-               "files": [base64.b64encode(f.SerializeToString()).decode() for f in candidate.files]}
+        doc = {
+            "sha256": candidate.sha256,
+            "files": [base64.b64encode(f.SerializeToString()).decode() for f in candidate.files],
+        }
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "w") as out:
             json.dump(doc, out)
@@ -296,7 +298,6 @@ def discover(env: Mapping[str, str] | None = None, parent_pid: int | None = None
         contract = build(candidate.files, origin, shown, candidate.sha256, notes)
         if contract is not None:
             return contract
-        notes.append(f"{origin} {shown}: no fleeting service among {len(candidate.files)} "
-                     f"embedded .proto files")
+        notes.append(f"{origin} {shown}: no fleeting service among {len(candidate.files)} embedded .proto files")
     found = builtin()
     return Contract(service=found.service, origin="builtin", files=found.files, notes=tuple(notes))

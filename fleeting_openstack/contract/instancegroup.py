@@ -9,8 +9,9 @@ double — implements :class:`InstanceGroup`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 
 class State(str, enum.Enum):
@@ -45,13 +46,16 @@ class ConnectorConfig:
     timeout: float = 0.0
 
     def __repr__(self) -> str:  # never print secrets
-        return (f"ConnectorConfig(os={self.os!r}, arch={self.arch!r}, protocol={self.protocol!r}, "
-                f"protocol_port={self.protocol_port}, username={self.username!r}, "
-                f"password={'***' if self.password else ''!r}, key={'<%d bytes>' % len(self.key)}, "
-                f"use_static_credentials={self.use_static_credentials})")
+        return (
+            f"ConnectorConfig(os={self.os!r}, arch={self.arch!r}, protocol={self.protocol!r}, "
+            f"protocol_port={self.protocol_port}, username={self.username!r}, "
+            f"password={'***' if self.password else ''!r}, key={f'<{len(self.key)} bytes>'}, "
+            f"use_static_credentials={self.use_static_credentials})"
+        )
 
-    def merged(self, **overrides: object) -> "ConnectorConfig":
-        return replace(self, **overrides)  # type: ignore[arg-type]
+    def merged(self, **overrides: Any) -> ConnectorConfig:
+        """A copy with ``overrides`` (field name -> value) applied."""
+        return replace(self, **overrides)
 
 
 @dataclass(frozen=True)

@@ -5,5 +5,14 @@ before the heavier mapping machinery (protobuf descriptors) is loaded.
 """
 
 JSON, STR, INT, BOOL, KEY, DURATION, TIMESTAMP, STRLIST, STATE, RECORDS = (
-    "json", "string", "integer", "bool", "bytes or string", "duration", "time",
-    "list of strings", "state (string or enum)", "list of messages")
+    "json",
+    "string",
+    "integer",
+    "bool",
+    "bytes or string",
+    "duration",
+    "time",
+    "list of strings",
+    "state (string or enum)",
+    "list of messages",
+)

@@ -24,28 +24,58 @@ converters must agree field kind by field kind, so they stay in one place.)
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from fleeting_openstack.contract.kinds import (  # noqa: F401 - re-exported: mapping.JSON etc.
-    BOOL, DURATION, INT, JSON, KEY, RECORDS, STATE, STR, STRLIST, TIMESTAMP)
+# also read from here by others as mapping.JSON etc.
+from fleeting_openstack.contract.kinds import BOOL, DURATION, INT, JSON, KEY, RECORDS, STATE, STR, STRLIST, TIMESTAMP
 
-_INTS = frozenset({FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
-                   FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SINT64,
-                   FieldDescriptor.TYPE_FIXED32, FieldDescriptor.TYPE_FIXED64,
-                   FieldDescriptor.TYPE_SFIXED32, FieldDescriptor.TYPE_SFIXED64})
+_INTS = frozenset(
+    {
+        FieldDescriptor.TYPE_INT32,
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_UINT32,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_SINT32,
+        FieldDescriptor.TYPE_SINT64,
+        FieldDescriptor.TYPE_FIXED32,
+        FieldDescriptor.TYPE_FIXED64,
+        FieldDescriptor.TYPE_SFIXED32,
+        FieldDescriptor.TYPE_SFIXED64,
+    }
+)
 _FLOATS = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT})
 _TIMESTAMP = "google.protobuf.Timestamp"
 _DURATION = "google.protobuf.Duration"
 #: unit suffix of a normalised name -> seconds per unit (None: the kind's default).
 _UNITS: dict[str, float | None] = {
-    "": None, "at": None, "ns": 1e-9, "nanos": 1e-9, "nano": 1e-9, "nanoseconds": 1e-9,
-    "unixnano": 1e-9, "unixnanos": 1e-9, "us": 1e-6, "micros": 1e-6, "microseconds": 1e-6,
-    "ms": 1e-3, "millis": 1e-3, "milliseconds": 1e-3, "unixmilli": 1e-3, "unixms": 1e-3,
-    "s": 1.0, "sec": 1.0, "secs": 1.0, "seconds": 1.0, "unix": 1.0, "atunix": 1.0}
+    "": None,
+    "at": None,
+    "ns": 1e-9,
+    "nanos": 1e-9,
+    "nano": 1e-9,
+    "nanoseconds": 1e-9,
+    "unixnano": 1e-9,
+    "unixnanos": 1e-9,
+    "us": 1e-6,
+    "micros": 1e-6,
+    "microseconds": 1e-6,
+    "ms": 1e-3,
+    "millis": 1e-3,
+    "milliseconds": 1e-3,
+    "unixmilli": 1e-3,
+    "unixms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "secs": 1.0,
+    "seconds": 1.0,
+    "unix": 1.0,
+    "atunix": 1.0,
+}
 STATES = ("creating", "running", "deleting", "deleted", "timeout")
 
 
@@ -85,15 +115,21 @@ class Leaf:
 def _connector(required: bool = False) -> tuple[Slot, ...]:
     groups = ("connectorconfig", "connector", "settings", "connectorsettings")
     spec: list[tuple[str, tuple[str, ...], str]] = [
-        ("os", ("os", "operatingsystem"), STR), ("arch", ("arch", "architecture"), STR),
-        ("protocol", ("protocol",), STR), ("protocol_port", ("protocolport", "port"), INT),
-        ("username", ("username", "user"), STR), ("password", ("password",), STR),
+        ("os", ("os", "operatingsystem"), STR),
+        ("arch", ("arch", "architecture"), STR),
+        ("protocol", ("protocol",), STR),
+        ("protocol_port", ("protocolport", "port"), INT),
+        ("username", ("username", "user"), STR),
+        ("password", ("password",), STR),
         ("key", ("key", "privatekey", "sshkey", "keypem"), KEY),
         ("use_static_credentials", ("usestaticcredentials", "staticcredentials"), BOOL),
-        ("keepalive", ("keepalive",), DURATION), ("timeout", ("timeout",), DURATION)]
-    return tuple(Slot(f"connector.{key}", names, kind, groups=groups,
-                      required=required and key in ("username", "key"))
-                 for key, names, kind in spec)
+        ("keepalive", ("keepalive",), DURATION),
+        ("timeout", ("timeout",), DURATION),
+    ]
+    return tuple(
+        Slot(f"connector.{key}", names, kind, groups=groups, required=required and key in ("username", "key"))
+        for key, names, kind in spec
+    )
 
 
 _ID = ("id", "instanceid", "instance", "instancename")
@@ -102,35 +138,87 @@ RECORD_SLOTS = (Slot("id", _ID, STR, required=True), Slot("state", ("state", "st
 
 #: canonical RPC -> (method name synonyms, request slots, response slots).
 RPCS: dict[str, tuple[tuple[str, ...], tuple[Slot, ...], tuple[Slot, ...]]] = {
-    "Init": (("init", "initialize", "initialise", "configure"),
-             (Slot("config", ("config", "pluginconfig", "configuration", "providerconfig", "configjson"),
-                   JSON, required=True, by_type=True),) + _connector(),
-             (Slot("id", ("id", "providerid", "name"), STR, required=True, groups=("info", "providerinfo")),
-              Slot("max_size", ("maxsize", "maxinstances", "max"), INT, required=True),
-              Slot("version", ("version",), STR), Slot("build_info", ("buildinfo", "build"), STR),
-              Slot("capabilities", ("capabilities", "caps", "features"), STRLIST))),
-    "Update": (("update", "list", "instances", "poll"), (),
-               (Slot("instances", ("instances", "instance", "items", "states"), RECORDS, required=True,
-                     by_type=True),)),
-    "Increase": (("increase", "scaleup", "grow", "create"),
-                 (Slot("delta", ("delta", "count", "n", "amount", "number", "num", "increase", "by"), INT,
-                       required=True, by_type=True),),
-                 (Slot("succeeded", ("succeeded", "created", "count", "n", "increased", "done",
-                                     "requested"), INT, required=True, by_type=True), _ERROR)),
-    "Decrease": (("decrease", "scaledown", "shrink", "delete", "remove"),
-                 (Slot("instances", ("instances", "ids", "instanceids", "instance"), STRLIST,
-                       required=True, by_type=True),),
-                 (Slot("succeeded", ("succeeded", "deleted", "removed", "done", "ids", "instances"),
-                       STRLIST, required=True, by_type=True), _ERROR)),
-    "ConnectInfo": (("connectinfo", "getconnectinfo", "connect", "connection"),
-                    (Slot("id", _ID, STR, required=True, by_type=True),),
-                    (Slot("id", _ID, STR),
-                     Slot("internal_addr", ("internaladdr", "internaladdress", "privateaddr",
-                                            "privateaddress", "internalip", "internal"), STR, required=True),
-                     Slot("external_addr", ("externaladdr", "externaladdress", "publicaddr",
-                                            "publicaddress", "externalip", "external"), STR),
-                     Slot("expires", ("expires", "expiry", "expiration", "expiresat"), TIMESTAMP))
-                    + _connector(required=True)),
+    "Init": (
+        ("init", "initialize", "initialise", "configure"),
+        (
+            Slot(
+                "config",
+                ("config", "pluginconfig", "configuration", "providerconfig", "configjson"),
+                JSON,
+                required=True,
+                by_type=True,
+            ),
+            *_connector(),
+        ),
+        (
+            Slot("id", ("id", "providerid", "name"), STR, required=True, groups=("info", "providerinfo")),
+            Slot("max_size", ("maxsize", "maxinstances", "max"), INT, required=True),
+            Slot("version", ("version",), STR),
+            Slot("build_info", ("buildinfo", "build"), STR),
+            Slot("capabilities", ("capabilities", "caps", "features"), STRLIST),
+        ),
+    ),
+    "Update": (
+        ("update", "list", "instances", "poll"),
+        (),
+        (Slot("instances", ("instances", "instance", "items", "states"), RECORDS, required=True, by_type=True),),
+    ),
+    "Increase": (
+        ("increase", "scaleup", "grow", "create"),
+        (
+            Slot(
+                "delta",
+                ("delta", "count", "n", "amount", "number", "num", "increase", "by"),
+                INT,
+                required=True,
+                by_type=True,
+            ),
+        ),
+        (
+            Slot(
+                "succeeded",
+                ("succeeded", "created", "count", "n", "increased", "done", "requested"),
+                INT,
+                required=True,
+                by_type=True,
+            ),
+            _ERROR,
+        ),
+    ),
+    "Decrease": (
+        ("decrease", "scaledown", "shrink", "delete", "remove"),
+        (Slot("instances", ("instances", "ids", "instanceids", "instance"), STRLIST, required=True, by_type=True),),
+        (
+            Slot(
+                "succeeded",
+                ("succeeded", "deleted", "removed", "done", "ids", "instances"),
+                STRLIST,
+                required=True,
+                by_type=True,
+            ),
+            _ERROR,
+        ),
+    ),
+    "ConnectInfo": (
+        ("connectinfo", "getconnectinfo", "connect", "connection"),
+        (Slot("id", _ID, STR, required=True, by_type=True),),
+        (
+            Slot("id", _ID, STR),
+            Slot(
+                "internal_addr",
+                ("internaladdr", "internaladdress", "privateaddr", "privateaddress", "internalip", "internal"),
+                STR,
+                required=True,
+            ),
+            Slot(
+                "external_addr",
+                ("externaladdr", "externaladdress", "publicaddr", "publicaddress", "externalip", "external"),
+                STR,
+            ),
+            Slot("expires", ("expires", "expiry", "expiration", "expiresat"), TIMESTAMP),
+            *_connector(required=True),
+        ),
+    ),
     "Heartbeat": (("heartbeat",), (Slot("id", _ID, STR, required=True, by_type=True),), ()),
     "Shutdown": (("shutdown", "close", "stop"), (), ()),
     "Suspend": (("suspend",), (), ()),
@@ -151,11 +239,16 @@ def canonical_rpc(method_name: str) -> str | None:
 def _leaves(desc: Descriptor, prefix: tuple[FieldDescriptor, ...] = ()) -> list[tuple[FieldDescriptor, ...]]:
     out: list[tuple[FieldDescriptor, ...]] = []
     for fd in desc.fields:
-        path = prefix + (fd,)
+        path = (*prefix, fd)
         sub = fd.message_type
-        if (sub is not None and not fd.is_repeated
-                and sub.full_name not in (_TIMESTAMP, _DURATION) and not sub.GetOptions().map_entry
-                and len(prefix) < 4 and all(p.message_type is not sub for p in prefix)):
+        if (
+            sub is not None
+            and not fd.is_repeated
+            and sub.full_name not in (_TIMESTAMP, _DURATION)
+            and not sub.GetOptions().map_entry
+            and len(prefix) < 4
+            and all(p.message_type is not sub for p in prefix)
+        ):
             out.extend(_leaves(sub, path))
         else:
             out.append(path)
@@ -186,8 +279,9 @@ def compatible(kind: str, fd: FieldDescriptor) -> bool:
         return fd.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_ENUM)
     if kind in (DURATION, TIMESTAMP):
         wanted = _DURATION if kind == DURATION else _TIMESTAMP
-        return sub == wanted or (not sub and (fd.type in _INTS or fd.type in _FLOATS
-                                              or fd.type == FieldDescriptor.TYPE_STRING))
+        return sub == wanted or (
+            not sub and (fd.type in _INTS or fd.type in _FLOATS or fd.type == FieldDescriptor.TYPE_STRING)
+        )
     return False
 
 
@@ -197,8 +291,8 @@ def _name_match(slot: Slot, fd: FieldDescriptor) -> tuple[bool, float | None]:
         return True, None
     if slot.kind in (DURATION, TIMESTAMP):
         for syn in slot.names:
-            if name.startswith(syn) and name[len(syn):] in _UNITS:
-                return True, _UNITS[name[len(syn):]]
+            if name.startswith(syn) and name[len(syn) :] in _UNITS:
+                return True, _UNITS[name[len(syn) :]]
     return False, None
 
 
@@ -209,7 +303,7 @@ class MessageMap:
     desc: Descriptor
     leaves: dict[str, Leaf] = field(default_factory=dict)
     #: for a RECORDS slot: the mapping of its element message.
-    records: dict[str, "MessageMap"] = field(default_factory=dict)
+    records: dict[str, MessageMap] = field(default_factory=dict)
     unused: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     #: canonical state -> enum number, for enum state fields.
@@ -218,10 +312,17 @@ class MessageMap:
 
 def layout(desc: Descriptor) -> str:
     """``Name{int32 alpha = 1; ...}``: what a message looks like, for error messages."""
+
     def kind(fd: FieldDescriptor) -> str:
-        base = (fd.message_type.full_name if fd.message_type else
-                fd.enum_type.full_name if fd.enum_type else _TYPE_NAMES.get(fd.type, "?"))
+        base = (
+            fd.message_type.full_name
+            if fd.message_type
+            else fd.enum_type.full_name
+            if fd.enum_type
+            else _TYPE_NAMES.get(fd.type, "?")
+        )
         return ("repeated " if _repeated(fd) else "") + base
+
     return f"{desc.full_name}{{{'; '.join(f'{kind(f)} {f.name} = {f.number}' for f in desc.fields)}}}"
 
 
@@ -229,15 +330,18 @@ _TYPE_NAMES = {getattr(FieldDescriptor, n): n[5:].lower() for n in dir(FieldDesc
 
 
 def _state_enum(fd: FieldDescriptor) -> tuple[dict[str, int], list[str]]:
-    names = [v.name for v in fd.enum_type.values]
+    enum = fd.enum_type
+    assert enum is not None, f"{fd.full_name} is not an enum field"  # called for STATE enum fields only
+    names = [v.name for v in enum.values]
     prefix = ""
     if len(names) > 1:
         first = names[0]
-        common = first[:max((i for i in range(len(first) + 1) if all(n.startswith(first[:i]) for n in names)),
-                           default=0)]
-        prefix = common[:common.rfind("_") + 1] if "_" in common else ""
-    found = {norm(v.name[len(prefix):]): v.number for v in fd.enum_type.values}
-    states = {s: found[s] for s in STATES + ("suspending", "suspended", "resuming") if s in found}
+        common = first[
+            : max((i for i in range(len(first) + 1) if all(n.startswith(first[:i]) for n in names)), default=0)
+        ]
+        prefix = common[: common.rfind("_") + 1] if "_" in common else ""
+    found = {norm(v.name[len(prefix) :]): v.number for v in enum.values}
+    states = {s: found[s] for s in (*STATES, "suspending", "suspended", "resuming") if s in found}
     missing = [s for s in STATES if s not in states]
     return states, missing
 
@@ -274,10 +378,12 @@ def map_message(desc: Descriptor, slots: Sequence[Slot], what: str) -> MessageMa
             if slot.required:
                 result.problems.append(
                     f"{what}: no field for {slot.key.split('.')[-1]} (expected a {slot.kind} field named "
-                    f"{', '.join(slot.names)}); its fields: {layout(desc)}")
+                    f"{', '.join(slot.names)}); its fields: {layout(desc)}"
+                )
             continue
         if slot.kind == RECORDS:
             element = leaf.field.message_type
+            assert element is not None, f"{leaf.dotted} is not a message field"  # RECORDS match messages only
             sub = map_message(element, RECORD_SLOTS, f"{what} {leaf.dotted}[]")
             result.records[slot.key] = sub
             result.problems.extend(sub.problems)
@@ -285,8 +391,9 @@ def map_message(desc: Descriptor, slots: Sequence[Slot], what: str) -> MessageMa
             states, missing = _state_enum(leaf.field)
             result.enum_states = states
             if missing:
-                result.problems.append(f"{what}: enum {leaf.field.enum_type.full_name} has no value for "
-                                       f"{', '.join(missing)}")
+                result.problems.append(
+                    f"{what}: enum {leaf.field.enum_type.full_name} has no value for {', '.join(missing)}"
+                )
     result.unused = [".".join(f.name for f in p) for p in free]
     return result
 
@@ -320,6 +427,7 @@ def map_method(rpc: str, method: MethodDescriptor) -> MethodMap:
 
 # -- values in and out ---------------------------------------------------------------------------
 
+
 def _seconds_per_unit(leaf: Leaf, kind: str) -> float:
     if leaf.unit is not None:
         return leaf.unit
@@ -328,12 +436,25 @@ def _seconds_per_unit(leaf: Leaf, kind: str) -> float:
     return 1e-9 if kind == DURATION else 1.0
 
 
-def read(msg: Message, mm: MessageMap, key: str, kind: str) -> object:
-    """The model value of ``key`` in ``msg`` (the kind's zero value when unmapped)."""
+def read(msg: Message, mm: MessageMap, key: str, kind: str) -> Any:
+    """The model value of ``key`` in ``msg`` (the kind's zero value when unmapped).
+
+    Its type follows ``kind`` (str for STR, bytes for JSON and KEY, a list of
+    strings for STRLIST ...), hence ``Any``.
+    """
     leaf = mm.leaves.get(key)
     if leaf is None:
-        return {STR: "", JSON: b"", KEY: b"", INT: 0, BOOL: False, DURATION: 0.0,
-                TIMESTAMP: None, STRLIST: [], STATE: ""}.get(kind)
+        return {
+            STR: "",
+            JSON: b"",
+            KEY: b"",
+            INT: 0,
+            BOOL: False,
+            DURATION: 0.0,
+            TIMESTAMP: None,
+            STRLIST: [],
+            STATE: "",
+        }.get(kind)
     node: Message = msg
     for fd in leaf.path[:-1]:
         node = getattr(node, fd.name)
@@ -369,8 +490,12 @@ def _go_duration(seconds: float) -> str:
     return f"{int(seconds)}s" if float(seconds).is_integer() else f"{seconds!r}s"
 
 
-def write(msg: Message, mm: MessageMap, key: str, kind: str, value: object) -> None:
-    """Put a model value into ``msg``; a slot without a field is skipped."""
+def write(msg: Message, mm: MessageMap, key: str, kind: str, value: Any) -> None:
+    """Put a model value into ``msg``; a slot without a field is skipped.
+
+    ``value``'s type follows ``kind`` (a list of strings for STRLIST, seconds for
+    DURATION and TIMESTAMP ...), hence ``Any``.
+    """
     leaf = mm.leaves.get(key)
     if leaf is None or value is None:
         return
@@ -379,7 +504,7 @@ def write(msg: Message, mm: MessageMap, key: str, kind: str, value: object) -> N
         node = getattr(node, fd.name)
     fd = leaf.field
     if kind == STRLIST:
-        getattr(node, fd.name).extend(str(v) for v in value)  # type: ignore[attr-defined]
+        getattr(node, fd.name).extend(str(v) for v in value)
         return
     if kind == STATE:
         if fd.enum_type is not None:
@@ -392,18 +517,23 @@ def write(msg: Message, mm: MessageMap, key: str, kind: str, value: object) -> N
         setattr(node, fd.name, raw if fd.type == FieldDescriptor.TYPE_BYTES else raw.decode("utf-8", "replace"))
         return
     if kind in (DURATION, TIMESTAMP):
-        seconds = float(value)  # type: ignore[arg-type]
+        seconds = float(value)
         if fd.message_type is not None:
             target = getattr(node, fd.name)
             target.seconds = int(seconds // 1)
-            target.nanos = int(round((seconds - seconds // 1) * 1e9)) % 1_000_000_000
+            target.nanos = round((seconds - seconds // 1) * 1e9) % 1_000_000_000
         elif fd.type == FieldDescriptor.TYPE_STRING:
-            setattr(node, fd.name, _go_duration(seconds) if kind == DURATION else
-                    datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat())
+            setattr(
+                node,
+                fd.name,
+                _go_duration(seconds)
+                if kind == DURATION
+                else datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat(),
+            )
         elif fd.type in _FLOATS:
             setattr(node, fd.name, seconds / _seconds_per_unit(leaf, kind))
         else:
-            setattr(node, fd.name, int(round(seconds / _seconds_per_unit(leaf, kind))))
+            setattr(node, fd.name, round(seconds / _seconds_per_unit(leaf, kind)))
         return
     setattr(node, fd.name, value)
 

@@ -10,11 +10,23 @@ from __future__ import annotations
 from google.protobuf import descriptor_pb2
 
 F = descriptor_pb2.FieldDescriptorProto
-_SCALARS = {F.TYPE_DOUBLE: "double", F.TYPE_FLOAT: "float", F.TYPE_INT64: "int64", F.TYPE_UINT64: "uint64",
-            F.TYPE_INT32: "int32", F.TYPE_FIXED64: "fixed64", F.TYPE_FIXED32: "fixed32", F.TYPE_BOOL: "bool",
-            F.TYPE_STRING: "string", F.TYPE_BYTES: "bytes", F.TYPE_UINT32: "uint32",
-            F.TYPE_SFIXED32: "sfixed32", F.TYPE_SFIXED64: "sfixed64", F.TYPE_SINT32: "sint32",
-            F.TYPE_SINT64: "sint64"}
+_SCALARS = {
+    F.TYPE_DOUBLE: "double",
+    F.TYPE_FLOAT: "float",
+    F.TYPE_INT64: "int64",
+    F.TYPE_UINT64: "uint64",
+    F.TYPE_INT32: "int32",
+    F.TYPE_FIXED64: "fixed64",
+    F.TYPE_FIXED32: "fixed32",
+    F.TYPE_BOOL: "bool",
+    F.TYPE_STRING: "string",
+    F.TYPE_BYTES: "bytes",
+    F.TYPE_UINT32: "uint32",
+    F.TYPE_SFIXED32: "sfixed32",
+    F.TYPE_SFIXED64: "sfixed64",
+    F.TYPE_SINT32: "sint32",
+    F.TYPE_SINT64: "sint64",
+}
 
 
 def _type(field: descriptor_pb2.FieldDescriptorProto) -> str:
@@ -37,8 +49,7 @@ def _message(msg: descriptor_pb2.DescriptorProto, indent: str) -> list[str]:
             key, value = entry.field[0], entry.field[1]
             text = f"map<{_type(key)}, {_type(value)}> {field.name} = {field.number};"
         else:
-            label = ("repeated " if field.label == F.LABEL_REPEATED else
-                     "optional " if field.proto3_optional else "")
+            label = "repeated " if field.label == F.LABEL_REPEATED else "optional " if field.proto3_optional else ""
             text = f"{label}{_type(field)} {field.name} = {field.number};"
         if field.HasField("oneof_index") and not field.proto3_optional:
             oneofs.setdefault(field.oneof_index, []).append(text)
@@ -53,8 +64,7 @@ def _message(msg: descriptor_pb2.DescriptorProto, indent: str) -> list[str]:
 
 
 def _enum(enum: descriptor_pb2.EnumDescriptorProto, indent: str) -> list[str]:
-    return ([f"{indent}enum {enum.name} {{"]
-            + [f"{indent}  {v.name} = {v.number};" for v in enum.value] + [indent + "}"])
+    return [f"{indent}enum {enum.name} {{"] + [f"{indent}  {v.name} = {v.number};" for v in enum.value] + [indent + "}"]
 
 
 def render(proto: descriptor_pb2.FileDescriptorProto) -> str:
@@ -63,9 +73,9 @@ def render(proto: descriptor_pb2.FileDescriptorProto) -> str:
         lines.append(f"package {proto.package};")
     lines += [f'import "{dep}";' for dep in proto.dependency]
     for enum in proto.enum_type:
-        lines += [""] + _enum(enum, "")
+        lines += ["", *_enum(enum, "")]
     for msg in proto.message_type:
-        lines += [""] + _message(msg, "")
+        lines += ["", *_message(msg, "")]
     for service in proto.service:
         lines += ["", f"service {service.name} {{"]
         for m in service.method:

@@ -50,7 +50,7 @@ def _fields(data: bytes, depth: int) -> list[str]:
             size, pos = _varint(data, pos)
             if pos + size > len(data):
                 raise ValueError("truncated length-delimited field")
-            out.append(f"{number}:{describe_len(data[pos:pos + size], depth + 1)}")
+            out.append(f"{number}:{describe_len(data[pos : pos + size], depth + 1)}")
             pos += size
     return out
 

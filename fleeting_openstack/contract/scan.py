@@ -21,30 +21,35 @@ This module does no I/O and knows nothing of fleeting.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Union
+from typing import TYPE_CHECKING, Union
 
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 
-Buffer = Union[bytes, bytearray, memoryview, "mmap.mmap"]  # noqa: F821 - mmap only as a type name
+if TYPE_CHECKING:
+    import mmap
+
+#: What scan() reads: bytes or a mapped binary (no memoryview: the scan needs ``find``).
+Buffer = Union[bytes, bytearray, "mmap.mmap"]
 
 #: FileDescriptorProto's fields: number -> (allowed wire types, repeated).
 _FIELDS: dict[int, tuple[frozenset[int], bool]] = {
-    1: (frozenset({2}), False),   # name
-    2: (frozenset({2}), False),   # package
-    3: (frozenset({2}), True),    # dependency
-    4: (frozenset({2}), True),    # message_type
-    5: (frozenset({2}), True),    # enum_type
-    6: (frozenset({2}), True),    # service
-    7: (frozenset({2}), True),    # extension
-    8: (frozenset({2}), False),   # options
-    9: (frozenset({2}), False),   # source_code_info
+    1: (frozenset({2}), False),  # name
+    2: (frozenset({2}), False),  # package
+    3: (frozenset({2}), True),  # dependency
+    4: (frozenset({2}), True),  # message_type
+    5: (frozenset({2}), True),  # enum_type
+    6: (frozenset({2}), True),  # service
+    7: (frozenset({2}), True),  # extension
+    8: (frozenset({2}), False),  # options
+    9: (frozenset({2}), False),  # source_code_info
     10: (frozenset({0, 2}), True),  # public_dependency (packed or not)
     11: (frozenset({0, 2}), True),  # weak_dependency
     12: (frozenset({2}), False),  # syntax
     14: (frozenset({0}), False),  # edition
-    15: (frozenset({2}), True),   # option_dependency
+    15: (frozenset({2}), True),  # option_dependency
 }
 _NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./")
 _MAX_NAME = 1024
@@ -140,8 +145,11 @@ def _self_consistent(proto: descriptor_pb2.FileDescriptorProto) -> bool:
     prefix = f".{proto.package}." if proto.package else "."
     defined: set[str] = set()
 
-    def collect(scope: str, messages: Iterable[descriptor_pb2.DescriptorProto],
-                enums: Iterable[descriptor_pb2.EnumDescriptorProto]) -> None:
+    def collect(
+        scope: str,
+        messages: Iterable[descriptor_pb2.DescriptorProto],
+        enums: Iterable[descriptor_pb2.EnumDescriptorProto],
+    ) -> None:
         defined.update(scope + e.name for e in enums)
         for msg in messages:
             defined.add(scope + msg.name)
@@ -161,7 +169,7 @@ def _self_consistent(proto: descriptor_pb2.FileDescriptorProto) -> bool:
     for name in used:
         if not name.startswith(prefix):
             continue
-        rest = name[len(prefix):]
+        rest = name[len(prefix) :]
         # ".pkg.Msg" or ".pkg.Msg.Nested" must be here; ".pkg.sub.Msg" may be another package
         if ("." not in rest or prefix + rest.split(".")[0] in defined) and name not in defined:
             return False
@@ -183,7 +191,7 @@ def _read_at(data: Buffer, begin: int, limit: int) -> Embedded | None:
     header = read_varint(data, begin + 1, limit)
     if header is None:
         return None
-    name = bytes(data[header[1]:header[1] + header[0]])
+    name = bytes(data[header[1] : header[1] + header[0]])
     ends, ordered_end = _field_ends(data, begin, limit)
     candidates = ([ordered_end] if ordered_end else []) + sorted(set(ends), reverse=True)
     tried: set[int] = set()

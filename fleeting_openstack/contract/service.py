@@ -4,7 +4,8 @@ The service is not generated code: it serves whatever contract
 :mod:`fleeting_openstack.contract.discovery` found (the runner's own, read from its
 executable, or the built-in reconstruction), with messages built from the
 discovered descriptors and fields mapped by :mod:`fleeting_openstack.contract.mapping`.
-Discovery runs right after the handshake line, and the first RPC waits for it.
+Discovery runs right after the handshake line, and the first RPC waits for it
+(:mod:`fleeting_openstack.contract.served`).
 
 Knows nothing of go-plugin or OpenStack. Every provider error becomes a gRPC
 status whose message names the RPC and the reason: the error type is lost
@@ -16,141 +17,51 @@ once with the request's shape (never its strings).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from fleeting_openstack.contract.instancegroup import (
-    ConnectorConfig, InstanceGroup, InstanceUnhealthy, PartialError, Settings)
+    ConnectorConfig,
+    InstanceGroup,
+    InstanceUnhealthy,
+    PartialError,
+    Settings,
+)
 from fleeting_openstack.contract.kinds import BOOL, DURATION, INT, JSON, KEY, STATE, STR, STRLIST, TIMESTAMP
+from fleeting_openstack.contract.served import ContractHolder, ServedContract
+
+# ContractHolder and ServedContract (contract/served.py) are part of what serving needs.
+__all__ = ["ContractHolder", "FleetingService", "ServedContract", "register"]
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
 
-    from fleeting_openstack.contract import discovery
-    from fleeting_openstack.contract.mapping import MethodMap
+    from fleeting_openstack.contract.mapping import MessageMap, MethodMap
 
 
-class _Lazy:
-    """Modules needed only once a call arrives, imported then (off the handshake's path)."""
-
-    def __getattr__(self, name: str) -> ModuleType:
-        module = importlib.import_module(
-            {"message_factory": "google.protobuf.message_factory", "message": "google.protobuf.message"}.get(name, f"fleeting_openstack.contract.{name}"))
-        setattr(self, name, module)
-        return module
-
-
-_wire = _Lazy()
+# The mapping, discovery and protobuf modules are imported inside the functions that
+# use them: only once a call arrives (or discovery starts), off the handshake's path.
 
 log = logging.getLogger("fleeting_openstack.service")
 
-#: How long the first RPC waits for discovery (it reads at most one binary).
-DISCOVERY_WAIT = 60.0
 _TRANSPORT_PREFIXES = ("/grpc.health.v1.", "/plugin.GRPC")
-_CONNECTOR_KINDS = {"os": STR, "arch": STR, "protocol": STR, "protocol_port": INT, "username": STR,
-                    "password": STR, "key": KEY, "use_static_credentials": BOOL,
-                    "keepalive": DURATION, "timeout": DURATION}
-
-
-@dataclass
-class ServedContract:
-    """A contract with every method mapped, ready to answer calls."""
-
-    contract: discovery.Contract
-    methods: dict[str, MethodMap] = field(default_factory=dict)
-    #: full method path ("/pkg.Service/Name") -> canonical RPC, for every declared method.
-    paths: dict[str, str | None] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, contract: discovery.Contract) -> "ServedContract":
-        served = cls(contract)
-        for method in contract.service.methods:
-            rpc = _wire.mapping.canonical_rpc(method.name)
-            served.paths[f"/{contract.service.full_name}/{method.name}"] = rpc
-            if rpc is None or rpc in served.methods:
-                continue
-            mm = _wire.mapping.map_method(rpc, method)
-            served.methods[rpc] = mm
-            if rpc in _wire.mapping.MAPPED:
-                served.problems.extend(mm.problems)
-        return served
-
-    def summary(self) -> dict[str, Any]:
-        c = self.contract
-        return {"origin": c.origin, "source": c.path or "built-in reconstruction",
-                "sha256": c.sha256[:12], "service": c.service.full_name,
-                "methods": [m.name for m in c.service.methods],
-                "mapping": {rpc: {"method": mm.method.name, "streamed": mm.streamed,
-                                  "request": _wire.mapping.describe(mm.request),
-                                  "response": _wire.mapping.describe(mm.response)}
-                            for rpc, mm in self.methods.items()}}
-
-    def error_text(self) -> str:
-        c = self.contract
-        return (f"the runner's contract ({c.service.full_name} from {c.path or c.origin}) cannot be served: "
-                + "; ".join(self.problems)
-                + " (run `fleeting-plugin-openstack protocol <runner binary>` to see the whole contract)")
-
-
-class ContractHolder:
-    """Discovers the contract once, off the handshake's path, and hands it out."""
-
-    def __init__(self, discover: Callable[[], discovery.Contract] | None = None) -> None:
-        self._discover = discover or (lambda: _wire.discovery.discover())
-        self._ready = threading.Event()
-        self._served: ServedContract | None = None
-        self._started = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        with self._started:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="contract-discovery", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._served = self._discover_and_map()
-        except Exception as exc:  # noqa: BLE001 - discovery must never stop the plugin
-            log.error("contract discovery failed; serving the built-in contract",
-                      extra={"reason": f"{type(exc).__name__}: {exc}"})
-            self._served = ServedContract.of(_wire.discovery.builtin())
-        finally:
-            self._ready.set()
-
-    def _discover_and_map(self) -> ServedContract:
-        started = time.monotonic()
-        contract = self._discover()
-        served = ServedContract.of(contract)
-        seconds = round(time.monotonic() - started, 4)
-        summary = served.summary()
-        if contract.origin == "builtin":
-            log.warning("no fleeting contract found in the runner; serving the built-in reconstruction",
-                        extra={"why": "; ".join(contract.notes) or "not looked for", "seconds": seconds,
-                               "service": summary["service"]})
-        else:
-            log.info("serving the runner's contract", extra={**summary, "seconds": seconds})
-        for rpc, mm in served.methods.items():
-            for what, mmap_ in (("request", mm.request), ("response", mm.response)):
-                if mmap_.unused:
-                    log.debug("fields the plugin does not use", extra={
-                        "rpc": rpc, "part": f"{what} {mmap_.desc.full_name}", "fields": mmap_.unused})
-        return served
-
-    def get(self, timeout: float = DISCOVERY_WAIT) -> ServedContract:
-        self.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError(f"contract discovery did not finish within {timeout:.0f} s")
-        assert self._served is not None
-        return self._served
+_CONNECTOR_KINDS = {
+    "os": STR,
+    "arch": STR,
+    "protocol": STR,
+    "protocol_port": INT,
+    "username": STR,
+    "password": STR,
+    "key": KEY,
+    "use_static_credentials": BOOL,
+    "keepalive": DURATION,
+    "timeout": DURATION,
+}
 
 
 class _Abort(Exception):
@@ -159,14 +70,18 @@ class _Abort(Exception):
         self.code = code
 
 
-def _connector_in(msg: Message, mm: Any) -> ConnectorConfig:
-    values = {k: _wire.mapping.read(msg, mm, f"connector.{k}", kind) for k, kind in _CONNECTOR_KINDS.items()}
-    return ConnectorConfig(**values)  # type: ignore[arg-type]
+def _connector_in(msg: Message, mm: MessageMap) -> ConnectorConfig:
+    from fleeting_openstack.contract import mapping
+
+    values = {k: mapping.read(msg, mm, f"connector.{k}", kind) for k, kind in _CONNECTOR_KINDS.items()}
+    return ConnectorConfig(**values)
 
 
-def _connector_out(msg: Message, mm: Any, cfg: ConnectorConfig) -> None:
+def _connector_out(msg: Message, mm: MessageMap, cfg: ConnectorConfig) -> None:
+    from fleeting_openstack.contract import mapping
+
     for key, kind in _CONNECTOR_KINDS.items():
-        _wire.mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
+        mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
 
 
 class FleetingService(grpc.GenericRpcHandler):
@@ -180,7 +95,7 @@ class FleetingService(grpc.GenericRpcHandler):
         self._logged_unknown: set[str] = set()
 
     # -- dispatch ------------------------------------------------------------------------------
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[bytes, bytes] | None:
         """One raw-bytes streaming handler per method path: which messages it
         speaks is decided inside the call, on a worker thread, because the
         contract may still be being discovered (the server's own thread, which
@@ -191,9 +106,15 @@ class FleetingService(grpc.GenericRpcHandler):
 
         def handle(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
             return self._call(path, requests, context)
+
         return grpc.stream_stream_rpc_method_handler(handle)
 
     def _call(self, path: str, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+        from google.protobuf import message_factory
+        from google.protobuf.message import DecodeError
+
+        from fleeting_openstack.contract import mapping
+
         first = next(iter(requests), b"")
         try:
             served = self.holder.get()
@@ -201,21 +122,25 @@ class FleetingService(grpc.GenericRpcHandler):
             context.abort(grpc.StatusCode.UNAVAILABLE, f"{path}: {exc}")
         if path not in served.paths:
             self._log_unknown(path, f"not a method of {served.contract.service.full_name}", first)
-            context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                          f"unknown method {path}: this plugin serves {served.contract.service.full_name}")
+            context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"unknown method {path}: this plugin serves {served.contract.service.full_name}",
+            )
         rpc = served.paths[path]
         mm = served.methods.get(rpc) if rpc else None
         call = getattr(self, f"_rpc_{mm.rpc.lower()}", None) if mm else None
-        if mm is None or call is None or mm.rpc not in _wire.mapping.MAPPED:
-            context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                          f"{path}: not implemented by fleeting-plugin-openstack"
-                          + (" (no suspend_resume capability)" if rpc in ("Suspend", "Resume") else ""))
+        if mm is None or call is None or mm.rpc not in mapping.MAPPED:
+            context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"{path}: not implemented by fleeting-plugin-openstack"
+                + (" (no suspend_resume capability)" if rpc in ("Suspend", "Resume") else ""),
+            )
         assert mm is not None and call is not None
-        factory_in = _wire.message_factory.GetMessageClass(mm.method.input_type)
-        factory_out = _wire.message_factory.GetMessageClass(mm.method.output_type)
+        factory_in = message_factory.GetMessageClass(mm.method.input_type)
+        factory_out = message_factory.GetMessageClass(mm.method.output_type)
         try:
             request = factory_in.FromString(first)
-        except _wire.message.DecodeError as exc:
+        except DecodeError as exc:
             self._log_unknown(path, f"request does not decode as {mm.method.input_type.full_name}", first)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{mm.rpc}: undecodable request: {exc}")
         result = self._guard(mm, served, lambda: call(request, mm, factory_out), context)
@@ -223,23 +148,30 @@ class FleetingService(grpc.GenericRpcHandler):
             yield message.SerializeToString()
 
     def _log_unknown(self, path: str, why: str, request: bytes) -> None:
+        from fleeting_openstack.contract import rawfields
+
         with self._lock:
             if path in self._logged_unknown:
                 return
             self._logged_unknown.add(path)
-        log.error("the runner called a method this plugin does not serve", extra={
-            "method": path, "why": why, "request": _wire.rawfields.describe(request)})
+        log.error(
+            "the runner called a method this plugin does not serve",
+            extra={"method": path, "why": why, "request": rawfields.describe(request)},
+        )
 
-    def _guard(self, mm: MethodMap, served: ServedContract, call: Callable[[], Any],
-               context: grpc.ServicerContext) -> Any:
+    def _guard(
+        self, mm: MethodMap, served: ServedContract, call: Callable[[], Any], context: grpc.ServicerContext
+    ) -> Any:
         """Log, time, and turn exceptions into readable gRPC statuses named after the RPC."""
         name, started = mm.rpc, time.monotonic()
         try:
             if name == "Init" and served.problems:
                 raise _Abort(grpc.StatusCode.UNKNOWN, served.error_text())
             if name != "Init" and not self.initialized.is_set():
-                raise _Abort(grpc.StatusCode.FAILED_PRECONDITION,
-                             "the plugin was not initialised (Init failed or was not called)")
+                raise _Abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    "the plugin was not initialised (Init failed or was not called)",
+                )
             response = call()
         except _Abort as exc:
             context.abort(exc.code, f"{name}: {exc}")
@@ -248,35 +180,42 @@ class FleetingService(grpc.GenericRpcHandler):
             context.abort(grpc.StatusCode.UNAVAILABLE, f"instance unhealthy: {exc}")
         except NotImplementedError as exc:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name}: {exc or 'not supported'}")
-        except Exception as exc:  # noqa: BLE001 - every error must reach the runner as words
-            log.error("%s failed: %s", name, exc, extra={"rpc": name},
-                      exc_info=log.isEnabledFor(logging.DEBUG))
+        except Exception as exc:  # every error must reach the runner as words
+            log.error("%s failed: %s", name, exc, extra={"rpc": name}, exc_info=log.isEnabledFor(logging.DEBUG))
             context.abort(grpc.StatusCode.UNKNOWN, f"{name}: {exc}")
         log.log(5, "rpc done", extra={"rpc": name, "seconds": round(time.monotonic() - started, 4)})
         return response
 
     # -- the RPCs --------------------------------------------------------------------------------
     def _rpc_init(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        config = _wire.mapping.read(request, mm.request, "config", JSON)
+        from fleeting_openstack.contract import mapping
+
+        config = mapping.read(request, mm.request, "config", JSON)
         settings = Settings(connector=_connector_in(request, mm.request))
-        info = self.provider.init(bytes(config), settings)  # type: ignore[arg-type]
+        info = self.provider.init(bytes(config), settings)
         self.initialized.set()
         log.info("initialised", extra={"id": info.id, "max_size": info.max_size, "version": info.version})
         response = out()
-        for key, kind, value in (("id", STR, info.id), ("max_size", INT, info.max_size),
-                                 ("version", STR, info.version), ("build_info", STR, info.build_info),
-                                 ("capabilities", STRLIST, list(info.capabilities))):
-            _wire.mapping.write(response, mm.response, key, kind, value)
+        for key, kind, value in (
+            ("id", STR, info.id),
+            ("max_size", INT, info.max_size),
+            ("version", STR, info.version),
+            ("build_info", STR, info.build_info),
+            ("capabilities", STRLIST, list(info.capabilities)),
+        ):
+            mapping.write(response, mm.response, key, kind, value)
         return response
 
     def _rpc_update(self, request: Message, mm: MethodMap, out: type[Message]) -> Message | list[Message]:
+        from fleeting_openstack.contract import mapping
+
         instances = list(self.provider.update())
         if mm.streamed:
             messages = []
             for instance_id, state in instances:
                 msg = out()
-                _wire.mapping.write(msg, mm.response, "id", STR, instance_id)
-                _wire.mapping.write(msg, mm.response, "state", STATE, state.value)
+                mapping.write(msg, mm.response, "id", STR, instance_id)
+                mapping.write(msg, mm.response, "state", STATE, state.value)
                 messages.append(msg)
             return messages
         response = out()
@@ -288,46 +227,61 @@ class FleetingService(grpc.GenericRpcHandler):
         container = getattr(node, leaf.field.name)
         for instance_id, state in instances:
             element = container.add()
-            _wire.mapping.write(element, element_map, "id", STR, instance_id)
-            _wire.mapping.write(element, element_map, "state", STATE, state.value)
+            mapping.write(element, element_map, "id", STR, instance_id)
+            mapping.write(element, element_map, "state", STATE, state.value)
         return response
 
     def _rpc_increase(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        delta = int(_wire.mapping.read(request, mm.request, "delta", INT))  # type: ignore[call-overload]
+        from fleeting_openstack.contract import mapping
+
+        delta = int(mapping.read(request, mm.request, "delta", INT))
         if delta < 0:
             raise ValueError(f"delta must not be negative, got {delta}")
         response = out()
         try:
-            done: object = self.provider.increase(delta)
+            done = self.provider.increase(delta)
         except PartialError as exc:
+            if not isinstance(exc.done, int):
+                raise TypeError(f"a partial Increase reports a count, got {exc.done!r}") from exc
             done = exc.done
-            _wire.mapping.write(response, mm.response, "error", STR, str(exc))
-        _wire.mapping.write(response, mm.response, "succeeded", INT, int(done))  # type: ignore[call-overload]
+            mapping.write(response, mm.response, "error", STR, str(exc))
+        mapping.write(response, mm.response, "succeeded", INT, int(done))
         return response
 
     def _rpc_decrease(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        ids = _wire.mapping.read(request, mm.request, "instances", STRLIST)
+        from fleeting_openstack.contract import mapping
+
+        ids = mapping.read(request, mm.request, "instances", STRLIST)
         response = out()
         try:
-            done: object = list(self.provider.decrease(list(ids)))  # type: ignore[call-overload]
+            done = list(self.provider.decrease(list(ids)))
         except PartialError as exc:
-            done = list(exc.done)  # type: ignore[arg-type]
-            _wire.mapping.write(response, mm.response, "error", STR, str(exc))
-        _wire.mapping.write(response, mm.response, "succeeded", STRLIST, done)
+            if isinstance(exc.done, int):
+                raise TypeError(f"a partial Decrease reports the IDs it removed, got {exc.done!r}") from exc
+            done = list(exc.done)
+            mapping.write(response, mm.response, "error", STR, str(exc))
+        mapping.write(response, mm.response, "succeeded", STRLIST, done)
         return response
 
     def _rpc_connectinfo(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        info = self.provider.connect_info(str(_wire.mapping.read(request, mm.request, "id", STR)))
+        from fleeting_openstack.contract import mapping
+
+        info = self.provider.connect_info(str(mapping.read(request, mm.request, "id", STR)))
         response = out()
-        for key, kind, value in (("id", STR, info.id), ("internal_addr", STR, info.internal_addr),
-                                 ("external_addr", STR, info.external_addr),
-                                 ("expires", TIMESTAMP, info.expires or None)):
-            _wire.mapping.write(response, mm.response, key, kind, value)
+        for key, kind, value in (
+            ("id", STR, info.id),
+            ("internal_addr", STR, info.internal_addr),
+            ("external_addr", STR, info.external_addr),
+            ("expires", TIMESTAMP, info.expires or None),
+        ):
+            mapping.write(response, mm.response, key, kind, value)
         _connector_out(response, mm.response, info.connector)
         return response
 
     def _rpc_heartbeat(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        self.provider.heartbeat(str(_wire.mapping.read(request, mm.request, "id", STR)))
+        from fleeting_openstack.contract import mapping
+
+        self.provider.heartbeat(str(mapping.read(request, mm.request, "id", STR)))
         return out()
 
     def _rpc_shutdown(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
@@ -335,8 +289,7 @@ class FleetingService(grpc.GenericRpcHandler):
         return out()
 
 
-def register(server: grpc.Server, provider: InstanceGroup,
-             holder: ContractHolder | None = None) -> FleetingService:
+def register(server: grpc.Server, provider: InstanceGroup, holder: ContractHolder | None = None) -> FleetingService:
     """Serve ``provider`` under the contract ``holder`` discovers (started by the caller)."""
     servicer = FleetingService(provider, holder or ContractHolder())
     server.add_generic_rpc_handlers((servicer,))

@@ -16,11 +16,26 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Any
 
 #: Keys whose values are secret in OpenStack request and response bodies and headers.
-SECRET_KEYS = ("adminPass", "admin_pass", "user_data", "password", "secret", "application_credential_secret",
-               "token", "X-Auth-Token", "X-Subject-Token", "X-Service-Token", "private_key", "key_pair",
-               "personality", "contents", "authorization")
+SECRET_KEYS = (
+    "adminPass",
+    "admin_pass",
+    "user_data",
+    "password",
+    "secret",
+    "application_credential_secret",
+    "token",
+    "X-Auth-Token",
+    "X-Subject-Token",
+    "X-Service-Token",
+    "private_key",
+    "key_pair",
+    "personality",
+    "contents",
+    "authorization",
+)
 _LIBRARIES = ("keystoneauth", "openstack", "urllib3", "requests", "stevedore", "os_service_types")
 
 _KEYS = "|".join(re.escape(k) for k in SECRET_KEYS)
@@ -37,8 +52,7 @@ _lock = threading.Lock()
 
 def redact(text: str) -> str:
     text = _QUOTED.sub(lambda m: f"{m.group(1)}{m.group(2)}***{m.group(2)}", text)
-    text = _HEADER.sub(lambda m: m.group(1) + ("***" if not m.group(2).startswith("{SHA256}") else m.group(2)),
-                       text)
+    text = _HEADER.sub(lambda m: m.group(1) + ("***" if not m.group(2).startswith("{SHA256}") else m.group(2)), text)
     return _TOKEN_ID.sub(r"\1***\3", text)
 
 
@@ -54,7 +68,7 @@ def install() -> None:
             return
         previous = logging.getLogRecordFactory()
 
-        def factory(*args, **kwargs):  # noqa: ANN002, ANN003
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
             if _is_library(record.name):
                 try:

@@ -16,8 +16,12 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from fleeting_openstack.config import PluginConfig
 
 log = logging.getLogger("fleeting_openstack.retry")
 
@@ -38,7 +42,7 @@ class RetryPolicy:
     clock: Callable[[], float] = time.monotonic
 
     def delay(self, attempt: int) -> float:
-        return random.uniform(self.base / 2, min(self.cap, self.base * (2 ** attempt)))
+        return random.uniform(self.base / 2, min(self.cap, self.base * (2**attempt)))
 
     def run(self, fn: Callable[[], T], what: str) -> T:
         """Call ``fn`` until it succeeds, fails for good, or the budget is spent."""
@@ -55,18 +59,20 @@ class RetryPolicy:
                 left = deadline - self.clock()
                 if wait > left:
                     if attempt:
-                        _note(exc, f"(gave up after {attempt + 1} attempts within retry_budget "
-                                   f"{self.budget:g}s)")
+                        _note(exc, f"(gave up after {attempt + 1} attempts within retry_budget {self.budget:g}s)")
                     raise
                 attempt += 1
                 log.debug("retrying %s in %.2fs (attempt %d): %s", what, wait, attempt + 1, exc)
                 self.sleep(wait)
 
 
-def connect_options(cfg: Any) -> dict[str, Any]:
+def connect_options(cfg: PluginConfig) -> dict[str, Any]:
     """Cloud.connect's timeouts and retry policy from a PluginConfig."""
-    return {"timeout": cfg.api_timeout, "connect_timeout": cfg.api_connect_timeout,
-            "retry": RetryPolicy(budget=cfg.retry_budget)}
+    return {
+        "timeout": cfg.api_timeout,
+        "connect_timeout": cfg.api_connect_timeout,
+        "retry": RetryPolicy(budget=cfg.retry_budget),
+    }
 
 
 def retriable(exc: BaseException) -> bool:
@@ -83,7 +89,7 @@ def retry_after(exc: BaseException) -> float | None:
 
 def _note(exc: BaseException, text: str) -> None:
     if exc.args and isinstance(exc.args[0], str) and text not in exc.args[0]:
-        exc.args = (f"{exc.args[0]} {text}",) + tuple(exc.args[1:])
+        exc.args = (f"{exc.args[0]} {text}", *exc.args[1:])
 
 
 def parse_retry_after(value: str | None) -> float | None:

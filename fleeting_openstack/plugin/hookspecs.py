@@ -39,7 +39,8 @@ firstresult answer marks its impl ``tryfirst=True``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
@@ -94,9 +95,7 @@ def fleeting_register_strategies(registry: StrategyRegistry) -> None:
 
 
 @hookspec
-def fleeting_check_config(
-    user_data: str | None, options: Mapping[str, Any], strategy: str
-) -> list[str] | None:
+def fleeting_check_config(user_data: str | None, options: Mapping[str, Any], strategy: str) -> list[str] | None:
     """Report every problem with the operator's user_data and options (at Init).
 
     Return a list of human-readable error messages (empty or None: no
@@ -116,9 +115,7 @@ def fleeting_check_config(
 
 
 @hookspec(firstresult=True)
-def fleeting_default_username(
-    image: ImageInfo, options: Mapping[str, Any], strategy: str
-) -> str | None:
+def fleeting_default_username(image: ImageInfo, options: Mapping[str, Any], strategy: str) -> str | None:
     """Name the login user when the operator did not configure one.
 
     Return the user name, or None for "no opinion". The provider asks only
@@ -152,9 +149,7 @@ def fleeting_wants_generated_key(options: Mapping[str, Any], strategy: str) -> b
 
 
 @hookspec(firstresult=True)
-def fleeting_key_type(
-    image: ImageInfo, options: Mapping[str, Any], strategy: str
-) -> str | None:
+def fleeting_key_type(image: ImageInfo, options: Mapping[str, Any], strategy: str) -> str | None:
     """Choose the generated key's type: ``"ed25519"`` or ``"rsa"``.
 
     None: no opinion (default ``ed25519``). RSA is for images whose sshd
@@ -194,9 +189,7 @@ def fleeting_build_user_data(ctx: InstanceContext, strategy: str) -> str | None:
 
 
 @hookspec
-def fleeting_customize_user_data(
-    ctx: InstanceContext, user_data: str | None, strategy: str
-) -> str | None:
+def fleeting_customize_user_data(ctx: InstanceContext, user_data: str | None, strategy: str) -> str | None:
     """Adapt the user_data for this site, whatever the strategy.
 
     Return the new user_data, or None to leave it unchanged.
@@ -246,9 +239,7 @@ def fleeting_inject_credentials(
 
 
 @hookspec(firstresult=True)
-def fleeting_readiness(
-    observation: Observation, options: Mapping[str, Any], strategy: str
-) -> ReadinessResult | None:
+def fleeting_readiness(observation: Observation, options: Mapping[str, Any], strategy: str) -> ReadinessResult | None:
     """Decide from what the cloud shows whether an ACTIVE server has booted.
 
     Asked only for ACTIVE servers (the facade answers for other statuses).

@@ -37,7 +37,8 @@ Filters, expressions and unknown names (``{{fleeting.instance}}``,
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.plugin.types import UserDataError
 
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
     from fleeting_openstack.plugin.types import InstanceContext
 
 __all__ = [
-    "VARIABLES",
     "SAMPLE_VALUES",
+    "VARIABLES",
     "TemplateError",
     "find_errors",
     "render",
@@ -102,8 +103,7 @@ def find_errors(text: str | None) -> list[str]:
             )
         elif whole.group(1) not in VARIABLES:
             errors.append(
-                f"user_data line {line}: unknown template variable 'fleeting.{whole.group(1)}'; "
-                f"known: {known}"
+                f"user_data line {line}: unknown template variable 'fleeting.{whole.group(1)}'; known: {known}"
             )
     return errors
 

@@ -11,26 +11,33 @@ All of them are frozen dataclasses; mapping fields are wrapped in a read-only
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal, TypeGuard
 
 __all__ = [
-    "KeyType",
     "KEY_TYPES",
     "ImageInfo",
     "InstanceContext",
     "InstanceCredentials",
+    "KeyType",
     "Observation",
-    "ReadinessState",
     "ReadinessResult",
+    "ReadinessState",
     "StrategyError",
     "UserDataError",
+    "is_key_type",
 ]
 
 #: SSH key types a strategy may ask for (see ``fleeting_key_type``).
 KeyType = Literal["ed25519", "rsa"]
-KEY_TYPES: tuple[str, ...] = ("ed25519", "rsa")
+KEY_TYPES: tuple[KeyType, ...] = ("ed25519", "rsa")
+
+
+def is_key_type(value: object) -> TypeGuard[KeyType]:
+    """True when ``value`` is one of :data:`KEY_TYPES`."""
+    return value in KEY_TYPES
 
 
 class StrategyError(Exception):
@@ -182,13 +189,13 @@ class ReadinessResult:
     reason: str = ""
 
     @classmethod
-    def ready(cls, reason: str = "") -> "ReadinessResult":
+    def ready(cls, reason: str = "") -> ReadinessResult:
         return cls(ReadinessState.READY, reason)
 
     @classmethod
-    def waiting(cls, reason: str = "") -> "ReadinessResult":
+    def waiting(cls, reason: str = "") -> ReadinessResult:
         return cls(ReadinessState.WAITING, reason)
 
     @classmethod
-    def failed(cls, reason: str = "") -> "ReadinessResult":
+    def failed(cls, reason: str = "") -> ReadinessResult:
         return cls(ReadinessState.FAILED, reason)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from fleeting_openstack.openstack.client import Address, Image, Server
-    from fleeting_openstack.provider.group import Resolved
+    from fleeting_openstack.openstack.resources import Resolved
 
 log = logging.getLogger("fleeting_openstack.provider")
 

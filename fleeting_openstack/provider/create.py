@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.plugin.types import ImageInfo
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
-    from fleeting_openstack.provider.group import Resolved
+    from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.provider.keys import KeyStore
     from fleeting_openstack.provider.limiter import Choices, CreateBreaker
 
@@ -119,7 +119,8 @@ class Creator:
         from fleeting_openstack.openstack.client import CloudError
         from fleeting_openstack.plugin import userdata
         from fleeting_openstack.provider import metrics
-        from fleeting_openstack.provider.group import image_info
+        from fleeting_openstack.openstack.nova import create_request
+        from fleeting_openstack.openstack.resources import image_info
         from fleeting_openstack.provider.keys import new_salt
         from fleeting_openstack.provider.limiter import is_capacity
 
@@ -148,8 +149,8 @@ class Creator:
         server_id = None
         while server_id is None:
             choice = self.choices.current
-            request = cfg.server_spec.nova_request(
-                image_ref=res.image_ref, flavor_ref=choice[0], user_data=user_data,
+            request = create_request(
+                cfg.server_spec, image_ref=res.image_ref, flavor_ref=choice[0], user_data=user_data,
                 metadata=metadata, tags=tags if self.tags_in_body else ())
             request["server"]["name"] = name
             if choice[1]:

@@ -8,24 +8,44 @@
 * **Released with the server** (Decrease, a server the plugin deletes), and
   **never leaked**: at every full resync of the group, a floating IP whose
   description names this group but whose server is no longer a member is
-  released, so what a crashed plugin left is collected after its restart.
+  released, so what a crashed plugin left is collected after its restart
+  (the rule is :func:`.leaks.stray_floating_ips`, next to ``reap``'s).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from fleeting_openstack.openstack.models import Server
+from fleeting_openstack.provider.leaks import floating_ip_description as description
+from fleeting_openstack.provider.leaks import floating_ip_server, stray_floating_ips
+
+if TYPE_CHECKING:
+    from fleeting_openstack.contract.instancegroup import State
+    from fleeting_openstack.provider.groupview import GroupView
 
 log = logging.getLogger("fleeting_openstack.floatingip")
 
+__all__ = ["FloatingIPCloud", "FloatingIPs", "description"]
 
-def description(group_tag: str, server_id: str) -> str:
-    return f"{group_tag} server={server_id}"
+
+class FloatingIPCloud(Protocol):
+    """The adapter's Neutron calls (:mod:`fleeting_openstack.openstack.neutron`) this module makes."""
+
+    def network_id(self, ref: str) -> str | None: ...
+    def server_ports(self, server_id: str) -> list[dict[str, Any]]: ...
+    def floating_ips(self, network_id: str) -> list[dict[str, Any]]: ...
+    def create_floating_ip(self, network_id: str, port_id: str, description: str) -> dict[str, Any]: ...
+    def delete_floating_ip(self, fip_id: str) -> None: ...
 
 
 class FloatingIPs:
-    def __init__(self, cloud: Any, pool_ref: str, group_tag: str) -> None:
+    """The group's floating IPs: one per ACTIVE member, released when the member goes."""
+
+    def __init__(self, cloud: FloatingIPCloud, pool_ref: str, group_tag: str) -> None:
         self.cloud = cloud
         self.pool_ref = pool_ref
         self.group_tag = group_tag
@@ -39,26 +59,17 @@ class FloatingIPs:
         self.pool_id = self.cloud.network_id(self.pool_ref)
         return self.pool_id
 
-    def _server_of(self, fip: dict[str, Any]) -> str | None:
-        text = fip.get("description") or ""
-        prefix = self.group_tag + " server="
-        return text[len(prefix):] if text.startswith(prefix) else None
-
     def sync(self, members: Iterable[str]) -> None:
         """Reload the group's floating IPs; release the ones whose server is gone."""
         if not self.pool_id:
             return
-        live = set(members)
-        found: dict[str, dict[str, Any]] = {}
-        for fip in self.cloud.floating_ips(self.pool_id):
-            server = self._server_of(fip)
-            if server is None:
-                continue
-            if server in live and server not in found:
-                found[server] = fip
-                continue
-            log.info("releasing a floating IP whose server left the group",
-                     extra={"floating_ip": fip.get("floating_ip_address"), "server": server})
+        found, strays = stray_floating_ips(self.cloud.floating_ips(self.pool_id), self.group_tag, members)
+        for fip in strays:
+            server = floating_ip_server(fip.get("description") or "", self.group_tag)
+            log.info(
+                "releasing a floating IP whose server left the group",
+                extra={"floating_ip": fip.get("floating_ip_address"), "server": server},
+            )
             try:
                 self.cloud.delete_floating_ip(fip["id"])
             except Exception as exc:  # noqa: BLE001 - tried again at the next resync
@@ -67,7 +78,7 @@ class FloatingIPs:
             self.by_server = found
             self._loaded = True
 
-    def ensure(self, server: Any) -> None:
+    def ensure(self, server: Server) -> None:
         """Give an ACTIVE member its floating IP if it has none yet."""
         if not self.pool_id:
             return
@@ -82,17 +93,17 @@ class FloatingIPs:
         if not ports:
             return  # no port yet: the next Update tries again
         try:
-            fip = self.cloud.create_floating_ip(self.pool_id, sorted(ports, key=lambda p: p["id"])[0]["id"],
-                                                description(self.group_tag, server.id))
+            fip = self.cloud.create_floating_ip(
+                self.pool_id, sorted(ports, key=lambda p: p["id"])[0]["id"], description(self.group_tag, server.id)
+            )
         except Exception:
             self._loaded = False  # it may exist all the same: look before creating another
             raise
         with self._lock:
             self.by_server[server.id] = fip
-        log.info("floating IP attached", extra={"server": server.id,
-                                                "floating_ip": fip.get("floating_ip_address")})
+        log.info("floating IP attached", extra={"server": server.id, "floating_ip": fip.get("floating_ip_address")})
 
-    def on_update(self, view: Any, evaluated: list) -> None:
+    def on_update(self, view: GroupView | None, evaluated: Sequence[tuple[Server, State]]) -> None:
         """Update's part: after a full resync release strays; give ACTIVE members their floating IP.
         Never fails Update (tried again at the next one)."""
         from fleeting_openstack.contract.instancegroup import State

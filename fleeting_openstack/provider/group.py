@@ -33,7 +33,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fleeting_openstack import __version__
 
@@ -54,6 +54,7 @@ from fleeting_openstack.transport import hclog
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.openstack.client import Server
+    from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.provider.access import Access
     from fleeting_openstack.provider.addresses import Addresses, ServerImages
@@ -68,88 +69,6 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.verdicts import Verdicts
 
 log = logging.getLogger("fleeting_openstack.provider")
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """What Init resolved once, so Increase does no lookups."""
-
-    image: Any  # openstack.Image
-    image_ref: str | None
-    flavor_ref: str
-    username: str
-    internal_network: str | None
-    external_network: str | None
-
-
-def resolve_resources(cloud: Any, cfg: Any, problems: list[str]) -> Resolved:
-    """Look up everything server_spec references; append "path: problem" for each miss.
-
-    Shared by Init and ``validate --check-cloud``. ``username`` is left empty.
-    """
-    from fleeting_openstack.openstack.client import NotFound
-
-    spec = cfg.server_spec
-    body = spec.body
-    image = None
-    image_ref = body.get("imageRef") or None
-    try:
-        if image_ref or body.get("image_name"):
-            image = cloud.image(ref=image_ref, name=body.get("image_name"))
-            image_ref = image.id
-        else:
-            boot = [b for b in body.get("block_device_mapping_v2", [])
-                    if b.get("source_type") == "image" and str(b.get("boot_index", "0")) == "0"]
-            if boot:
-                image = cloud.image(ref=boot[0].get("uuid"))
-    except NotFound as exc:
-        problems.append(f"server_spec.{'imageRef' if body.get('imageRef') else 'image_name'}: {exc}")
-    flavor_ref = ""
-    try:
-        flavor_ref = cloud.flavor_id(ref=body.get("flavorRef"), name=body.get("flavor_name"))
-    except NotFound as exc:
-        problems.append(f"server_spec.{'flavorRef' if body.get('flavorRef') else 'flavor_name'}: {exc}")
-    networks = body.get("networks")
-    if isinstance(networks, list):
-        for i, net in enumerate(networks):
-            if net.get("uuid") and not cloud.network_exists(net["uuid"]):
-                problems.append(f"server_spec.networks[{i}].uuid: network {net['uuid']} not found")
-            if net.get("port") and not cloud.port_exists(net["port"]):
-                problems.append(f"server_spec.networks[{i}].port: port {net['port']} not found")
-    for i, group in enumerate(body.get("security_groups") or []):
-        ref = group.get("name") if isinstance(group, dict) else group
-        if ref and not cloud.security_group_exists(ref):
-            problems.append(f"server_spec.security_groups[{i}]: security group {ref!r} not found")
-    if body.get("key_name") and not cloud.keypair_exists(body["key_name"]):
-        problems.append(f"server_spec.key_name: keypair {body['key_name']!r} not found")
-    group = (spec.scheduler_hints or {}).get("group")
-    if group and not cloud.server_group_exists(group):
-        problems.append(f"server_spec.scheduler_hints.group: server group {group} not found")
-
-    internal = external = None
-    if cfg.address.internal_network:
-        internal = cloud.network_name(cfg.address.internal_network)
-        if internal is None:
-            problems.append(f"address.internal_network: network {cfg.address.internal_network!r} not found")
-    if cfg.address.external_network:
-        external = cloud.network_name(cfg.address.external_network)
-        if external is None:
-            problems.append(f"address.external_network: network {cfg.address.external_network!r} not found")
-    return Resolved(image=image, image_ref=image_ref, flavor_ref=flavor_ref, username="",
-                    internal_network=internal, external_network=external)
-
-
-def image_info(image: Any, placeholder: bool = False) -> Any:
-    """The strategies' view of a Glance image (they never see SDK objects)."""
-    from fleeting_openstack.plugin.types import ImageInfo
-
-    if image is None:
-        return ImageInfo(id="") if placeholder else None
-    p = image.properties
-    return ImageInfo(id=image.id, name=image.name, properties=p,
-                     os_admin_user=p.get("os_admin_user"), os_type=p.get("os_type"),
-                     os_distro=p.get("os_distro"),
-                     architecture=p.get("architecture") or p.get("hw_architecture"))
 
 
 class OpenStackProvider:
@@ -222,7 +141,7 @@ class OpenStackProvider:
         from fleeting_openstack.config import ConfigError, load_plugin_config
         from fleeting_openstack.config.identity import name_prefix
         from fleeting_openstack.config.units import microversion_tuple
-        from fleeting_openstack.plugin.manager import StrategyManager
+        from fleeting_openstack.plugin.manager import default_manager
         from fleeting_openstack.provider import initchecks, safety
         from fleeting_openstack.provider.access import Access
         from fleeting_openstack.provider.addresses import Addresses, ServerImages
@@ -252,7 +171,7 @@ class OpenStackProvider:
             except (OSError, ValueError) as exc:
                 raise ValueError(f"metrics.listen: cannot serve metrics on {cfg.metrics_listen}: {exc}") from None
 
-        manager = StrategyManager.load()
+        manager = default_manager()
         for info in manager.installed():
             log.debug("plugin loaded", extra={"plugin": info.name, "version": info.version,
                                               "strategies": list(info.strategies)})

@@ -24,7 +24,7 @@ response carries a ``Date`` header (else the plugin's clock), minus
 clocks drift, so consecutive windows overlap; applying a change twice is
 harmless. What a delta cannot see is caught by the next full resync: a tag
 removed from a server (Nova does not touch ``updated_at`` for tags) or a
-rename away from the prefix. The correctness tests (tests/test_groupview_devcloud.py)
+rename away from the prefix. The correctness tests (tests/devcloud/test_groupview_devcloud.py)
 run against the real devcloud with a short resync interval.
 """
 

@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fleeting_openstack.config import PluginConfig
+    from fleeting_openstack.contract.instancegroup import ConnectorConfig
+    from fleeting_openstack.openstack.client import Cloud
+    from fleeting_openstack.openstack.resources import Resolved
+    from fleeting_openstack.plugin.manager import BoundStrategy
+    from fleeting_openstack.provider.keys import KeyStore
 
 
 @dataclass
@@ -27,26 +35,27 @@ class InitChecks:
     (unknown strategy, the cloud cannot be reached); ``problems``: ``"path: message"``
     lines, each enough to fail Init; ``resolved``: (path, what it resolved to, with ids)."""
 
-    strategy: Any = None
-    cloud: Any = None
-    resolved: Any = None  # provider.Resolved
-    keys: Any = None  # credentials.KeyStore when keys == "open"
+    strategy: BoundStrategy | None = None
+    cloud: Cloud | None = None
+    resolved: Resolved | None = None
+    keys: KeyStore | None = None  # when keys == "open"
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
     fatal_key: str = ""
     summary: list[tuple[str, str]] = field(default_factory=list)
 
 
-def run(cfg: Any, connector: Any, *, keys: str = "open",
-        say: Callable[[str], None] = lambda text: None) -> InitChecks:
+def run(
+    cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open", say: Callable[[str], None] = lambda text: None
+) -> InitChecks:
     """Run Init's checks for ``cfg`` with the runner's ``connector`` config."""
     from fleeting_openstack.openstack.client import Cloud, CloudError
-    from fleeting_openstack.plugin.manager import StrategyManager, UnknownStrategyError
+    from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     out = InitChecks()
     say(f"loading boot strategy {cfg.strategy}")
     try:
-        out.strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+        out.strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
     except UnknownStrategyError as exc:
         out.fatal, out.fatal_key = str(exc), "strategy"
         return out
@@ -70,53 +79,40 @@ def run(cfg: Any, connector: Any, *, keys: str = "open",
     return out
 
 
-def _resolve(out: InitChecks, cfg: Any, connector: Any, keys: str, say: Callable[[str], None]) -> None:
+def _resolve(
+    out: InitChecks, cfg: PluginConfig, connector: ConnectorConfig, keys: str, say: Callable[[str], None]
+) -> None:
+    from fleeting_openstack.openstack.resources import Resolved, image_info, resolve_resources
     from fleeting_openstack.provider.keys import KeyStore, KeyStoreError
-    from fleeting_openstack.provider.group import Resolved, image_info, resolve_resources
 
     problems = out.problems
-    found = resolve_resources(out.cloud, cfg, problems)
+    assert out.cloud is not None and out.strategy is not None  # run() returned before otherwise
+    found = resolve_resources(out.cloud, cfg, problems, out.summary)
     image, strategy = found.image, out.strategy
-    body = cfg.server_spec.body
-    if image is not None:
-        out.summary.append(("server_spec.image", f"image {image.name!r} ({image.id})"))
-    if found.flavor_ref:
-        out.summary.append(("server_spec.flavor",
-                            f"flavor {body.get('flavor_name') or body.get('flavorRef')!r} ({found.flavor_ref})"))
-    networks = body.get("networks")
-    if isinstance(networks, list):
-        for i, net in enumerate(networks):
-            for kind in ("uuid", "port"):
-                if net.get(kind):
-                    out.summary.append((f"server_spec.networks[{i}].{kind}",
-                                        f"{'network' if kind == 'uuid' else 'port'} {net[kind]}"))
-    for i, group in enumerate(body.get("security_groups") or []):
-        ref = group.get("name") if isinstance(group, dict) else group
-        out.summary.append((f"server_spec.security_groups[{i}]", f"security group {ref!r}"))
-    if body.get("key_name"):
-        out.summary.append(("server_spec.key_name", f"keypair {body['key_name']!r}"))
-    hint = (cfg.server_spec.scheduler_hints or {}).get("group")
-    if hint:
-        out.summary.append(("server_spec.scheduler_hints.group", f"server group {hint}"))
-    for label, value in (("address.internal_network", found.internal_network),
-                         ("address.external_network", found.external_network)):
-        if value:
-            out.summary.append((label, f"network {value!r}"))
 
     info = image_info(image)
     from_strategy = strategy.default_username(info) if info else None
     username = connector.username or from_strategy or (info.os_admin_user if info else None) or ""
-    source = "connector_config.username" if connector.username else \
-        f"strategy {strategy.name} for this image" if from_strategy else "image property os_admin_user"
+    source = (
+        "connector_config.username"
+        if connector.username
+        else f"strategy {strategy.name} for this image"
+        if from_strategy
+        else "image property os_admin_user"
+    )
     if not username and connector.protocol in ("", "ssh"):
-        problems.append("no login user: set connector_config.username, or the image property "
-                        "os_admin_user, or use a strategy that names one")
+        problems.append(
+            "no login user: set connector_config.username, or the image property "
+            "os_admin_user, or use a strategy that names one"
+        )
     elif username:
         out.summary.append(("connector_config.username", f"login user {username!r} ({source})"))
     if connector.use_static_credentials:
         if not connector.key and not connector.password:
-            problems.append("use_static_credentials = true needs connector_config.key_path "
-                            "(the private key of server_spec.key_name) or password")
+            problems.append(
+                "use_static_credentials = true needs connector_config.key_path "
+                "(the private key of server_spec.key_name) or password"
+            )
     elif strategy.wants_generated_key:
         say(f"checking the state directory {cfg.credentials.state_dir}")
         try:
@@ -129,8 +125,15 @@ def _resolve(out: InitChecks, cfg: Any, connector: Any, keys: str, say: Callable
         except KeyStoreError as exc:
             problems.append(f"credentials.state_dir: {exc}")
     else:
-        problems.append(f"strategy {strategy.name!r} injects no credentials: set "
-                        "connector_config.use_static_credentials = true with key_path or password")
-    out.resolved = Resolved(image=image, image_ref=found.image_ref, flavor_ref=found.flavor_ref,
-                            username=username, internal_network=found.internal_network,
-                            external_network=found.external_network)
+        problems.append(
+            f"strategy {strategy.name!r} injects no credentials: set "
+            "connector_config.use_static_credentials = true with key_path or password"
+        )
+    out.resolved = Resolved(
+        image=image,
+        image_ref=found.image_ref,
+        flavor_ref=found.flavor_ref,
+        username=username,
+        internal_network=found.internal_network,
+        external_network=found.external_network,
+    )

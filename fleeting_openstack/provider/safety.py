@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.openstack.client import Server
     from fleeting_openstack.provider.floatingip import FloatingIPs
-    from fleeting_openstack.provider.group import Resolved
+    from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.provider.limiter import Choices, CreateBreaker
 
 log = logging.getLogger("fleeting_openstack.safety")

@@ -1,1 +1,4 @@
-"""go-plugin transport: handshake, socket, AutoMTLS, go-plugin's own services, hclog logging. Knows nothing of fleeting or OpenStack."""
+"""go-plugin transport: handshake, socket, AutoMTLS, go-plugin's own services, hclog logging.
+
+Knows nothing of fleeting or OpenStack.
+"""

@@ -32,7 +32,7 @@ BACKEND_WAIT = 60.0
 class UnixFront:
     """Accept on ``public_path``; relay each connection to ``backend_path``."""
 
-    def __init__(self, public_path: str, tls: "ssl.SSLContext | None" = None) -> None:
+    def __init__(self, public_path: str, tls: ssl.SSLContext | None = None) -> None:
         self.public_path = public_path
         self._tls = tls
         self._private_dir = _private_dir()

@@ -20,7 +20,8 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable, Mapping, TextIO
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     import grpc
@@ -36,16 +37,27 @@ ENV_PROTOCOL_VERSIONS = "PLUGIN_PROTOCOL_VERSIONS"
 ENV_MIN_PORT = "PLUGIN_MIN_PORT"
 ENV_MAX_PORT = "PLUGIN_MAX_PORT"
 #: Variables go-plugin's client sets itself; anything else is not a cookie.
-_GOPLUGIN_VARS = frozenset({ENV_UNIX_SOCKET_DIR, ENV_UNIX_SOCKET_GROUP, ENV_MULTIPLEX, ENV_CLIENT_CERT,
-                            ENV_PROTOCOL_VERSIONS, ENV_MIN_PORT, ENV_MAX_PORT})
+_GOPLUGIN_VARS = frozenset(
+    {
+        ENV_UNIX_SOCKET_DIR,
+        ENV_UNIX_SOCKET_GROUP,
+        ENV_MULTIPLEX,
+        ENV_CLIENT_CERT,
+        ENV_PROTOCOL_VERSIONS,
+        ENV_MIN_PORT,
+        ENV_MAX_PORT,
+    }
+)
 
 #: Written to fd 2 before the handshake line when import times are profiled.
 MARK_HANDSHAKE = b"import time: --- go-plugin handshake line ---\n"
 
 #: Same words a Go plugin prints when started by hand.
-NOT_A_PROGRAM = ("This binary is a plugin. These are not meant to be executed directly. "
-                 "Please execute the program that consumes these plugins, which will "
-                 "load any plugins automatically")
+NOT_A_PROGRAM = (
+    "This binary is a plugin. These are not meant to be executed directly. "
+    "Please execute the program that consumes these plugins, which will "
+    "load any plugins automatically"
+)
 
 Registrar = Callable[["grpc.Server", "ServerContext"], None]
 
@@ -111,7 +123,7 @@ def started_by_goplugin_host(env: Mapping[str, str]) -> bool:
     return ENV_PROTOCOL_VERSIONS in env and (ENV_MIN_PORT in env or ENV_MAX_PORT in env)
 
 
-def cookie_accepted(handshake: "Handshake", env: Mapping[str, str]) -> bool:
+def cookie_accepted(handshake: Handshake, env: Mapping[str, str]) -> bool:
     """The magic cookie is a usability guard, not security (docs/protocol.md):
     a host that speaks go-plugin is served even when its cookie differs from
     this plugin's guess, because the cookie of the runner's fleeting module
@@ -120,11 +132,17 @@ def cookie_accepted(handshake: "Handshake", env: Mapping[str, str]) -> bool:
         return True
     if not started_by_goplugin_host(env):
         return False
-    seen = {k: v[:32] for k, v in env.items()
-            if k not in _GOPLUGIN_VARS and ("PLUGIN" in k.upper() or "FLEETING" in k.upper())
-            and not any(w in k.upper() for w in ("TOKEN", "PASSWORD", "SECRET", "KEY_PATH"))}
-    log.debug("magic cookie differs from this plugin's guess; serving the go-plugin host anyway",
-              extra={"expected": f"{handshake.cookie_key}={handshake.cookie_value}", "seen": seen})
+    seen = {
+        k: v[:32]
+        for k, v in env.items()
+        if k not in _GOPLUGIN_VARS
+        and ("PLUGIN" in k.upper() or "FLEETING" in k.upper())
+        and not any(w in k.upper() for w in ("TOKEN", "PASSWORD", "SECRET", "KEY_PATH"))
+    }
+    log.debug(
+        "magic cookie differs from this plugin's guess; serving the go-plugin host anyway",
+        extra={"expected": f"{handshake.cookie_key}={handshake.cookie_value}", "seen": seen},
+    )
     return True
 
 
@@ -158,19 +176,20 @@ def _watch_parent(stop: threading.Event) -> None:
             stop.set()
 
 
-def _start_grpc(handshake: Handshake, ctx: ServerContext, address: str, max_workers: int) -> "grpc.Server":
+def _start_grpc(handshake: Handshake, ctx: ServerContext, address: str, max_workers: int) -> grpc.Server:
     """gRPC, go-plugin's services and the application's, listening on ``address``."""
     from concurrent import futures
 
     import grpc
 
     from fleeting_openstack.transport import services as goplugin_services
-
     from fleeting_openstack.transport.reserve import RESERVED_WORKERS, Reserve
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-                         interceptors=[Reserve(max_workers - RESERVED_WORKERS)],
-                         options=[("grpc.so_reuseport", 0)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        interceptors=[Reserve(max_workers - RESERVED_WORKERS)],
+        options=[("grpc.so_reuseport", 0)],
+    )
     goplugin_services.add_to(server, ctx.stop)
     handshake.versions[ctx.app_version](server, ctx)
     if not server.add_insecure_port("unix:" + address):
@@ -179,8 +198,9 @@ def _start_grpc(handshake: Handshake, ctx: ServerContext, address: str, max_work
     return server
 
 
-def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
-          stdout: TextIO | None = None, max_workers: int = 16) -> int:
+def serve(
+    handshake: Handshake, env: Mapping[str, str] | None = None, stdout: TextIO | None = None, max_workers: int = 16
+) -> int:
     """Run a go-plugin gRPC server until the client shuts it down.
 
     Returns the process exit code. Raises nothing for a bad environment: a Go
@@ -230,8 +250,10 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
             # Honest answer: no yamux multiplexing here, so a client that
             # requires it fails at once with a clear error.
             fields.append("false")
-        log.debug("plugin address", extra={"network": "unix", "address": path,
-                                           "app_protocol": version, "mtls": bool(client_cert)})
+        log.debug(
+            "plugin address",
+            extra={"network": "unix", "address": path, "app_protocol": version, "mtls": bool(client_cert)},
+        )
         if env.get("PYTHONPROFILEIMPORTTIME"):
             # For bench/importprofile.py: where the line went out, in the same
             # stream (fd 2) and order as the interpreter's import-time lines.
@@ -244,15 +266,14 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
 
         try:
             server = _start_grpc(handshake, ctx, front.backend_path, max_workers)
-        except Exception as exc:  # noqa: BLE001 - the client is waiting: say why, then exit
+        except Exception as exc:  # the client is waiting: say why, then exit
             log.exception("plugin init error: the gRPC server did not start: %s", exc)
             return 1
         front.backend_ready.set()
         for callback in ctx.after_handshake:
             callback()
 
-        threading.Thread(target=_watch_parent, args=(ctx.stop,), name="parent-watch",
-                         daemon=True).start()
+        threading.Thread(target=_watch_parent, args=(ctx.stop,), name="parent-watch", daemon=True).start()
         while not ctx.stop.wait(1.0):
             pass
     finally:
@@ -261,7 +282,7 @@ def serve(handshake: Handshake, env: Mapping[str, str] | None = None,
         for callback in ctx.on_stop:
             try:
                 callback()
-            except Exception:  # noqa: BLE001 - shutdown must finish
+            except Exception:  # shutdown must finish
                 log.exception("error while stopping")
         front.close()
         from fleeting_openstack.transport.reserve import exit_anyway

@@ -17,22 +17,37 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, TextIO
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+if TYPE_CHECKING:
+    import threading
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
 
 #: Python level -> hclog level name. hclog knows no "warning" or "critical".
-_LEVEL_NAMES = {TRACE: "trace", logging.DEBUG: "debug", logging.INFO: "info",
-                logging.WARNING: "warn", logging.ERROR: "error", logging.CRITICAL: "error"}
+_LEVEL_NAMES = {
+    TRACE: "trace",
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warn",
+    logging.ERROR: "error",
+    logging.CRITICAL: "error",
+}
 
 #: hclog level name (as users write it) -> Python level.
-LEVELS = {"trace": TRACE, "debug": logging.DEBUG, "info": logging.INFO,
-          "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
+LEVELS = {
+    "trace": TRACE,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 #: Attributes every LogRecord has; anything else was passed with ``extra=``.
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName"}
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 ROOT_MODULE = "fleeting-plugin-openstack"
 
@@ -91,11 +106,18 @@ def _module_name(logger_name: str) -> str:
     if logger_name == "root":
         return ROOT_MODULE
     if logger_name.startswith("fleeting_openstack"):
-        return ROOT_MODULE + logger_name[len("fleeting_openstack"):]
+        return ROOT_MODULE + logger_name[len("fleeting_openstack") :]
     return logger_name
 
 
-def configure(level: str | int | None = None, stream: TextIO | None = None) -> logging.Logger:
+class TextSink(Protocol):
+    """Where hclog lines go: a text stream (stderr, or :func:`capture_stderr_fd`'s)."""
+
+    def write(self, text: str, /) -> int: ...
+    def flush(self) -> None: ...
+
+
+def configure(level: str | int | None = None, stream: TextSink | None = None) -> logging.Logger:
     """Send every log record to stderr as hclog JSON; return the package logger.
 
     The level comes from the argument, else ``FLEETING_OPENSTACK_LOG_LEVEL``,
@@ -118,8 +140,19 @@ def configure(level: str | int | None = None, stream: TextIO | None = None) -> l
 
 #: Loggers of the libraries the plugin uses: any handler of their own is removed in
 #: plugin mode, so their records reach the root's hclog handler and nothing else.
-LIBRARY_LOGGERS = ("keystoneauth", "keystoneauth1", "openstack", "urllib3", "requests", "stevedore",
-                   "grpc", "py.warnings", "os_service_types", "dogpile", "iso8601")
+LIBRARY_LOGGERS = (
+    "keystoneauth",
+    "keystoneauth1",
+    "openstack",
+    "urllib3",
+    "requests",
+    "stevedore",
+    "grpc",
+    "py.warnings",
+    "os_service_types",
+    "dogpile",
+    "iso8601",
+)
 
 
 def route_libraries() -> None:
@@ -137,9 +170,9 @@ def route_libraries() -> None:
 
 def _foreign_level(line: str) -> str:
     low = line.lower()
-    if "error" in low or "traceback" in low or line[:1] in ("E", "F") and line[1:2].isdigit():
+    if "error" in low or "traceback" in low or (line[:1] in ("E", "F") and line[1:2].isdigit()):
         return "error"
-    if "warn" in low or line[:1] == "W" and line[1:2].isdigit():
+    if "warn" in low or (line[:1] == "W" and line[1:2].isdigit()):
         return "warn"
     return "info"
 
@@ -165,7 +198,7 @@ class _LockedStream:
         return self._stream.fileno()
 
 
-def capture_stderr_fd() -> TextIO:
+def capture_stderr_fd() -> TextSink:
     """Make every line written to file descriptor 2 an hclog JSON line.
 
     Writes that bypass :mod:`logging` (a library's ``print`` to stderr, grpc's
@@ -192,10 +225,16 @@ def capture_stderr_fd() -> TextIO:
                 except ValueError:
                     ok = False
                 if not ok:
-                    line = json.dumps({"@level": _foreign_level(line), "@message": line,
-                                       "@module": ROOT_MODULE + ".stderr",
-                                       "@timestamp": format_timestamp(time.time())},
-                                      ensure_ascii=False, separators=(",", ":"))
+                    line = json.dumps(
+                        {
+                            "@level": _foreign_level(line),
+                            "@message": line,
+                            "@module": ROOT_MODULE + ".stderr",
+                            "@timestamp": format_timestamp(time.time()),
+                        },
+                        ensure_ascii=False,
+                        separators=(",", ":"),
+                    )
                 real.write(line + "\n")
 
     thread = threading.Thread(target=pump, name="stderr-to-hclog", daemon=True)
@@ -212,7 +251,7 @@ def capture_stderr_fd() -> TextIO:
     import atexit
 
     atexit.register(drain)
-    return real  # type: ignore[return-value]
+    return real
 
 
 def _apply_level(levelno: int) -> None:
@@ -233,15 +272,18 @@ def install_excepthook() -> None:
     """Turn any uncaught exception (main or thread) into one ``error`` line."""
     log = logging.getLogger("fleeting_openstack")
 
-    def _hook(exc_type, exc, tb):  # type: ignore[no-untyped-def]
+    def _hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         log.error("uncaught exception: %s", exc, exc_info=(exc_type, exc, tb))
 
-    def _thread_hook(args):  # type: ignore[no-untyped-def]
+    def _thread_hook(args: threading.ExceptHookArgs) -> None:
         if args.exc_type is SystemExit:
             return
-        log.error("uncaught exception in thread %s: %s",
-                  getattr(args.thread, "name", "?"), args.exc_value,
-                  exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+        log.error(
+            "uncaught exception in thread %s: %s",
+            getattr(args.thread, "name", "?"),
+            args.exc_value,
+            exc_info=args.exc_value,  # logging takes type and traceback from the exception itself
+        )
 
     import threading
 

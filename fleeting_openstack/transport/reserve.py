@@ -17,6 +17,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 
@@ -28,6 +30,18 @@ RESERVED_WORKERS = 4
 EXIT_GRACE = 5.0
 _INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/plugin.GRPCBroker/")
 
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+# A handler's behaviour: (request or request iterator, context) -> response or response iterator.
+# Messages of any service pass through, so their type is Any.
+_Behavior = Callable[[Any, grpc.ServicerContext], Any]
+
+
+class _Replaceable(Protocol[_Request, _Response]):
+    """grpc's RpcMethodHandler is a namedtuple at run time (the stubs do not say so)."""
+
+    def _replace(self, **behavior: _Behavior) -> grpc.RpcMethodHandler[_Request, _Response]: ...
+
 
 class Reserve(grpc.ServerInterceptor):
     """Gate application calls with a semaphore of ``slots``; go-plugin's services pass."""
@@ -36,46 +50,59 @@ class Reserve(grpc.ServerInterceptor):
         self.slots = max(1, slots)
         self._sem = threading.BoundedSemaphore(self.slots)
 
-    def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[_Request, _Response] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[_Request, _Response] | None:
         handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(_INFRA):
             return handler
         sem, slots, method = self._sem, self.slots, handler_call_details.method
 
-        def gate(behavior, streaming):  # noqa: ANN001
-            def run(request, context):  # noqa: ANN001
+        def gate(behavior: _Behavior, streaming: bool) -> _Behavior:
+            def run(request: object, context: grpc.ServicerContext) -> object:
                 if not sem.acquire(blocking=False):
-                    log.warning("busy: every worker for provider calls is taken; refusing a call",
-                                extra={"method": method, "in_flight": slots})
-                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                  f"plugin busy: {slots} calls to the cloud in flight; try again")
+                    log.warning(
+                        "busy: every worker for provider calls is taken; refusing a call",
+                        extra={"method": method, "in_flight": slots},
+                    )
+                    context.abort(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"plugin busy: {slots} calls to the cloud in flight; try again",
+                    )
                 if not streaming:
                     try:
                         return behavior(request, context)
                     finally:
                         sem.release()
 
-                def stream():
+                def stream() -> Iterator[object]:
                     try:
                         yield from behavior(request, context)
                     finally:
                         sem.release()
+
                 return stream()
+
             return run
 
         kinds = {"unary_unary": False, "stream_unary": False, "unary_stream": True, "stream_stream": True}
         for kind, streaming in kinds.items():
             behavior = getattr(handler, kind)
             if behavior is not None:
-                return handler._replace(**{kind: gate(behavior, streaming)})
+                replaceable = cast("_Replaceable[_Request, _Response]", handler)
+                return replaceable._replace(**{kind: gate(behavior, streaming)})
         return handler
 
 
 def exit_anyway(code: int) -> None:
     """Exit within EXIT_GRACE even if a call is stuck in a worker thread (plugin process only)."""
+
     def force() -> None:
         time.sleep(EXIT_GRACE)
         sys.stderr.flush()
         os._exit(code)
+
     if threading.current_thread() is threading.main_thread():
         threading.Thread(target=force, name="exit-watchdog", daemon=True).start()

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import grpc
 
 from fleeting_openstack.proto import goplugin_pb2, goplugin_pb2_grpc, health_pb2, health_pb2_grpc
+
+if TYPE_CHECKING:
+    from google.protobuf import empty_pb2
 
 log = logging.getLogger("fleeting_openstack.goplugin")
 
@@ -25,12 +29,16 @@ class _Health(health_pb2_grpc.HealthServicer):
     def __init__(self, stop: threading.Event) -> None:
         self._stop = stop
 
-    def Check(self, request, context):  # noqa: N802 (gRPC method name)
+    def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext
+    ) -> health_pb2.HealthCheckResponse:
         if request.service not in ("", "plugin"):
             context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
         return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
 
-    def Watch(self, request, context):  # noqa: N802
+    def Watch(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext
+    ) -> Iterator[health_pb2.HealthCheckResponse]:
         yield self.Check(request, context)
         _wait_until_done(self._stop, context)
 
@@ -39,7 +47,7 @@ class _Controller(goplugin_pb2_grpc.GRPCControllerServicer):
     def __init__(self, stop: threading.Event) -> None:
         self._stop = stop
 
-    def Shutdown(self, request, context):  # noqa: N802
+    def Shutdown(self, request: goplugin_pb2.Empty, context: grpc.ServicerContext) -> goplugin_pb2.Empty:
         log.debug("shutdown requested by the client")
         self._stop.set()
         return goplugin_pb2.Empty()
@@ -52,22 +60,25 @@ class _Stdio(goplugin_pb2_grpc.GRPCStdioServicer):
     def __init__(self, stop: threading.Event) -> None:
         self._stop = stop
 
-    def StreamStdio(self, request, context) -> Iterator[goplugin_pb2.StdioData]:  # noqa: N802
+    def StreamStdio(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> Iterator[goplugin_pb2.StdioData]:
         _wait_until_done(self._stop, context)
-        return
-        yield  # pragma: no cover - makes this a generator
+        yield from ()  # a stream that ends without a message
 
 
 class _Broker(goplugin_pb2_grpc.GRPCBrokerServicer):
     """Accepts the broker stream; refuses knocks, since nothing is brokered."""
 
-    def StartStream(self, request_iterator, context):  # noqa: N802
+    def StartStream(
+        self, request_iterator: Iterator[goplugin_pb2.ConnInfo], context: grpc.ServicerContext
+    ) -> Iterator[goplugin_pb2.ConnInfo]:
         for info in request_iterator:
             if info.HasField("knock") and info.knock.knock:
                 yield goplugin_pb2.ConnInfo(
                     service_id=info.service_id,
                     knock=goplugin_pb2.ConnInfo.Knock(
-                        knock=True, ack=False, error="this plugin brokers no connections"))
+                        knock=True, ack=False, error="this plugin brokers no connections"
+                    ),
+                )
 
 
 def _wait_until_done(stop: threading.Event, context: grpc.ServicerContext) -> None:

@@ -106,36 +106,18 @@ func start(t *testing.T, o options) (*started, error) {
 		cmd.Env = append(cmd.Env, "PLUGIN_UNIX_SOCKET_DIR="+o.socketDir)
 	}
 	sink := &logSink{}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "runner", Level: hclog.Trace, Output: sink, JSONFormat: true})
-	cfg := &plugin.ClientConfig{
-		HandshakeConfig:     pluginclient.Handshake,
-		VersionedPlugins:    pluginclient.Plugins(),
-		Cmd:                 cmd,
-		AllowedProtocols:    []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:            o.autoMTLS,
-		GRPCBrokerMultiplex: o.mux,
-		Logger:              logger,
-		StartTimeout:        time.Minute,
-	}
+	cfg := hostkit.ClientConfig(cmd, pluginclient.Handshake, pluginclient.NewInstanceGroup,
+		hostkit.Logger("runner", hclog.Trace, sink))
+	cfg.AutoMTLS = o.autoMTLS
+	cfg.GRPCBrokerMultiplex = o.mux
 	if o.group != "" {
 		cfg.UnixSocketConfig = &plugin.UnixSocketConfig{Group: o.group}
 	}
 	c := plugin.NewClient(cfg)
-	rpc, err := c.Client()
+	raw, rc, err := hostkit.Connect(t, c, &sink.LogSink)
 	if err != nil {
-		c.Kill()
 		return nil, err
 	}
-	if err := rpc.Ping(); err != nil {
-		c.Kill()
-		t.Fatalf("ping (grpc.health.v1 service \"plugin\"): %v\nplugin log:\n%s", err, sink.String())
-	}
-	raw, err := rpc.Dispense("instancegroup")
-	if err != nil {
-		c.Kill()
-		t.Fatalf("dispense: %v", err)
-	}
-	rc := c.ReattachConfig()
 	return &started{client: c, group: raw.(pb.InstanceGroupClient), logs: sink, pid: rc.Pid, socket: rc.Addr.String()}, nil
 }
 

@@ -13,16 +13,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from installed import plugin_executable
 
 HERE = Path(__file__).parent
 # go-plugin pinned by gitlab-runner 17.8-18.2 (v1.6.2), 18.3-19.2 (v1.7.0), 19.3 (v1.8.0).
 MODFILES = {"v1.6.2": "go.goplugin-v1.6.2.mod", "v1.7.0": "go.goplugin-v1.7.0.mod", "v1.8.0": "go.mod"}
-
-
-def plugin_executable() -> str:
-    found = os.environ.get("FLEETING_PLUGIN_BIN") or shutil.which("fleeting-plugin-openstack")
-    assert found, "fleeting-plugin-openstack is not installed (pip install .)"
-    return str(Path(found).resolve()) if "/shims/" not in found else found
 
 
 @pytest.mark.parametrize("goplugin", sorted(MODFILES))

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from fleeting_openstack.provider.group import META_CLUSTER, group_tag
+from installed import plugin_executable
 
 HERE = Path(__file__).parent
 VARIANTS = ("renamed", "renumbered", "streamed", "unmappable")
@@ -33,12 +34,6 @@ VARIANTS = ("renamed", "renumbered", "streamed", "unmappable")
 MODFILES = {"v1.6.2": "go.goplugin-v1.6.2.mod", "v1.8.0": "go.mod"}
 
 pytestmark = pytest.mark.usefixtures("cleanup_group")
-
-
-def plugin_executable() -> str:
-    found = os.environ.get("FLEETING_PLUGIN_BIN") or shutil.which("fleeting-plugin-openstack")
-    assert found, "fleeting-plugin-openstack is not installed (pip install .)"
-    return str(Path(found).resolve()) if "/shims/" not in found else found
 
 
 def go_test(go: str, modfile: str, variant: str, env: dict[str, str]) -> tuple[str, subprocess.CompletedProcess]:

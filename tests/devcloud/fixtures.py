@@ -45,3 +45,23 @@ def load_fixtures() -> dict[str, Any]:
     except FileNotFoundError:
         raise DevcloudNotRunning(
             f"{path} not found: run tests/devcloud/start") from None
+
+
+def plugin_config(fx: dict[str, Any], *, name: str, clouds_config: str, state_dir: str) -> dict[str, Any]:
+    """The plugin_config the tests run a group ``name`` with: project demo, the
+    tiny image and flavor, the workers network, the fixtures' security group and
+    server group. ``clouds_config``/``state_dir`` are paths as the plugin sees them."""
+    return {
+        "cloud": "devcloud-demo",
+        "clouds_config": clouds_config,
+        "name": name,
+        "credentials": {"state_dir": state_dir},
+        "server_spec": {
+            "name": f"{name}-%d",
+            "imageRef": fx["images"]["tiny-raw"],
+            "flavorRef": fx["flavors"]["m1.tiny"],
+            "networks": [{"uuid": fx["networks"]["workers"]}],
+            "security_groups": [fx["security_group"]["name"]],
+            "scheduler_hints": {"group": fx["server_group"]["id"]},
+        },
+    }

@@ -1,6 +1,6 @@
 """Driving the OpenStack provider in devcloud tests: start it, wait for states.
 
-Shared by tests/test_provider_devcloud.py, test_commands.py and test_heat.py.
+Shared by tests/devcloud/test_provider_devcloud.py, test_commands.py and test_heat.py.
 """
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ when the cloud configuration is wrong."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pty
@@ -12,18 +11,12 @@ import subprocess
 
 import pytest
 
-from fleeting_openstack.cli import parser as cmdline
 from fleeting_openstack.provider import initchecks
 from fleeting_openstack.contract.instancegroup import Settings
 from fleeting_openstack.provider.group import OpenStackProvider
+from installed import plugin_executable, run_cli
 
-PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cmdline.main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+PLUGIN_BIN = plugin_executable()
 
 
 def init_error(cfg: dict) -> str:

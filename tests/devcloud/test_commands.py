@@ -7,15 +7,13 @@ import json
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
 
 from fleeting_openstack.cli import main as cli
 from fleeting_openstack.cli import common as commands
-from fleeting_openstack.cli import reap
-from fleeting_openstack.contract.instancegroup import ConnectorConfig, State
+from fleeting_openstack.contract.instancegroup import State
 from fleeting_openstack.provider.group import META_CLUSTER, group_tag
 
 from devcloud.lifecycle import start, wait_states  # noqa: E402
@@ -321,10 +319,12 @@ def test_reap_exits_non_zero_when_a_delete_fails(plugin_config, demo, devcloud, 
     path = tmp_path / "pc.json"
     path.write_text(json.dumps(plugin_config()))
 
-    def refuse(provider, leak):
+    from fleeting_openstack.openstack.client import Cloud
+
+    def refuse(cloud, port_id):
         raise RuntimeError("Conflict: port is in use")
 
-    monkeypatch.setattr(reap, "delete_leak", refuse)
+    monkeypatch.setattr(Cloud, "delete_port", refuse)
     code, out, err = run("reap", str(path), "--yes", "--json")
     assert code == 1
     doc = json.loads(out)
@@ -355,44 +355,3 @@ def test_progress_spins_on_a_terminal_only():
     assert pipe.getvalue() == ""
 
 
-def test_name_pattern_matches_the_plugins_names():
-    pattern = reap.name_pattern("ci-%d.workers")
-    assert pattern.fullmatch("ci-12.workers") and not pattern.fullmatch("ci-x.workers")
-    assert reap.name_pattern("ci").fullmatch("ci-3") and not reap.name_pattern("ci").fullmatch("ci")
-
-
-def test_volume_rules(plugin_config):
-    """Cinder is not part of the devcloud: the volume rules against fakes."""
-    from fleeting_openstack.config import load_plugin_config
-    from fleeting_openstack.openstack.client import Server
-
-    raw = plugin_config(server_spec={"block_device_mapping_v2": [
-        {"boot_index": 0, "uuid": "d5460af5-83f3-47d7-9c4f-80294c66b267", "source_type": "image", "destination_type": "volume",
-         "volume_size": 10}]})
-    cfg = load_plugin_config(raw).config
-    now = time.time()
-    gone = Server(id="dead-1", name=f"{cfg.name}-4", status="DELETED", task_state=None, created=now - 3600,
-                  metadata={}, tags=[], addresses=[], image_id=None, flavor=None)
-
-    def vol(id_, name="", status="available", size=10, created=now - 3590, metadata=None, attachments=()):
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000", time.gmtime(created))
-        return types.SimpleNamespace(id=id_, name=name, status=status, size=size, created_at=stamp,
-                                     metadata=metadata or {}, attachments=list(attachments), description="",
-                                     tags=[])
-
-    volumes = [vol("boot"), vol("other-size", size=20), vol("later", created=now - 10),
-               vol("in-use", status="in-use", attachments=[{"server_id": "x"}]),
-               vol("blank", name="dead-1-blank-vol", created=now),
-               vol("marked", name="data", metadata={"fleeting-cluster": cfg.name}, created=now)]
-    conn = types.SimpleNamespace(
-        current_project_id="p", service_catalog=[{"type": "block-storage"}],
-        block_storage=types.SimpleNamespace(volumes=lambda details: volumes))
-    cloud = types.SimpleNamespace(conn=conn, list_servers=lambda filters: [gone])
-    provider = types.SimpleNamespace(cloud=cloud, would_reap={})
-    target = commands.Target("x", "", None, cfg, raw, ConnectorConfig())
-    finder = reap._Finder(provider, target, None)
-    assert {leak.id for leak in finder.volumes()} == {"boot", "blank", "marked"}
-
-    conn.service_catalog = [{"type": "compute"}]
-    finder = reap._Finder(provider, target, None)
-    assert finder.volumes() == [] and "volumes not checked" in finder.notes[0]

@@ -25,7 +25,6 @@ from faultkit import faulty, fcfg  # noqa: E402,F401 - fixtures
 from faultkit import (FAST, assert_no_duplicates, assert_no_leaks, empty, group_servers, log_messages,  # noqa: E402
                       running, updates_until)
 
-sys.path.append(str(Path(__file__).parents[1] / "support"))
 from faultproxy import FaultyCloud, when  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("cleanup_group")

@@ -330,7 +330,7 @@ def test_quota_exceeded_is_reported_with_nothing_done(plugin_config, tiny_quota_
     # The quota is used up: Nova refuses (403) and the runner hears why, with 0 done.
     # (A simultaneous burst can instead pass the API check and fail later in the
     # conductor's recheck as ERROR with fault 413; the plugin deletes those like
-    # any ERROR server - see tests/test_provider_states.py.)
+    # any ERROR server - see tests/unit/provider/test_provider_states.py.)
     with pytest.raises(PartialError, match="[Qq]uota exceeded") as err:
         provider.increase(2)
     assert err.value.done == 0

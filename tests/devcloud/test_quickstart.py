@@ -1,46 +1,18 @@
-"""The quickstart's config.toml (examples/quickstart.toml) is a config that works: the page
-shows the file as it is, and with a real cloud's ids filled in it passes every check Init
-runs on the devcloud, and its user_data passes ignition-validate."""
+"""The quickstart's config.toml (examples/quickstart.toml) is a config that works: with a real
+cloud's ids filled in it passes every check Init runs on the devcloud, and its user_data passes
+ignition-validate (the page and the file as written: tests/unit/docs/test_quickstart_page.py)."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
-from fleeting_openstack.cli import parser as cmdline
-from fleeting_openstack.config import load_plugin_config, parse_duration
+from installed import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "quickstart.toml"
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cmdline.main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
-
-
-def test_the_page_shows_the_example_file():
-    page = (ROOT / "docs" / "quickstart.md").read_text()
-    assert "```toml\n" + EXAMPLE.read_text() + "```\n" in page
-
-
-def test_the_runner_side_advice_is_in_the_example():
-    autoscaler = tomllib.loads(EXAMPLE.read_text())["runners"][0]["autoscaler"]
-    assert autoscaler["instance_ready_command"]
-    assert parse_duration(autoscaler["update_interval"]) >= 30
-    assert 2 <= parse_duration(autoscaler["update_interval_when_expecting"]) <= parse_duration(
-        autoscaler["update_interval"])
-    (policy,) = autoscaler["policy"]
-    assert 0 < policy["idle_count"] <= autoscaler["max_instances"] and parse_duration(policy["idle_time"]) > 0
-    assert autoscaler["delete_instances_on_shutdown"] is False
-    spec = {"name": "x-%d", "networks": "none", "image_name": "i", "flavor_name": "f"}
-    max_size = load_plugin_config({"name": "x", "server_spec": spec}, env={}).config.max_size
-    assert autoscaler["max_instances"] <= autoscaler["plugin_config"].get("max_size", max_size)
 
 
 def test_the_example_with_real_ids_passes_init_s_checks(devcloud, tmp_path):

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from installed import plugin_executable
 
-PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
+PLUGIN_BIN = plugin_executable()
 IMAGE = "d5460af5-83f3-47d7-9c4f-80294c66b267"
 KEY = re.compile(r"ssh-(ed25519|rsa) AAAA[0-9A-Za-z+/=]+")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import uuid
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from fleeting_openstack.contract.instancegroup import ConnectorConfig, PartialEr
 from devcloud.lifecycle import start  # noqa: E402
 from faultkit import FAST, assert_no_leaks, empty, running, updates_until  # noqa: E402
 
-sys.path.append(str(Path(__file__).parents[1] / "support"))
 from faultproxy import FaultyCloud  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("cleanup_group")

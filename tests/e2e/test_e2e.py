@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from installed import plugin_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT / "tests" / "conformance"
@@ -52,12 +53,6 @@ IMAGES = {
     "ubuntu-error": ("e2e-ubuntu-error", {"os_admin_user": "ubuntu", "os_distro": "ubuntu",
                                           "fleeting_e2e_os": "ubuntu", "fleeting_e2e_fault": "error"}),
 }
-
-
-def plugin_executable() -> str:
-    found = os.environ.get("FLEETING_PLUGIN_BIN") or shutil.which("fleeting-plugin-openstack")
-    assert found, "fleeting-plugin-openstack is not installed (pip install .)"
-    return found
 
 
 def helper(*args: str) -> subprocess.CompletedProcess:

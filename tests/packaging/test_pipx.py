@@ -23,10 +23,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+from project import package_version
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "fleeting-plugin-openstack"
@@ -53,8 +53,7 @@ py-modules = ["acme_fleeting"]
 STRATEGY_MODULE = '''\
 """The example strategy of docs/strategies.md."""
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.types import ReadinessResult, UserDataError
+from fleeting_openstack.plugin import ReadinessResult, UserDataError, hookimpl
 
 
 class AcmeOSStrategy:
@@ -117,10 +116,6 @@ imageRef = "d5460af5-83f3-47d7-9c4f-80294c66b267"
 flavorRef = "4e9d4fa4-a703-4850-8bc1-58b5e139ab57"
 networks = [ { uuid = "f05e7f64-9e0f-4c5c-acb0-b636000d7301" } ]
 """
-
-
-def package_version() -> str:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def pipx_command() -> list[str]:

@@ -32,11 +32,12 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from devcloud.fixtures import plugin_config as group_config
+from project import package_version
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = ROOT / "packaging" / "build-single-file"
@@ -48,10 +49,6 @@ CACHE = Path(os.environ.get("FLEETING_SINGLE_FILE_CACHE", "/var/tmp/fleeting-sin
 SUITE = "bookworm"
 TARBALL = CACHE / f"debian-{SUITE}-minbase-amd64.tar.gz"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-
-
-def package_version() -> str:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def git_revision() -> str | None:
@@ -204,21 +201,8 @@ def smoke_config(devcloud, debian_root, group_name) -> str:
     smoke.mkdir(exist_ok=True)
     shutil.copy2(devcloud["clouds_yaml"], smoke / "clouds.yaml")
     (smoke / "clouds.yaml").chmod(0o600)
-    config = {
-        "cloud": "devcloud-demo",
-        "clouds_config": "/smoke/clouds.yaml",
-        "name": group_name,
-        "strategy": "flatcar",
-        "credentials": {"state_dir": "/smoke/state"},
-        "server_spec": {
-            "name": f"{group_name}-%d",
-            "imageRef": devcloud["images"]["tiny-raw"],
-            "flavorRef": devcloud["flavors"]["m1.tiny"],
-            "networks": [{"uuid": devcloud["networks"]["workers"]}],
-            "security_groups": [devcloud["security_group"]["name"]],
-            "scheduler_hints": {"group": devcloud["server_group"]["id"]},
-        },
-    }
+    config = {**group_config(devcloud, name=group_name, clouds_config="/smoke/clouds.yaml", state_dir="/smoke/state"),
+              "strategy": "flatcar"}
     (smoke / "plugin_config.json").write_text(json.dumps(config, indent=2))
     return "/smoke/plugin_config.json"
 

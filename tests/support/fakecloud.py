@@ -33,7 +33,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fleeting_openstack.openstack.client import Address, CloudError, Image, NotFound, Server
+from fleeting_openstack.openstack.client import (
+    Address, CloudError, FloatingIP, Image, Keypair, NotFound, Port, Server, Volume)
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
@@ -98,6 +99,13 @@ class FakeCloud:
         self.closed = False
         self.changed: dict[str, float] = {}  # server id -> when it last changed (changes-since)
         self.gone: dict[str, Server] = {}  # deleted servers, listed by changes-since as DELETED
+        # reap's side: the project's ports, floating IPs, keypairs and volumes (deletes go to ``removed``)
+        self.ports: list[Port] = []
+        self.fips: list[FloatingIP] = []
+        self.keypair_list: list[Keypair] = []
+        self.volume_list: list[Volume] = []
+        self.cinder = True  # a block-storage service in the catalog
+        self.removed: list[tuple[str, str]] = []  # (kind, id)
         self._create_failures: list[tuple[Exception, bool]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -136,7 +144,7 @@ class FakeCloud:
         candidates = list(self.servers.values())
         if "changes-since" in filters:
             since = parse_time(filters["changes-since"])
-            candidates = [s for s in candidates + list(self.gone.values()) if self.changed.get(s.id, 0) >= since]
+            candidates = [s for s in candidates + list(self.gone.values()) if self.changed.get(s.id, since) >= since]
         for server in candidates:
             if "tags" in filters and filters["tags"] not in server.tags:
                 continue
@@ -218,17 +226,48 @@ class FakeCloud:
     def close(self) -> None:
         self.closed = True
 
+    # -- reap's side -----------------------------------------------------------
+    def project_ports(self) -> list[Port]:
+        return list(self.ports)
+
+    def project_floating_ips(self) -> list[FloatingIP]:
+        return list(self.fips)
+
+    def keypairs(self) -> list[Keypair]:
+        return list(self.keypair_list)
+
+    def has_block_storage(self) -> bool:
+        return self.cinder
+
+    def volumes(self) -> list[Volume]:
+        return list(self.volume_list)
+
+    def delete_port(self, port_id: str) -> None:
+        self.removed.append(("port", port_id))
+        self.ports = [p for p in self.ports if p.id != port_id]
+
+    def delete_floating_ip(self, fip_id: str) -> None:
+        self.removed.append(("floating_ip", fip_id))
+        self.fips = [f for f in self.fips if f.id != fip_id]
+
+    def delete_keypair(self, name: str) -> None:
+        self.removed.append(("keypair", name))
+        self.keypair_list = [k for k in self.keypair_list if k.name != name]
+
+    def delete_volume(self, volume_id: str) -> None:
+        self.removed.append(("volume", volume_id))
+        self.volume_list = [v for v in self.volume_list if v.id != volume_id]
 
 def init_checks(cloud: FakeCloud, *, key_store: KeyStore | None = None, username: str = "ubuntu",
                 image: Image | None = None) -> Any:
     """An ``initchecks.run`` that finds everything and hands the provider ``cloud``
     (and ``key_store`` when Init opens one: ``keys="open"``)."""
-    from fleeting_openstack.plugin.manager import StrategyManager
-    from fleeting_openstack.provider.group import Resolved
+    from fleeting_openstack.plugin.manager import default_manager
+    from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.provider.initchecks import InitChecks
 
     def run(cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open") -> InitChecks:
-        strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+        strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
         resolved = Resolved(image=image, image_ref=IMAGE, flavor_ref=FLAVOR, username=username,
                             internal_network=None, external_network=None)
         return InitChecks(strategy=strategy, cloud=cloud, resolved=resolved,

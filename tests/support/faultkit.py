@@ -1,10 +1,9 @@
-"""Helpers of the fault suite (tests/test_faults_*.py): a FaultyCloud per test,
+"""Helpers of the fault suite (tests/devcloud/test_faults_*.py): a FaultyCloud per test,
 fast timeouts, and the leak / duplicate checks every scenario ends with."""
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -77,7 +76,6 @@ def dumps(value: Any) -> bytes:
 @pytest.fixture()
 def faulty(devcloud: dict, tmp_path: Path) -> Iterator[Any]:
     """The fault-injecting proxy in front of the devcloud (tests/support/faultproxy.py)."""
-    sys.path.append(str(Path(__file__).parent))
     from faultproxy import FaultyCloud
 
     cloud = FaultyCloud(devcloud, tmp_path)

@@ -18,10 +18,9 @@ from email.mime.text import MIMEText
 import pytest
 import yaml
 
-from fleeting_openstack.plugin.manager import StrategyManager
-from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, InstanceCredentials
+from fleeting_openstack.plugin.types import ImageInfo
+from strategy_kit import KEY, Instance
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0Jm1xS1cXv0t0Y8hY6cG2y4aYp3n0dQJm8hW2k9bT fleeting"
 OLD_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDoperatorkey operator@laptop"
 IMAGE = ImageInfo("img", "ubuntu-22.04", os_distro="ubuntu")
 
@@ -96,13 +95,11 @@ def cloud_init_merge(cloud_init_bin, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def strategy():
-    return StrategyManager.load(blocked=[], trace=False).strategy("cloud-init")
+def strategy(manager):
+    return manager.strategy("cloud-init")
 
 
-def render(strategy, user_data, username="runner", key=KEY, password=None):
-    ctx = InstanceContext("runner-5", "ci", 5, "prod", "r1", IMAGE, user_data, username, {})
-    return strategy.render_user_data(ctx, InstanceCredentials(username, key, password))
+render = Instance("runner-5", 5, IMAGE, "runner").render
 
 
 def cloud_config_parts(blob: str) -> list[str]:
@@ -322,8 +319,7 @@ def test_check_accepts_usable_user_data(strategy, user_data):
     assert strategy.check(user_data) == []
 
 
-def test_check_rejects_unknown_options_and_bad_key_type():
-    manager = StrategyManager.load(blocked=[], trace=False)
+def test_check_rejects_unknown_options_and_bad_key_type(manager):
     errors = manager.strategy("cloud-init").check(None, {"key_typ": "rsa", "key_type": "dsa"})
     assert any("'key_typ' is not known" in e and "key_type" in e for e in errors)
     assert any("'key_type' must be one of" in e for e in errors)

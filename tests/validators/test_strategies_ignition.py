@@ -13,10 +13,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from fleeting_openstack.plugin.manager import StrategyManager
-from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, InstanceCredentials, UserDataError
+from fleeting_openstack.plugin.types import ImageInfo, UserDataError
+from strategy_kit import KEY, Instance
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0Jm1xS1cXv0t0Y8hY6cG2y4aYp3n0dQJm8hW2k9bT fleeting"
 OLD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorOwnKeyOperatorOwnKeyOperatorOwnKey0 admin"
 IMAGE = ImageInfo("img", "flatcar-stable", {"os_version": "3815.2.2"}, os_admin_user=None, os_distro="flatcar")
 VERSIONS = ["3.0.0", "3.1.0", "3.2.0", "3.3.0", "3.4.0"]
@@ -49,14 +48,7 @@ def ignition_validate(validator, tmp_path):
     return run
 
 
-@pytest.fixture(scope="module")
-def manager():
-    return StrategyManager.load(blocked=[], trace=False)
-
-
-def render(manager, name, user_data, username="core", key=KEY, password=None, options=None):
-    ctx = InstanceContext("runner-2", "ci", 2, "prod", "r1", IMAGE, user_data, username, options or {})
-    return manager.strategy(name, options).render_user_data(ctx, InstanceCredentials(username, key, password))
+render = Instance("runner-2", 2, IMAGE, "core").render_with
 
 
 def operator_config(version: str) -> dict:

@@ -13,7 +13,7 @@
 // command -> Decrease to zero -> Update until gone -> Kill.
 //
 // Build tag e2e (so that `go test ./...` of the conformance module does not
-// build it). Run by tests/test_e2e.py:
+// build it). Run by tests/e2e/test_e2e.py:
 //
 //	FLEETING_PLUGIN_BIN=... FLEETING_E2E_CONFIG=e2e.json go test -tags e2e ./e2e/...
 //
@@ -76,7 +76,7 @@ func loadConfig(t *testing.T) *e2eConfig {
 	t.Helper()
 	path := os.Getenv("FLEETING_E2E_CONFIG")
 	if path == "" {
-		t.Fatal("FLEETING_E2E_CONFIG must name the E2E config written by tests/test_e2e.py")
+		t.Fatal("FLEETING_E2E_CONFIG must name the E2E config written by tests/e2e/test_e2e.py")
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -269,7 +269,7 @@ func TestProvisioning(t *testing.T) {
 		}
 	})
 	// Each case checked that its servers left nothing behind (assertInstanceGone);
-	// tests/test_e2e.py checks the whole host afterwards.
+	// tests/e2e/test_e2e.py checks the whole host afterwards.
 }
 
 func provision(t *testing.T, c *e2eConfig, tc provisioningCase) {

@@ -1,7 +1,7 @@
 // Package hostkit is what every Go host of these tests shares that does not
 // depend on a fleeting contract: the handshake values, a client-only go-plugin
-// plugin, the go-plugin client start-up, the log sink and the checks after
-// Kill.
+// plugin, the go-plugin client configuration and start-up (handshake, ping,
+// dispense), the log sink and the checks after Kill.
 //
 // It must never import a generated .pb.go package (in particular not
 // ../fleetingpb): Go links the descriptor of every imported .proto file into
@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -140,6 +141,48 @@ type Options struct {
 	Env []string
 }
 
+// Logger is a host's client-side hclog logger: JSON lines into out, from level on.
+func Logger(name string, level hclog.Level, out io.Writer) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: name, Level: level, Output: out, JSONFormat: true})
+}
+
+// ClientConfig is the go-plugin client configuration every host starts the
+// plugin with: cmd, gRPC only, PluginName handing out newClient's stub, one
+// minute to start. Callers set the rest (AutoMTLS, multiplexing, sockets).
+func ClientConfig(cmd *exec.Cmd, handshake plugin.HandshakeConfig, newClient func(*grpc.ClientConn) interface{},
+	logger hclog.Logger) *plugin.ClientConfig {
+	return &plugin.ClientConfig{
+		HandshakeConfig:  handshake,
+		VersionedPlugins: Plugins(newClient),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           logger,
+		StartTimeout:     time.Minute,
+	}
+}
+
+// Connect starts c's plugin (go-plugin's handshake), pings it and dispenses
+// PluginName. A failed handshake is returned, the plugin killed (some tests
+// expect one); a failed ping or dispense fails t, with the plugin's log.
+func Connect(t *testing.T, c *plugin.Client, logs *LogSink) (stub interface{}, rc *plugin.ReattachConfig, err error) {
+	t.Helper()
+	rpc, err := c.Client()
+	if err != nil {
+		c.Kill()
+		return nil, nil, err
+	}
+	if err := rpc.Ping(); err != nil {
+		c.Kill()
+		t.Fatalf("ping (grpc.health.v1 service \"plugin\"): %v\nplugin log:\n%s", err, logs.String())
+	}
+	stub, err = rpc.Dispense(PluginName)
+	if err != nil {
+		c.Kill()
+		t.Fatalf("dispense: %v", err)
+	}
+	return stub, c.ReattachConfig(), nil
+}
+
 // Start runs bin as this process's own child through go-plugin's real client
 // (gRPC only), pings it and dispenses the stub. The plugin's log reaches
 // Host.Logs at trace level.
@@ -148,31 +191,13 @@ func Start(t *testing.T, bin string, o Options) *Host {
 	cmd := exec.Command(bin)
 	cmd.Env = o.Env
 	sink := &LogSink{}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Trace, Output: sink, JSONFormat: true})
-	c := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  o.Handshake,
-		VersionedPlugins: Plugins(o.NewClient),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         o.AutoMTLS,
-		Logger:           logger,
-		StartTimeout:     time.Minute,
-	})
-	rpc, err := c.Client()
+	cfg := ClientConfig(cmd, o.Handshake, o.NewClient, Logger("host", hclog.Trace, sink))
+	cfg.AutoMTLS = o.AutoMTLS
+	c := plugin.NewClient(cfg)
+	raw, rc, err := Connect(t, c, sink)
 	if err != nil {
-		c.Kill()
 		t.Fatalf("start %s: %v\nplugin log:\n%s", bin, err, sink.String())
 	}
-	if err := rpc.Ping(); err != nil {
-		c.Kill()
-		t.Fatalf("ping: %v\nplugin log:\n%s", err, sink.String())
-	}
-	raw, err := rpc.Dispense(PluginName)
-	if err != nil {
-		c.Kill()
-		t.Fatalf("dispense: %v", err)
-	}
-	rc := c.ReattachConfig()
 	return &Host{Client: c, Stub: raw, Logs: sink, Pid: rc.Pid, Socket: rc.Addr.String()}
 }
 

@@ -40,7 +40,7 @@ func VariantEnv(t *testing.T) []string {
 }
 
 // VariantConfig is the plugin_config JSON of FLEETING_VARIANT_CONFIG (a file
-// written by tests/test_contract_variants.py for a fresh devcloud group).
+// written by tests/conformance/test_contract_variants.py for a fresh devcloud group).
 func VariantConfig(t *testing.T) []byte {
 	t.Helper()
 	data, err := os.ReadFile(MustEnv(t, "FLEETING_VARIANT_CONFIG"))

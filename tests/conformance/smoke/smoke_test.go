@@ -2,7 +2,7 @@
 
 // Smoke test of a built plugin executable against a real cloud, made to run
 // where nothing but the executable and this test binary exist (the python-less
-// Debian root of tests/test_single_file.py):
+// Debian root of tests/packaging/test_single_file.py):
 //
 //	go test -c -tags smoke -o smoke.test ./smoke
 //	FLEETING_PLUGIN_BIN=/plugin FLEETING_SMOKE_CONFIG=/smoke/plugin_config.json ./smoke.test -test.v
@@ -26,8 +26,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +34,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	pb "fleeting-openstack/conformance/fleetingpb"
+	"fleeting-openstack/conformance/hostkit"
 	"fleeting-openstack/conformance/pluginclient"
 )
 
@@ -94,19 +93,13 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("processes of %s already running before the test: %v", bin, before)
 	}
 
-	var logs strings.Builder
-	logger := hclog.New(&hclog.LoggerOptions{Name: "runner", Level: hclog.Debug, Output: &syncWriter{w: &logs}, JSONFormat: true})
+	logs := &pluginclient.LogSink{}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "FLEETING_OPENSTACK_LOG_LEVEL=debug")
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  pluginclient.Handshake,
-		VersionedPlugins: pluginclient.Plugins(),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		Logger:           logger,
-		StartTimeout:     time.Minute,
-	})
+	cfg := hostkit.ClientConfig(cmd, pluginclient.Handshake, pluginclient.NewInstanceGroup,
+		hostkit.Logger("runner", hclog.Debug, logs))
+	cfg.AutoMTLS = true
+	client := plugin.NewClient(cfg)
 	killed := false
 	defer func() {
 		if !killed {
@@ -118,20 +111,12 @@ func TestSmoke(t *testing.T) {
 	}()
 
 	started := time.Now()
-	rpc, err := client.Client()
+	raw, rc, err := hostkit.Connect(t, client, logs)
 	if err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	t.Logf("handshake after %v", time.Since(started).Round(time.Millisecond))
-	if err := rpc.Ping(); err != nil {
-		t.Fatalf("ping: %v", err)
-	}
-	raw, err := rpc.Dispense("instancegroup")
-	if err != nil {
-		t.Fatalf("dispense: %v", err)
-	}
+	t.Logf("handshake, ping and dispense after %v", time.Since(started).Round(time.Millisecond))
 	group := raw.(pb.InstanceGroupClient)
-	rc := client.ReattachConfig()
 	socket := rc.Addr.String()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -176,15 +161,4 @@ func TestSmoke(t *testing.T) {
 	if client.Exited() != true {
 		t.Fatalf("go-plugin client does not report the plugin as exited")
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -50,17 +50,10 @@ def test_unknown_command_is_usage_error(capsys):
 
 from fleeting_openstack.cli import parser as cmdline
 from fleeting_openstack.cli import completion  # noqa: E402
+from installed import plugin_executable, run_cli
 
 COMMANDS = sorted(set(cmdline.subcommands(cmdline.build_parser())) - {"protocol"})  # protocol: its own parser
-PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    code = cmdline.main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+PLUGIN_BIN = plugin_executable()
 
 
 def test_the_tree_has_every_command():
@@ -230,27 +223,7 @@ def test_zsh_completion_is_the_same_function_through_bashcompinit():
     assert code == 0 and out == zsh
 
 
-# -- build metadata ---------------------------------------------------------------------------------
-
-def test_a_pip_build_records_revision_and_build_date(tmp_path):
-    """What pip/pipx install: the wheel carries _build_info.py with the Git revision and the date."""
-    import ast
-    import zipfile
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[3]
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    wheel = next(tmp_path.glob("*.whl"))
-    with zipfile.ZipFile(wheel) as zf:
-        text = zf.read("fleeting_openstack/_build_info.py").decode()
-    info = ast.literal_eval(text.split("INFO = ", 1)[1])
-    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=8", "HEAD"], capture_output=True,
-                          text=True).stdout.strip()
-    assert info["revision"].split("-")[0] == head
-    assert info["built"] != "unknown" and info["built"].endswith("Z")
-
+# -- protocol -------------------------------------------------------------------------------------
 
 def test_protocol_has_its_own_arguments_and_help(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != cli.MAGIC_COOKIE_KEY}
@@ -259,30 +232,3 @@ def test_protocol_has_its_own_arguments_and_help(tmp_path):
     done = subprocess.run([PLUGIN_BIN, "protocol", str(tmp_path / "missing")], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and "cannot read" in done.stderr
-
-
-def test_an_sdist_carries_the_build_metadata_to_its_wheel(tmp_path):
-    """A wheel built from the sdist (no Git there) still knows the revision."""
-    import ast
-    import tarfile
-    import zipfile
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[3]
-    done = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta as b; "
-                           "print(b.build_sdist(sys.argv[1]))", str(tmp_path)], cwd=root, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    archive = tmp_path / done.stdout.split()[-1]
-    with tarfile.open(archive) as tf:
-        tf.extractall(tmp_path / "x", filter="data")
-    (tree,) = (tmp_path / "x").iterdir()
-    assert not (tree / ".git").exists()
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "w"),
-                           str(tree)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    with zipfile.ZipFile(next((tmp_path / "w").glob("*.whl"))) as zf:
-        info = ast.literal_eval(zf.read("fleeting_openstack/_build_info.py").decode().split("INFO = ", 1)[1])
-    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=8", "HEAD"], capture_output=True,
-                          text=True).stdout.strip()
-    assert info["revision"].split("-")[0] == head and info["built"] != "unknown"

@@ -17,13 +17,13 @@ from fleeting_openstack.config import (
     ConfigError,
     ConfigIssue,
     PluginConfig,
-    encode_user_data,
     join_path,
     load_plugin_config,
     parse_duration,
     parse_microversion,
     schema,
 )
+from fleeting_openstack.openstack.nova import encode_user_data
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 IMAGE = "d5460af5-83f3-47d7-9c4f-80294c66b267"
@@ -764,11 +764,6 @@ def test_user_data_multibyte_counts_bytes():
     assert "66668 bytes" in errors_of(doc)["server_spec.user_data"]
 
 
-def test_encode_user_data():
-    assert encode_user_data("#cloud-config\n") == "I2Nsb3VkLWNvbmZpZwo="
-    assert base64.b64decode(encode_user_data("é")) == "é".encode()
-
-
 def test_base64_user_data_warns_about_double_encoding():
     doc = minimal()
     doc["server_spec"]["user_data"] = base64.b64encode(b"#cloud-config\npackages: [jq]\n").decode()
@@ -919,38 +914,8 @@ def test_every_nova_key_together():
 
 
 # --------------------------------------------------------------------------
-# nova_request and schema()
+# schema()
 # --------------------------------------------------------------------------
-
-def test_nova_request():
-    doc = minimal()
-    doc["server_spec"]["scheduler_hints"] = {"group": GROUP}
-    doc["server_spec"]["user_data"] = "#cloud-config\n"
-    doc["server_spec"]["metadata"] = {"role": "ci"}
-    spec = load(doc).config.server_spec
-    req = spec.nova_request(index=12, metadata={"fleeting-cluster": "group"}, tags=["group"])
-    assert req["os:scheduler_hints"] == {"group": GROUP}
-    server = req["server"]
-    assert server["name"] == "runner-12"
-    assert "scheduler_hints" not in server
-    assert base64.b64decode(server["user_data"]) == b"#cloud-config\n"
-    assert server["metadata"] == {"role": "ci", "fleeting-cluster": "group"}
-    assert server["tags"] == ["group"]
-    assert spec.user_data == "#cloud-config\n"  # the spec itself is unchanged
-    replaced = spec.nova_request(user_data='{"ignition": {"version": "3.4.0"}}')
-    assert json.loads(base64.b64decode(replaced["server"]["user_data"]))["ignition"]["version"] == "3.4.0"
-    assert "user_data" not in spec.nova_request(user_data=None)["server"]
-
-
-def test_nova_request_needs_resolved_names():
-    doc = minimal()
-    doc["server_spec"]["image_name"] = doc["server_spec"].pop("imageRef")
-    spec = load(doc).config.server_spec
-    with pytest.raises(ValueError, match="image_name"):
-        spec.nova_request(index=1)
-    req = spec.nova_request(index=1, image_ref=IMAGE)
-    assert req["server"]["imageRef"] == IMAGE and "image_name" not in req["server"]
-
 
 def test_schema_is_draft_2020_12_and_documented():
     s = schema()

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 
 import pytest
 
-from fleeting_openstack.cli import parser as cmdline
-from fleeting_openstack.config import NOVA_USER_DATA_MAX, ConfigError, load_plugin_config
+from fleeting_openstack.config import ConfigError, load_plugin_config
+from fleeting_openstack.openstack.nova import NOVA_USER_DATA_MAX
+from installed import run_cli
 
 SPEC = {"name": "g-%d", "imageRef": "d5460af5-83f3-47d7-9c4f-80294c66b267", "flavorRef": "f", "networks": "none"}
 
 
 def config(**extra):
     return {"name": "g", "server_spec": dict(SPEC), **extra}
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = cmdline.main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_the_file_is_the_user_data(tmp_path):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 from google.protobuf import message_factory
 
-from fleeting_openstack.contract.service import ServedContract
 from fleeting_openstack.contract import discovery, mapping, rawfields
+from fleeting_openstack.contract.served import ServedContract
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
 from wirecontract import compile_proto, pool_of  # noqa: E402
 
 

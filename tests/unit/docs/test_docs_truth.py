@@ -27,7 +27,9 @@ from fleeting_openstack.cli import parser as cmdline
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md")) + [ROOT / "README.md"]
-SOURCES = sorted((ROOT / "fleeting_openstack").rglob("*.py")) + sorted((ROOT / "strategies").rglob("*.py"))
+# every module of the package's layers and of the built-in strategies; not the generated protobuf code
+SOURCES = sorted(p for p in (ROOT / "fleeting_openstack").rglob("*.py") if "proto" not in p.parent.parts[-1:]) \
+    + sorted((ROOT / "strategies").rglob("*.py"))
 PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\d+|\*)?(?:\.\d+)?[sdrifgxXeEcoa]")
 PLACEHOLDER = re.compile(r"<[^<>\n]+>|\.\.\.")
 WILD = "\x00"

@@ -6,21 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack.plugin.manager import StrategyManager
-from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, InstanceCredentials, Observation, ReadinessState
+from fleeting_openstack.plugin.types import ImageInfo, Observation, ReadinessState
+from strategy_kit import Instance
 
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0Jm1xS1cXv0t0Y8hY6cG2y4aYp3n0dQJm8hW2k9bT fleeting"
 CONSOLES = Path(__file__).parents[2] / "fixtures" / "consoles"
 
 
-@pytest.fixture(scope="module")
-def manager():
-    return StrategyManager.load(blocked=[], trace=False)
-
-
-def render(manager, user_data, options=None, password=None):
-    ctx = InstanceContext("win-1", "ci", 1, "prod", "r1", ImageInfo("img"), user_data, "Administrator", options or {})
-    return manager.strategy("custom", options).render_user_data(ctx, InstanceCredentials("Administrator", KEY, password))
+render = Instance("win-1", 1, ImageInfo("img"), "Administrator").render_with
 
 
 @pytest.mark.parametrize(
@@ -36,13 +28,13 @@ def render(manager, user_data, options=None, password=None):
     ],
 )
 def test_user_data_passes_through_untouched(manager, user_data):
-    assert render(manager, user_data) == user_data
-    assert render(manager, user_data, password="secret") == user_data
+    assert render(manager, "custom", user_data) == user_data
+    assert render(manager, "custom", user_data, password="secret") == user_data
     assert manager.strategy("custom").check(user_data) == []
 
 
 def test_placeholders_are_still_replaced(manager):
-    assert render(manager, "#!/bin/sh\nhostname {{fleeting.instance_name}}\n") == "#!/bin/sh\nhostname win-1\n"
+    assert render(manager, "custom", "#!/bin/sh\nhostname {{fleeting.instance_name}}\n") == "#!/bin/sh\nhostname win-1\n"
     assert manager.strategy("custom").check("{{fleeting.oops}}")
 
 

@@ -21,6 +21,7 @@ from fleeting_openstack.plugin.manager import (
     StrategyConflictError,
     StrategyManager,
     UnknownStrategyError,
+    default_manager,
 )
 from fleeting_openstack.plugin.types import (
     ImageInfo,
@@ -32,9 +33,9 @@ from fleeting_openstack.plugin.types import (
     StrategyError,
     UserDataError,
 )
+from strategy_kit import KEY
 
 BUILTINS = ["cloud-init", "custom", "flatcar", "ignition"]
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0Jm1xS1cXv0t0Y8hY6cG2y4aYp3n0dQJm8hW2k9bT fleeting"
 IMAGE = ImageInfo("img-1", "acme-linux", {"os_version": "9"}, os_distro="acme")
 
 
@@ -159,7 +160,7 @@ def _write_dist(root, dist, version, module, source, ep_name):
 
 def test_third_party_package_is_found_by_its_entry_point(tmp_path, monkeypatch):
     _write_dist(tmp_path, "acme_fleeting", "1.2.3", "acme_fleeting_strategy", '''
-        from fleeting_openstack.plugin.hookspecs import hookimpl
+        from fleeting_openstack.plugin import hookimpl
 
         class Acme:
             @hookimpl
@@ -190,6 +191,19 @@ def test_broken_entry_point_names_the_plugin_and_how_to_block_it(tmp_path, monke
     # ... and blocking it works
     monkeypatch.setenv(BLOCK_ENV, "broken")
     assert StrategyManager.load().strategy_names() == BUILTINS
+
+
+def test_default_manager_loads_the_plugins_once_per_process(monkeypatch):
+    first = default_manager()
+    assert first.strategy_names() == BUILTINS
+    assert default_manager() is first  # Init, validate, plugins ... share it
+    # the environment it was loaded with is honoured: another one, another manager
+    monkeypatch.setenv(BLOCK_ENV, "flatcar")
+    blocked = default_manager()
+    assert blocked is not first and "flatcar" not in blocked.strategy_names()
+    assert default_manager() is blocked
+    monkeypatch.delenv(BLOCK_ENV)
+    assert default_manager() is first
 
 
 # --------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack.plugin.manager import StrategyManager
 from fleeting_openstack.plugin.types import Observation, ReadinessState
 
 READY, WAITING, FAILED = ReadinessState.READY, ReadinessState.WAITING, ReadinessState.FAILED
@@ -27,11 +26,6 @@ EXPECTED = {
     "flatcar-no-login-prompt.log": {"flatcar": (WAITING, "login prompt")},
     "flatcar-ignition-failed.log": {"flatcar": (FAILED, "Ignition failed"), "ignition": (FAILED, "")},
 }
-
-
-@pytest.fixture(scope="module")
-def manager():
-    return StrategyManager.load(blocked=[], trace=False)
 
 
 def console(name: str) -> str:

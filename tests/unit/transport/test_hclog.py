@@ -78,8 +78,10 @@ import subprocess  # noqa: E402
 
 from pathlib import Path  # noqa: E402
 
+from installed import plugin_executable  # noqa: E402
+
 SUPPORT = str(Path(__file__).parents[2] / "support")
-PLUGIN_BIN = os.environ.get("FLEETING_PLUGIN_BIN", "fleeting-plugin-openstack")
+PLUGIN_BIN = plugin_executable()
 
 
 def _plugin_session(tmp_path, config: dict, env_extra: dict) -> list[str]:

@@ -2,7 +2,7 @@
 
 Contracts come by override here (FLEETING_OPENSTACK_PROTOCOL_FROM) so that
 many can be tried per run; discovery through the parent's executable is
-proven by the Go variant hosts (tests/test_contract_variants.py).
+proven by the Go variant hosts (tests/conformance/test_contract_variants.py).
 Random variants: FLEETING_WIRE_SEED fixes the first seed (else it is drawn
 and printed on failure), four seeds per run.
 """
@@ -12,24 +12,16 @@ from __future__ import annotations
 import json
 import os
 import random
-import sys
-from pathlib import Path
 
 import grpc
 import pytest
 
 from fleeting_openstack.transport import goplugin
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
 from wirecontract import PluginUnderTest, compile_proto, pool_of, random_variant  # noqa: E402
+from installed import plugin_executable
 
 BASE_SEED = int(os.environ.get("FLEETING_WIRE_SEED") or random.SystemRandom().randrange(1, 10**6))
-
-
-def plugin_bin() -> str:
-    found = os.environ.get("FLEETING_PLUGIN_BIN")
-    assert found, "FLEETING_PLUGIN_BIN must name the installed plugin (scripts/test sets it)"
-    return found
 
 
 def entries(stderr: str) -> list[dict]:
@@ -44,7 +36,7 @@ def test_random_renumbered_contract_whole_lifecycle(tmp_path, offset):
     pool = pool_of(contract)
     svc = f"{variant.package}.{variant.service}"
     n = variant.names
-    plugin = PluginUnderTest(plugin_bin(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": str(contract)})
+    plugin = PluginUnderTest(plugin_executable(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": str(contract)})
     why = f"seed {seed} (FLEETING_WIRE_SEED={seed} reproduces it)\n{variant.source}"
     try:
         conn = {n["Conn.username"]: "core", n["Conn.password"]: "pw", n["Conn.key"]: b"KEY",
@@ -114,7 +106,7 @@ service Group {
 def test_unknown_and_undeclared_methods_answer_unimplemented_and_log_the_shape_once(tmp_path):
     contract = compile_proto(UNKNOWN_METHODS, tmp_path)
     pool = pool_of(contract)
-    plugin = PluginUnderTest(plugin_bin(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": str(contract)})
+    plugin = PluginUnderTest(plugin_executable(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": str(contract)})
     secret = "s3cr3t-value-that-must-not-appear"
     try:
         assert plugin.call(pool, "extra.v1.Group", "Init", {"config": b'{"name":"u"}'}).id == "memory/u"
@@ -147,7 +139,7 @@ def test_unmappable_contract_fails_init_readably(tmp_path):
     source = UNKNOWN_METHODS.replace("int32 delta = 3;", "int32 alpha = 3; int32 beta = 5;")
     contract = compile_proto(source, tmp_path)
     pool = pool_of(contract)
-    plugin = PluginUnderTest(plugin_bin(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": str(contract)})
+    plugin = PluginUnderTest(plugin_executable(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": str(contract)})
     try:
         with pytest.raises(grpc.RpcError) as err:
             plugin.call(pool, "extra.v1.Group", "Init", {"config": b'{"name":"u"}'})
@@ -164,7 +156,7 @@ def test_non_go_override_serves_the_builtin_contract_with_a_warning(tmp_path):
 
     text = tmp_path / "plain.txt"
     text.write_text("hello\n")
-    plugin = PluginUnderTest(plugin_bin(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": str(text)})
+    plugin = PluginUnderTest(plugin_executable(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": str(text)})
     try:
         stub = fleeting_pb2_grpc.InstanceGroupStub(plugin.channel)
         assert stub.Init(fleeting_pb2.InitRequest(config=b'{"name":"b"}'), timeout=30).info.id == "memory/b"
@@ -177,7 +169,7 @@ def test_non_go_override_serves_the_builtin_contract_with_a_warning(tmp_path):
 def test_cookie_is_not_required_from_a_goplugin_host_but_a_person_gets_the_message(tmp_path):
     from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc
 
-    plugin = PluginUnderTest(plugin_bin(), tmp_path, {"FLEETING_PLUGIN": "something-else",
+    plugin = PluginUnderTest(plugin_executable(), tmp_path, {"FLEETING_PLUGIN": "something-else",
                                                       "ACME_MAGIC": "acme"})
     try:
         stub = fleeting_pb2_grpc.InstanceGroupStub(plugin.channel)
@@ -191,7 +183,7 @@ def test_cookie_is_not_required_from_a_goplugin_host_but_a_person_gets_the_messa
     import subprocess
 
     for partial in ({}, {"PLUGIN_PROTOCOL_VERSIONS": "1"}):  # not a go-plugin host without the port range
-        proc = subprocess.run([plugin_bin()], env={**env, **partial}, capture_output=True, text=True, timeout=30)
+        proc = subprocess.run([plugin_executable()], env={**env, **partial}, capture_output=True, text=True, timeout=30)
         assert proc.returncode == 1 and proc.stdout == ""
         # go-plugin's own words, then the pointer at --help (issue 12)
         assert proc.stderr.splitlines()[0] == goplugin.NOT_A_PROGRAM and "--help" in proc.stderr.splitlines()[1]
@@ -203,7 +195,7 @@ def run_protocol(*args: str, path: str | None = None) -> "subprocess.CompletedPr
     env = dict(os.environ)
     if path is not None:
         env["PATH"] = path
-    return subprocess.run([plugin_bin(), "protocol", *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([plugin_executable(), "protocol", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_protocol_command_shows_source_mapping_differences_and_proto(tmp_path):

@@ -10,7 +10,7 @@
 //	FLEETING_PLUGIN_BIN=... FLEETING_VARIANT_CONFIG=plugin_config.json \
 //	  go test -tags variants -count=1 -v ./variants/renamed
 //
-// Run by tests/test_contract_variants.py (devcloud plugin_config).
+// Run by tests/conformance/test_contract_variants.py (devcloud plugin_config).
 package renamed
 
 import (
