@@ -184,7 +184,7 @@ class OpenStackProvider:
             if checks.fatal_key == "strategy":
                 raise ValueError(f"plugin_config.strategy: {checks.fatal}")
             fatal = f"clouds_config: {checks.fatal}" if checks.fatal_key == "clouds_config" else checks.fatal
-            raise ValueError("; ".join([fatal] + problems))
+            raise ValueError("; ".join([fatal, *problems]))
         cloud, strategy, resolved = checks.cloud, checks.strategy, checks.resolved
         assert cloud is not None and strategy is not None and resolved is not None
         mv = microversion_tuple(cfg.nova_microversion)
