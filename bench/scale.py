@@ -183,7 +183,7 @@ class Original:
 
 # -- the orchestrator ------------------------------------------------------------------
 def seed(stub: Stub, n: int, others: int) -> None:
-    from fleeting_openstack.provider.group import group_tag
+    from fleeting_openstack.config.identity import group_tag
 
     stub.admin("/_clear", {})
     stub.admin("/_seed", {"count": others, "prefix": "other-", "tags": [], "metadata": {"owner": "someone"}})

@@ -12,7 +12,8 @@ import argparse
 import contextlib
 import json
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from fleeting_openstack.cli.common import EXIT_OK, PROG, Progress, Target, _iso, human_age, load_target, observe, table
 
@@ -77,7 +78,7 @@ def format_status(target: Target, problems: Sequence[str], rows: Sequence[Mappin
         rendered = table(["NAME", "ID", "NOVA", "STATE", "AGE", "INTERNAL", "EXTERNAL", "IMAGE", "FLAVOR",
                           "READINESS"], body).split("\n")
         lines.append(rendered[0])
-        for r, text in zip(rows, rendered[1:]):
+        for r, text in zip(rows, rendered[1:], strict=False):
             lines.append(text)
             if r["fault"]:
                 lines.append(f"    fault: {r['fault']}")

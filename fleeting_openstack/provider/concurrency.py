@@ -14,8 +14,9 @@ shared by every Increase (or Decrease) of the process:
   window of answers, so one burst of failures counts as one signal.
 
 A 429 also means Nova did nothing, so that call is retried after its
-``Retry-After`` (at most 3 times, at most 10 s each). Answers that say nothing about load (4xx other than 429: quota, bad request,
-not found) neither grow nor shrink the window. The window only gates calls;
+``Retry-After`` (at most 3 times, at most 10 s each). Answers that say nothing
+about load (4xx other than 429: quota, bad request, not found) neither grow nor
+shrink the window. The window only gates calls;
 what a failed call means for the caller is the caller's business.
 """
 
@@ -25,7 +26,8 @@ import collections
 import logging
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 log = logging.getLogger("fleeting_openstack.concurrency")
 

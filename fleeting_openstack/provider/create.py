@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -39,10 +40,10 @@ if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import Settings
     from fleeting_openstack.openstack.client import Server
+    from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.plugin.types import ImageInfo
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
-    from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.provider.keys import KeyStore
     from fleeting_openstack.provider.limiter import Choices, CreateBreaker
 
@@ -117,10 +118,10 @@ class Creator:
     def create(self) -> str:
         """Request one server; its id. Raises when none was made (or it cannot be known)."""
         from fleeting_openstack.openstack.client import CloudError
-        from fleeting_openstack.plugin import userdata
-        from fleeting_openstack.provider import metrics
         from fleeting_openstack.openstack.nova import create_request
         from fleeting_openstack.openstack.resources import image_info
+        from fleeting_openstack.plugin import userdata
+        from fleeting_openstack.provider import metrics
         from fleeting_openstack.provider.keys import new_salt
         from fleeting_openstack.provider.limiter import is_capacity
 
@@ -135,7 +136,8 @@ class Creator:
         metadata.update({META_CLUSTER: cfg.name, META_INDEX: str(index), META_REQUEST: request_id})
         public_key = None
         salt = None
-        info = image_info(res.image) or image_info(None, placeholder=True)
+        info = image_info(res.image, placeholder=True)  # a placeholder (empty id) without an image
+        assert info is not None
         if self.keys is not None and not self.settings.connector.use_static_credentials:
             key_type = self.key_type(info)
             salt = new_salt()
@@ -156,7 +158,7 @@ class Creator:
             if choice[1]:
                 request["server"]["availability_zone"] = choice[1]
             try:
-                server_id = self.limit.call(lambda: self.cloud.create_server(request))
+                server_id = self.limit.call(functools.partial(self.cloud.create_server, request))
             except CloudError as exc:
                 if exc.outcome_unknown:  # 5xx, reset, timeout: Nova may have made it
                     found, looked = self.find_created(name, request_id)

@@ -12,6 +12,7 @@ fallbacks on. The server's floating IP (``floating_ip_pool``) and key are releas
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -113,10 +114,8 @@ class Deletes:
             self.memory.deletes[server.id] = time.time()
             self.memory.ready.pop(server.id, None)
         if server.status == "ERROR" and not server.fault:
-            try:  # list responses may omit the fault; the server's own record has it
+            with contextlib.suppress(Exception):  # list responses may omit the fault; its own record has it
                 server = self.cloud.get_server(server.id)
-            except Exception:  # noqa: BLE001
-                pass
         log.warning("deleting unusable server: %s", reason,
                     extra={"server": server.id, "server_name": server.name, "status": server.status,
                            "fault": server.fault})
@@ -142,7 +141,5 @@ class Deletes:
     def forget_key(self, server: Server) -> None:
         salt = server.metadata.get(META_SALT)
         if self.keys is not None and salt:
-            try:
+            with contextlib.suppress(Exception):  # best effort: key material of a deleted server
                 self.keys.forget(salt)
-            except Exception:  # noqa: BLE001
-                pass

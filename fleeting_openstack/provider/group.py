@@ -36,15 +36,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fleeting_openstack import __version__
-from fleeting_openstack.config.identity import (  # noqa: F401 - re-exported for importers
-    META_CLUSTER,
-    META_INDEX,
-    META_KEY_CHECK,
-    META_KEY_TYPE,
-    META_REQUEST,
-    META_SALT,
-    group_tag,
-)
+
+# Re-exported (``as``): importers of the provider's identity names before config/identity existed.
+from fleeting_openstack.config.identity import META_CLUSTER as META_CLUSTER
+from fleeting_openstack.config.identity import group_tag as group_tag
 from fleeting_openstack.contract.instancegroup import (
     ConnectInfo,
     InstanceUnhealthy,
@@ -59,6 +54,7 @@ from fleeting_openstack.transport import hclog
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.openstack.client import Server
+    from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.provider.access import Access
     from fleeting_openstack.provider.addresses import Addresses, ServerImages
@@ -71,7 +67,6 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.keys import KeyStore
     from fleeting_openstack.provider.limiter import Choices
     from fleeting_openstack.provider.verdicts import Verdicts
-    from fleeting_openstack.openstack.resources import Resolved
 
 log = logging.getLogger("fleeting_openstack.provider")
 
@@ -145,7 +140,7 @@ class OpenStackProvider:
     def _init(self, config: bytes, settings: Settings) -> ProviderInfo:
         from fleeting_openstack.config import ConfigError, load_plugin_config
         from fleeting_openstack.config.identity import name_prefix
-        from fleeting_openstack.openstack.client import microversion_tuple
+        from fleeting_openstack.config.units import microversion_tuple
         from fleeting_openstack.plugin.manager import default_manager
         from fleeting_openstack.provider import initchecks, safety
         from fleeting_openstack.provider.access import Access
@@ -189,7 +184,7 @@ class OpenStackProvider:
             if checks.fatal_key == "strategy":
                 raise ValueError(f"plugin_config.strategy: {checks.fatal}")
             fatal = f"clouds_config: {checks.fatal}" if checks.fatal_key == "clouds_config" else checks.fatal
-            raise ValueError("; ".join([fatal] + problems))
+            raise ValueError("; ".join([fatal, *problems]))
         cloud, strategy, resolved = checks.cloud, checks.strategy, checks.resolved
         assert cloud is not None and strategy is not None and resolved is not None
         mv = microversion_tuple(cfg.nova_microversion)

@@ -34,7 +34,8 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fleeting_openstack.config.identity import META_CLUSTER
 

@@ -62,7 +62,7 @@ def _create(registry: Any) -> dict[str, Any]:
     from fleeting_openstack import __version__
 
     latency = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-    m = {
+    m: dict[str, Any] = {
         "instances": Gauge(f"{PREFIX}_instances", "Servers of the group by the state the plugin reports",
                            ["state"], registry=registry),
         "creates": Counter(f"{PREFIX}_creates", "Servers the plugin asked Nova to create", registry=registry),
@@ -99,7 +99,7 @@ def start(listen: str) -> tuple[str, int]:
         if _server is not None:
             if listen != _listen:
                 log.warning("metrics already served on %s; metrics.listen %s ignored", _listen, listen)
-            return _server.server_address[:2]
+            return _bound(_server)
         host, port = parse_listen(listen)
         from prometheus_client import CollectorRegistry, start_http_server
 
@@ -107,9 +107,14 @@ def start(listen: str) -> tuple[str, int]:
         metrics = _create(registry)
         _server, _thread = start_http_server(port, addr=host, registry=registry)
         _m, _listen = metrics, listen
-        bound = _server.server_address[:2]
+        bound = _bound(_server)
     log.info("metrics served", extra={"listen": f"{bound[0]}:{bound[1]}", "path": "/metrics"})
     return bound
+
+
+def _bound(server: Any) -> tuple[str, int]:
+    host, port = server.server_address[:2]
+    return str(host), int(port)
 
 
 def stop() -> None:

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.openstack.client import Server
-    from fleeting_openstack.provider.floatingip import FloatingIPs
     from fleeting_openstack.openstack.resources import Resolved
+    from fleeting_openstack.provider.floatingip import FloatingIPs
     from fleeting_openstack.provider.limiter import Choices, CreateBreaker
 
 log = logging.getLogger("fleeting_openstack.safety")
@@ -139,7 +139,7 @@ def create_helpers(cfg: PluginConfig, cloud: Any, resolved: Resolved | None,
             flavors.append(cloud.flavor_id(ref=ref) if _looks_id(ref) else cloud.flavor_id(name=ref))
         except NotFound as exc:
             problems.append(f"flavor_fallbacks[{i}]: {exc}")
-    zones = [cfg.server_spec.body.get("availability_zone")] + list(cfg.availability_zone_fallbacks)
+    zones = [cfg.server_spec.body.get("availability_zone"), *cfg.availability_zone_fallbacks]
     choices = Choices(flavors, zones, reset_after=cfg.resync_interval or 600.0)
     fips = None
     if cfg.floating_ip_pool:
@@ -150,11 +150,11 @@ def create_helpers(cfg: PluginConfig, cloud: Any, resolved: Resolved | None,
 
 
 def _looks_id(ref: str) -> bool:
-    return ref.isdigit() or len(ref) == 36 and ref.count("-") == 4
+    return ref.isdigit() or (len(ref) == 36 and ref.count("-") == 4)
 
 
 @contextlib.contextmanager
-def locked(path: "Path") -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """An exclusive lock shared by every process using ``path`` (flock of ``path``.lock)."""
     import fcntl
 

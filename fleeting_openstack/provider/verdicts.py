@@ -50,25 +50,23 @@ class Verdicts:
 
     def assess(self, servers: Iterable[Server], now: float) -> list[tuple[Server, Verdict]]:
         """Every server's verdict; acts on none."""
-        out = []
-        for server in servers:
-            try:
-                verdict = self.of(server, now)
-            except Exception as exc:  # noqa: BLE001 - one bad server never fails the evaluation
-                verdict = self._unknown(server, exc)
-            out.append((server, verdict))
-        return out
+        return self._each(servers, now, act=False)
 
     def act(self, servers: Iterable[Server], now: float) -> list[tuple[Server, Verdict]]:
-        """Every server's verdict, acted on (Update)."""
+        """Every server's verdict, acted on (Update; ``reasons`` updated)."""
+        return self._each(servers, now, act=True)
+
+    def _each(self, servers: Iterable[Server], now: float, *, act: bool) -> list[tuple[Server, Verdict]]:
         out = []
         for server in servers:
             try:
                 verdict = self.of(server, now)
-                self._act(server, verdict)
-            except Exception as exc:  # noqa: BLE001 - one bad server never fails Update
+                if act:
+                    self._act(server, verdict)
+            except Exception as exc:  # noqa: BLE001 - one bad server never fails Update (or status)
                 verdict = self._unknown(server, exc)
-            self.reasons[server.id] = verdict.reason
+            if act:
+                self.reasons[server.id] = verdict.reason
             out.append((server, verdict))
         return out
 

@@ -34,7 +34,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fleeting_openstack.openstack.client import (
-    Address, CloudError, FloatingIP, Image, Keypair, NotFound, Port, Server, Volume)
+    Address,
+    CloudError,
+    FloatingIP,
+    Image,
+    Keypair,
+    NotFound,
+    Port,
+    Server,
+    Volume,
+)
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
@@ -276,12 +285,12 @@ def init_checks(cloud: FakeCloud, *, key_store: KeyStore | None = None, username
                 image: Image | None = None) -> Any:
     """An ``initchecks.run`` that finds everything and hands the provider ``cloud``
     (and ``key_store`` when Init opens one: ``keys="open"``)."""
-    from fleeting_openstack.plugin.manager import StrategyManager
     from fleeting_openstack.openstack.resources import Resolved
+    from fleeting_openstack.plugin.manager import default_manager
     from fleeting_openstack.provider.initchecks import InitChecks
 
     def run(cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open") -> InitChecks:
-        strategy = StrategyManager.load().strategy(cfg.strategy, cfg.strategy_options)
+        strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
         resolved = Resolved(image=image, image_ref=IMAGE, flavor_ref=FLAVOR, username=username,
                             internal_network=None, external_network=None)
         return InitChecks(strategy=strategy, cloud=cloud, resolved=resolved,
