@@ -77,12 +77,6 @@ def version_text() -> str:
     return "".join(f"{k + ':':<16}{v}\n" for k, v in rows)
 
 
-def _escape_module_path(text: str) -> str:
-    from fleeting_openstack.cli.bootstrap import escape_module_path
-
-    return escape_module_path(text)
-
-
 def _provider():
     spec = os.environ.get(ENV_PROVIDER)
     if spec:

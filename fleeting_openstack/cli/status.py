@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from fleeting_openstack.cli.common import EXIT_OK, PROG, Progress, Target, _iso, human_age, load_target, observe, table
+from fleeting_openstack.cli.common import EXIT_OK, PROG, Progress, Target, iso_time, human_age, load_target, observe, table
 
 if TYPE_CHECKING:
     from fleeting_openstack.provider.group import OpenStackProvider
@@ -46,7 +46,7 @@ def server_rows(provider: OpenStackProvider, target: Target,
             "state": verdict.state.value,
             "reason": verdict.reason,
             "plugin_deletes": verdict.reap,
-            "created": _iso(server.created),
+            "created": iso_time(server.created),
             "age_seconds": round(server.age(now), 1),
             "internal_addr": internal,
             "external_addr": external,

@@ -156,7 +156,7 @@ def build(
     return Contract(service=descriptor, origin=origin, path=path, sha256=sha256, files=tuple(added), notes=tuple(notes))
 
 
-def _cache_dir(env: Mapping[str, str]) -> Path | None:
+def cache_dir(env: Mapping[str, str]) -> Path | None:
     """``$XDG_CACHE_HOME`` (absolute, as the XDG spec wants) or ``~/.cache``; None without either."""
     base = env.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):
@@ -210,8 +210,8 @@ def read_source(path: str, env: Mapping[str, str] | None = None) -> _Candidate:
     env = os.environ if env is None else env
     with open(path, "rb") as handle:
         st = os.fstat(handle.fileno())
-        cache_dir = _cache_dir(env)
-        cache = cache_dir / (_cache_key(st) + ".json") if cache_dir else None
+        directory = cache_dir(env)
+        cache = directory / (_cache_key(st) + ".json") if directory else None
         if cache is not None:
             hit = _cache_read(cache)
             if hit is not None:

@@ -92,12 +92,12 @@ class AdaptiveLimit:
         try:
             result = fn()
         except BaseException as exc:
-            self._done(time.monotonic() - started, congested=is_congestion(exc), neutral=not is_congestion(exc))
+            self.record_answer(time.monotonic() - started, congested=is_congestion(exc), neutral=not is_congestion(exc))
             raise
-        self._done(time.monotonic() - started, congested=False, neutral=False)
+        self.record_answer(time.monotonic() - started, congested=False, neutral=False)
         return result
 
-    def _done(self, latency: float, *, congested: bool, neutral: bool) -> None:
+    def record_answer(self, latency: float, *, congested: bool, neutral: bool) -> None:
         with self._cond:
             self.in_flight -= 1
             self._since_decrease += 1

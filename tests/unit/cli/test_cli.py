@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from fleeting_openstack import __version__
+from fleeting_openstack.cli import bootstrap
 from fleeting_openstack.cli import main as cli
 
 FIELDS = ["Name", "Version", "Git revision", "Git ref", "Python version", "Built", "OS/Arch"]
@@ -26,7 +27,7 @@ def test_version_block(flag, tmp_path):
 
 
 def test_escape_module_path():
-    assert cli._escape_module_path("ghcr.io/SardinaSystems/plugin") == "ghcr.io/!sardina!systems/plugin"
+    assert bootstrap.escape_module_path("ghcr.io/SardinaSystems/plugin") == "ghcr.io/!sardina!systems/plugin"
 
 
 def test_bootstrap_installs_into_fleeting_layout(tmp_path, monkeypatch):

@@ -115,12 +115,12 @@ def test_parent_executable_is_the_process_that_started_us():
 
 
 def test_cache_location_follows_xdg_and_survives_a_missing_home(monkeypatch):
-    assert discovery._cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/fleeting-plugin-openstack/contracts")
+    assert discovery.cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/fleeting-plugin-openstack/contracts")
     monkeypatch.setenv("HOME", "/home/runner")
-    assert discovery._cache_dir({"XDG_CACHE_HOME": "relative"}) == Path(
+    assert discovery.cache_dir({"XDG_CACHE_HOME": "relative"}) == Path(
         "/home/runner/.cache/fleeting-plugin-openstack/contracts")
 
     def no_home():
         raise RuntimeError("Could not determine home directory.")
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
-    assert discovery._cache_dir({}) is None
+    assert discovery.cache_dir({}) is None

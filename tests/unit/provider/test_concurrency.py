@@ -8,7 +8,7 @@ from fleeting_openstack.openstack.client import CloudError
 
 def answer(limit: AdaptiveLimit, latency: float = 1.0, congested: bool = False) -> None:
     limit.in_flight += 1
-    limit._done(latency, congested=congested, neutral=False)
+    limit.record_answer(latency, congested=congested, neutral=False)
 
 
 def test_slow_start_then_halving_then_additive_increase():
