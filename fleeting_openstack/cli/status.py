@@ -15,7 +15,17 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from fleeting_openstack.cli.common import EXIT_OK, PROG, Progress, Target, iso_time, human_age, load_target, observe, table
+from fleeting_openstack.cli.common import (
+    EXIT_OK,
+    PROG,
+    Progress,
+    Target,
+    human_age,
+    iso_time,
+    load_target,
+    observe,
+    table,
+)
 
 if TYPE_CHECKING:
     from fleeting_openstack.provider.group import OpenStackProvider

@@ -40,7 +40,7 @@ from typing import Any
 
 # cryptography (~7 MiB resident) is imported when the first key is made, not at Init.
 
-__all__ = ["KeyPair", "KeyStore", "KeyStoreError", "new_salt", "MASTER_FILE", "RSA_BITS"]
+__all__ = ["MASTER_FILE", "RSA_BITS", "KeyPair", "KeyStore", "KeyStoreError", "new_salt"]
 
 MASTER_FILE = "master.key"
 MASTER_SIZE = 32
