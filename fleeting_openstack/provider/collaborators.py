@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fleeting_openstack.provider.floatingip import FloatingIPCloud
+from fleeting_openstack.provider.limiter import QuotaCloud
+
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
@@ -18,8 +21,8 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.initchecks import InitChecks
 
 
-class GroupCloud(Protocol):
-    """What the provider asks of the cloud."""
+class GroupCloud(FloatingIPCloud, QuotaCloud, Protocol):
+    """What the provider asks of the cloud (servers; and floating IPs, limits and quotas)."""
 
     @property
     def region(self) -> str: ...
@@ -37,6 +40,8 @@ class GroupCloud(Protocol):
     def console_tail(self, server_id: str, lines: int) -> str: ...
 
     def image(self, ref: str | None = None, name: str | None = None) -> Image: ...
+
+    def flavor_id(self, ref: str | None = None, name: str | None = None) -> str: ...
 
     def widen_pool(self, size: int) -> None: ...
 

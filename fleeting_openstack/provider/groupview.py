@@ -34,10 +34,21 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from fleeting_openstack.config.identity import META_CLUSTER
+
+if TYPE_CHECKING:
+    from fleeting_openstack.openstack.client import Server
+
+
+class ListingCloud(Protocol):
+    """The adapter's server reads the view makes."""
+
+    def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
+
+    def get_server(self, server_id: str) -> Server: ...
 
 log = logging.getLogger("fleeting_openstack.groupview")
 
@@ -57,14 +68,14 @@ class GroupView:
     Thread-safe: refreshes are serialised; readers get a snapshot.
     """
 
-    def __init__(self, cloud: Any, tag: str, *, resync_interval: float, prefix: str = "",
+    def __init__(self, cloud: ListingCloud, tag: str, *, resync_interval: float, prefix: str = "",
                  clock: Callable[[], float] = time.time) -> None:
         self.cloud = cloud
         self.tag = tag
         self.resync_interval = resync_interval
         self.prefix = prefix
         self.clock = clock
-        self.servers: dict[str, Any] = {}
+        self.servers: dict[str, Server] = {}
         self.last_kind = ""  # "full" | "delta" | "stale": what the last refresh did
         self.fulls = self.deltas = self.failures = 0
         self._since: float | None = None  # start of the last good refresh (cloud clock)
@@ -79,7 +90,7 @@ class GroupView:
         #: The group name: a server with metadata fleeting-cluster=<group> is a member even without its tag.
         self.group: str | None = None
         #: Called with a member found by metadata whose tag is missing (the provider re-tags it).
-        self.on_untagged: Callable[[Any], None] | None = None
+        self.on_untagged: Callable[[Server], None] | None = None
 
     @property
     def fresh(self) -> bool:
@@ -95,11 +106,11 @@ class GroupView:
         """Force a full resync at the next refresh."""
         self._doubt = True
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, Server]:
         with self._lock:
             return dict(self.servers)
 
-    def refresh(self) -> list[Any]:
+    def refresh(self) -> list[Server]:
         """Bring the view up to date; return the members.
 
         A failed refresh marks the view in doubt and returns the last known
@@ -158,7 +169,7 @@ class GroupView:
         self.fulls += 1
         self.last_kind = "full"
 
-    def _untagged(self, servers: dict[str, Any]) -> None:
+    def _untagged(self, servers: dict[str, Server]) -> None:
         """Members the view had that the tag listing lost: asked for one by one (usually none, so
         no request); one whose tag was removed but whose metadata names the group stays."""
         for sid in set(self.servers) - set(servers):
@@ -171,7 +182,7 @@ class GroupView:
                 if self.on_untagged is not None:
                     self.on_untagged(server)
 
-    def _by_metadata(self, server: Any) -> bool:
+    def _by_metadata(self, server: Server) -> bool:
         return bool(self.group) and server.metadata.get(META_CLUSTER) == self.group
 
     def _delta(self, now: float) -> None:

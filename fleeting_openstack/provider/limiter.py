@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
@@ -141,7 +141,15 @@ class Choices:
         return False
 
 
-def quota_headroom(cloud: Any, flavor_ref: str, *, ports_per_server: int, floating_ips: bool) -> tuple[int, str]:
+class QuotaCloud(Protocol):
+    """The adapter's limit and quota reads (Nova ``/limits``, flavor sizes, Neutron quotas)."""
+
+    def compute_limits(self) -> dict[str, int]: ...
+    def flavor_size(self, ref: str) -> dict[str, int]: ...
+    def network_quota(self) -> dict[str, Any]: ...
+
+
+def quota_headroom(cloud: QuotaCloud, flavor_ref: str, *, ports_per_server: int, floating_ips: bool) -> tuple[int, str]:
     """(servers that still fit, what limits them); (large, "") when nothing could be read."""
     fits, why = 1 << 30, ""
     try:
@@ -180,7 +188,7 @@ def quota_headroom(cloud: Any, flavor_ref: str, *, ports_per_server: int, floati
     return fits, why
 
 
-def cap_increase(delta: int, *, cfg: PluginConfig, cloud: Any, blocker: str, breaker: CreateBreaker,
+def cap_increase(delta: int, *, cfg: PluginConfig, cloud: QuotaCloud, blocker: str, breaker: CreateBreaker,
                  choices: Choices, members: Collection[str], deleting: Collection[str],
                  floating_ips: bool) -> tuple[int, str]:
     """Increase's bounds: creates disabled (``blocker``) or paused, ``max_size``, and what the quotas

@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fleeting_openstack.config.identity import META_CLUSTER, group_tag
 from fleeting_openstack.provider.states import KeyCheck, key_mismatch
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.openstack.client import Server
     from fleeting_openstack.openstack.resources import Resolved
+    from fleeting_openstack.provider.collaborators import GroupCloud
     from fleeting_openstack.provider.floatingip import FloatingIPs
     from fleeting_openstack.provider.limiter import Choices, CreateBreaker
 
@@ -125,10 +126,10 @@ def tolerate_missing_image(problems: list[str], members_of_group: Callable[[], S
     return f"creates are disabled: {text} (fix plugin_config and restart the runner)"
 
 
-def create_helpers(cfg: PluginConfig, cloud: Any, resolved: Resolved | None,
+def create_helpers(cfg: PluginConfig, cloud: GroupCloud, resolved: Resolved | None,
                    problems: list[str]) -> tuple[CreateBreaker, Choices, FloatingIPs | None]:
     """The create breaker, the flavor/AZ choices and the floating IPs (``floating_ip_pool``);
-    misses are appended to ``problems``. ``cloud``: the adapter (floatingip takes it untyped)."""
+    misses are appended to ``problems``."""
     from fleeting_openstack.openstack.client import NotFound
     from fleeting_openstack.provider.floatingip import FloatingIPs
     from fleeting_openstack.provider.limiter import Choices, CreateBreaker
