@@ -40,10 +40,13 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TextIO
 
-from fleeting_openstack.config import PluginConfig
+from fleeting_openstack.config import LoadedConfig, PluginConfig
 from fleeting_openstack.contract.instancegroup import ConnectorConfig
+
+if TYPE_CHECKING:
+    from fleeting_openstack.provider.group import OpenStackProvider
 
 PROG = "fleeting-plugin-openstack"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -133,6 +136,8 @@ class Target:
     connector: ConnectorConfig
     use_external_addr: bool = False
     warnings: list[str] = field(default_factory=list)
+    #: ``config`` as loaded (with its warnings), so Init does not load and validate it again.
+    loaded: LoadedConfig | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "runner": self.runner, "path": self.path,
@@ -168,7 +173,8 @@ def load_target(path: str, runner: str | None = None) -> Target:
         entry = source.entries[0]
         if report.errors or entry.loaded is None or entry.raw is None:
             raise CommandError(report.format_text(), EXIT_FAILED)
-        return Target(str(path), "", None, entry.loaded.config, entry.raw, ConnectorConfig(), False, warnings_all)
+        return Target(str(path), "", None, entry.loaded.config, entry.raw, ConnectorConfig(), False, warnings_all,
+                      entry.loaded)
 
     # The runners that use this plugin, in the order the report names them (errors first): with two
     # runners of the same name, --runner NAME picks the first of them in this order.
@@ -205,17 +211,17 @@ def load_target(path: str, runner: str | None = None) -> Target:
     warnings = [w for w in warnings_all if w.startswith(prefix + ".") or not w.startswith("runners[")]
     connector, external = chosen.connector(warnings)
     return Target(str(path), chosen.path, chosen.runner, chosen.loaded.config, chosen.raw, connector, external,
-                  warnings)
+                  warnings, chosen.loaded)
 
 
-def observe(target: Target) -> Any:
+def observe(target: Target) -> OpenStackProvider:
     """A read-only provider initialised exactly as the plugin's Init would be."""
     from fleeting_openstack.contract.instancegroup import Settings
     from fleeting_openstack.provider.group import OpenStackProvider
 
     provider = OpenStackProvider(observe=True)
     try:
-        provider.init(json.dumps(target.raw).encode(), Settings(target.connector))
+        provider.init(json.dumps(target.raw).encode(), Settings(target.connector), loaded=target.loaded)
     except ValueError as exc:
         raise CommandError(f"Init failed: {exc}", EXIT_FAILED) from None
     return provider

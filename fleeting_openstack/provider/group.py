@@ -52,7 +52,7 @@ from fleeting_openstack.provider.states import Memory, Verdict
 from fleeting_openstack.transport import hclog
 
 if TYPE_CHECKING:
-    from fleeting_openstack.config import PluginConfig
+    from fleeting_openstack.config import LoadedConfig, PluginConfig
     from fleeting_openstack.openstack.client import Server
     from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.plugin.manager import BoundStrategy
@@ -121,11 +121,14 @@ class OpenStackProvider:
         return self._parts.creator.blocker if self._parts is not None else ""
 
     # -- Init ------------------------------------------------------------------
-    def init(self, config: bytes, settings: Settings) -> ProviderInfo:
-        """Init; one that fails leaves the previous good configuration in force."""
+    def init(self, config: bytes, settings: Settings, *, loaded: LoadedConfig | None = None) -> ProviderInfo:
+        """Init; one that fails leaves the previous good configuration in force.
+
+        ``loaded``: ``config`` already loaded and validated (the commands for people read and
+        validate a config once, :mod:`fleeting_openstack.config.sources`); None: load it here."""
         saved = dict(self.__dict__)
         try:
-            return self._init(config, settings)
+            return self._init(config, settings, loaded)
         except BaseException:
             new_cloud = self.cloud
             self.__dict__.clear()
@@ -137,7 +140,7 @@ class OpenStackProvider:
                           extra={"group": saved["cfg"].name})
             raise
 
-    def _init(self, config: bytes, settings: Settings) -> ProviderInfo:
+    def _init(self, config: bytes, settings: Settings, loaded: LoadedConfig | None) -> ProviderInfo:
         from fleeting_openstack.config import ConfigError, load_plugin_config
         from fleeting_openstack.config.identity import name_prefix
         from fleeting_openstack.config.units import microversion_tuple
@@ -153,10 +156,11 @@ class OpenStackProvider:
         from fleeting_openstack.provider.states import Policy
         from fleeting_openstack.provider.verdicts import Verdicts
 
-        try:
-            loaded = load_plugin_config(config)
-        except ConfigError as exc:
-            raise ValueError(f"invalid plugin_config:\n{exc}") from None
+        if loaded is None:
+            try:
+                loaded = load_plugin_config(config)
+            except ConfigError as exc:
+                raise ValueError(f"invalid plugin_config:\n{exc}") from None
         cfg = loaded.config
         for warning in loaded.warnings:
             log.warning("plugin_config: %s", warning)
