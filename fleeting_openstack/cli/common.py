@@ -21,7 +21,7 @@ Output: a table for people, ``--json`` for scripts (stdout). Anything that
 waits on the cloud shows a one-line spinner on stderr, only when stderr is a
 terminal (never in pipes, logs or CI), erased before the result is printed.
 
-Exit status (the scheme of every command, :mod:`.cmdline`): 0 done; 1 problems
+Exit status (the scheme of every command, :mod:`.parser`): 0 done; 1 problems
 found (an invalid configuration, Init fails, the cloud refused, a delete
 failed); 2 bad usage or cannot run (an unreadable file, no such runner).
 

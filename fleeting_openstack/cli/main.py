@@ -3,7 +3,7 @@
 Started by gitlab-runner (the magic cookie is in the environment) it serves
 the plugin and writes nothing on stdout but the go-plugin handshake line.
 Otherwise it runs the commands for people: one argparse tree in
-:mod:`.cmdline` (``version``/``--version``/``-version``, ``bootstrap``,
+:mod:`.parser` (``version``/``--version``/``-version``, ``bootstrap``,
 ``validate``, ``status``, ``reap``, ``plugins``, ``render-user-data``,
 ``completion``, ``protocol``, ``help``). Heavy modules are imported only by the
 command that needs them, so the handshake comes quickly.
@@ -128,7 +128,7 @@ HELP_HINT = f"Run `{NAME} --help` for the commands for people (validate, status,
 
 def main(argv: list[str] | None = None) -> int:
     """Plugin mode when started by gitlab-runner (no arguments, the magic cookie set);
-    otherwise the commands for people (:mod:`.cmdline`)."""
+    otherwise the commands for people (:mod:`.parser`)."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
         from fleeting_openstack.transport import goplugin
