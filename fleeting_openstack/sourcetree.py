@@ -75,9 +75,10 @@ class _TreeFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, *args: object, **kwargs: object) -> None:
         return None
 
-    def find_distributions(self, context: importlib.metadata.DistributionFinder.Context = (
-            importlib.metadata.DistributionFinder.Context())) -> Iterable[importlib.metadata.Distribution]:
-        name = context.name
+    def find_distributions(
+        self, context: importlib.metadata.DistributionFinder.Context | None = None
+    ) -> Iterable[importlib.metadata.Distribution]:
+        name = context.name if context is not None else None
         if name is None or name.replace("_", "-").lower() == PROJECT:
             return [self._dist]
         return []

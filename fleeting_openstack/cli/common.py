@@ -38,9 +38,10 @@ import logging
 import re
 import shutil
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TextIO
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
 
 from fleeting_openstack.config import LoadedConfig, PluginConfig
 from fleeting_openstack.contract.instancegroup import ConnectorConfig
@@ -104,7 +105,7 @@ class Progress:
             i += 1
             self._draw(self.FRAMES[i % len(self.FRAMES)])
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.enabled:
             self._draw()
             self._thread = threading.Thread(target=self._spin, name="progress", daemon=True)
@@ -251,13 +252,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) if i < len(cells) - 1 else c
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=False))).rstrip()
 
     return "\n".join([line(headers)] + [line(r) for r in rows])
 
 
 def iso_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @contextlib.contextmanager
@@ -333,11 +334,12 @@ def run(command: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     """Run ``command`` for parsed ``args``; returns the exit status."""
     try:
         with _quiet_logs(getattr(args, "verbose", False), err):
-            return _command(command)(args, out, err)
+            code: int = _command(command)(args, out, err)
+            return code
     except CommandError as exc:
         err.write(f"{PROG} {command}: {exc}\n")
         return exc.code
-    except Exception as exc:  # noqa: BLE001 - the cloud failed: one line, the trace with -v
+    except Exception as exc:
         if getattr(args, "verbose", False):
             raise
         err.write(f"{PROG} {command}: {type(exc).__name__}: {exc}\n")

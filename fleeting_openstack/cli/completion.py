@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import TypedDict
 
 PROG = "fleeting-plugin-openstack"
 
@@ -22,9 +23,18 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
     return {}
 
 
-def spec(parser: argparse.ArgumentParser) -> dict[str, dict[str, object]]:
+class CommandSpec(TypedDict):
+    """What completion needs to know of one command."""
+
+    flags: list[str]
+    valued: list[str]
+    choices: list[str]
+    files: bool
+
+
+def spec(parser: argparse.ArgumentParser) -> dict[str, CommandSpec]:
     """Per command: its flags, flags that take a value, and positional choices/file names."""
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, CommandSpec] = {}
     for name, sub in _subparsers(parser).items():
         flags: list[str] = []
         valued: list[str] = []

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from fleeting_openstack import __version__
+
+if TYPE_CHECKING:
+    from fleeting_openstack.contract.instancegroup import InstanceGroup
 
 # platform, shutil, subprocess and pathlib are imported by the commands that
 # use them: plugin mode pays only for what comes before the handshake line.
@@ -48,7 +52,7 @@ def _git(*args: str) -> str:
 def build_info() -> dict[str, str]:
     """Version facts: from ``_build_info`` when a build wrote it, else from git, else unknown."""
     try:
-        from fleeting_openstack import _build_info  # type: ignore[attr-defined]
+        from fleeting_openstack import _build_info
 
         return dict(_build_info.INFO)
     except ImportError:
@@ -77,13 +81,15 @@ def version_text() -> str:
     return "".join(f"{k + ':':<16}{v}\n" for k, v in rows)
 
 
-def _provider():
+def _provider() -> InstanceGroup:
+    """The provider to serve: the OpenStack one, or a test's (``FLEETING_OPENSTACK_PROVIDER``)."""
     spec = os.environ.get(ENV_PROVIDER)
     if spec:
         import importlib
 
         module, _, attr = spec.partition(":")
-        return getattr(importlib.import_module(module), attr or "provider")()
+        provider: InstanceGroup = getattr(importlib.import_module(module), attr or "provider")()
+        return provider
     from fleeting_openstack.provider.group import OpenStackProvider
 
     return OpenStackProvider()
@@ -118,7 +124,7 @@ def serve_plugin() -> int:
     sys.stdout = sys.stderr
     try:
         return goplugin.serve(handshake, stdout=real_stdout)
-    except Exception as exc:  # noqa: BLE001 - one JSON error line, never a raw traceback
+    except Exception as exc:
         log.exception("plugin failed: %s", exc)
         return 1
 

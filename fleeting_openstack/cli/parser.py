@@ -224,7 +224,8 @@ def main(argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | 
         out.write(parser.format_help())
         return EXIT_OK
     try:
-        return args.func(args, out, err)
+        code: int = args.func(args, out, err)
+        return code
     except KeyboardInterrupt:
         err.write(f"{PROG} {args.command}: interrupted\n")
         return 130

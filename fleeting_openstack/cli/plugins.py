@@ -8,7 +8,6 @@ from typing import Any, TextIO
 
 from fleeting_openstack.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, load_target, table
 
-
 HOOK_PREFIX = "fleeting_"
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 
-from fleeting_openstack.contract.service import ServedContract
 from fleeting_openstack.contract import discovery, mapping, protofmt
+from fleeting_openstack.contract.service import ServedContract
 
 PROG = "fleeting-plugin-openstack protocol"
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from fleeting_openstack.cli.common import EXIT_FAILED, EXIT_OK, Progress, Target, load_target, observe, table
+from fleeting_openstack.openstack.client import Cloud
 from fleeting_openstack.provider.leaks import Leak, delete_leak, find_leaks
 
 
@@ -47,17 +48,20 @@ def cmd_reap(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = load_target(args.path, args.runner)
     with Progress(err, "connecting to the cloud") as progress:
         provider = observe(target)
+        cloud = provider.cloud
+        # observe() runs Init's own checks, which connect the real adapter: reap's calls are on it.
+        assert isinstance(cloud, Cloud), type(cloud)
         try:
             progress.say(f"evaluating the servers of group {target.config.name}")
             evaluated = provider.evaluate()
             leaks, notes = find_leaks(
-                provider.cloud, target.config, [server for server, _ in evaluated], provider.would_reap, progress.say
+                cloud, target.config, [server for server, _ in evaluated], provider.would_reap, progress.say
             )
             if args.yes:
                 for leak in leaks:
                     progress.say(f"deleting {leak.kind} {leak.name or leak.id}")
                     try:
-                        delete_leak(provider.cloud, leak)
+                        delete_leak(cloud, leak)
                         leak.action = "deleted"
                     except Exception as exc:  # noqa: BLE001 - report it, go on with the rest
                         leak.action, leak.error = "failed", str(exc) or type(exc).__name__

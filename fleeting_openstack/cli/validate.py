@@ -148,7 +148,7 @@ def _run_check_cloud(check_cloud: CheckCloud, cfg: PluginConfig, prefix: str, re
     try:
         takes_connector = len(inspect.signature(check_cloud).parameters) > 1
         found = list((check_cloud(cfg, connector) if takes_connector else check_cloud(cfg)) or ())
-    except Exception as exc:  # the cloud check must not hide the offline result
+    except Exception as exc:  # noqa: BLE001 - the cloud check must not hide the offline result
         report.errors.append(ConfigIssue(prefix, f"cloud check failed: {type(exc).__name__}: {exc}"))
         return
     for issue in found:

@@ -39,18 +39,18 @@ from fleeting_openstack.config.schema import schema
 from fleeting_openstack.config.units import parse_duration, parse_microversion
 
 __all__ = [
+    "DEFAULT_NOVA_MICROVERSION",
+    "DEPRECATIONS",
+    "GROUP_METADATA_KEY",
+    "MICROVERSION_REQUIREMENTS",
+    "NOVA_MAX_TAGS",
     "AddressConfig",
     "ConfigError",
     "ConfigIssue",
     "CredentialsConfig",
-    "DEFAULT_NOVA_MICROVERSION",
-    "DEPRECATIONS",
     "Deprecation",
-    "GROUP_METADATA_KEY",
     "IssueCollector",
     "LoadedConfig",
-    "MICROVERSION_REQUIREMENTS",
-    "NOVA_MAX_TAGS",
     "PluginConfig",
     "ReadinessConfig",
     "ServerSpec",

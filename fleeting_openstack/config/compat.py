@@ -146,7 +146,7 @@ def _normalise_section(obj: dict[str, Any], section: str, path: str, issues: Iss
     # Canonical keys first, so that conflicts are reported on the deprecated spelling.
     ordered = sorted(obj.items(), key=lambda kv: 0 if kv[0] in canonical or not isinstance(kv[0], str) else 1)
     for key, value in ordered:
-        if not isinstance(key, str) or key in sschema.get("properties", {}) and key in canonical:
+        if not isinstance(key, str) or (key in sschema.get("properties", {}) and key in canonical):
             put(key, value, key)
             continue
         dep = next((d for d in deps if d.renames and d.key.lower() == key.lower()), None)

@@ -215,7 +215,9 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
     v = err.validator
     sch = err.schema if isinstance(err.schema, Mapping) else {}
     custom = sch.get("errorMessage")
-    inst = err.instance
+    inst: Any = err.instance
+    # jsonschema types it ``Any | Unset``; it is set on every error a validator reports.
+    value: Any = err.validator_value
 
     if "propertyNames" in err.schema_path or "propertyNames" in err.absolute_schema_path:
         # err.instance is the offending key; the path is its object's.
@@ -234,10 +236,10 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
         return out
 
     if v == "required" and isinstance(inst, Mapping):
-        return [ConfigIssue(join_path(path, k), "is required") for k in err.validator_value if k not in inst]
+        return [ConfigIssue(join_path(path, k), "is required") for k in value if k not in inst]
 
     if v in ("anyOf", "oneOf"):
-        groups: dict[int, list[jsonschema.ValidationError]] = {}
+        groups: dict[str | int, list[jsonschema.ValidationError]] = {}
         for sub in err.context or ():
             groups.setdefault(sub.relative_schema_path[0], []).append(sub)
         matching = [i for i, subs in groups.items()
@@ -253,7 +255,7 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
             return [ConfigIssue(path, f"{custom} (got {short_repr(inst)})")]
         if not matching:
             kinds: list[str] = []
-            for branch in err.validator_value:
+            for branch in value:
                 for t in _branch_types(branch):
                     if t not in kinds:
                         kinds.append(t)
@@ -262,14 +264,14 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
         return [ConfigIssue(path, f"{short_repr(inst)} is not valid here")]
 
     if v == "type":
-        expected = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        expected = value if isinstance(value, list) else [value]
         return [ConfigIssue(path, f"must be {_types_phrase(expected)}, got {describe_type(inst)}")]
 
     if custom and v in ("pattern", "format", "enum", "const"):
         return [ConfigIssue(path, f"{custom} (got {short_repr(inst)})")]
 
     if v in ("enum", "const"):
-        allowed = err.validator_value if v == "enum" else [err.validator_value]
+        allowed = value if v == "enum" else [value]
         shown = ", ".join(json.dumps(a) for a in allowed)
         msg = f"must be one of {shown} (got {short_repr(inst)})"
         if isinstance(inst, str):
@@ -278,27 +280,27 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
                 msg += f"; did you mean {guess!r}?"
         return [ConfigIssue(path, msg)]
     if v == "minimum":
-        return [ConfigIssue(path, f"must be at least {err.validator_value} (got {short_repr(inst)})")]
+        return [ConfigIssue(path, f"must be at least {value} (got {short_repr(inst)})")]
     if v == "maximum":
-        return [ConfigIssue(path, f"must be at most {err.validator_value} (got {short_repr(inst)})")]
+        return [ConfigIssue(path, f"must be at most {value} (got {short_repr(inst)})")]
     if v == "minLength":
-        if err.validator_value == 1:
+        if value == 1:
             return [ConfigIssue(path, "must not be empty")]
-        return [ConfigIssue(path, f"must be at least {err.validator_value} characters long")]
+        return [ConfigIssue(path, f"must be at least {value} characters long")]
     if v == "maxLength":
-        return [ConfigIssue(path, f"must be at most {err.validator_value} characters long (got {len(inst)})")]
+        return [ConfigIssue(path, f"must be at most {value} characters long (got {len(inst)})")]
     if v == "minItems":
-        if err.validator_value == 1:
+        if value == 1:
             return [ConfigIssue(path, "must not be an empty list")]
-        return [ConfigIssue(path, f"must have at least {err.validator_value} items (got {len(inst)})")]
+        return [ConfigIssue(path, f"must have at least {value} items (got {len(inst)})")]
     if v == "maxItems":
-        return [ConfigIssue(path, f"must have at most {err.validator_value} items (got {len(inst)})")]
+        return [ConfigIssue(path, f"must have at most {value} items (got {len(inst)})")]
     if v == "uniqueItems":
         return [ConfigIssue(path, "must not contain duplicates")]
     if v == "pattern":
-        return [ConfigIssue(path, f"must match the pattern {err.validator_value} (got {short_repr(inst)})")]
+        return [ConfigIssue(path, f"must match the pattern {value} (got {short_repr(inst)})")]
     if v == "format":
-        return [ConfigIssue(path, f"must be a valid {err.validator_value} (got {short_repr(inst)})")]
+        return [ConfigIssue(path, f"must be a valid {value} (got {short_repr(inst)})")]
     return [ConfigIssue(path, err.message)]
 
 
