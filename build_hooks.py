@@ -27,8 +27,13 @@ ROOT = Path(__file__).resolve().parent
 
 def _git(*args: str) -> str:
     try:
-        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10,
-                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})  # read-only: no index refresh
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )  # read-only: no index refresh
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""
@@ -42,14 +47,19 @@ def build_info() -> dict[str, str]:
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
     revision = os.environ.get("FLEETING_BUILD_REVISION") or revision
     reference = os.environ.get("FLEETING_BUILD_REFERENCE") or reference
-    return {"revision": revision or "unknown", "reference": reference or "unknown",
-            "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))}
+    return {
+        "revision": revision or "unknown",
+        "reference": reference or "unknown",
+        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
+    }
 
 
 def _write(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text('"""Written at build time by build_hooks.py (never committed)."""\n\n'
-                      f"INFO = {build_info()!r}\n", encoding="utf-8")
+    target.write_text(
+        f'"""Written at build time by build_hooks.py (never committed)."""\n\nINFO = {build_info()!r}\n',
+        encoding="utf-8",
+    )
 
 
 class BuildPy(build_py):

@@ -51,14 +51,16 @@ class _TreeDistribution(importlib.metadata.Distribution):
         if filename in ("METADATA", "PKG-INFO"):
             return f"Metadata-Version: 2.1\nName: {PROJECT}\nVersion: {self._project.get('version', '0')}\n"
         if filename == "entry_points.txt":
-            groups: dict[str, object] = dict(self._project.get("entry-points", {}))  # type: ignore[call-overload]
+            declared = self._project.get("entry-points")
+            groups: dict[str, object] = dict(declared) if isinstance(declared, dict) else {}
             scripts = self._project.get("scripts")
             if scripts:
                 groups["console_scripts"] = scripts
             lines = []
             for group, entries in groups.items():
                 lines.append(f"[{group}]")
-                lines += [f"{name} = {value}" for name, value in dict(entries).items()]  # type: ignore[call-overload]
+                if isinstance(entries, dict):
+                    lines += [f"{name} = {value}" for name, value in entries.items()]
             return "\n".join(lines) + "\n"
         return None
 
@@ -88,8 +90,9 @@ def _alias(name: str, directory: Path) -> None:
     """Import ``directory/__init__.py`` as the package ``name`` (as the installed layout names it)."""
     if name in sys.modules:
         return
-    spec = importlib.util.spec_from_file_location(name, directory / "__init__.py",
-                                                  submodule_search_locations=[str(directory)])
+    spec = importlib.util.spec_from_file_location(
+        name, directory / "__init__.py", submodule_search_locations=[str(directory)]
+    )
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -48,8 +48,10 @@ def plugin_root() -> Path:
 def destination(repository: str, version: str, root: Path) -> Path:
     """Where the plugin goes; raises :class:`BootstrapError` for anything outside ``root``."""
     if not REPOSITORY.fullmatch(repository) or any(part in (".", "..") for part in repository.split("/")):
-        raise BootstrapError(f"{repository!r} is not a repository path (like registry.example.com/group/plugin: "
-                             "no leading '/', no '.' or '..' components, letters, digits, '.', '_', '-')")
+        raise BootstrapError(
+            f"{repository!r} is not a repository path (like registry.example.com/group/plugin: "
+            "no leading '/', no '.' or '..' components, letters, digits, '.', '_', '-')"
+        )
     if not VERSION.fullmatch(version) or version in (".", ".."):
         raise BootstrapError(f"version {version!r} (FLEETING_PLUGIN_PKG_VERSION) is not a single path component")
     dest = root / escape_module_path(repository) / escape_module_path(version) / "plugin"

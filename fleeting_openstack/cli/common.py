@@ -65,6 +65,7 @@ class CommandError(Exception):
 # Progress on stderr
 # --------------------------------------------------------------------------
 
+
 class Progress:
     """A one-line spinner on ``stream`` while the cloud is asked something.
 
@@ -74,8 +75,7 @@ class Progress:
 
     FRAMES = "|/-\\"
 
-    def __init__(self, stream: TextIO, text: str = "", *, enabled: bool | None = None,
-                 interval: float = 0.1) -> None:
+    def __init__(self, stream: TextIO, text: str = "", *, enabled: bool | None = None, interval: float = 0.1) -> None:
         self.stream = stream
         if enabled is None:
             isatty = getattr(stream, "isatty", None)
@@ -125,6 +125,7 @@ class Progress:
 # Input: the same files as validate
 # --------------------------------------------------------------------------
 
+
 @dataclass
 class Target:
     """The plugin_config (and connector_config) a command works on."""
@@ -141,9 +142,15 @@ class Target:
     loaded: LoadedConfig | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"source": self.source, "runner": self.runner, "path": self.path,
-                "group": self.config.name, "provider_id": self.config.provider_id,
-                "cloud": self.config.cloud, "strategy": self.config.strategy}
+        return {
+            "source": self.source,
+            "runner": self.runner,
+            "path": self.path,
+            "group": self.config.name,
+            "provider_id": self.config.provider_id,
+            "cloud": self.config.cloud,
+            "strategy": self.config.strategy,
+        }
 
 
 _PLUGIN_PATH = re.compile(r"runners\[(\d+)\]\.autoscaler\.plugin")
@@ -169,13 +176,15 @@ def load_target(path: str, runner: str | None = None) -> Target:
 
     if report.kind == "plugin_config":
         if runner is not None:
-            raise CommandError(f"{path}: --runner applies to a runner config.toml, not to a plugin_config file",
-                               EXIT_USAGE)
+            raise CommandError(
+                f"{path}: --runner applies to a runner config.toml, not to a plugin_config file", EXIT_USAGE
+            )
         entry = source.entries[0]
         if report.errors or entry.loaded is None or entry.raw is None:
             raise CommandError(report.format_text(), EXIT_FAILED)
-        return Target(str(path), "", None, entry.loaded.config, entry.raw, ConnectorConfig(), False, warnings_all,
-                      entry.loaded)
+        return Target(
+            str(path), "", None, entry.loaded.config, entry.raw, ConnectorConfig(), False, warnings_all, entry.loaded
+        )
 
     # The runners that use this plugin, in the order the report names them (errors first): with two
     # runners of the same name, --runner NAME picks the first of them in this order.
@@ -188,18 +197,22 @@ def load_target(path: str, runner: str | None = None) -> Target:
         return ours[i].runner or f"#{i}"
 
     if runner is not None:
-        picked = [i for i in ours if ours[i].runner == runner] or \
-                 ([int(runner)] if runner.isdigit() and int(runner) in ours else [])
+        picked = [i for i in ours if ours[i].runner == runner] or (
+            [int(runner)] if runner.isdigit() and int(runner) in ours else []
+        )
         if not picked:
             known = ", ".join(label(i) for i in sorted(ours)) or "none"
-            raise CommandError(f"{path}: no runner {runner!r} uses fleeting-plugin-openstack "
-                               f"(runners that do: {known})", EXIT_USAGE)
+            raise CommandError(
+                f"{path}: no runner {runner!r} uses fleeting-plugin-openstack (runners that do: {known})", EXIT_USAGE
+            )
         index = picked[0]
     else:
         if len(ours) > 1:
-            raise CommandError(f"{path}: {len(ours)} runners use fleeting-plugin-openstack "
-                               f"({', '.join(label(i) for i in sorted(ours))}): choose one with --runner NAME",
-                               EXIT_USAGE)
+            raise CommandError(
+                f"{path}: {len(ours)} runners use fleeting-plugin-openstack "
+                f"({', '.join(label(i) for i in sorted(ours))}): choose one with --runner NAME",
+                EXIT_USAGE,
+            )
         if report.errors or not ours:
             raise CommandError(report.format_text(), EXIT_FAILED if report.errors else EXIT_USAGE)
         index = next(iter(ours))
@@ -211,8 +224,17 @@ def load_target(path: str, runner: str | None = None) -> Target:
         raise CommandError("\n".join(lines), EXIT_FAILED)
     warnings = [w for w in warnings_all if w.startswith(prefix + ".") or not w.startswith("runners[")]
     connector, external = chosen.connector(warnings)
-    return Target(str(path), chosen.path, chosen.runner, chosen.loaded.config, chosen.raw, connector, external,
-                  warnings, chosen.loaded)
+    return Target(
+        str(path),
+        chosen.path,
+        chosen.runner,
+        chosen.loaded.config,
+        chosen.raw,
+        connector,
+        external,
+        warnings,
+        chosen.loaded,
+    )
 
 
 def observe(target: Target) -> OpenStackProvider:
@@ -231,6 +253,7 @@ def observe(target: Target) -> OpenStackProvider:
 # --------------------------------------------------------------------------
 # Formatting helpers
 # --------------------------------------------------------------------------
+
 
 def human_age(seconds: float) -> str:
     seconds = max(0, int(seconds))
@@ -251,8 +274,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i < len(cells) - 1 else c
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=False))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i < len(cells) - 1 else c for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+        ).rstrip()
 
     return "\n".join([line(headers)] + [line(r) for r in rows])
 
@@ -294,11 +318,11 @@ HELP = {
 }
 DESCRIPTIONS = {
     "status": "Every server of the group: Nova status, the state the plugin reports to the runner, "
-              "age, addresses, image, flavor, readiness and fault. Read-only.",
+    "age, addresses, image, flavor, readiness and fault. Read-only.",
     "reap": "Find what the group leaked (unusable servers, ports, floating IPs, keypairs, volumes); "
-            "delete it only with --yes.",
+    "delete it only with --yes.",
     "plugins": "Installed boot strategies and site plugins, their versions and hooks; with PATH, the "
-               "strategy that config selects is marked.",
+    "strategy that config selects is marked.",
 }
 
 
@@ -322,8 +346,7 @@ def _command(command: str) -> Any:
     return getattr(importlib.import_module(f"fleeting_openstack.cli.{command}"), f"cmd_{command}")
 
 
-def main(command: str, argv: Sequence[str], *, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(command: str, argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run ``command`` (status, reap, plugins) with ``argv``; returns the exit status."""
     from fleeting_openstack.cli import parser as cmdline
 

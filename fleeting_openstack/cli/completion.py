@@ -63,8 +63,10 @@ def bash(parser: argparse.ArgumentParser) -> str:
     function = "_" + re.sub(r"[^A-Za-z0-9]", "_", PROG)
     cases = []
     for name, info in commands.items():
-        cases.append(f"    {name}) flags=\"{_words(info['flags'])}\"; valued=\"{_words(info['valued'])}\"; "
-                     f"choices=\"{_words(info['choices'])}\"; files={1 if info['files'] else 0};;")
+        cases.append(
+            f'    {name}) flags="{_words(info["flags"])}"; valued="{_words(info["valued"])}"; '
+            f'choices="{_words(info["choices"])}"; files={1 if info["files"] else 0};;'
+        )
     return f"""# bash completion for {PROG}, generated from its argument parser
 # (`{PROG} completion bash`); install: {PROG} completion bash > /etc/bash_completion.d/{PROG}
 {function}() {{

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from fleeting_openstack import __version__
 
 if TYPE_CHECKING:
+    import grpc
+
     from fleeting_openstack.contract.instancegroup import InstanceGroup
 
 # platform, shutil, subprocess and pathlib are imported by the commands that
@@ -42,8 +44,7 @@ def _git(*args: str) -> str:
 
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True,
-                             timeout=2, check=True)
+        out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=2, check=True)
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -106,7 +107,7 @@ def serve_plugin() -> int:
     hclog.install_excepthook()
     from fleeting_openstack.transport import goplugin
 
-    def add_fleeting(server, ctx) -> None:  # type: ignore[no-untyped-def]
+    def add_fleeting(server: grpc.Server, ctx: goplugin.ServerContext) -> None:
         # Runs after the handshake line is out (goplugin.serve): the imports are paid then.
         from fleeting_openstack.contract import service
 

@@ -26,14 +26,16 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 EXIT_CODES = {
     EXIT_OK: "the command did its job and found nothing wrong",
-    EXIT_PROBLEMS: "problems found: invalid config, a failed cloud or Init check, the cloud refused, "
-                   "a delete failed",
+    EXIT_PROBLEMS: "problems found: invalid config, a failed cloud or Init check, the cloud refused, a delete failed",
     EXIT_USAGE: "usage error or cannot run: bad arguments, unreadable file, no such runner",
 }
 
-EPILOG = "exit status (every command):\n" + "".join(f"  {code}  {text}\n" for code, text in EXIT_CODES.items()) + \
-    f"PATH is a plugin_config JSON file or a runner config.toml; `{PROG} COMMAND --help` for details.\n" \
+EPILOG = (
+    "exit status (every command):\n"
+    + "".join(f"  {code}  {text}\n" for code, text in EXIT_CODES.items())
+    + f"PATH is a plugin_config JSON file or a runner config.toml; `{PROG} COMMAND --help` for details.\n"
     "Started by gitlab-runner (FLEETING_PLUGIN in the environment, no arguments) it serves the plugin."
+)
 
 PATH_HELP = "plugin_config JSON file, or gitlab-runner config.toml"
 RUNNER_HELP = "the [[runners]] entry of config.toml to use (its name, or its index from 0)"
@@ -120,31 +122,44 @@ def _help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, Text
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree (also read by shell completion and the docs tests)."""
-    parser = _Parser(prog=PROG, epilog=EPILOG, formatter_class=_Formatter,
-                     description="GitLab fleeting plugin for OpenStack. gitlab-runner starts it as a plugin; "
-                                 "people use the commands below.")
+    parser = _Parser(
+        prog=PROG,
+        epilog=EPILOG,
+        formatter_class=_Formatter,
+        description="GitLab fleeting plugin for OpenStack. gitlab-runner starts it as a plugin; "
+        "people use the commands below.",
+    )
     parser.add_argument("--version", "-version", action="store_true", help="print version information")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, help_: str, func: Callable[..., int], description: str | None = None) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=description or help_, epilog=EPILOG,
-                           formatter_class=_Formatter)
+        p = sub.add_parser(
+            name, help=help_, description=description or help_, epilog=EPILOG, formatter_class=_Formatter
+        )
         p.set_defaults(func=func)
         return p
 
     add("version", "print version information (also --version, -version)", _version)
 
-    p = add("bootstrap", "install this executable into the fleeting plugin directory", _bootstrap,
-            "Copy this executable to <plugins>/<REPOSITORY>/<version>/plugin, where gitlab-runner's "
-            "`fleeting install` puts plugins (<plugins>: $FLEETING_PLUGIN_PATH or ~/.config/fleeting/plugins; "
-            "<version>: $FLEETING_PLUGIN_PKG_VERSION or this version). REPOSITORY is a repository path "
-            "such as registry.example.com/group/fleeting-plugin-openstack: no '..', no leading '/'.")
+    p = add(
+        "bootstrap",
+        "install this executable into the fleeting plugin directory",
+        _bootstrap,
+        "Copy this executable to <plugins>/<REPOSITORY>/<version>/plugin, where gitlab-runner's "
+        "`fleeting install` puts plugins (<plugins>: $FLEETING_PLUGIN_PATH or ~/.config/fleeting/plugins; "
+        "<version>: $FLEETING_PLUGIN_PKG_VERSION or this version). REPOSITORY is a repository path "
+        "such as registry.example.com/group/fleeting-plugin-openstack: no '..', no leading '/'.",
+    )
     p.add_argument("repository", metavar="REPOSITORY", help="repository path, e.g. registry.example.com/group/plugin")
 
-    p = add("validate", "check a plugin_config JSON file or a runner config.toml", _validate,
-            "List every problem in the config, each with its path. --check-cloud also runs every check "
-            "Init runs against the cloud (authentication, microversion, image, flavor, networks, "
-            "state directory...) and shows what was resolved.")
+    p = add(
+        "validate",
+        "check a plugin_config JSON file or a runner config.toml",
+        _validate,
+        "List every problem in the config, each with its path. --check-cloud also runs every check "
+        "Init runs against the cloud (authentication, microversion, image, flavor, networks, "
+        "state directory...) and shows what was resolved.",
+    )
     from fleeting_openstack.cli import validate
 
     validate.add_arguments(p)
@@ -155,25 +170,41 @@ def build_parser() -> argparse.ArgumentParser:
         p = add(name, help_, _people(name), commands.DESCRIPTIONS[name])
         commands.add_arguments(p, name)
 
-    p = add("render-user-data", "print the user_data Nova would receive for a new instance", _render,
-            "Render the user_data exactly as the plugin sends it to Nova for a new instance (decoded from "
-            "base64): the boot strategy and site plugins applied, templating applied, with a throwaway SSH "
-            "key. Offline: the image is not looked up unless --check-cloud is given.")
+    p = add(
+        "render-user-data",
+        "print the user_data Nova would receive for a new instance",
+        _render,
+        "Render the user_data exactly as the plugin sends it to Nova for a new instance (decoded from "
+        "base64): the boot strategy and site plugins applied, templating applied, with a throwaway SSH "
+        "key. Offline: the image is not looked up unless --check-cloud is given.",
+    )
     add_path(p)
-    p.add_argument("--instance-name", metavar="NAME",
-                   help="name of the new instance (default: the name template with index 1)")
-    p.add_argument("--check-cloud", action="store_true",
-                   help="look the image up in the cloud, as Init does (its properties can change the user_data)")
+    p.add_argument(
+        "--instance-name", metavar="NAME", help="name of the new instance (default: the name template with index 1)"
+    )
+    p.add_argument(
+        "--check-cloud",
+        action="store_true",
+        help="look the image up in the cloud, as Init does (its properties can change the user_data)",
+    )
 
-    p = add("completion", "print a shell completion script (bash or zsh)", _completion,
-            "Print a completion script generated from this command tree. bash: "
-            f"`{PROG} completion bash > /etc/bash_completion.d/{PROG}`; zsh: "
-            f"`{PROG} completion zsh > \"${{fpath[1]}}/_{PROG}\"`.")
+    p = add(
+        "completion",
+        "print a shell completion script (bash or zsh)",
+        _completion,
+        "Print a completion script generated from this command tree. bash: "
+        f"`{PROG} completion bash > /etc/bash_completion.d/{PROG}`; zsh: "
+        f'`{PROG} completion zsh > "${{fpath[1]}}/_{PROG}"`.',
+    )
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell")
 
-    p = add("protocol", "the fleeting contract served when BINARY (default: gitlab-runner) starts the plugin",
-            _protocol, "protocol [BINARY] [--json]: the wire contract read from the runner's executable "
-            f"(docs/protocol.md). Its arguments are its own: `{PROG} protocol --help`.")
+    p = add(
+        "protocol",
+        "the fleeting contract served when BINARY (default: gitlab-runner) starts the plugin",
+        _protocol,
+        "protocol [BINARY] [--json]: the wire contract read from the runner's executable "
+        f"(docs/protocol.md). Its arguments are its own: `{PROG} protocol --help`.",
+    )
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the protocol command")
 
     p = add("help", "show the help of the program or of one command", _help(parser))

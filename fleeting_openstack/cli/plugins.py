@@ -14,9 +14,15 @@ HOOK_PREFIX = "fleeting_"
 def plugin_rows(manager: Any) -> list[dict[str, Any]]:
     rows = []
     for info in manager.installed():
-        rows.append({"name": info.name, "version": info.version,
-                     "kind": "strategy" if info.strategies else "site",
-                     "strategies": list(info.strategies), "hooks": list(info.hooks)})
+        rows.append(
+            {
+                "name": info.name,
+                "version": info.version,
+                "kind": "strategy" if info.strategies else "site",
+                "strategies": list(info.strategies),
+                "hooks": list(info.hooks),
+            }
+        )
     return rows
 
 
@@ -35,22 +41,28 @@ def cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CommandError(f"loading plugins failed: {exc}", EXIT_FAILED) from None
     rows = plugin_rows(manager)
     if args.json:
-        doc = {"entry_point_group": ENTRY_POINT_GROUP, "blocked": sorted(manager.blocked),
-               "strategies": manager.strategy_names(), "selected_strategy": selected, "plugins": rows}
+        doc = {
+            "entry_point_group": ENTRY_POINT_GROUP,
+            "blocked": sorted(manager.blocked),
+            "strategies": manager.strategy_names(),
+            "selected_strategy": selected,
+            "plugins": rows,
+        }
         out.write(json.dumps(doc, indent=2) + "\n")
         return EXIT_OK
     body = []
     for r in rows:
         strategies = ", ".join(("*" if s == selected else "") + s for s in r["strategies"]) or "-"
-        hooks = ", ".join(h[len(HOOK_PREFIX):] if h.startswith(HOOK_PREFIX) else h for h in r["hooks"]) or "-"
+        hooks = ", ".join(h[len(HOOK_PREFIX) :] if h.startswith(HOOK_PREFIX) else h for h in r["hooks"]) or "-"
         body.append([r["name"], r["version"] or "-", r["kind"], strategies, hooks])
     lines = [table(["PLUGIN", "VERSION", "KIND", "STRATEGIES", "HOOKS (fleeting_*)"], body)]
     if selected:
-        lines.append(f"* selected by {args.path}" + ("" if selected in manager.strategy_names()
-                                                     else f" -- {selected!r} is NOT installed"))
+        lines.append(
+            f"* selected by {args.path}"
+            + ("" if selected in manager.strategy_names() else f" -- {selected!r} is NOT installed")
+        )
     if manager.blocked:
         lines.append(f"blocked by {BLOCK_ENV}: {', '.join(sorted(manager.blocked))}")
-    lines.append(f"plugins come from the entry-point group {ENTRY_POINT_GROUP!r}; "
-                 "see docs/strategies.md")
+    lines.append(f"plugins come from the entry-point group {ENTRY_POINT_GROUP!r}; see docs/strategies.md")
     out.write("\n".join(lines) + "\n")
     return EXIT_OK

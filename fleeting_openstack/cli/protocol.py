@@ -32,8 +32,13 @@ def _field_facts(mm: mapping.MessageMap) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, leaf in mm.leaves.items():
         fd: FieldDescriptor = leaf.field
-        kind = (fd.message_type.full_name if fd.message_type else
-                fd.enum_type.full_name if fd.enum_type else mapping._TYPE_NAMES.get(fd.type, "?"))
+        kind = (
+            fd.message_type.full_name
+            if fd.message_type
+            else fd.enum_type.full_name
+            if fd.enum_type
+            else mapping._TYPE_NAMES.get(fd.type, "?")
+        )
         numbers = ".".join(str(f.number) for f in leaf.path)
         out[key] = f"{leaf.dotted} = {numbers} ({'repeated ' if fd.is_repeated else ''}{kind})"
     for key, sub in mm.records.items():
@@ -58,14 +63,17 @@ def differences(found: ServedContract, builtin: ServedContract) -> list[str]:
         if mine.method.name != theirs.method.name:
             diffs.append(f"{rpc}: method named {mine.method.name}")
         if mine.streamed != theirs.streamed:
-            diffs.append(f"{rpc}: {'server-streaming' if mine.streamed else 'unary'} response "
-                         f"(built-in: {'server-streaming' if theirs.streamed else 'unary'})")
+            diffs.append(
+                f"{rpc}: {'server-streaming' if mine.streamed else 'unary'} response "
+                f"(built-in: {'server-streaming' if theirs.streamed else 'unary'})"
+            )
         for part in ("request", "response"):
             fa, fb = _field_facts(getattr(mine, part)), _field_facts(getattr(theirs, part))
             for key in sorted(set(fa) | set(fb)):
                 if fa.get(key) != fb.get(key):
-                    diffs.append(f"{rpc} {part} {key}: {fa.get(key, 'not carried')} "
-                                 f"(built-in: {fb.get(key, 'not carried')})")
+                    diffs.append(
+                        f"{rpc} {part} {key}: {fa.get(key, 'not carried')} (built-in: {fb.get(key, 'not carried')})"
+                    )
             unused = getattr(mine, part).unused
             if unused:
                 diffs.append(f"{rpc} {part}: fields the plugin ignores: {', '.join(unused)}")
@@ -77,24 +85,40 @@ def report(path: str) -> dict[str, Any]:
     contract = discovery.build(candidate.files, "binary", path, candidate.sha256)
     notes = []
     if contract is None:
-        notes.append(f"{path}: no fleeting service among {len(candidate.files)} embedded .proto files; "
-                     "the plugin would serve its built-in reconstruction")
+        notes.append(
+            f"{path}: no fleeting service among {len(candidate.files)} embedded .proto files; "
+            "the plugin would serve its built-in reconstruction"
+        )
         found = discovery.builtin()
-        contract = discovery.Contract(service=found.service, origin="builtin", files=found.files,
-                                      notes=tuple(notes))
+        contract = discovery.Contract(service=found.service, origin="builtin", files=found.files, notes=tuple(notes))
     served = ServedContract.of(contract)
     builtin = ServedContract.of(discovery.builtin())
     return {
-        "binary": path, "sha256": candidate.sha256, "embedded_files": len(candidate.files),
-        "found": contract.origin != "builtin", "notes": notes,
+        "binary": path,
+        "sha256": candidate.sha256,
+        "embedded_files": len(candidate.files),
+        "found": contract.origin != "builtin",
+        "notes": notes,
         "service": contract.service.full_name,
-        "methods": [{"name": m.name, "server_streaming": bool(m.server_streaming),
-                     "served_as": served.paths.get(f"/{contract.service.full_name}/{m.name}")}
-                    for m in contract.service.methods],
-        "mapping": {rpc: {"method": mm.method.name, "streamed": mm.streamed,
-                          "request": _field_facts(mm.request), "response": _field_facts(mm.response),
-                          "ignored": {"request": mm.request.unused, "response": mm.response.unused}}
-                    for rpc, mm in served.methods.items() if rpc in mapping.MAPPED},
+        "methods": [
+            {
+                "name": m.name,
+                "server_streaming": bool(m.server_streaming),
+                "served_as": served.paths.get(f"/{contract.service.full_name}/{m.name}"),
+            }
+            for m in contract.service.methods
+        ],
+        "mapping": {
+            rpc: {
+                "method": mm.method.name,
+                "streamed": mm.streamed,
+                "request": _field_facts(mm.request),
+                "response": _field_facts(mm.response),
+                "ignored": {"request": mm.request.unused, "response": mm.response.unused},
+            }
+            for rpc, mm in served.methods.items()
+            if rpc in mapping.MAPPED
+        },
         "problems": served.problems,
         "differences": differences(served, builtin) if contract.origin != "builtin" else [],
         "proto": "\n".join(protofmt.render(f) for f in contract.files),
@@ -102,13 +126,20 @@ def report(path: str) -> dict[str, Any]:
 
 
 def _text(doc: dict[str, Any]) -> str:
-    out = [f"binary:    {doc['binary']} (sha256 {doc['sha256'][:12]}, {doc['embedded_files']} embedded .proto files)",
-           f"contract:  {doc['service']} "
-           + ("(the runner's own)" if doc["found"] else "(built-in reconstruction: none found)")]
+    out = [
+        f"binary:    {doc['binary']} (sha256 {doc['sha256'][:12]}, {doc['embedded_files']} embedded .proto files)",
+        f"contract:  {doc['service']} "
+        + ("(the runner's own)" if doc["found"] else "(built-in reconstruction: none found)"),
+    ]
     out += [f"note:      {n}" for n in doc["notes"]]
-    out.append("methods:   " + ", ".join(
-        f"{m['name']}{' (stream)' if m['server_streaming'] else ''}"
-        f"{'' if m['served_as'] in mapping.MAPPED else ' [Unimplemented]'}" for m in doc["methods"]))
+    out.append(
+        "methods:   "
+        + ", ".join(
+            f"{m['name']}{' (stream)' if m['server_streaming'] else ''}"
+            f"{'' if m['served_as'] in mapping.MAPPED else ' [Unimplemented]'}"
+            for m in doc["methods"]
+        )
+    )
     out.append("problems:  " + ("none" if not doc["problems"] else ""))
     out += [f"  - {p}" for p in doc["problems"]]
     out.append("\nmapping (plugin model <- field = number (type)):")
@@ -127,12 +158,17 @@ def _text(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description=(
-        "Print the fleeting contract the plugin would serve when started by BINARY "
-        "(default: gitlab-runner on PATH): its source, the .proto, the field mapping "
-        "and the differences from the built-in reconstruction."))
-    parser.add_argument("binary", nargs="?", metavar="BINARY",
-                        help="the runner's executable (or a FileDescriptorSet file)")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Print the fleeting contract the plugin would serve when started by BINARY "
+            "(default: gitlab-runner on PATH): its source, the .proto, the field mapping "
+            "and the differences from the built-in reconstruction."
+        ),
+    )
+    parser.add_argument(
+        "binary", nargs="?", metavar="BINARY", help="the runner's executable (or a FileDescriptorSet file)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     try:
         args = parser.parse_args(argv)
@@ -140,8 +176,9 @@ def main(argv: list[str]) -> int:
         return 0 if exc.code == 0 else 2
     path = args.binary or shutil.which("gitlab-runner")
     if not path:
-        sys.stderr.write(f"{PROG}: no gitlab-runner on PATH; name the runner's binary, "
-                         f"e.g. `{PROG} /usr/bin/gitlab-runner`\n")
+        sys.stderr.write(
+            f"{PROG}: no gitlab-runner on PATH; name the runner's binary, e.g. `{PROG} /usr/bin/gitlab-runner`\n"
+        )
         return 2
     try:
         doc = report(path)

@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.group import OpenStackProvider
 
 
-def server_rows(provider: OpenStackProvider, target: Target,
-                progress: Progress | None = None) -> list[dict[str, Any]]:
+def server_rows(provider: OpenStackProvider, target: Target, progress: Progress | None = None) -> list[dict[str, Any]]:
     """Every group server as a dict (the ``--json`` shape of ``status``)."""
     assert provider.cloud is not None and provider.addresses is not None and provider.images is not None
     now = time.time()
@@ -48,25 +47,28 @@ def server_rows(provider: OpenStackProvider, target: Target,
         except Exception:  # noqa: BLE001 - an address problem must not hide the server
             internal, external = "", ""
         image = provider.images.of(server)
-        rows.append({
-            "id": server.id,
-            "name": server.name,
-            "nova_status": server.status,
-            "task_state": server.task_state,
-            "state": verdict.state.value,
-            "reason": verdict.reason,
-            "plugin_deletes": verdict.reap,
-            "created": iso_time(server.created),
-            "age_seconds": round(server.age(now), 1),
-            "internal_addr": internal,
-            "external_addr": external,
-            "connect_addr": (external or internal) if target.use_external_addr else internal,
-            "addresses": [{"network": a.network, "ip": a.ip, "version": a.version, "type": a.kind}
-                          for a in server.addresses],
-            "image": {"id": image.id if image else server.image_id, "name": image.name if image else None},
-            "flavor": server.flavor,
-            "fault": server.fault or None,
-        })
+        rows.append(
+            {
+                "id": server.id,
+                "name": server.name,
+                "nova_status": server.status,
+                "task_state": server.task_state,
+                "state": verdict.state.value,
+                "reason": verdict.reason,
+                "plugin_deletes": verdict.reap,
+                "created": iso_time(server.created),
+                "age_seconds": round(server.age(now), 1),
+                "internal_addr": internal,
+                "external_addr": external,
+                "connect_addr": (external or internal) if target.use_external_addr else internal,
+                "addresses": [
+                    {"network": a.network, "ip": a.ip, "version": a.version, "type": a.kind} for a in server.addresses
+                ],
+                "image": {"id": image.id if image else server.image_id, "name": image.name if image else None},
+                "flavor": server.flavor,
+                "fault": server.fault or None,
+            }
+        )
     rows.sort(key=lambda r: (r["created"], r["name"]))
     return rows
 
@@ -74,19 +76,33 @@ def server_rows(provider: OpenStackProvider, target: Target,
 def format_status(target: Target, problems: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
     cfg = target.config
     where = f"runner {target.runner!r}, " if target.runner else ""
-    lines = [f"group {cfg.name} ({where}cloud {cfg.cloud or '(OS_* environment)'}, strategy {cfg.strategy}): "
-             f"{len(rows)} server{'s' if len(rows) != 1 else ''}"]
+    lines = [
+        f"group {cfg.name} ({where}cloud {cfg.cloud or '(OS_* environment)'}, strategy {cfg.strategy}): "
+        f"{len(rows)} server{'s' if len(rows) != 1 else ''}"
+    ]
     for p in problems:
         lines.append(f"Init would fail: {p}")
     if rows:
         body = []
         for r in rows:
             reason = r["reason"] + (" -> the plugin deletes it" if r["plugin_deletes"] else "")
-            body.append([r["name"], r["id"][:8], r["nova_status"], r["state"], human_age(r["age_seconds"]),
-                         r["internal_addr"] or "-", r["external_addr"] or "-",
-                         r["image"]["name"] or (r["image"]["id"] or "-"), r["flavor"] or "-", reason])
-        rendered = table(["NAME", "ID", "NOVA", "STATE", "AGE", "INTERNAL", "EXTERNAL", "IMAGE", "FLAVOR",
-                          "READINESS"], body).split("\n")
+            body.append(
+                [
+                    r["name"],
+                    r["id"][:8],
+                    r["nova_status"],
+                    r["state"],
+                    human_age(r["age_seconds"]),
+                    r["internal_addr"] or "-",
+                    r["external_addr"] or "-",
+                    r["image"]["name"] or (r["image"]["id"] or "-"),
+                    r["flavor"] or "-",
+                    reason,
+                ]
+            )
+        rendered = table(
+            ["NAME", "ID", "NOVA", "STATE", "AGE", "INTERNAL", "EXTERNAL", "IMAGE", "FLAVOR", "READINESS"], body
+        ).split("\n")
         lines.append(rendered[0])
         for r, text in zip(rows, rendered[1:], strict=False):
             lines.append(text)
@@ -94,10 +110,15 @@ def format_status(target: Target, problems: Sequence[str], rows: Sequence[Mappin
                 lines.append(f"    fault: {r['fault']}")
         doomed = sum(1 for r in rows if r["plugin_deletes"])
         if doomed:
-            lines.append(f"{doomed} server{'s' if doomed != 1 else ''} the plugin deletes at its next Update; "
-                         f"`{PROG} reap` shows everything the group leaked")
-        lines.append("runner connects to: " + ("external" if target.use_external_addr else "internal")
-                     + " addresses (connector_config.use_external_addr)")
+            lines.append(
+                f"{doomed} server{'s' if doomed != 1 else ''} the plugin deletes at its next Update; "
+                f"`{PROG} reap` shows everything the group leaked"
+            )
+        lines.append(
+            "runner connects to: "
+            + ("external" if target.use_external_addr else "internal")
+            + " addresses (connector_config.use_external_addr)"
+        )
     return "\n".join(lines)
 
 
@@ -113,8 +134,13 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for w in target.warnings:
         err.write(f"warning: {w}\n")
     if args.json:
-        doc = dict(target.describe(), use_external_addr=target.use_external_addr,
-                   problems=list(provider.problems), warnings=target.warnings, servers=rows)
+        doc = dict(
+            target.describe(),
+            use_external_addr=target.use_external_addr,
+            problems=list(provider.problems),
+            warnings=target.warnings,
+            servers=rows,
+        )
         out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         out.write(format_status(target, provider.problems, rows) + "\n")

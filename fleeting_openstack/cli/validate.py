@@ -19,6 +19,7 @@ passed to :func:`main`/:func:`validate_path`, or else
 ``fleeting_openstack.cli.cloudcheck.check_cloud``. Issues of severity ``info`` it
 returns are what was resolved (shown, never counted as problems).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -129,11 +130,15 @@ class ValidationReport:
         n_err, n_warn = len(self.errors), len(self.warnings)
         if self.ok:
             count = len(self.configs)
-            lines.append(f"{self.source}: valid ({count} plugin_config{'s' if count != 1 else ''}, "
-                         f"{n_warn} warning{'s' if n_warn != 1 else ''})")
+            lines.append(
+                f"{self.source}: valid ({count} plugin_config{'s' if count != 1 else ''}, "
+                f"{n_warn} warning{'s' if n_warn != 1 else ''})"
+            )
         else:
-            lines.append(f"{self.source}: invalid ({n_err} error{'s' if n_err != 1 else ''}, "
-                         f"{n_warn} warning{'s' if n_warn != 1 else ''})")
+            lines.append(
+                f"{self.source}: invalid ({n_err} error{'s' if n_err != 1 else ''}, "
+                f"{n_warn} warning{'s' if n_warn != 1 else ''})"
+            )
         return "\n".join(lines)
 
 
@@ -141,8 +146,10 @@ class ValidationReport:
 # Validation
 # --------------------------------------------------------------------------
 
-def _run_check_cloud(check_cloud: CheckCloud, cfg: PluginConfig, prefix: str, report: ValidationReport,
-                     connector: ConnectorConfig | None) -> None:
+
+def _run_check_cloud(
+    check_cloud: CheckCloud, cfg: PluginConfig, prefix: str, report: ValidationReport, connector: ConnectorConfig | None
+) -> None:
     import inspect
 
     try:
@@ -183,15 +190,26 @@ def report_for(source: Source, check_cloud: CheckCloud | None = None) -> Validat
     return report
 
 
-def validate_data(data: Mapping[str, Any], *, kind: str, source: str = "<data>",
-                  check_cloud: CheckCloud | None = None,
-                  env: Mapping[str, str] | None = None, runner: str | None = None) -> ValidationReport:
+def validate_data(
+    data: Mapping[str, Any],
+    *,
+    kind: str,
+    source: str = "<data>",
+    check_cloud: CheckCloud | None = None,
+    env: Mapping[str, str] | None = None,
+    runner: str | None = None,
+) -> ValidationReport:
     """Validate already-decoded data: ``kind`` is "plugin_config" or "runner_config"."""
     return report_for(source_from_data(data, kind=kind, source=source, env=env, runner=runner), check_cloud)
 
 
-def validate_path(path: str | os.PathLike[str], check_cloud: CheckCloud | None = None, *,
-                  env: Mapping[str, str] | None = None, runner: str | None = None) -> ValidationReport:
+def validate_path(
+    path: str | os.PathLike[str],
+    check_cloud: CheckCloud | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    runner: str | None = None,
+) -> ValidationReport:
     """Validate a plugin_config JSON file or a gitlab-runner config.toml.
 
     The kind is chosen by extension (``.json`` / ``.toml``), else by content
@@ -206,15 +224,21 @@ def validate_path(path: str | os.PathLike[str], check_cloud: CheckCloud | None =
 # CLI
 # --------------------------------------------------------------------------
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``validate`` arguments to ``parser`` (e.g. a subcommand parser)."""
-    parser.add_argument("path", metavar="PATH",
-                        help="plugin_config JSON file, or gitlab-runner config.toml")
-    parser.add_argument("--runner", metavar="NAME",
-                        help="validate only this [[runners]] entry of config.toml (its name, or its index from 0)")
-    parser.add_argument("--check-cloud", action="store_true",
-                        help="also run every check Init runs in the cloud (image, flavor, networks, login "
-                             "user, state directory...) and show what was resolved")
+    parser.add_argument("path", metavar="PATH", help="plugin_config JSON file, or gitlab-runner config.toml")
+    parser.add_argument(
+        "--runner",
+        metavar="NAME",
+        help="validate only this [[runners]] entry of config.toml (its name, or its index from 0)",
+    )
+    parser.add_argument(
+        "--check-cloud",
+        action="store_true",
+        help="also run every check Init runs in the cloud (image, flavor, networks, login "
+        "user, state directory...) and show what was resolved",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -227,9 +251,14 @@ def _default_check_cloud() -> CheckCloud | None:
     return getattr(cloudcheck, "check_cloud", None)
 
 
-def run(args: argparse.Namespace, check_cloud: CheckCloud | None = None, *,
-        stdout: TextIO | None = None, stderr: TextIO | None = None,
-        env: Mapping[str, str] | None = None) -> int:
+def run(
+    args: argparse.Namespace,
+    check_cloud: CheckCloud | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
     """Run the subcommand for parsed ``args`` (see :func:`add_arguments`)."""
     from fleeting_openstack.cli.common import Progress
 
@@ -264,16 +293,24 @@ def run(args: argparse.Namespace, check_cloud: CheckCloud | None = None, *,
     return report.exit_code
 
 
-def main(argv: Sequence[str] | None = None, *, check_cloud: CheckCloud | None = None,
-         stdout: TextIO | None = None, stderr: TextIO | None = None,
-         env: Mapping[str, str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    check_cloud: CheckCloud | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
     """``validate`` subcommand entry point; ``argv`` excludes the word "validate".
 
     Returns the exit status: 0 valid, 1 errors, 2 unreadable file or bad usage.
     """
-    parser = add_arguments(argparse.ArgumentParser(
-        prog="fleeting-plugin-openstack validate",
-        description="Validate a plugin_config JSON file or a gitlab-runner config.toml."))
+    parser = add_arguments(
+        argparse.ArgumentParser(
+            prog="fleeting-plugin-openstack validate",
+            description="Validate a plugin_config JSON file or a gitlab-runner config.toml.",
+        )
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)

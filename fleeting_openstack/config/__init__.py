@@ -17,6 +17,7 @@ order a document goes through them (:mod:`.load` runs the pipeline):
 This package re-exports the public names, so ``from fleeting_openstack.config
 import load_plugin_config, PluginConfig, ConfigError`` is all a caller needs.
 """
+
 from __future__ import annotations
 
 from fleeting_openstack.config.compat import DEPRECATIONS, Deprecation

@@ -10,6 +10,7 @@ value forms into the one form the plugin uses (``security_groups`` strings ->
 ``{"name": ...}``, an integer ``flavorRef`` -> a string) once the document is
 known to be valid. Neither changes the document it is given.
 """
+
 from __future__ import annotations
 
 import copy
@@ -27,6 +28,7 @@ __all__ = ["CASE_INSENSITIVE_SECTIONS", "DEPRECATIONS", "Deprecation", "canonica
 # --------------------------------------------------------------------------
 # Deprecated spellings: THE table
 # --------------------------------------------------------------------------
+
 
 def _bool_from_string(value: Any) -> dict[str, Any] | None:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
@@ -89,43 +91,89 @@ class Deprecation:
 
 
 DEPRECATIONS: tuple[Deprecation, ...] = (
-    Deprecation("", "use_ignition", "use_ignition",
-                'a string ("true"/"false", as the original README\'s table said) is deprecated: write a boolean, '
-                "use_ignition = true", _bool_from_string),
-    Deprecation("", "boot_time", "boot_time",
-                'an empty string means "not set" (as in the original plugin); remove the key', _empty_means_unset),
-    Deprecation("", "nova_microversion", "nova_microversion",
-                'an empty string means "not set" (the original plugin ignored it); remove the key',
-                _empty_means_unset),
-    Deprecation("", "clouds_config", "clouds_config",
-                'an empty string means "not set" (as in the original plugin); remove the key', _empty_means_unset),
-    Deprecation("server_spec.networks[]", "fixedip", "fixed_ip",
-                "the original plugin read only 'fixedip' and silently dropped Nova's 'fixed_ip'"),
-    Deprecation("server_spec.scheduler_hints", "differentHost", "different_host",
-                "the original plugin's spelling; Nova's is 'different_host'"),
-    Deprecation("server_spec.scheduler_hints", "sameHost", "same_host",
-                "the original plugin's spelling; Nova's is 'same_host'"),
-    Deprecation("server_spec.scheduler_hints", "buildNearHostIP", "build_near_host_ip",
-                "the original plugin's \"IP/prefix\" form; Nova takes build_near_host_ip and cidr separately",
-                _split_build_near_host_ip),
-    Deprecation("server_spec.scheduler_hints", "additionalProperties", "<custom hints>",
-                "the original plugin's catch-all map; write custom hints directly in scheduler_hints",
-                _merge_hints),
-    Deprecation("server_spec.scheduler_hints", "query", "query",
-                "the original plugin's array form is deprecated: write the JsonFilter query as a JSON string",
-                _query_from_array),
+    Deprecation(
+        "",
+        "use_ignition",
+        "use_ignition",
+        'a string ("true"/"false", as the original README\'s table said) is deprecated: write a boolean, '
+        "use_ignition = true",
+        _bool_from_string,
+    ),
+    Deprecation(
+        "",
+        "boot_time",
+        "boot_time",
+        'an empty string means "not set" (as in the original plugin); remove the key',
+        _empty_means_unset,
+    ),
+    Deprecation(
+        "",
+        "nova_microversion",
+        "nova_microversion",
+        'an empty string means "not set" (the original plugin ignored it); remove the key',
+        _empty_means_unset,
+    ),
+    Deprecation(
+        "",
+        "clouds_config",
+        "clouds_config",
+        'an empty string means "not set" (as in the original plugin); remove the key',
+        _empty_means_unset,
+    ),
+    Deprecation(
+        "server_spec.networks[]",
+        "fixedip",
+        "fixed_ip",
+        "the original plugin read only 'fixedip' and silently dropped Nova's 'fixed_ip'",
+    ),
+    Deprecation(
+        "server_spec.scheduler_hints",
+        "differentHost",
+        "different_host",
+        "the original plugin's spelling; Nova's is 'different_host'",
+    ),
+    Deprecation(
+        "server_spec.scheduler_hints", "sameHost", "same_host", "the original plugin's spelling; Nova's is 'same_host'"
+    ),
+    Deprecation(
+        "server_spec.scheduler_hints",
+        "buildNearHostIP",
+        "build_near_host_ip",
+        'the original plugin\'s "IP/prefix" form; Nova takes build_near_host_ip and cidr separately',
+        _split_build_near_host_ip,
+    ),
+    Deprecation(
+        "server_spec.scheduler_hints",
+        "additionalProperties",
+        "<custom hints>",
+        "the original plugin's catch-all map; write custom hints directly in scheduler_hints",
+        _merge_hints,
+    ),
+    Deprecation(
+        "server_spec.scheduler_hints",
+        "query",
+        "query",
+        "the original plugin's array form is deprecated: write the JsonFilter query as a JSON string",
+        _query_from_array,
+    ),
 )
 
 #: Sections the Go plugin decoded with encoding/json (case-insensitive keys).
 CASE_INSENSITIVE_SECTIONS = frozenset(
-    ["", "server_spec", "server_spec.networks[]", "server_spec.scheduler_hints",
-     "server_spec.block_device_mapping_v2[]"])
-
+    [
+        "",
+        "server_spec",
+        "server_spec.networks[]",
+        "server_spec.scheduler_hints",
+        "server_spec.block_device_mapping_v2[]",
+    ]
+)
 
 
 # --------------------------------------------------------------------------
 # Normalisation: before the schema
 # --------------------------------------------------------------------------
+
 
 def _normalise_section(obj: dict[str, Any], section: str, path: str, issues: IssueCollector) -> dict[str, Any]:
     sschema = section_schemas()[section]
@@ -137,8 +185,7 @@ def _normalise_section(obj: dict[str, Any], section: str, path: str, issues: Iss
     def put(key: str, value: Any, source: str) -> None:
         if key in out:
             first = origin.get(key, key)
-            issues.error(join_path(path, source),
-                         f"conflicts with {first!r} (both set {key!r}); remove one of them")
+            issues.error(join_path(path, source), f"conflicts with {first!r} (both set {key!r}); remove one of them")
             return
         out[key] = value
         origin[key] = source
@@ -165,9 +212,11 @@ def _normalise_section(obj: dict[str, Any], section: str, path: str, issues: Iss
         if section in CASE_INSENSITIVE_SECTIONS:
             match = [c for c in canonical if c.lower() == key.lower()]
             if len(match) == 1:
-                issues.warn(join_path(path, key),
-                            f"{key!r} accepted as {match[0]!r} (the original plugin matched keys "
-                            f"case-insensitively); write {match[0]!r}")
+                issues.warn(
+                    join_path(path, key),
+                    f"{key!r} accepted as {match[0]!r} (the original plugin matched keys "
+                    f"case-insensitively); write {match[0]!r}",
+                )
                 put(match[0], value, key)
                 continue
         put(key, value, key)
@@ -196,29 +245,33 @@ def normalise(document: Mapping[str, Any], issues: IssueCollector) -> dict[str, 
         if isinstance(nets, list):
             spec["networks"] = [
                 _normalise_section(n, "server_spec.networks[]", f"server_spec.networks[{i}]", issues)
-                if isinstance(n, dict) else n
+                if isinstance(n, dict)
+                else n
                 for i, n in enumerate(nets)
             ]
         hints = spec.get("scheduler_hints")
         if isinstance(hints, dict):
             spec["scheduler_hints"] = _normalise_section(
-                hints, "server_spec.scheduler_hints", "server_spec.scheduler_hints", issues)
+                hints, "server_spec.scheduler_hints", "server_spec.scheduler_hints", issues
+            )
         bdms = spec.get("block_device_mapping_v2")
         if isinstance(bdms, list):
             spec["block_device_mapping_v2"] = [
-                _normalise_section(b, "server_spec.block_device_mapping_v2[]",
-                                   f"server_spec.block_device_mapping_v2[{i}]", issues)
-                if isinstance(b, dict) else b
+                _normalise_section(
+                    b, "server_spec.block_device_mapping_v2[]", f"server_spec.block_device_mapping_v2[{i}]", issues
+                )
+                if isinstance(b, dict)
+                else b
                 for i, b in enumerate(bdms)
             ]
         doc["server_spec"] = spec
     return doc
 
 
-
 # --------------------------------------------------------------------------
 # Canonical forms: after the checks
 # --------------------------------------------------------------------------
+
 
 def canonical_forms(document: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a checked ``document`` in the one form the plugin uses: ``security_groups``

@@ -49,8 +49,7 @@ META_KEY_CHECK = "fleeting-key-check"
 #: The metadata key that marks group membership (the name config's rules use).
 GROUP_METADATA_KEY = META_CLUSTER
 #: Every metadata key the plugin itself sets on a server (counts against Nova's limits).
-PLUGIN_METADATA: tuple[str, ...] = (
-    META_CLUSTER, META_INDEX, META_REQUEST, META_SALT, META_KEY_TYPE, META_KEY_CHECK)
+PLUGIN_METADATA: tuple[str, ...] = (META_CLUSTER, META_INDEX, META_REQUEST, META_SALT, META_KEY_TYPE, META_KEY_CHECK)
 
 #: The Nova tag of a group's servers is this prefix followed by the group name.
 TAG_PREFIX = "fleeting:"

@@ -102,6 +102,7 @@ def natural_key(issue: ConfigIssue) -> list[int | str]:
 # Collecting
 # --------------------------------------------------------------------------
 
+
 class IssueCollector:
     """The errors and warnings found in one document, by every check in turn.
 
@@ -133,7 +134,7 @@ class IssueCollector:
     def blocked(self, path: str) -> bool:
         """A schema error at ``path`` or at one of its ancestors."""
         for p in self._schema_paths:
-            if p == path or (path.startswith(p) and path[len(p):len(p) + 1] in (".", "[")):
+            if p == path or (path.startswith(p) and path[len(p) : len(p) + 1] in (".", "[")):
                 return True
         return False
 
@@ -144,6 +145,7 @@ class IssueCollector:
 
     def finish(self) -> tuple[list[ConfigIssue], list[ConfigIssue]]:
         """``(errors, warnings)``: each without duplicates; the errors sorted by path."""
+
         def dedupe(items: list[ConfigIssue]) -> list[ConfigIssue]:
             seen: set[tuple[str, str]] = set()
             out = []

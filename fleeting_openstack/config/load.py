@@ -36,6 +36,7 @@ Precedence (highest first):
 
 An override that changes a configured value is reported as a warning.
 """
+
 from __future__ import annotations
 
 import copy
@@ -77,20 +78,19 @@ def parse_document(raw: bytes | str | Mapping[str, Any] | None) -> dict[str, Any
         except UnicodeDecodeError as exc:
             raise ConfigError([ConfigIssue("", f"plugin_config is not valid UTF-8: {exc}")]) from None
     if not isinstance(raw, str):
-        raise ConfigError([ConfigIssue("", "plugin_config must be JSON text or an object, got "
-                                           f"{describe_type(raw)}")])
+        raise ConfigError([ConfigIssue("", f"plugin_config must be JSON text or an object, got {describe_type(raw)}")])
     if not raw.strip():
         return {}
     try:
         doc = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError([ConfigIssue("", f"plugin_config is not valid JSON: {exc.msg} at line {exc.lineno} "
-                                           f"column {exc.colno}")]) from None
+        raise ConfigError(
+            [ConfigIssue("", f"plugin_config is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+        ) from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise ConfigError([ConfigIssue("", "plugin_config must be an object (table), got "
-                                           f"{describe_type(doc)}")])
+        raise ConfigError([ConfigIssue("", f"plugin_config must be an object (table), got {describe_type(doc)}")])
     return doc
 
 
@@ -121,8 +121,7 @@ def _with_user_data_file(document: Mapping[str, Any], issues: IssueCollector) ->
     return doc
 
 
-def _with_environment(document: Mapping[str, Any], env: Mapping[str, str],
-                      issues: IssueCollector) -> dict[str, Any]:
+def _with_environment(document: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector) -> dict[str, Any]:
     """``OS_CLOUD`` and ``OS_CLIENT_CONFIG_FILE`` override ``cloud`` and ``clouds_config``."""
     doc = dict(document)
     for key, var in (("cloud", "OS_CLOUD"), ("clouds_config", "OS_CLIENT_CONFIG_FILE")):
@@ -149,8 +148,14 @@ def _build(doc: Mapping[str, Any], env: Mapping[str, str], findings: rules.Findi
     for key in ("max_size", "create_concurrency", "delete_concurrency"):
         if key in doc:
             settings[key] = int(doc[key])
-    for key in ("build_timeout", "resync_interval", "api_connect_timeout", "retry_budget",
-                "stale_states_limit", "create_backoff"):
+    for key in (
+        "build_timeout",
+        "resync_interval",
+        "api_connect_timeout",
+        "retry_budget",
+        "stale_states_limit",
+        "create_backoff",
+    ):
         duration(key)
     use_ignition = bool(doc.get("use_ignition", False))
     if "use_ignition" in doc:
@@ -179,8 +184,7 @@ def _build(doc: Mapping[str, Any], env: Mapping[str, str], findings: rules.Findi
 
     creds_doc = doc.get("credentials") or {}
     state_dir = creds_doc.get("state_dir")
-    credentials: dict[str, Any] = {
-        "state_dir": os.path.expanduser(state_dir) if state_dir else default_state_dir(env)}
+    credentials: dict[str, Any] = {"state_dir": os.path.expanduser(state_dir) if state_dir else default_state_dir(env)}
     if "key_type" in creds_doc:
         credentials["key_type"] = creds_doc["key_type"]
 
@@ -210,8 +214,9 @@ def _build(doc: Mapping[str, Any], env: Mapping[str, str], findings: rules.Findi
     )
 
 
-def load_plugin_config(raw: bytes | str | Mapping[str, Any] | None,
-                       *, env: Mapping[str, str] | None = None) -> LoadedConfig:
+def load_plugin_config(
+    raw: bytes | str | Mapping[str, Any] | None, *, env: Mapping[str, str] | None = None
+) -> LoadedConfig:
     """Parse, normalise and validate plugin_config.
 
     ``raw``: the JSON gitlab-runner sends (bytes or str), or a decoded dict

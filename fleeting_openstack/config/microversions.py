@@ -7,6 +7,7 @@ only), then :data:`~.model.DEFAULT_NOVA_MICROVERSION`; the keys are checked
 against it offline so the mistake shows at ``validate`` rather than at the
 first create.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -41,10 +42,8 @@ MICROVERSION_REQUIREMENTS: tuple[MicroversionRule, ...] = (
     MicroversionRule("server_spec", "host", "2.74", _at_least(74)),
     MicroversionRule("server_spec", "hypervisor_hostname", "2.74", _at_least(74)),
     MicroversionRule("server_spec", "hostname", "2.90", _at_least(90)),
-    MicroversionRule("server_spec.networks[]", "tag", "2.42",
-                     lambda mv: mv >= (2, 42) or (2, 32) <= mv <= (2, 36)),
-    MicroversionRule("server_spec.block_device_mapping_v2[]", "tag", "2.42",
-                     lambda mv: mv >= (2, 42) or mv == (2, 32)),
+    MicroversionRule("server_spec.networks[]", "tag", "2.42", lambda mv: mv >= (2, 42) or (2, 32) <= mv <= (2, 36)),
+    MicroversionRule("server_spec.block_device_mapping_v2[]", "tag", "2.42", lambda mv: mv >= (2, 42) or mv == (2, 32)),
     MicroversionRule("server_spec.block_device_mapping_v2[]", "volume_type", "2.67", _at_least(67)),
 )
 
@@ -59,21 +58,26 @@ def check_keys(spec: Mapping[str, Any], mv: tuple[int, int] | None, issues: Issu
             continue
         if rule.where == "server_spec":
             if rule.key in spec:
-                issues.check(f"server_spec.{rule.key}",
-                             f"needs nova_microversion {rule.minimum} or later (configured: {configured})")
+                issues.check(
+                    f"server_spec.{rule.key}",
+                    f"needs nova_microversion {rule.minimum} or later (configured: {configured})",
+                )
             continue
-        list_key = rule.where[len("server_spec."):-2]
+        list_key = rule.where[len("server_spec.") : -2]
         items = spec.get(list_key)
         if not isinstance(items, list):
             continue
         for i, item in enumerate(items):
             if isinstance(item, Mapping) and rule.key in item:
-                issues.check(f"server_spec.{list_key}[{i}].{rule.key}",
-                             f"needs nova_microversion {rule.minimum} or later (configured: {configured})")
+                issues.check(
+                    f"server_spec.{list_key}[{i}].{rule.key}",
+                    f"needs nova_microversion {rule.minimum} or later (configured: {configured})",
+                )
 
 
-def resolve(doc: Mapping[str, Any], env: Mapping[str, str],
-            issues: IssueCollector) -> tuple[str, tuple[int, int]] | None:
+def resolve(
+    doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector
+) -> tuple[str, tuple[int, int]] | None:
     """The effective nova_microversion (configured > OS_COMPUTE_API_VERSION > the default), or
     None when the configured one is invalid."""
     value = doc.get("nova_microversion")
@@ -90,9 +94,11 @@ def resolve(doc: Mapping[str, Any], env: Mapping[str, str],
         try:
             mv = parse_microversion(from_env)
         except ValueError:
-            issues.warn("nova_microversion", f"environment OS_COMPUTE_API_VERSION={from_env!r} is not a 2.N "
-                                             f"microversion; ignored, using {DEFAULT_NOVA_MICROVERSION}")
+            issues.warn(
+                "nova_microversion",
+                f"environment OS_COMPUTE_API_VERSION={from_env!r} is not a 2.N "
+                f"microversion; ignored, using {DEFAULT_NOVA_MICROVERSION}",
+            )
         else:
             return from_env, mv
     return DEFAULT_NOVA_MICROVERSION, parse_microversion(DEFAULT_NOVA_MICROVERSION)
-

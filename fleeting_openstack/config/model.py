@@ -10,6 +10,7 @@ passes only what the document sets.
 The ``user_data`` encoding, Nova's size limit and the create body built from
 a :class:`ServerSpec` are Nova's business: :mod:`fleeting_openstack.openstack.nova`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -56,7 +57,6 @@ def _looks_base64_encoded(text: str) -> bool:
     return decoded.lstrip()[:1] in ("#", "{", "C", "<") or decoded.startswith("Content-Type")
 
 
-
 def boots_from_volume(bdms: Any) -> bool:
     """True when a block device with boot_index 0 has destination_type volume (boots from a volume)."""
     if not isinstance(bdms, list):
@@ -74,10 +74,10 @@ def boots_from_volume(bdms: Any) -> bool:
     return False
 
 
-
 # --------------------------------------------------------------------------
 # Typed configuration
 # --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ReadinessConfig:
@@ -335,5 +335,3 @@ def default_state_dir(env: Mapping[str, str] | None = None) -> str:
         return os.path.join(xdg, STATE_DIR_NAME)
     home = env.get("HOME") or os.path.expanduser("~")
     return os.path.join(home, ".local", "state", STATE_DIR_NAME)
-
-

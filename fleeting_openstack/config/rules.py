@@ -9,7 +9,11 @@ issues: none changes the document (value forms are made canonical by
 :mod:`.load`). :func:`check` returns what the rules worked out on the way
 (the durations in seconds and the effective microversion) so that nothing is
 parsed twice.
+
+(About 460 lines, over the project's ~400: one small check per Nova rule, in the order of
+the Nova API reference they follow; split by topic they would scatter that reference.)
 """
+
 from __future__ import annotations
 
 import json
@@ -53,13 +57,20 @@ NOVA_DEFAULT_METADATA_QUOTA = 128
 # --------------------------------------------------------------------------
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}$")
-_KNOWN_HINTS = ("group", "different_host", "same_host", "query", "target_cell", "different_cell",
-                "build_near_host_ip", "cidr")
+_KNOWN_HINTS = (
+    "group",
+    "different_host",
+    "same_host",
+    "query",
+    "target_cell",
+    "different_cell",
+    "build_near_host_ip",
+    "cidr",
+)
 
 
 def _is_uuid(value: Any) -> bool:
     return isinstance(value, str) and bool(_UUID_RE.match(value))
-
 
 
 def _is_printable_name(text: str) -> bool:
@@ -80,8 +91,11 @@ def _check_name_template(spec: Mapping[str, Any], issues: IssueCollector) -> Non
     if "%" in rest:
         issues.check(path, f"'%' may appear only as a single %d (the instance index) (got {name!r})")
     elif "%d" not in name:
-        issues.warn(path, "has no %d: the plugin appends \"-<index>\" to keep names unique; "
-                          "put %d where the instance index belongs, e.g. \"runner-%d\"")
+        issues.warn(
+            path,
+            'has no %d: the plugin appends "-<index>" to keep names unique; '
+            'put %d where the instance index belongs, e.g. "runner-%d"',
+        )
 
 
 def _check_image_flavor(spec: Mapping[str, Any], issues: IssueCollector) -> None:
@@ -94,13 +108,18 @@ def _check_image_flavor(spec: Mapping[str, Any], issues: IssueCollector) -> None
             issues.check("server_spec.image_name", "conflicts with imageRef; set at most one of them")
     else:
         if has_ref and image_ref == "":
-            issues.check("server_spec.imageRef", "may be empty only when block_device_mapping_v2 boots from a "
-                                                 "volume (boot_index 0, destination_type volume)")
+            issues.check(
+                "server_spec.imageRef",
+                "may be empty only when block_device_mapping_v2 boots from a "
+                "volume (boot_index 0, destination_type volume)",
+            )
         elif has_ref and has_name:
             issues.check("server_spec.image_name", "conflicts with imageRef; set exactly one of them")
         elif not has_ref and not has_name:
-            issues.check("server_spec", "needs an image: set imageRef (UUID) or image_name, or boot from a volume "
-                                        "with block_device_mapping_v2")
+            issues.check(
+                "server_spec",
+                "needs an image: set imageRef (UUID) or image_name, or boot from a volume with block_device_mapping_v2",
+            )
     has_fref = "flavorRef" in spec
     has_fname = "flavor_name" in spec
     if has_fref and has_fname:
@@ -116,8 +135,11 @@ def _check_networks(spec: Mapping[str, Any], mv: tuple[int, int] | None, max_siz
     base = "server_spec.networks"
     if nets is None:
         if mv is not None and mv >= (2, 37):
-            issues.check(base, f"is required by Nova from microversion 2.37 (configured: 2.{mv[1]}): list the "
-                               "networks, or write \"auto\" or \"none\"")
+            issues.check(
+                base,
+                f"is required by Nova from microversion 2.37 (configured: 2.{mv[1]}): list the "
+                'networks, or write "auto" or "none"',
+            )
         return
     if isinstance(nets, str):
         if mv is not None and mv < (2, 37):
@@ -126,7 +148,7 @@ def _check_networks(spec: Mapping[str, Any], mv: tuple[int, int] | None, max_siz
     if not isinstance(nets, list):
         return
     if not nets:
-        issues.warn(base, "is an empty list: write \"none\" for no network, or list at least one network")
+        issues.warn(base, 'is an empty list: write "none" for no network, or list at least one network')
     for i, net in enumerate(nets):
         if not isinstance(net, Mapping):
             continue
@@ -134,14 +156,21 @@ def _check_networks(spec: Mapping[str, Any], mv: tuple[int, int] | None, max_siz
         if "uuid" not in net and "port" not in net:
             issues.check(p, "needs uuid (a network) or port (an existing port)")
         if "port" in net and "fixed_ip" in net:
-            issues.check(f"{p}.fixed_ip",
-                         "cannot be combined with port (Nova rejects the pair); set the IP on the port")
+            issues.check(
+                f"{p}.fixed_ip", "cannot be combined with port (Nova rejects the pair); set the IP on the port"
+            )
         if max_size > 1 and "port" in net:
-            issues.warn(f"{p}.port", f"a Neutron port attaches to one server only, but max_size allows {max_size} "
-                                     "servers: the second create fails")
+            issues.warn(
+                f"{p}.port",
+                f"a Neutron port attaches to one server only, but max_size allows {max_size} "
+                "servers: the second create fails",
+            )
         if max_size > 1 and "fixed_ip" in net:
-            issues.warn(f"{p}.fixed_ip", f"a fixed IP can be used by one server only, but max_size allows {max_size} "
-                                         "servers: the second create fails")
+            issues.warn(
+                f"{p}.fixed_ip",
+                f"a fixed IP can be used by one server only, but max_size allows {max_size} "
+                "servers: the second create fails",
+            )
 
 
 def _check_security_groups(spec: Mapping[str, Any], issues: IssueCollector) -> None:
@@ -170,17 +199,23 @@ def _check_scheduler_hints(spec: Mapping[str, Any], issues: IssueCollector) -> N
             continue
         guess = closest(key, _KNOWN_HINTS, cutoff=0.75)
         if guess is not None:
-            issues.check(join_path(base, key), f"unknown scheduler hint {key!r}; did you mean {guess!r}? "
-                                               "(a misspelt hint is silently ignored by Nova)")
+            issues.check(
+                join_path(base, key),
+                f"unknown scheduler hint {key!r}; did you mean {guess!r}? "
+                "(a misspelt hint is silently ignored by Nova)",
+            )
         else:
-            issues.warn(join_path(base, key), f"{key!r} is not a standard Nova scheduler hint; it is passed to the "
-                                              "scheduler verbatim (for custom filters)")
+            issues.warn(
+                join_path(base, key),
+                f"{key!r} is not a standard Nova scheduler hint; it is passed to the "
+                "scheduler verbatim (for custom filters)",
+            )
     query = hints.get("query")
     if isinstance(query, str):
         try:
             json.loads(query)
         except ValueError:
-            issues.check(f"{base}.query", "must be a JSON document, e.g. '[\">=\", \"$free_ram_mb\", 1024]'")
+            issues.check(f"{base}.query", 'must be a JSON document, e.g. \'[">=", "$free_ram_mb", 1024]\'')
     if "cidr" in hints and "build_near_host_ip" not in hints:
         issues.warn(f"{base}.cidr", "is used only together with build_near_host_ip")
 
@@ -209,9 +244,10 @@ def _check_block_devices(spec: Mapping[str, Any], issues: IssueCollector) -> Non
             issues.check(f"{p}.volume_size", f"is required to create a volume from source_type {source!r}")
         creates_volume = dest == "volume" and source in ("image", "blank", "snapshot")
         if creates_volume and bdm.get("delete_on_termination") is not True:
-            issues.warn(f"{p}.delete_on_termination",
-                        "is not true: the volume created for each server outlives it (leaks); "
-                        "set delete_on_termination = true")
+            issues.warn(
+                f"{p}.delete_on_termination",
+                "is not true: the volume created for each server outlives it (leaks); set delete_on_termination = true",
+            )
         boot_index = bdm.get("boot_index")
         try:
             index = int(boot_index) if boot_index is not None else None
@@ -220,8 +256,10 @@ def _check_block_devices(spec: Mapping[str, Any], issues: IssueCollector) -> Non
         if index == 0:
             boot_zero.append(i)
     for i in boot_zero[1:]:
-        issues.check(f"server_spec.block_device_mapping_v2[{i}].boot_index",
-                     f"only one device may have boot_index 0 (block_device_mapping_v2[{boot_zero[0]}] has it too)")
+        issues.check(
+            f"server_spec.block_device_mapping_v2[{i}].boot_index",
+            f"only one device may have boot_index 0 (block_device_mapping_v2[{boot_zero[0]}] has it too)",
+        )
 
 
 #: Nova's hard limit on metadata keys per server (key and value length: the schema, 255).
@@ -236,50 +274,68 @@ def _check_tags_metadata(doc: Mapping[str, Any], spec: Mapping[str, Any], issues
     if isinstance(tags, list):
         extra = 0 if group in tags else 1
         if len(tags) + extra > NOVA_MAX_TAGS:
-            issues.check("server_spec.tags",
-                         f"has {len(tags)} tags; Nova allows {NOVA_MAX_TAGS} per server and the plugin adds the group "
-                         f"name as a tag, so at most {NOVA_MAX_TAGS - 1} may be configured")
+            issues.check(
+                "server_spec.tags",
+                f"has {len(tags)} tags; Nova allows {NOVA_MAX_TAGS} per server and the plugin adds the group "
+                f"name as a tag, so at most {NOVA_MAX_TAGS - 1} may be configured",
+            )
     meta = spec.get("metadata")
     if isinstance(meta, dict):
         if GROUP_METADATA_KEY in meta:
-            issues.check(join_path("server_spec.metadata", GROUP_METADATA_KEY),
-                         "is reserved: the plugin sets it to the group name to find its servers")
+            issues.check(
+                join_path("server_spec.metadata", GROUP_METADATA_KEY),
+                "is reserved: the plugin sets it to the group name to find its servers",
+            )
         if len(meta) + PLUGIN_METADATA_KEYS > NOVA_MAX_METADATA_KEYS:
-            issues.check("server_spec.metadata",
-                         f"has {len(meta)} items; Nova accepts at most {NOVA_MAX_METADATA_KEYS} per server and the "
-                         f"plugin adds up to {PLUGIN_METADATA_KEYS}, so at most "
-                         f"{NOVA_MAX_METADATA_KEYS - PLUGIN_METADATA_KEYS} may be configured")
+            issues.check(
+                "server_spec.metadata",
+                f"has {len(meta)} items; Nova accepts at most {NOVA_MAX_METADATA_KEYS} per server and the "
+                f"plugin adds up to {PLUGIN_METADATA_KEYS}, so at most "
+                f"{NOVA_MAX_METADATA_KEYS - PLUGIN_METADATA_KEYS} may be configured",
+            )
         if len(meta) + 1 > NOVA_DEFAULT_METADATA_QUOTA:
-            issues.warn("server_spec.metadata",
-                        f"has {len(meta)} items; with the plugin's own item that exceeds Nova's default quota of "
-                        f"{NOVA_DEFAULT_METADATA_QUOTA} metadata items per server")
+            issues.warn(
+                "server_spec.metadata",
+                f"has {len(meta)} items; with the plugin's own item that exceeds Nova's default quota of "
+                f"{NOVA_DEFAULT_METADATA_QUOTA} metadata items per server",
+            )
 
 
 def _check_misc_spec(spec: Mapping[str, Any], issues: IssueCollector) -> None:
     ud = spec.get("user_data")
     if isinstance(ud, str) and _looks_base64_encoded(ud):
-        issues.warn("server_spec.user_data", "looks base64-encoded: write the plain text (cloud-config, Ignition "
-                                             "JSON, script...); the plugin encodes it, so it would be encoded twice")
+        issues.warn(
+            "server_spec.user_data",
+            "looks base64-encoded: write the plain text (cloud-config, Ignition "
+            "JSON, script...); the plugin encodes it, so it would be encoded twice",
+        )
     if isinstance(ud, str):
         try:
             size = check_user_data_size(ud)
         except UserDataTooLarge as exc:
-            issues.check("server_spec.user_data",
-                         f"is {exc.size} bytes after base64 encoding; Nova's limit is {NOVA_USER_DATA_MAX} "
-                         f"(about {NOVA_USER_DATA_MAX * 3 // 4} bytes of text)")
+            issues.check(
+                "server_spec.user_data",
+                f"is {exc.size} bytes after base64 encoding; Nova's limit is {NOVA_USER_DATA_MAX} "
+                f"(about {NOVA_USER_DATA_MAX * 3 // 4} bytes of text)",
+            )
         except ValueError as exc:
             issues.check("server_spec.user_data", str(exc).split(": ", 1)[1])
             return
         else:
             if size > NOVA_USER_DATA_MAX - 4096:
-                issues.warn("server_spec.user_data",
-                            f"is {size} bytes after base64 encoding, close to Nova's limit of {NOVA_USER_DATA_MAX}: "
-                            "a boot strategy that adds an SSH key may push it over")
+                issues.warn(
+                    "server_spec.user_data",
+                    f"is {size} bytes after base64 encoding, close to Nova's limit of {NOVA_USER_DATA_MAX}: "
+                    "a boot strategy that adds an SSH key may push it over",
+                )
     for key in ("min_count", "max_count"):
         value = spec.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value > 1:
-            issues.check(f"server_spec.{key}", f"must be 1 (got {value}): the plugin creates one server per request "
-                                               "and tracks each; scale with the runner's [runners.autoscaler] settings")
+            issues.check(
+                f"server_spec.{key}",
+                f"must be 1 (got {value}): the plugin creates one server per request "
+                "and tracks each; scale with the runner's [runners.autoscaler] settings",
+            )
     mn, mx = spec.get("min_count"), spec.get("max_count")
     if isinstance(mn, int) and isinstance(mx, int) and mn > mx:
         issues.check("server_spec.min_count", f"must not exceed max_count ({mn} > {mx})")
@@ -316,8 +372,10 @@ def _duration_value(doc: Mapping[str, Any], path: str, issues: IssueCollector, *
 
 
 #: Strings where line breaks and other control characters are legitimate.
-_FREE_TEXT = re.compile(r"^(strategy_options\b.*|server_spec\.(user_data|adminPass|scheduler_hints\.query)"
-                        r"|server_spec\.metadata\b.+)$")
+_FREE_TEXT = re.compile(
+    r"^(strategy_options\b.*|server_spec\.(user_data|adminPass|scheduler_hints\.query)"
+    r"|server_spec\.metadata\b.+)$"
+)
 
 
 def _check_control_chars(node: Any, path: str, issues: IssueCollector) -> None:
@@ -329,8 +387,9 @@ def _check_control_chars(node: Any, path: str, issues: IssueCollector) -> None:
             _check_control_chars(value, join_path(path, i), issues)
     elif isinstance(node, str) and not _FREE_TEXT.match(path):
         if any(unicodedata.category(ch) == "Cc" for ch in node):
-            issues.check(path, "must not contain control characters such as line breaks or tabs "
-                               f"(got {short_repr(node)})")
+            issues.check(
+                path, f"must not contain control characters such as line breaks or tabs (got {short_repr(node)})"
+            )
 
 
 #: The duration settings, by JSON path, and whether zero is refused.
@@ -367,8 +426,11 @@ def check(doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector
         if strategy != strategy.strip():
             issues.check("strategy", "must not start or end with whitespace")
         if doc.get("use_ignition") is True and strategy != "ignition":
-            issues.warn("use_ignition", f"is ignored: strategy = {strategy!r} is set (use_ignition = true only "
-                                        "selects the \"ignition\" strategy when strategy is unset)")
+            issues.warn(
+                "use_ignition",
+                f"is ignored: strategy = {strategy!r} is set (use_ignition = true only "
+                'selects the "ignition" strategy when strategy is unset)',
+            )
     if doc.get("auth_from_env") is True and doc.get("cloud"):
         issues.warn("cloud", "is ignored: auth_from_env = true authenticates from the OS_* environment variables")
     configured_size = doc.get("max_size")
@@ -389,10 +451,16 @@ def check(doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector
         if isinstance(address, Mapping):
             internal = address.get("internal_network")
             nets = spec.get("networks")
-            if (isinstance(internal, str) and _is_uuid(internal) and isinstance(nets, list) and nets
-                    and all(isinstance(n, Mapping) and "port" not in n for n in nets)
-                    and internal.lower() not in {str(n.get("uuid", "")).lower() for n in nets}):
-                issues.warn("address.internal_network",
-                            f"{internal!r} is not among server_spec.networks: servers will have no address on it")
+            if (
+                isinstance(internal, str)
+                and _is_uuid(internal)
+                and isinstance(nets, list)
+                and nets
+                and all(isinstance(n, Mapping) and "port" not in n for n in nets)
+                and internal.lower() not in {str(n.get("uuid", "")).lower() for n in nets}
+            ):
+                issues.warn(
+                    "address.internal_network",
+                    f"{internal!r} is not among server_spec.networks: servers will have no address on it",
+                )
     return Findings(durations, None if resolved is None else resolved[0])
-

@@ -7,6 +7,7 @@ jsonschema error as a :class:`~.issues.ConfigIssue` in plain words: an unknown
 key gets a "did you mean ...?" or the section it belongs in, an ``anyOf``
 names the types it accepts.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,6 +37,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
@@ -80,16 +82,36 @@ def section_schemas() -> dict[str, dict[str, Any]]:
     }
 
 
-
 # --------------------------------------------------------------------------
 # Unknown-key suggestions
 # --------------------------------------------------------------------------
 
-_CONNECTOR_KEYS = ("os", "arch", "protocol", "protocol_port", "username", "password", "key_path",
-                   "use_static_credentials", "keepalive", "timeout", "use_external_addr")
-_AUTOSCALER_KEYS = ("capacity_per_instance", "max_use_count", "max_instances", "plugin",
-                    "delete_instances_on_shutdown", "instance_ready_command", "policy",
-                    "connector_config", "plugin_config", "state_storage", "vm_isolation")
+_CONNECTOR_KEYS = (
+    "os",
+    "arch",
+    "protocol",
+    "protocol_port",
+    "username",
+    "password",
+    "key_path",
+    "use_static_credentials",
+    "keepalive",
+    "timeout",
+    "use_external_addr",
+)
+_AUTOSCALER_KEYS = (
+    "capacity_per_instance",
+    "max_use_count",
+    "max_instances",
+    "plugin",
+    "delete_instances_on_shutdown",
+    "instance_ready_command",
+    "policy",
+    "connector_config",
+    "plugin_config",
+    "state_storage",
+    "vm_isolation",
+)
 _MISPLACED: dict[str, dict[str, str]] = {
     "": {
         **{k: "it belongs in [runners.autoscaler.connector_config], not in plugin_config" for k in _CONNECTOR_KEYS},
@@ -144,7 +166,6 @@ def _unknown_key_message(section: str, key: str, candidates: Sequence[str]) -> s
 def _section_of(path: str) -> str:
     """Schema section of a JSON path: ``server_spec.networks[3]`` -> ``server_spec.networks[]``."""
     return re.sub(r"\[\d+\]", "[]", path)
-
 
 
 # --------------------------------------------------------------------------
@@ -242,8 +263,9 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
         groups: dict[str | int, list[jsonschema.ValidationError]] = {}
         for sub in err.context or ():
             groups.setdefault(sub.relative_schema_path[0], []).append(sub)
-        matching = [i for i, subs in groups.items()
-                    if not any(s.validator == "type" and not s.relative_path for s in subs)]
+        matching = [
+            i for i, subs in groups.items() if not any(s.validator == "type" and not s.relative_path for s in subs)
+        ]
         if len(matching) == 1:
             subs = groups[matching[0]]
             if any(s.relative_path for s in subs) or not custom:
@@ -316,4 +338,3 @@ def check(doc: Mapping[str, Any], issues: IssueCollector) -> None:
     for issue, is_type in found:
         if is_type or issue.path not in typed:
             issues.schema_error(issue)
-

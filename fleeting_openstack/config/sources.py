@@ -12,6 +12,7 @@ Every problem found on the way is a :class:`~.issues.ConfigIssue` with its
 path (``runners[0].autoscaler.plugin_config.server_spec.name``), in the order
 ``validate`` reports them.
 """
+
 from __future__ import annotations
 
 import json
@@ -120,9 +121,13 @@ def connector_config(table: Any, warnings: list[str], where: str) -> tuple[Conne
 
     port = table.get("protocol_port")
     return ConnectorConfig(
-        os=text("os"), arch=text("arch"), protocol=text("protocol"),
+        os=text("os"),
+        arch=text("arch"),
+        protocol=text("protocol"),
         protocol_port=port if isinstance(port, int) and not isinstance(port, bool) else 0,
-        username=text("username"), password=text("password"), key=key,
+        username=text("username"),
+        password=text("password"),
+        key=key,
         use_static_credentials=table.get("use_static_credentials") is True,
     ), table.get("use_external_addr") is True
 
@@ -130,6 +135,7 @@ def connector_config(table: Any, warnings: list[str], where: str) -> tuple[Conne
 # --------------------------------------------------------------------------
 # One plugin_config
 # --------------------------------------------------------------------------
+
 
 def _load_entry(entry: ConfigEntry, raw: Any, env: Mapping[str, str] | None) -> None:
     """Load ``raw`` (JSON text or a table) into ``entry``: the config, or its issues."""
@@ -149,6 +155,7 @@ def _load_entry(entry: ConfigEntry, raw: Any, env: Mapping[str, str] | None) -> 
 # --------------------------------------------------------------------------
 # A runner config.toml
 # --------------------------------------------------------------------------
+
 
 def _is_our_plugin(plugin: Any) -> bool:
     return isinstance(plugin, str) and "openstack" in plugin.lower()
@@ -174,22 +181,32 @@ def _runner_entry(i: int, entry: Mapping[str, Any], env: Mapping[str, str] | Non
         return out
     plugin = autoscaler.get("plugin")
     if plugin is not None and not _is_our_plugin(plugin):
-        out.issues.append(ConfigIssue(f"{rpath}.autoscaler.plugin",
-                                      f"{plugin!r} is not fleeting-plugin-openstack; runner skipped", "warning"))
+        out.issues.append(
+            ConfigIssue(
+                f"{rpath}.autoscaler.plugin", f"{plugin!r} is not fleeting-plugin-openstack; runner skipped", "warning"
+            )
+        )
         return out
     if isinstance(plugin, str) and _names_go_plugin(plugin):
-        out.issues.append(ConfigIssue(
-            f"{rpath}.autoscaler.plugin",
-            f"{plugin!r} is the Go OpenStack plugin, not this one: the runner would run that plugin with "
-            "this plugin_config; set plugin = \"fleeting-plugin-openstack\" (on the runner's PATH) or the "
-            "repository you bootstrapped this plugin into", "warning"))
+        out.issues.append(
+            ConfigIssue(
+                f"{rpath}.autoscaler.plugin",
+                f"{plugin!r} is the Go OpenStack plugin, not this one: the runner would run that plugin with "
+                'this plugin_config; set plugin = "fleeting-plugin-openstack" (on the runner\'s PATH) or the '
+                "repository you bootstrapped this plugin into",
+                "warning",
+            )
+        )
     if executor not in AUTOSCALER_EXECUTORS:
-        out.issues.append(ConfigIssue(f"{rpath}.executor",
-                                      f"{executor!r} does not use [runners.autoscaler]; use "
-                                      "\"docker-autoscaler\" or \"instance\"", "warning"))
+        out.issues.append(
+            ConfigIssue(
+                f"{rpath}.executor",
+                f'{executor!r} does not use [runners.autoscaler]; use "docker-autoscaler" or "instance"',
+                "warning",
+            )
+        )
     if plugin is None:
-        out.issues.append(ConfigIssue(f"{rpath}.autoscaler.plugin",
-                                      "is required (e.g. \"fleeting-plugin-openstack\")"))
+        out.issues.append(ConfigIssue(f"{rpath}.autoscaler.plugin", 'is required (e.g. "fleeting-plugin-openstack")'))
     out.path = f"{rpath}.autoscaler.plugin_config"
     out.uses_plugin = True
     out.autoscaler = autoscaler
@@ -203,16 +220,26 @@ def _runner_entry(i: int, entry: Mapping[str, Any], env: Mapping[str, str] | Non
     _load_entry(out, plugin_config, env)
     max_instances = autoscaler.get("max_instances")
     cfg = out.loaded.config if out.loaded is not None else None
-    if (cfg is not None and isinstance(max_instances, int) and not isinstance(max_instances, bool)
-            and max_instances > cfg.max_size):
-        out.after.append(ConfigIssue(f"{rpath}.autoscaler.max_instances",
-                                     f"{max_instances} exceeds the plugin's max_size ({cfg.max_size}): "
-                                     "the runner will never get that many instances", "warning"))
+    if (
+        cfg is not None
+        and isinstance(max_instances, int)
+        and not isinstance(max_instances, bool)
+        and max_instances > cfg.max_size
+    ):
+        out.after.append(
+            ConfigIssue(
+                f"{rpath}.autoscaler.max_instances",
+                f"{max_instances} exceeds the plugin's max_size ({cfg.max_size}): "
+                "the runner will never get that many instances",
+                "warning",
+            )
+        )
     return out
 
 
-def _runner_config(data: Mapping[str, Any], source: Source, *, env: Mapping[str, str] | None,
-                   runner: str | None) -> None:
+def _runner_config(
+    data: Mapping[str, Any], source: Source, *, env: Mapping[str, str] | None, runner: str | None
+) -> None:
     runners = data.get("runners")
     if not isinstance(runners, list) or not runners:
         source.issues.append(ConfigIssue("runners", "no [[runners]] entries: nothing to validate"))
@@ -221,33 +248,43 @@ def _runner_config(data: Mapping[str, Any], source: Source, *, env: Mapping[str,
     for i, entry in enumerate(runners):
         if not isinstance(entry, Mapping):
             if runner is None:
-                source.entries.append(ConfigEntry(f"runners[{i}]", index=i,
-                                                  issues=[ConfigIssue(f"runners[{i}]", "must be a table")]))
+                source.entries.append(
+                    ConfigEntry(f"runners[{i}]", index=i, issues=[ConfigIssue(f"runners[{i}]", "must be a table")])
+                )
             continue
         name = entry.get("name") if isinstance(entry.get("name"), str) else None
         if runner is not None:
             autoscaler = entry.get("autoscaler")
-            if isinstance(autoscaler, Mapping) and (autoscaler.get("plugin") is None
-                                                     or _is_our_plugin(autoscaler.get("plugin"))):
+            if isinstance(autoscaler, Mapping) and (
+                autoscaler.get("plugin") is None or _is_our_plugin(autoscaler.get("plugin"))
+            ):
                 ours.append(name or f"#{i}")
             if runner != name and runner != str(i):
                 continue
         source.entries.append(_runner_entry(i, entry, env))
     found = len(source.plugin_entries)
     if runner is not None and not found:
-        raise NoSuchRunnerError(f"{source.source}: no runner {runner!r} uses fleeting-plugin-openstack "
-                                f"(runners that do: {', '.join(ours) or 'none'})")
+        raise NoSuchRunnerError(
+            f"{source.source}: no runner {runner!r} uses fleeting-plugin-openstack "
+            f"(runners that do: {', '.join(ours) or 'none'})"
+        )
     if not found:
-        source.issues.append(ConfigIssue("runners", "no [[runners]] entry uses fleeting-plugin-openstack "
-                                                    "([runners.autoscaler] with its plugin_config)"))
+        source.issues.append(
+            ConfigIssue(
+                "runners",
+                "no [[runners]] entry uses fleeting-plugin-openstack ([runners.autoscaler] with its plugin_config)",
+            )
+        )
 
 
 # --------------------------------------------------------------------------
 # Entry points
 # --------------------------------------------------------------------------
 
-def source_from_data(data: Any, *, kind: str, source: str = "<data>", env: Mapping[str, str] | None = None,
-                     runner: str | None = None) -> Source:
+
+def source_from_data(
+    data: Any, *, kind: str, source: str = "<data>", env: Mapping[str, str] | None = None, runner: str | None = None
+) -> Source:
     """Already-decoded data: ``kind`` is "plugin_config" or "runner_config"."""
     out = Source(source=source, kind=kind)
     if kind == "runner_config":
@@ -268,8 +305,9 @@ def _read(path: Path) -> str:
         raise UnreadableFileError(f"{path}: not UTF-8 text: {exc}") from exc
 
 
-def read_source(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None,
-                runner: str | None = None) -> Source:
+def read_source(
+    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None, runner: str | None = None
+) -> Source:
     """Read a plugin_config JSON file or a gitlab-runner config.toml, once, and load what it holds.
 
     The kind is chosen by extension (``.json`` / ``.toml``), else by content
@@ -297,8 +335,7 @@ def read_source(path: str | os.PathLike[str], *, env: Mapping[str, str] | None =
 
     if kind == "plugin_config":
         if runner is not None:
-            raise NoSuchRunnerError(f"{source}: --runner applies to a runner config.toml, not to a "
-                                    "plugin_config file")
+            raise NoSuchRunnerError(f"{source}: --runner applies to a runner config.toml, not to a plugin_config file")
         return source_from_data(text, kind=kind, source=source, env=env)
     try:
         data = tomllib.loads(text)

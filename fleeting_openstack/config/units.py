@@ -53,7 +53,7 @@ def parse_duration(text: str) -> float:
         whole, frac = m.group(1), m.group(3) or ""
         if not whole and not frac:
             raise ValueError(f"invalid duration {text!r}")
-        s = s[m.end():]
+        s = s[m.end() :]
         i = 0
         while i < len(s) and s[i] != "." and not s[i].isdigit():
             i += 1
@@ -87,7 +87,7 @@ def parse_microversion(text: str) -> tuple[int, int]:
     """``"2.79"`` -> ``(2, 79)``.  Raises ValueError unless it is ``2.N`` with N >= 1."""
     m = _MICROVERSION_RE.match(text) if isinstance(text, str) else None
     if not m:
-        raise ValueError(f"{text!r} is not a Nova microversion such as \"2.79\"")
+        raise ValueError(f'{text!r} is not a Nova microversion such as "2.79"')
     version = microversion_tuple(text)
     if version[1] < 1:
         raise ValueError("2.0 is the legacy Nova API without microversions; use 2.1 or later")

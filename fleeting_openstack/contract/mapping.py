@@ -17,7 +17,7 @@ nanoseconds (Go's ``time.Duration``), integer times without one are unix
 seconds; the state enum's value names, minus their common prefix, are the
 fleeting state words.
 
-(About 420 lines, over the project's ~400: the slot table and the two-way
+(About 550 lines, over the project's ~400: the slot table and the two-way
 converters must agree field kind by field kind, so they stay in one place.)
 """
 

@@ -82,8 +82,8 @@ def authenticate(
         else:
             conn = openstack.connect(cloud=cloud or None)
         read = timeout if timeout is not None else getattr(conn.session, "timeout", None) or DEFAULT_API_TIMEOUT
-        # keystoneauth declares a float; it hands the value to requests, which takes (connect, read).
-        conn.session.timeout = (connect_timeout or min(DEFAULT_CONNECT_TIMEOUT, read), read)  # type: ignore[assignment]
+        timeouts = (connect_timeout or min(DEFAULT_CONNECT_TIMEOUT, read), read)
+        conn.session.timeout = timeouts  # type: ignore[assignment]  # keystoneauth says float; requests takes (connect, read)
 
         from fleeting_openstack.provider import metrics
 

@@ -27,8 +27,15 @@ if TYPE_CHECKING:
 class Access:
     """ConnectInfo and Heartbeat answers for member servers."""
 
-    def __init__(self, settings: Settings, addresses: Addresses, images: ServerImages, keys: KeyStore | None,
-                 guard: KeyGuard, username: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        addresses: Addresses,
+        images: ServerImages,
+        keys: KeyStore | None,
+        guard: KeyGuard,
+        username: str,
+    ) -> None:
         self.settings, self.addresses, self.images = settings, addresses, images
         self.keys, self.guard, self.username = keys, guard, username
 
@@ -52,16 +59,21 @@ class Access:
                 overrides["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
         if not connector.use_static_credentials and self.keys is not None:
             if self.guard.lost(server):
-                raise RuntimeError(f"server {instance_id}: its SSH key was made from another master secret "
-                                   f"(credentials.state_dir lost or replaced); it is being replaced")
+                raise RuntimeError(
+                    f"server {instance_id}: its SSH key was made from another master secret "
+                    f"(credentials.state_dir lost or replaced); it is being replaced"
+                )
             salt = server.metadata.get(META_SALT)
             if not salt:
-                raise RuntimeError(f"server {instance_id} has no {META_SALT} metadata: it was not "
-                                   "created with a generated key; use static credentials for it")
+                raise RuntimeError(
+                    f"server {instance_id} has no {META_SALT} metadata: it was not "
+                    "created with a generated key; use static credentials for it"
+                )
             key = self.keys.instance_key(salt, server.metadata.get(META_KEY_TYPE, "ed25519"))
             overrides["key"] = key.private_key_pem
-        return ConnectInfo(id=instance_id, connector=connector.merged(**overrides),
-                           internal_addr=internal, external_addr=external)
+        return ConnectInfo(
+            id=instance_id, connector=connector.merged(**overrides), internal_addr=internal, external_addr=external
+        )
 
     def heartbeat(self, server: Server) -> None:
         """Raises ``InstanceUnhealthy`` when the runner cannot use the server."""

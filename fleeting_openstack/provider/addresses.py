@@ -38,8 +38,9 @@ class ImageSource(Protocol):
 class Addresses:
     """(internal, external) of a server, as ConnectInfo reports them."""
 
-    def __init__(self, ip_version: int, resolved: Resolved | None = None,
-                 fips: FloatingAddresses | None = None) -> None:
+    def __init__(
+        self, ip_version: int, resolved: Resolved | None = None, fips: FloatingAddresses | None = None
+    ) -> None:
         self.ip_version = ip_version
         self.resolved = resolved
         self.fips = fips
@@ -50,10 +51,17 @@ class Addresses:
         def ordered(items: Iterable[Address]) -> list[Address]:
             return sorted(items, key=lambda a: (a.version != prefer, a.network, a.ip))
 
-        fixed = [a for a in server.addresses if a.kind == "fixed"
-                 and (res is None or res.internal_network is None or a.network == res.internal_network)]
-        floating = [a for a in server.addresses if a.kind == "floating"
-                    and (res is None or res.external_network is None or a.network == res.external_network)]
+        fixed = [
+            a
+            for a in server.addresses
+            if a.kind == "fixed" and (res is None or res.internal_network is None or a.network == res.internal_network)
+        ]
+        floating = [
+            a
+            for a in server.addresses
+            if a.kind == "floating"
+            and (res is None or res.external_network is None or a.network == res.external_network)
+        ]
         internal = ordered(fixed)[0].ip if fixed else ""
         external = ordered(floating)[0].ip if floating else ""
         own = self.fips.address(server.id) if self.fips is not None else None

@@ -106,8 +106,11 @@ class AdaptiveLimit:
                 slow = best is not None and latency > best * SLOW_FACTOR and latency > best + SLOW_MARGIN
                 self._latencies.append(latency)
                 if congested or slow:
-                    self._decrease("HTTP 429/5xx or no answer" if congested else
-                                   f"answer took {latency:.1f}s (best recent {best:.1f}s)")
+                    self._decrease(
+                        "HTTP 429/5xx or no answer"
+                        if congested
+                        else f"answer took {latency:.1f}s (best recent {best:.1f}s)"
+                    )
                 else:
                     self._clean += 1
                     if self._clean >= self.limit:
@@ -125,5 +128,4 @@ class AdaptiveLimit:
         self._since_decrease = 0
         self._clean = 0
         if self.limit != before:
-            log.info("%s concurrency lowered", self.name,
-                     extra={"from": before, "to": self.limit, "reason": why})
+            log.info("%s concurrency lowered", self.name, extra={"from": before, "to": self.limit, "reason": why})

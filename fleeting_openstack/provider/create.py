@@ -104,10 +104,23 @@ class IndexCounter:
 class Creator:
     """Makes one server per :meth:`create` call (thread-safe; Increase runs several at once)."""
 
-    def __init__(self, cfg: PluginConfig, settings: Settings, cloud: CreateCloud, strategy: BoundStrategy,
-                 keys: KeyStore | None, resolved: Resolved, *, counter: IndexCounter, limit: AdaptiveLimit,
-                 breaker: CreateBreaker, choices: Choices, tags_in_body: bool, tag_filter: bool,
-                 expect: Callable[[str], None] = lambda server_id: None) -> None:
+    def __init__(
+        self,
+        cfg: PluginConfig,
+        settings: Settings,
+        cloud: CreateCloud,
+        strategy: BoundStrategy,
+        keys: KeyStore | None,
+        resolved: Resolved,
+        *,
+        counter: IndexCounter,
+        limit: AdaptiveLimit,
+        breaker: CreateBreaker,
+        choices: Choices,
+        tags_in_body: bool,
+        tag_filter: bool,
+        expect: Callable[[str], None] = lambda server_id: None,
+    ) -> None:
         self.cfg, self.settings, self.cloud, self.strategy = cfg, settings, cloud, strategy
         self.keys, self.resolved = keys, resolved
         self.counter, self.limit, self.breaker, self.choices = counter, limit, breaker, choices
@@ -143,17 +156,30 @@ class Creator:
             salt = new_salt()
             public_key = self.keys.instance_key(salt, key_type).public_key_openssh
             metadata.update({META_SALT: salt, META_KEY_TYPE: key_type, META_KEY_CHECK: self.keys.key_check(salt)})
-        user_data = userdata.render(self.strategy, cfg, name=name, index=index, region=self.cloud.region,
-                                    image=info, username=res.username, public_key=public_key,
-                                    password=self.settings.connector.password)
+        user_data = userdata.render(
+            self.strategy,
+            cfg,
+            name=name,
+            index=index,
+            region=self.cloud.region,
+            image=info,
+            username=res.username,
+            public_key=public_key,
+            password=self.settings.connector.password,
+        )
 
         tags = [group_tag(cfg.name)]
         server_id = None
         while server_id is None:
             choice = self.choices.current
             request = create_request(
-                cfg.server_spec, image_ref=res.image_ref, flavor_ref=choice[0], user_data=user_data,
-                metadata=metadata, tags=tags if self.tags_in_body else ())
+                cfg.server_spec,
+                image_ref=res.image_ref,
+                flavor_ref=choice[0],
+                user_data=user_data,
+                metadata=metadata,
+                tags=tags if self.tags_in_body else (),
+            )
             request["server"]["name"] = name
             if choice[1]:
                 request["server"]["availability_zone"] = choice[1]
@@ -163,16 +189,20 @@ class Creator:
                 if exc.outcome_unknown:  # 5xx, reset, timeout: Nova may have made it
                     found, looked = self.find_created(name, request_id)
                     if found:
-                        log.warning("create got no clean answer but the server exists; keeping it",
-                                    extra={"server": found, "error": str(exc)})
+                        log.warning(
+                            "create got no clean answer but the server exists; keeping it",
+                            extra={"server": found, "error": str(exc)},
+                        )
                         server_id = found
                         break
                     if not looked:
                         self.breaker.failed(str(exc))
-                        raise CloudError(f"{exc}; could not check whether the server was made: if it was, "
-                                         "it shows at the next Update", exc.status) from None
-                elif exc.status in (400, 403, 409) and is_capacity(str(exc)) and \
-                        self.choices.advance(choice, str(exc)):
+                        raise CloudError(
+                            f"{exc}; could not check whether the server was made: if it was, "
+                            "it shows at the next Update",
+                            exc.status,
+                        ) from None
+                elif exc.status in (400, 403, 409) and is_capacity(str(exc)) and self.choices.advance(choice, str(exc)):
                     continue  # refused, nothing made: the next flavor / zone
                 self.breaker.failed(str(exc))
                 if salt and self.keys is not None:
@@ -186,8 +216,10 @@ class Creator:
                 try:
                     self.cloud.add_tag(server_id, tag)
                 except CloudError as exc:
-                    log.error("tagging failed; deleting the untagged server so it cannot leak",
-                              extra={"server": server_id, "error": str(exc)})
+                    log.error(
+                        "tagging failed; deleting the untagged server so it cannot leak",
+                        extra={"server": server_id, "error": str(exc)},
+                    )
                     self.cloud.delete_server(server_id)
                     raise
         log.info("server requested", extra={"server": server_id, "server_name": name, "index": index})
@@ -206,7 +238,7 @@ class Creator:
             for server in self.cloud.list_servers({"name": f"^{re.escape(name)}$"}):
                 if server.metadata.get(META_REQUEST) == request_id:
                     return server.id, True
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - unknown outcome: not counted either way, logged
             log.warning("could not check for a half-created server: %s", exc)
             return None, False
         return None, True

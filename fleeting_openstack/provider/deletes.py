@@ -49,14 +49,28 @@ class Deletes:
     """Deletes servers and drops what belonged to them (floating IP, key material);
     remembers each delete in ``memory`` (``deletes``; no longer ``ready``)."""
 
-    def __init__(self, cloud: DeleteCloud, memory: Memory, lock: threading.Lock, *, keys: KeyStore | None,
-                 fips: Releasable | None = None, breaker: CreateBreaker | None = None,
-                 choices: Choices | None = None) -> None:
+    def __init__(
+        self,
+        cloud: DeleteCloud,
+        memory: Memory,
+        lock: threading.Lock,
+        *,
+        keys: KeyStore | None,
+        fips: Releasable | None = None,
+        breaker: CreateBreaker | None = None,
+        choices: Choices | None = None,
+    ) -> None:
         self.cloud, self.memory, self.lock = cloud, memory, lock
         self.keys, self.fips, self.breaker, self.choices = keys, fips, breaker, choices
 
-    def for_runner(self, ids: Sequence[str], members: Mapping[str, Server], limit: AdaptiveLimit,
-                   is_member: Callable[[Server], bool], group: str) -> list[str]:
+    def for_runner(
+        self,
+        ids: Sequence[str],
+        members: Mapping[str, Server],
+        limit: AdaptiveLimit,
+        is_member: Callable[[Server], bool],
+        group: str,
+    ) -> list[str]:
         """Decrease: delete ``ids`` (``members``: the group as last seen); the ids deleted.
         Raises ``PartialError`` (with those deleted) when any delete failed."""
         from fleeting_openstack.contract.instancegroup import PartialError
@@ -71,17 +85,19 @@ class Deletes:
                 except NotFound:
                     log.info("deleting server for the runner: already gone", extra={"server": instance_id})
                     return instance_id  # already gone: what the runner wants
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - one bad id never fails the whole Decrease
                     return exc
                 if not is_member(server):
                     return LookupError(f"{instance_id} is not a server of group {group}")
-            log.info("deleting server for the runner",
-                     extra={"server": instance_id, "server_name": server.name, "status": server.status})
+            log.info(
+                "deleting server for the runner",
+                extra={"server": instance_id, "server_name": server.name, "status": server.status},
+            )
             try:
                 limit.call(lambda: self.cloud.delete_server(instance_id))
             except NotFound:
                 pass
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - one failed delete never fails the whole Decrease
                 log.warning("delete of server %s for the runner failed: %s", instance_id, exc)
                 metrics.failed("delete", exc)
                 return exc
@@ -116,9 +132,11 @@ class Deletes:
         if server.status == "ERROR" and not server.fault:
             with contextlib.suppress(Exception):  # list responses may omit the fault; its own record has it
                 server = self.cloud.get_server(server.id)
-        log.warning("deleting unusable server: %s", reason,
-                    extra={"server": server.id, "server_name": server.name, "status": server.status,
-                           "fault": server.fault})
+        log.warning(
+            "deleting unusable server: %s",
+            reason,
+            extra={"server": server.id, "server_name": server.name, "status": server.status, "fault": server.fault},
+        )
         if server.status == "ERROR" and self.choices is not None and self.breaker is not None:
             from fleeting_openstack.provider.limiter import is_capacity
 

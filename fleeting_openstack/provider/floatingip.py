@@ -114,7 +114,7 @@ class FloatingIPs:
             for server, state in evaluated:
                 if server.status == "ACTIVE" and state in (State.CREATING, State.RUNNING):
                     self.ensure(server)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - floating IPs never fail an Update; retried next time
             log.warning("floating IP handling failed: %s", exc)
 
     def address(self, server_id: str) -> str:

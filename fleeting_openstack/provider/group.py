@@ -23,6 +23,9 @@ Init keeps resource problems in ``problems`` instead of raising, adopts nothing,
 no key store and serves no metrics; members are listed by tag *or* metadata. Those
 commands call :meth:`OpenStackProvider.assessments` (or :meth:`evaluate`), which
 never acts; only :meth:`update` acts on the verdicts.
+
+(About 440 lines, over the project's ~400: the seven fleeting commands and the Init that
+wires the modules above are the whole class; what is left is wiring, each decision is elsewhere.)
 """
 
 from __future__ import annotations
@@ -136,8 +139,7 @@ class OpenStackProvider:
             if new_cloud is not None and new_cloud is not saved.get("cloud"):
                 new_cloud.close()
             if saved.get("cfg") is not None:
-                log.error("Init failed; the previous configuration stays in force",
-                          extra={"group": saved["cfg"].name})
+                log.error("Init failed; the previous configuration stays in force", extra={"group": saved["cfg"].name})
             raise
 
     def _init(self, config: bytes, settings: Settings, loaded: LoadedConfig | None) -> ProviderInfo:
@@ -177,8 +179,10 @@ class OpenStackProvider:
 
         manager = default_manager()
         for info in manager.installed():
-            log.debug("plugin loaded", extra={"plugin": info.name, "version": info.version,
-                                              "strategies": list(info.strategies)})
+            log.debug(
+                "plugin loaded",
+                extra={"plugin": info.name, "version": info.version, "strategies": list(info.strategies)},
+            )
         # Every check lives in initchecks.run, shared with `validate --check-cloud`.
         run = self._checks or initchecks.run
         checks = run(cfg, settings.connector, keys="skip" if self.observe else "open")
@@ -194,14 +198,17 @@ class OpenStackProvider:
         mv = microversion_tuple(cfg.nova_microversion)
         self._tag_filter = mv >= (2, 26)
         if not self._tag_filter:
-            log.warning("nova_microversion < 2.26 has no tag filter: every Update lists all servers",
-                        extra={"nova_microversion": cfg.nova_microversion})
+            log.warning(
+                "nova_microversion < 2.26 has no tag filter: every Update lists all servers",
+                extra={"nova_microversion": cfg.nova_microversion},
+            )
 
         self.view = None
         tag = group_tag(cfg.name)
         if self._tag_filter and not self.observe:
-            view = GroupView(cloud, tag, resync_interval=cfg.resync_interval,
-                             prefix=name_prefix(cfg.server_spec.name_template))
+            view = GroupView(
+                cloud, tag, resync_interval=cfg.resync_interval, prefix=name_prefix(cfg.server_spec.name_template)
+            )
             view.group = cfg.name
             view.stale_limit = cfg.stale_states_limit
             view.on_untagged = lambda server: safety.retag(cloud, tag, server)
@@ -216,36 +223,54 @@ class OpenStackProvider:
         breaker, self.choices, self.fips = safety.create_helpers(cfg, cloud, resolved, problems)
         self.problems = problems
         if problems and not self.observe:
-            raise ValueError(f"Init found {len(problems)} problem(s):\n" +
-                             "\n".join(f"  - {p}" for p in problems))
+            raise ValueError(f"Init found {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
         self.addresses = Addresses(cfg.address.ip_version, resolved, self.fips)
         self.images = ServerImages(cloud, resolved.image)
-        guard = safety.KeyGuard(self.keys, static_credentials=settings.connector.use_static_credentials,
-                                state_dir=cfg.credentials.state_dir)
+        guard = safety.KeyGuard(
+            self.keys, static_credentials=settings.connector.use_static_credentials, state_dir=cfg.credentials.state_dir
+        )
         # What was learnt about the servers outlives a new Init (a new configuration, the same servers).
         self.memory = Memory(ready=self.memory.ready, deletes=self.memory.deletes, keys=guard.check)
         creator = Creator(
-            cfg, settings, cloud, strategy, self.keys, resolved,
+            cfg,
+            settings,
+            cloud,
+            strategy,
+            self.keys,
+            resolved,
             counter=IndexCounter(cfg.credentials.state_dir, cfg.name, lambda: self._known_members().values()),
-            limit=create_limit, breaker=breaker, choices=self.choices,
-            tags_in_body=mv >= (2, 52), tag_filter=self._tag_filter, expect=self._expect)
+            limit=create_limit,
+            breaker=breaker,
+            choices=self.choices,
+            tags_in_body=mv >= (2, 52),
+            tag_filter=self._tag_filter,
+            expect=self._expect,
+        )
         creator.blocker = blocker
         addresses = self.addresses
         policy = Policy.of(cfg)
         readiness = Readiness(cloud, strategy, cfg.readiness, lambda server: addresses.of(server)[0])
-        deletes = Deletes(cloud, self.memory, self._lock, keys=self.keys, fips=self.fips, breaker=breaker,
-                          choices=self.choices)
+        deletes = Deletes(
+            cloud, self.memory, self._lock, keys=self.keys, fips=self.fips, breaker=breaker, choices=self.choices
+        )
         self._parts = _Parts(
-            creator=creator, deletes=deletes,
+            creator=creator,
+            deletes=deletes,
             verdicts=Verdicts(self.memory, self._lock, policy, readiness, deletes, guard, self.reasons),
-            access=Access(settings, addresses, self.images, self.keys, guard, resolved.username))
+            access=Access(settings, addresses, self.images, self.keys, guard, resolved.username),
+        )
         if self._tag_filter and not self.observe:
             safety.adopt_legacy_servers(cloud, cfg.name)
-        log.info("group ready", extra={"group": cfg.name, "strategy": strategy.name,
-                                       "microversion": cfg.nova_microversion,
-                                       "username": resolved.username})
-        return ProviderInfo(id=cfg.provider_id, max_size=cfg.max_size,
-                            version=__version__)
+        log.info(
+            "group ready",
+            extra={
+                "group": cfg.name,
+                "strategy": strategy.name,
+                "microversion": cfg.nova_microversion,
+                "username": resolved.username,
+            },
+        )
+        return ProviderInfo(id=cfg.provider_id, max_size=cfg.max_size, version=__version__)
 
     def _ready_parts(self) -> tuple[PluginConfig, GroupCloud, _Parts]:
         if self.cfg is None or self.cloud is None or self._parts is None:
@@ -328,14 +353,22 @@ class OpenStackProvider:
         wanted = delta
         creator = parts.creator
         delta, refused = cap_increase(
-            delta, cfg=cfg, cloud=cloud, blocker=creator.blocker, breaker=creator.breaker,
-            choices=self.choices, members=self._known_members(), deleting=self.memory.deletes,
-            floating_ips=self.fips is not None)
+            delta,
+            cfg=cfg,
+            cloud=cloud,
+            blocker=creator.blocker,
+            breaker=creator.breaker,
+            choices=self.choices,
+            members=self._known_members(),
+            deleting=self.memory.deletes,
+            floating_ips=self.fips is not None,
+        )
         outcomes: list[str | Exception] = []
         if delta:
             # Threads up to the configured bound; the adaptive window gates the POSTs.
-            with ThreadPoolExecutor(max_workers=min(delta, self.create_limit.maximum),
-                                    thread_name_prefix="create") as pool:
+            with ThreadPoolExecutor(
+                max_workers=min(delta, self.create_limit.maximum), thread_name_prefix="create"
+            ) as pool:
                 outcomes = list(pool.map(lambda _: self._create_one(creator), range(delta)))
         errors = [o for o in outcomes if isinstance(o, Exception)]
         made = delta - len(errors)
@@ -343,8 +376,7 @@ class OpenStackProvider:
         if refused:
             reasons.insert(0, refused)
         if made < wanted:
-            raise PartialError(f"{made} of {wanted} servers requested; "
-                               f"{wanted - made} not: {'; '.join(reasons)}", made)
+            raise PartialError(f"{made} of {wanted} servers requested; {wanted - made} not: {'; '.join(reasons)}", made)
         return made
 
     @staticmethod

@@ -50,6 +50,7 @@ class ListingCloud(Protocol):
 
     def get_server(self, server_id: str) -> Server: ...
 
+
 log = logging.getLogger("fleeting_openstack.groupview")
 
 #: Seconds each delta window reaches back before the previous refresh began.
@@ -68,8 +69,15 @@ class GroupView:
     Thread-safe: refreshes are serialised; readers get a snapshot.
     """
 
-    def __init__(self, cloud: ListingCloud, tag: str, *, resync_interval: float, prefix: str = "",
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cloud: ListingCloud,
+        tag: str,
+        *,
+        resync_interval: float,
+        prefix: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.cloud = cloud
         self.tag = tag
         self.resync_interval = resync_interval
@@ -119,8 +127,12 @@ class GroupView:
         """
         with self._refresh_lock:
             now = self.clock()
-            full = (self._doubt or self._since is None or now - self._last_full >= self.resync_interval
-                    or now - self._last_good >= self.resync_interval)
+            full = (
+                self._doubt
+                or self._since is None
+                or now - self._last_full >= self.resync_interval
+                or now - self._last_good >= self.resync_interval
+            )
             try:
                 if full:
                     self._full(now)
@@ -132,13 +144,17 @@ class GroupView:
                     raise
                 if now - self._last_good > self.stale_limit:
                     self._doubt = True
-                    raise RuntimeError(f"the group could not be listed for {now - self._last_good:.0f}s "
-                                       f"(stale_states_limit {self.stale_limit:g}s): {exc}") from exc
+                    raise RuntimeError(
+                        f"the group could not be listed for {now - self._last_good:.0f}s "
+                        f"(stale_states_limit {self.stale_limit:g}s): {exc}"
+                    ) from exc
                 self._doubt = True
                 self.last_kind = "stale"
-                log.warning("could not refresh the group (%s); reporting the last known states, "
-                            "full resync at the next Update", exc,
-                            extra={"group_tag": self.tag, "age": round(now - self._last_good, 1)})
+                log.warning(
+                    "could not refresh the group (%s); reporting the last known states, full resync at the next Update",
+                    exc,
+                    extra={"group_tag": self.tag, "age": round(now - self._last_good, 1)},
+                )
             return list(self.snapshot().values())
 
     def _started(self, now: float) -> float:

@@ -190,10 +190,7 @@ class KeyStore:
     @staticmethod
     def _check_salt(salt: str) -> None:
         if not isinstance(salt, str) or not _SALT_RE.fullmatch(salt):
-            raise ValueError(
-                "key salt must be 16-128 characters of [A-Za-z0-9_-] (see new_salt()), "
-                f"got {salt!r}"
-            )
+            raise ValueError(f"key salt must be 16-128 characters of [A-Za-z0-9_-] (see new_salt()), got {salt!r}")
 
     def _rsa_path(self, salt: str) -> Path:
         return self.state_dir / "rsa" / f"{salt}.pem"
@@ -210,12 +207,8 @@ class KeyStore:
 
         self._check_salt(salt)
         if key_type == "ed25519":
-            seed = HKDF(
-                algorithm=hashes.SHA256(), length=32, salt=salt.encode(), info=_HKDF_INFO
-            ).derive(self._master)
-            key: Any = (
-                ed25519.Ed25519PrivateKey.from_private_bytes(seed)
-            )
+            seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt.encode(), info=_HKDF_INFO).derive(self._master)
+            key: Any = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
         elif key_type == "rsa":
             key = self._rsa_key(salt)
         else:

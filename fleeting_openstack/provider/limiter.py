@@ -29,8 +29,16 @@ FAILURES_TO_PAUSE = 3
 FIRST_PAUSE = 10.0
 
 #: Words in a Nova error or fault that mean "no room": another flavor or zone may fit.
-CAPACITY_WORDS = ("no valid host", "quota exceeded", "quota", "insufficient", "not enough",
-                  "availability zone", "capacity", "exceeds")
+CAPACITY_WORDS = (
+    "no valid host",
+    "quota exceeded",
+    "quota",
+    "insufficient",
+    "not enough",
+    "availability zone",
+    "capacity",
+    "exceeds",
+)
 
 
 def is_capacity(text: str) -> bool:
@@ -58,8 +66,10 @@ class CreateBreaker:
         with self._lock:
             left = self.until - self.clock()
             if left > 0:
-                raise CreatesPaused(f"creates paused for another {left:.0f}s after {self.failures} consecutive "
-                                    f"failures (last: {self.reason}); see create_backoff")
+                raise CreatesPaused(
+                    f"creates paused for another {left:.0f}s after {self.failures} consecutive "
+                    f"failures (last: {self.reason}); see create_backoff"
+                )
 
     def failed(self, reason: str) -> None:
         if self.max_pause <= 0:
@@ -69,12 +79,15 @@ class CreateBreaker:
             self.reason = reason
             if self.failures < FAILURES_TO_PAUSE or self.until > self.clock():
                 return
-            pause = min(self.max_pause, FIRST_PAUSE * (2 ** self.pauses))
+            pause = min(self.max_pause, FIRST_PAUSE * (2**self.pauses))
             self.until = self.clock() + pause
             if self.pauses == 0:
                 self.episodes += 1
-                log.warning("creates paused after repeated failures: %s", reason,
-                            extra={"failures": self.failures, "pause": pause})
+                log.warning(
+                    "creates paused after repeated failures: %s",
+                    reason,
+                    extra={"failures": self.failures, "pause": pause},
+                )
             self.pauses += 1
 
     def succeeded(self) -> None:
@@ -88,8 +101,13 @@ class CreateBreaker:
 class Choices:
     """Flavor x availability zone, in the configured order; ``current`` is used for creates."""
 
-    def __init__(self, flavors: Sequence[str], zones: Sequence[str | None], reset_after: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        flavors: Sequence[str],
+        zones: Sequence[str | None],
+        reset_after: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.flavors = list(flavors)
         self.zones = list(zones) or [None]
         self.flavor_at = 0
@@ -102,11 +120,16 @@ class Choices:
     @property
     def current(self) -> tuple[str, str | None]:
         with self._lock:
-            if (self.flavor_at or self.zone_at) and self.reset_after > 0 and \
-                    self.clock() - self._moved > self.reset_after:
+            if (
+                (self.flavor_at or self.zone_at)
+                and self.reset_after > 0
+                and self.clock() - self._moved > self.reset_after
+            ):
                 self.flavor_at = self.zone_at = 0
-                log.info("back to the first flavor and availability zone choice",
-                         extra={"flavor": self.flavors[0], "availability_zone": self.zones[0]})
+                log.info(
+                    "back to the first flavor and availability zone choice",
+                    extra={"flavor": self.flavors[0], "availability_zone": self.zones[0]},
+                )
             return self.flavors[self.flavor_at], self.zones[self.zone_at]
 
     def advance(self, tried: tuple[str, str | None], reason: str) -> bool:
@@ -114,17 +137,21 @@ class Choices:
         with self._lock:
             if (self.flavors[self.flavor_at], self.zones[self.zone_at]) != tried:
                 return True  # another create already moved on
-            if "availability zone" in reason.lower() or (self.zone_at + 1 < len(self.zones)
-                                                        and "flavor" not in reason.lower()
-                                                        and self.flavor_at + 1 >= len(self.flavors)):
+            if "availability zone" in reason.lower() or (
+                self.zone_at + 1 < len(self.zones)
+                and "flavor" not in reason.lower()
+                and self.flavor_at + 1 >= len(self.flavors)
+            ):
                 moved = self._next_zone() or self._next_flavor()
             else:
                 moved = self._next_flavor() or self._next_zone()
             if moved:
                 self._moved = self.clock()
-                log.warning("create fell back to the next flavor/availability zone choice: %s", reason,
-                            extra={"flavor": self.flavors[self.flavor_at],
-                                   "availability_zone": self.zones[self.zone_at]})
+                log.warning(
+                    "create fell back to the next flavor/availability zone choice: %s",
+                    reason,
+                    extra={"flavor": self.flavors[self.flavor_at], "availability_zone": self.zones[self.zone_at]},
+                )
             return moved
 
     def _next_flavor(self) -> bool:
@@ -174,11 +201,13 @@ def quota_headroom(cloud: QuotaCloud, flavor_ref: str, *, ports_per_server: int,
     if ports_per_server or floating_ips:
         try:
             net = cloud.network_quota()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the pre-check is advisory: Nova's answer decides
             log.debug("Neutron quota pre-check skipped: %s", exc)
             net = {}
-        for key, per, what in (("port", ports_per_server, "ports"),
-                               ("floatingip", 1 if floating_ips else 0, "floating IPs")):
+        for key, per, what in (
+            ("port", ports_per_server, "ports"),
+            ("floatingip", 1 if floating_ips else 0, "floating IPs"),
+        ):
             item = net.get(key) or {}
             limit, used = item.get("limit", -1), item.get("used", 0) + item.get("reserved", 0)
             if per and limit is not None and limit >= 0:
@@ -188,9 +217,18 @@ def quota_headroom(cloud: QuotaCloud, flavor_ref: str, *, ports_per_server: int,
     return fits, why
 
 
-def cap_increase(delta: int, *, cfg: PluginConfig, cloud: QuotaCloud, blocker: str, breaker: CreateBreaker,
-                 choices: Choices, members: Collection[str], deleting: Collection[str],
-                 floating_ips: bool) -> tuple[int, str]:
+def cap_increase(
+    delta: int,
+    *,
+    cfg: PluginConfig,
+    cloud: QuotaCloud,
+    blocker: str,
+    breaker: CreateBreaker,
+    choices: Choices,
+    members: Collection[str],
+    deleting: Collection[str],
+    floating_ips: bool,
+) -> tuple[int, str]:
     """Increase's bounds: creates disabled (``blocker``) or paused, ``max_size``, and what the quotas
     still allow (the most any flavor choice allows: a fallback may fit where the first does not). (n, why).
 
@@ -210,9 +248,13 @@ def cap_increase(delta: int, *, cfg: PluginConfig, cloud: QuotaCloud, blocker: s
         why, delta = f"max_size {cfg.max_size} reached ({live} servers in the group)", room
     if delta:
         ports = sum(1 for n in (cfg.server_spec.body.get("networks") or []) if isinstance(n, dict) and "port" not in n)
-        fits, quota_why = max((quota_headroom(cloud, flavor, ports_per_server=ports,
-                                              floating_ips=floating_ips)
-                               for flavor in dict.fromkeys(choices.flavors)), key=lambda t: t[0])
+        fits, quota_why = max(
+            (
+                quota_headroom(cloud, flavor, ports_per_server=ports, floating_ips=floating_ips)
+                for flavor in dict.fromkeys(choices.flavors)
+            ),
+            key=lambda t: t[0],
+        )
         if fits < delta:
             why, delta = f"quota exceeded (checked before creating): {quota_why}", fits
     if why:

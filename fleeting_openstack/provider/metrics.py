@@ -52,7 +52,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
     """``"host:port"``, ``"[v6]:port"`` or ``":port"`` (all addresses) -> (host, port)."""
     match = re.fullmatch(r"(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):([0-9]{1,5})", listen)
     if not match or not 0 < int(match.group(3)) < 65536:
-        raise ValueError(f"metrics.listen {listen!r} is not host:port (e.g. \"127.0.0.1:9464\" or \":9464\")")
+        raise ValueError(f'metrics.listen {listen!r} is not host:port (e.g. "127.0.0.1:9464" or ":9464")')
     return match.group(1) or match.group(2) or "0.0.0.0", int(match.group(3))
 
 
@@ -63,28 +63,52 @@ def _create(registry: Any) -> dict[str, Any]:
 
     latency = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
     m: dict[str, Any] = {
-        "instances": Gauge(f"{PREFIX}_instances", "Servers of the group by the state the plugin reports",
-                           ["state"], registry=registry),
+        "instances": Gauge(
+            f"{PREFIX}_instances", "Servers of the group by the state the plugin reports", ["state"], registry=registry
+        ),
         "creates": Counter(f"{PREFIX}_creates", "Servers the plugin asked Nova to create", registry=registry),
-        "deletes": Counter(f"{PREFIX}_deletes", "Servers the plugin deleted, by reason "
-                           "(runner: Decrease; status_error, status_other, stuck_build, boot_failed, "
-                           "boot_timeout, redelete: the plugin's own deletes of unusable servers)",
-                           ["reason"], registry=registry),
-        "failures": Counter(f"{PREFIX}_failures", "Failed operations by operation and reason "
-                            "(http_<status>, or the error's class)", ["operation", "reason"], registry=registry),
-        "api": Counter(f"{PREFIX}_api_requests", "OpenStack API requests by service, method and HTTP status "
-                       "(error: no answer)",
-                       ["service", "method", "status"], registry=registry),
-        "api_latency": Histogram(f"{PREFIX}_api_request_duration_seconds",
-                                 "OpenStack API request latency (the whole request)",
-                                 ["service", "method"], buckets=latency, registry=registry),
-        "update": Histogram(f"{PREFIX}_update_duration_seconds", "Duration of the runner's Update calls",
-                            buckets=latency, registry=registry),
-        "ready": Histogram(f"{PREFIX}_instance_ready_seconds",
-                           "Seconds from a server's creation until the plugin reports it running",
-                           buckets=(15, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800), registry=registry),
-        "build_info": Gauge(f"{PREFIX}_build_info", "Always 1; the plugin's version as a label",
-                            ["version"], registry=registry),
+        "deletes": Counter(
+            f"{PREFIX}_deletes",
+            "Servers the plugin deleted, by reason "
+            "(runner: Decrease; status_error, status_other, stuck_build, boot_failed, "
+            "boot_timeout, redelete: the plugin's own deletes of unusable servers)",
+            ["reason"],
+            registry=registry,
+        ),
+        "failures": Counter(
+            f"{PREFIX}_failures",
+            "Failed operations by operation and reason (http_<status>, or the error's class)",
+            ["operation", "reason"],
+            registry=registry,
+        ),
+        "api": Counter(
+            f"{PREFIX}_api_requests",
+            "OpenStack API requests by service, method and HTTP status (error: no answer)",
+            ["service", "method", "status"],
+            registry=registry,
+        ),
+        "api_latency": Histogram(
+            f"{PREFIX}_api_request_duration_seconds",
+            "OpenStack API request latency (the whole request)",
+            ["service", "method"],
+            buckets=latency,
+            registry=registry,
+        ),
+        "update": Histogram(
+            f"{PREFIX}_update_duration_seconds",
+            "Duration of the runner's Update calls",
+            buckets=latency,
+            registry=registry,
+        ),
+        "ready": Histogram(
+            f"{PREFIX}_instance_ready_seconds",
+            "Seconds from a server's creation until the plugin reports it running",
+            buckets=(15, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800),
+            registry=registry,
+        ),
+        "build_info": Gauge(
+            f"{PREFIX}_build_info", "Always 1; the plugin's version as a label", ["version"], registry=registry
+        ),
     }
     m["build_info"].labels(__version__).set(1)
     for state in STATES:
@@ -128,6 +152,7 @@ def stop() -> None:
 
 # -- recording (each a no-op while metrics are off) ---------------------------------
 
+
 def instances(states: list[str]) -> None:
     if _m is None:
         return
@@ -163,9 +188,14 @@ def ready_seconds(seconds: float) -> None:
 
 def reap_reason(reason: str) -> str:
     """The bounded label for a reason of the provider's own delete."""
-    for prefix, label in (("status ERROR", "status_error"), ("status ", "status_other"),
-                          ("stuck in BUILD", "stuck_build"), ("boot failed", "boot_failed"),
-                          ("no boot marker", "boot_timeout"), ("delete did not complete", "redelete")):
+    for prefix, label in (
+        ("status ERROR", "status_error"),
+        ("status ", "status_other"),
+        ("stuck in BUILD", "stuck_build"),
+        ("boot failed", "boot_failed"),
+        ("no boot marker", "boot_timeout"),
+        ("delete did not complete", "redelete"),
+    ):
         if reason.startswith(prefix):
             return label
     return "other"

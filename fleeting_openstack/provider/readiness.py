@@ -36,8 +36,13 @@ class ReadinessHook(Protocol):
 class Readiness:
     """Looks at servers' boots: ``look(server, now, boot_time)``."""
 
-    def __init__(self, cloud: Console, strategy: ReadinessHook, config: ReadinessConfig,
-                 internal_address: Callable[[Server], str]) -> None:
+    def __init__(
+        self,
+        cloud: Console,
+        strategy: ReadinessHook,
+        config: ReadinessConfig,
+        internal_address: Callable[[Server], str],
+    ) -> None:
         self.cloud = cloud
         self.strategy = strategy
         self.config = config
@@ -54,9 +59,15 @@ class Readiness:
         addresses: dict[str, list[str]] = {}
         for a in server.addresses:
             addresses.setdefault(a.network, []).append(a.ip)
-        result = self.strategy.readiness(Observation(
-            status=server.status, age_seconds=server.age(now), boot_time_seconds=boot_time,
-            console_tail=tail, addresses=addresses))
+        result = self.strategy.readiness(
+            Observation(
+                status=server.status,
+                age_seconds=server.age(now),
+                boot_time_seconds=boot_time,
+                console_tail=tail,
+                addresses=addresses,
+            )
+        )
         probe_ok = result.state is ReadinessState.READY and self.probe(server)
         return Look(result.state, result.reason, probe_ok)
 
@@ -68,5 +79,6 @@ class Readiness:
         from fleeting_openstack.provider.probe import probe_address
 
         internal = self.internal_address(server)
-        return bool(internal) and probe_address(internal, self.config.probe_port, self.config.probe_timeout,
-                                                banner=(probe == "ssh-banner"))
+        return bool(internal) and probe_address(
+            internal, self.config.probe_port, self.config.probe_timeout, banner=(probe == "ssh-banner")
+        )

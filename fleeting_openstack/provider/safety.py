@@ -47,8 +47,8 @@ class Tagger(Protocol):
 
     def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
 
-_IMAGE_FLAVOR = ("server_spec.imageRef", "server_spec.image_name", "server_spec.flavorRef",
-                 "server_spec.flavor_name")
+
+_IMAGE_FLAVOR = ("server_spec.imageRef", "server_spec.image_name", "server_spec.flavorRef", "server_spec.flavor_name")
 
 
 class KeyGuard:
@@ -75,10 +75,12 @@ class KeyGuard:
             if server.id in self._logged:
                 return
             self._logged.add(server.id)
-        log.error("server's SSH key cannot work: it was made from another master secret (the state dir "
-                  "was lost or replaced); the plugin deletes it and the runner replaces it. Restore the "
-                  "original credentials.state_dir (master.key) to keep such servers",
-                  extra={"server": server.id, "server_name": server.name, "state_dir": self.state_dir})
+        log.error(
+            "server's SSH key cannot work: it was made from another master secret (the state dir "
+            "was lost or replaced); the plugin deletes it and the runner replaces it. Restore the "
+            "original credentials.state_dir (master.key) to keep such servers",
+            extra={"server": server.id, "server_name": server.name, "state_dir": self.state_dir},
+        )
 
 
 def adopt_legacy_servers(cloud: Tagger, group: str) -> None:
@@ -88,8 +90,9 @@ def adopt_legacy_servers(cloud: Tagger, group: str) -> None:
         if server.metadata.get(META_CLUSTER) == group and tag not in server.tags:
             try:
                 cloud.add_tag(server.id, tag)
-                provider_log.info("adopted a server of the Go plugin", extra={"server": server.id,
-                                                                               "server_name": server.name})
+                provider_log.info(
+                    "adopted a server of the Go plugin", extra={"server": server.id, "server_name": server.name}
+                )
             except Exception as exc:  # noqa: BLE001 - adoption is best effort
                 provider_log.warning("could not tag server %s: %s", server.id, exc)
 
@@ -121,13 +124,18 @@ def tolerate_missing_image(problems: list[str], members_of_group: Callable[[], S
     for p in missing:
         problems.remove(p)
     text = "; ".join(missing)
-    log.error("configured image or flavor not found; the group stays manageable but creates fail until "
-              "plugin_config is fixed: %s", text, extra={"servers": len(members)})
+    log.error(
+        "configured image or flavor not found; the group stays manageable but creates fail until "
+        "plugin_config is fixed: %s",
+        text,
+        extra={"servers": len(members)},
+    )
     return f"creates are disabled: {text} (fix plugin_config and restart the runner)"
 
 
-def create_helpers(cfg: PluginConfig, cloud: GroupCloud, resolved: Resolved | None,
-                   problems: list[str]) -> tuple[CreateBreaker, Choices, FloatingIPs | None]:
+def create_helpers(
+    cfg: PluginConfig, cloud: GroupCloud, resolved: Resolved | None, problems: list[str]
+) -> tuple[CreateBreaker, Choices, FloatingIPs | None]:
     """The create breaker, the flavor/AZ choices and the floating IPs (``floating_ip_pool``);
     misses are appended to ``problems``."""
     from fleeting_openstack.openstack.client import NotFound

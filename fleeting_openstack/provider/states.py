@@ -36,11 +36,13 @@ if TYPE_CHECKING:
 
 #: Statuses from which a server never becomes usable for the runner: the
 #: plugin deletes them itself (the original leaked them forever).
-UNUSABLE = frozenset({"ERROR", "SHUTOFF", "UNKNOWN", "SOFT_DELETED", "SHELVED",
-                      "SHELVED_OFFLOADED", "SUSPENDED", "PAUSED", "RESCUE"})
+UNUSABLE = frozenset(
+    {"ERROR", "SHUTOFF", "UNKNOWN", "SOFT_DELETED", "SHELVED", "SHELVED_OFFLOADED", "SUSPENDED", "PAUSED", "RESCUE"}
+)
 #: Statuses an ACTIVE server passes through and comes back from.
-TRANSITIONAL = frozenset({"REBUILD", "MIGRATING", "RESIZE", "VERIFY_RESIZE", "REVERT_RESIZE",
-                          "REBOOT", "HARD_REBOOT", "PASSWORD"})
+TRANSITIONAL = frozenset(
+    {"REBUILD", "MIGRATING", "RESIZE", "VERIFY_RESIZE", "REVERT_RESIZE", "REBOOT", "HARD_REBOOT", "PASSWORD"}
+)
 #: Seconds before a delete the plugin issued is issued again.
 REDELETE_AFTER = 60.0
 
@@ -75,8 +77,12 @@ class Policy:
 
     @classmethod
     def of(cls, cfg: PluginConfig) -> Policy:
-        return cls(build_timeout=cfg.build_timeout, boot_time=cfg.boot_time,
-                   on_boot_timeout=cfg.readiness.on_boot_timeout, probe=cfg.readiness.probe)
+        return cls(
+            build_timeout=cfg.build_timeout,
+            boot_time=cfg.boot_time,
+            on_boot_timeout=cfg.readiness.on_boot_timeout,
+            probe=cfg.readiness.probe,
+        )
 
 
 @dataclass
@@ -144,12 +150,14 @@ def assess(server: Server, now: float, memory: Memory, policy: Policy, look: Loo
         return Verdict(State.DELETING, f"status {status}", reap=True)
     if status == "BUILD":
         if server.age(now) > policy.build_timeout:
-            return Verdict(State.DELETING, f"stuck in BUILD for {int(server.age(now))}s "
-                                           f"(build_timeout {int(policy.build_timeout)}s)", reap=True)
+            return Verdict(
+                State.DELETING,
+                f"stuck in BUILD for {int(server.age(now))}s (build_timeout {int(policy.build_timeout)}s)",
+                reap=True,
+            )
         return Verdict(State.CREATING, f"building (build_timeout {int(policy.build_timeout)}s)")
     if status in TRANSITIONAL:
-        return Verdict(State.RUNNING if sid in memory.ready else State.CREATING,
-                       f"{status}: comes back to ACTIVE")
+        return Verdict(State.RUNNING if sid in memory.ready else State.CREATING, f"{status}: comes back to ACTIVE")
     if status != "ACTIVE":
         return Verdict(State.CREATING, f"unexpected Nova status {status}; waiting", cause=Cause.UNEXPECTED)
     if sid in memory.ready:
@@ -171,9 +179,12 @@ def _readiness(server: Server, now: float, policy: Policy, look: Look | None) ->
     if look.marker is ReadinessState.FAILED:
         return Verdict(State.DELETING, f"boot failed: {look.reason}", reap=True)
     if server.age(now) <= boot_time:
-        return Verdict(State.CREATING, f"{look.reason}; waiting for the {policy.probe} probe" if marker
-                       else f"waiting for the boot marker: {look.reason}")
+        return Verdict(
+            State.CREATING,
+            f"{look.reason}; waiting for the {policy.probe} probe"
+            if marker
+            else f"waiting for the boot marker: {look.reason}",
+        )
     if policy.on_boot_timeout == "delete":
-        return Verdict(State.DELETING, f"no boot marker within boot_time {int(boot_time)}s ({look.reason})",
-                       reap=True)
+        return Verdict(State.DELETING, f"no boot marker within boot_time {int(boot_time)}s ({look.reason})", reap=True)
     return Verdict(State.RUNNING, "boot_time expired", cause=Cause.BOOT_EXPIRED)

@@ -32,8 +32,16 @@ log = logging.getLogger("fleeting_openstack.provider")
 class Verdicts:
     """Verdicts on servers with the provider's memory; ``reasons``: why each got its state (Update)."""
 
-    def __init__(self, memory: Memory, lock: threading.Lock, policy: Policy, readiness: Readiness,
-                 deletes: Deletes, guard: KeyGuard, reasons: dict[str, str]) -> None:
+    def __init__(
+        self,
+        memory: Memory,
+        lock: threading.Lock,
+        policy: Policy,
+        readiness: Readiness,
+        deletes: Deletes,
+        guard: KeyGuard,
+        reasons: dict[str, str],
+    ) -> None:
         self.memory, self.lock, self.policy = memory, lock, policy
         self.readiness, self.deletes, self.guard = readiness, deletes, guard
         self.reasons = reasons
@@ -72,8 +80,9 @@ class Verdicts:
 
     def _unknown(self, server: Server, exc: Exception) -> Verdict:
         log.warning("could not evaluate server %s: %s", server.id, exc, extra={"server": server.id})
-        return Verdict(State.RUNNING if server.id in self.memory.ready else State.CREATING,
-                       f"could not evaluate: {exc}")
+        return Verdict(
+            State.RUNNING if server.id in self.memory.ready else State.CREATING, f"could not evaluate: {exc}"
+        )
 
     def _act(self, server: Server, verdict: Verdict) -> None:
         """Do what the verdict asks: remember readiness, log, delete."""
@@ -84,9 +93,15 @@ class Verdicts:
             self.guard.report(server)
         elif cause is Cause.BOOT_EXPIRED and server.id not in self._warned_expiry:
             self._warned_expiry.add(server.id)
-            log.warning("boot_time expired without a boot marker; reporting running anyway",
-                        extra={"server": server.id, "server_name": server.name,
-                               "boot_time": self.policy.boot_time, "reason": verdict.reason})
+            log.warning(
+                "boot_time expired without a boot marker; reporting running anyway",
+                extra={
+                    "server": server.id,
+                    "server_name": server.name,
+                    "boot_time": self.policy.boot_time,
+                    "reason": verdict.reason,
+                },
+            )
         if cause in (Cause.READY, Cause.BOOT_EXPIRED):
             self._mark_ready(server, verdict.reason)
         if verdict.reap:
@@ -97,8 +112,10 @@ class Verdicts:
 
         with self.lock:
             self.memory.ready[server.id] = reason
-        log.info("instance ready", extra={"server": server.id, "server_name": server.name, "reason": reason,
-                                          "age": round(server.age(), 1)})
+        log.info(
+            "instance ready",
+            extra={"server": server.id, "server_name": server.name, "reason": reason, "age": round(server.age(), 1)},
+        )
         metrics.ready_seconds(server.age())
 
     def forget_gone(self, live: set[str]) -> None:
