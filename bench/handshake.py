@@ -27,7 +27,7 @@ import grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from fleeting_openstack.cli.main import main as cli  # noqa: E402
+from fleeting_openstack.cli import main as cli  # noqa: E402
 from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc  # noqa: E402
 
 
@@ -69,7 +69,7 @@ def stand_in(servers: int, workdir: Path) -> bytes:
     sys.path.insert(0, str(ROOT / "bench"))
     import novastub
     from scale import GROUP, plugin_config
-    from fleeting_openstack.provider.group import group_tag
+    from fleeting_openstack.config.identity import group_tag
 
     server, world = novastub.serve(0)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -26,7 +26,7 @@ import grpc
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from handshake import rss_kib, stand_in  # noqa: E402
-from fleeting_openstack.cli.main import main as cli  # noqa: E402
+from fleeting_openstack.cli import main as cli  # noqa: E402
 from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc  # noqa: E402
 
 

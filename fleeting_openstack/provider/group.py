@@ -39,10 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fleeting_openstack import __version__
-
-# Re-exported (``as``): importers of the provider's identity names before config/identity existed.
-from fleeting_openstack.config.identity import META_CLUSTER as META_CLUSTER
-from fleeting_openstack.config.identity import group_tag as group_tag
+from fleeting_openstack.config.identity import META_CLUSTER, group_tag
 from fleeting_openstack.contract.instancegroup import (
     ConnectInfo,
     InstanceUnhealthy,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from fleeting_openstack.provider.group import META_CLUSTER, group_tag
+from fleeting_openstack.config.identity import META_CLUSTER, group_tag
 from installed import plugin_executable
 from project import VARIANTS
 

@@ -14,7 +14,7 @@ import pytest
 from fleeting_openstack.cli import main as cli
 from fleeting_openstack.cli import common as commands
 from fleeting_openstack.contract.instancegroup import State
-from fleeting_openstack.provider.group import META_CLUSTER, group_tag
+from fleeting_openstack.config.identity import META_CLUSTER, group_tag
 
 from devcloud.lifecycle import start, wait_states  # noqa: E402
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from fleeting_openstack.contract.instancegroup import PartialError, Settings, State
-from fleeting_openstack.provider.group import OpenStackProvider, group_tag
+from fleeting_openstack.config.identity import group_tag
+from fleeting_openstack.provider.group import OpenStackProvider
 
 from devcloud.lifecycle import start  # noqa: E402
 from faultkit import faulty, fcfg  # noqa: E402,F401 - fixtures

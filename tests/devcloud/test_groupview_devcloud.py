@@ -12,7 +12,7 @@ import pytest
 from fleeting_openstack.provider import groupview
 from fleeting_openstack.contract.instancegroup import State
 from fleeting_openstack.openstack.client import Cloud, CloudError
-from fleeting_openstack.provider.group import group_tag
+from fleeting_openstack.config.identity import group_tag
 
 from devcloud.lifecycle import start, wait_states  # noqa: E402
 
