@@ -46,7 +46,9 @@ def test_bounds_and_neutral_answers():
     assert limit.limit == 3  # never above the configured bound
     for _ in range(20):
         answer(limit, congested=True)
-        limit._since_decrease = 1 << 30
+        for _ in range(limit.limit):  # a window of neutral answers: the next signal is a new burst
+            limit.in_flight += 1
+            limit.record_answer(0.0, congested=False, neutral=True)
     assert limit.limit == 1  # never below one
     assert is_congestion(CloudError("x", 429)) and is_congestion(CloudError("x", 503))
     assert is_congestion(ConnectionResetError()) and not is_congestion(CloudError("quota", 403))
