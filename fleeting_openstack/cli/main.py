@@ -27,11 +27,10 @@ if TYPE_CHECKING:
 
 NAME = "fleeting-plugin-openstack"
 
-#: The go-plugin handshake of fleeting plugins. UNVERIFIED against upstream:
-#: the fleeting Go module that defines it cannot be fetched here (see
-#: docs/protocol.md); this is the one place to correct it.
-MAGIC_COOKIE_KEY = "FLEETING_PLUGIN"
-MAGIC_COOKIE_VALUE = "fleeting"
+#: fleeting's go-plugin magic cookie (``Handshake`` in fleeting's
+#: internal/plugin/plugin.go, module version pinned in tests/conformance/go.mod).
+MAGIC_COOKIE_KEY = "FLEETING_INSTANCE_GROUP_PLUGIN"
+MAGIC_COOKIE_VALUE = "4c6410b1-cb78-4962-8c76-ab936d0ea908"
 
 #: Test-only: "module:callable" returning an InstanceGroup to serve instead of
 #: the OpenStack provider (the conformance tests use it).
@@ -119,7 +118,7 @@ def serve_plugin() -> int:
         ctx.after_handshake.append(holder.start)
         ctx.on_stop.append(getattr(provider, "close", lambda: None))
 
-    handshake = goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, {1: add_fleeting})
+    handshake = goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, add_fleeting)
     # Nothing but the handshake line may reach stdout: route stray prints to stderr.
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         from fleeting_openstack.transport import goplugin
 
         # A go-plugin host (the runner: its cookie, or go-plugin's variables) gets plugin mode.
-        if goplugin.cookie_accepted(goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, {}), os.environ):
+        if goplugin.cookie_accepted(goplugin.Handshake(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE), os.environ):
             return serve_plugin()
         # Started by hand: go-plugin's own words, and where to go instead.
         sys.stderr.write(goplugin.NOT_A_PROGRAM + "\n" + HELP_HINT + "\n")

@@ -35,49 +35,49 @@ class InstanceGroupStub:
             channel: A grpc.Channel.
         """
         self.Init = channel.unary_unary(
-                '/fleeting.plugin.v1.InstanceGroup/Init',
+                '/proto.InstanceGroup/Init',
                 request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.InitRequest.SerializeToString,
                 response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.InitResponse.FromString,
                 _registered_method=True)
-        self.Update = channel.unary_unary(
-                '/fleeting.plugin.v1.InstanceGroup/Update',
-                request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.UpdateRequest.SerializeToString,
+        self.Update = channel.unary_stream(
+                '/proto.InstanceGroup/Update',
+                request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.SerializeToString,
                 response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.UpdateResponse.FromString,
                 _registered_method=True)
         self.Increase = channel.unary_unary(
-                '/fleeting.plugin.v1.InstanceGroup/Increase',
+                '/proto.InstanceGroup/Increase',
                 request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.IncreaseRequest.SerializeToString,
                 response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.IncreaseResponse.FromString,
                 _registered_method=True)
         self.Decrease = channel.unary_unary(
-                '/fleeting.plugin.v1.InstanceGroup/Decrease',
+                '/proto.InstanceGroup/Decrease',
                 request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.DecreaseRequest.SerializeToString,
                 response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.DecreaseResponse.FromString,
                 _registered_method=True)
         self.ConnectInfo = channel.unary_unary(
-                '/fleeting.plugin.v1.InstanceGroup/ConnectInfo',
+                '/proto.InstanceGroup/ConnectInfo',
                 request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ConnectInfoRequest.SerializeToString,
                 response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ConnectInfoResponse.FromString,
                 _registered_method=True)
         self.Heartbeat = channel.unary_unary(
-                '/fleeting.plugin.v1.InstanceGroup/Heartbeat',
+                '/proto.InstanceGroup/Heartbeat',
                 request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.HeartbeatRequest.SerializeToString,
-                response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.HeartbeatResponse.FromString,
-                _registered_method=True)
-        self.Shutdown = channel.unary_unary(
-                '/fleeting.plugin.v1.InstanceGroup/Shutdown',
-                request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ShutdownRequest.SerializeToString,
-                response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ShutdownResponse.FromString,
+                response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.FromString,
                 _registered_method=True)
         self.Suspend = channel.unary_unary(
-                '/fleeting.plugin.v1.InstanceGroup/Suspend',
+                '/proto.InstanceGroup/Suspend',
                 request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.SuspendRequest.SerializeToString,
                 response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.SuspendResponse.FromString,
                 _registered_method=True)
         self.Resume = channel.unary_unary(
-                '/fleeting.plugin.v1.InstanceGroup/Resume',
+                '/proto.InstanceGroup/Resume',
                 request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ResumeRequest.SerializeToString,
                 response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ResumeResponse.FromString,
+                _registered_method=True)
+        self.Shutdown = channel.unary_unary(
+                '/proto.InstanceGroup/Shutdown',
+                request_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.SerializeToString,
+                response_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.FromString,
                 _registered_method=True)
 
 
@@ -120,12 +120,6 @@ class InstanceGroupServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Shutdown(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def Suspend(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -133,6 +127,12 @@ class InstanceGroupServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Resume(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Shutdown(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,9 +146,9 @@ def add_InstanceGroupServicer_to_server(servicer, server):
                     request_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.InitRequest.FromString,
                     response_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.InitResponse.SerializeToString,
             ),
-            'Update': grpc.unary_unary_rpc_method_handler(
+            'Update': grpc.unary_stream_rpc_method_handler(
                     servicer.Update,
-                    request_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.UpdateRequest.FromString,
+                    request_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.FromString,
                     response_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.UpdateResponse.SerializeToString,
             ),
             'Increase': grpc.unary_unary_rpc_method_handler(
@@ -169,12 +169,7 @@ def add_InstanceGroupServicer_to_server(servicer, server):
             'Heartbeat': grpc.unary_unary_rpc_method_handler(
                     servicer.Heartbeat,
                     request_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.HeartbeatRequest.FromString,
-                    response_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.HeartbeatResponse.SerializeToString,
-            ),
-            'Shutdown': grpc.unary_unary_rpc_method_handler(
-                    servicer.Shutdown,
-                    request_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ShutdownRequest.FromString,
-                    response_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ShutdownResponse.SerializeToString,
+                    response_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.SerializeToString,
             ),
             'Suspend': grpc.unary_unary_rpc_method_handler(
                     servicer.Suspend,
@@ -186,11 +181,16 @@ def add_InstanceGroupServicer_to_server(servicer, server):
                     request_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ResumeRequest.FromString,
                     response_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.ResumeResponse.SerializeToString,
             ),
+            'Shutdown': grpc.unary_unary_rpc_method_handler(
+                    servicer.Shutdown,
+                    request_deserializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.FromString,
+                    response_serializer=fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'fleeting.plugin.v1.InstanceGroup', rpc_method_handlers)
+            'proto.InstanceGroup', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('fleeting.plugin.v1.InstanceGroup', rpc_method_handlers)
+    server.add_registered_method_handlers('proto.InstanceGroup', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -211,7 +211,7 @@ class InstanceGroup:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fleeting.plugin.v1.InstanceGroup/Init',
+            '/proto.InstanceGroup/Init',
             fleeting__openstack_dot_proto_dot_fleeting__pb2.InitRequest.SerializeToString,
             fleeting__openstack_dot_proto_dot_fleeting__pb2.InitResponse.FromString,
             options,
@@ -235,11 +235,11 @@ class InstanceGroup:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
-            '/fleeting.plugin.v1.InstanceGroup/Update',
-            fleeting__openstack_dot_proto_dot_fleeting__pb2.UpdateRequest.SerializeToString,
+            '/proto.InstanceGroup/Update',
+            fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.SerializeToString,
             fleeting__openstack_dot_proto_dot_fleeting__pb2.UpdateResponse.FromString,
             options,
             channel_credentials,
@@ -265,7 +265,7 @@ class InstanceGroup:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fleeting.plugin.v1.InstanceGroup/Increase',
+            '/proto.InstanceGroup/Increase',
             fleeting__openstack_dot_proto_dot_fleeting__pb2.IncreaseRequest.SerializeToString,
             fleeting__openstack_dot_proto_dot_fleeting__pb2.IncreaseResponse.FromString,
             options,
@@ -292,7 +292,7 @@ class InstanceGroup:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fleeting.plugin.v1.InstanceGroup/Decrease',
+            '/proto.InstanceGroup/Decrease',
             fleeting__openstack_dot_proto_dot_fleeting__pb2.DecreaseRequest.SerializeToString,
             fleeting__openstack_dot_proto_dot_fleeting__pb2.DecreaseResponse.FromString,
             options,
@@ -319,7 +319,7 @@ class InstanceGroup:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fleeting.plugin.v1.InstanceGroup/ConnectInfo',
+            '/proto.InstanceGroup/ConnectInfo',
             fleeting__openstack_dot_proto_dot_fleeting__pb2.ConnectInfoRequest.SerializeToString,
             fleeting__openstack_dot_proto_dot_fleeting__pb2.ConnectInfoResponse.FromString,
             options,
@@ -346,36 +346,9 @@ class InstanceGroup:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fleeting.plugin.v1.InstanceGroup/Heartbeat',
+            '/proto.InstanceGroup/Heartbeat',
             fleeting__openstack_dot_proto_dot_fleeting__pb2.HeartbeatRequest.SerializeToString,
-            fleeting__openstack_dot_proto_dot_fleeting__pb2.HeartbeatResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Shutdown(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/fleeting.plugin.v1.InstanceGroup/Shutdown',
-            fleeting__openstack_dot_proto_dot_fleeting__pb2.ShutdownRequest.SerializeToString,
-            fleeting__openstack_dot_proto_dot_fleeting__pb2.ShutdownResponse.FromString,
+            fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
@@ -400,7 +373,7 @@ class InstanceGroup:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fleeting.plugin.v1.InstanceGroup/Suspend',
+            '/proto.InstanceGroup/Suspend',
             fleeting__openstack_dot_proto_dot_fleeting__pb2.SuspendRequest.SerializeToString,
             fleeting__openstack_dot_proto_dot_fleeting__pb2.SuspendResponse.FromString,
             options,
@@ -427,9 +400,36 @@ class InstanceGroup:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/fleeting.plugin.v1.InstanceGroup/Resume',
+            '/proto.InstanceGroup/Resume',
             fleeting__openstack_dot_proto_dot_fleeting__pb2.ResumeRequest.SerializeToString,
             fleeting__openstack_dot_proto_dot_fleeting__pb2.ResumeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Shutdown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/proto.InstanceGroup/Shutdown',
+            fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.SerializeToString,
+            fleeting__openstack_dot_proto_dot_fleeting__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,7 +4,9 @@ This module knows go-plugin and nothing else (no fleeting, no OpenStack): the
 magic-cookie check, application-protocol negotiation, the unix-socket
 listener, AutoMTLS, the handshake line, and the services every go-plugin gRPC
 server carries (health, controller, stdio, broker). The application service is
-added by a callback chosen by the negotiated protocol version.
+added by one callback, whatever application protocol version the host offers:
+the application contract is read from the host itself (fleeting_openstack.contract),
+so the version number only has to be one the host accepts.
 
 Facts it relies on (go-plugin v1.6.2-v1.8.0, see docs/protocol.md): the
 handshake is the first and only stdout line,
@@ -69,13 +71,13 @@ class Handshake:
     handshake line is start-up time the runner waits for.)
     """
 
-    __slots__ = ("cookie_key", "cookie_value", "versions")
+    __slots__ = ("cookie_key", "cookie_value", "registrar")
 
-    def __init__(self, cookie_key: str, cookie_value: str, versions: Mapping[int, Registrar]) -> None:
+    def __init__(self, cookie_key: str, cookie_value: str, registrar: Registrar | None = None) -> None:
         self.cookie_key = cookie_key
         self.cookie_value = cookie_value
-        #: application protocol version -> callback that adds the app services.
-        self.versions = versions
+        #: callback that adds the application services (for every negotiated version).
+        self.registrar = registrar
 
 
 class ServerContext:
@@ -94,28 +96,26 @@ class HandshakeError(Exception):
     """The client's environment cannot be served; the message says why."""
 
 
-def negotiate_version(offered: str | None, supported: Mapping[int, object]) -> int:
-    """Pick the newest application version both sides speak.
+def negotiate_version(offered: str | None) -> int:
+    """The application protocol version to announce: the highest the host offers.
 
-    Like go-plugin's server: without ``PLUGIN_PROTOCOL_VERSIONS`` (a legacy
-    client) the newest supported version is announced; with it, the newest
-    common one. With no common version the newest supported one is announced
-    anyway, so the client reports the mismatch itself, as it does with Go
-    plugins.
+    go-plugin's client refuses a handshake whose APP field is not one of the
+    versions it put in ``PLUGIN_PROTOCOL_VERSIONS`` ("incompatible API version
+    with plugin"). fleeting's client offers 0 (its ``Handshake.ProtocolVersion``);
+    a host with versioned plugin sets offers several. This plugin serves the
+    contract it reads from the host, so any offered version can be served and
+    the highest is the host's own preference. Without the variable (a host
+    older than versioned plugin sets) the answer is 0, fleeting's version.
     """
-    ours = sorted(supported, reverse=True)
     if not offered:
-        return ours[0]
-    theirs = set()
+        return 0
+    theirs = []
     for item in offered.split(","):
         try:
-            theirs.add(int(item.strip()))
+            theirs.append(int(item.strip()))
         except ValueError:
             log.warning("ignoring invalid protocol version from client", extra={"value": item})
-    for version in ours:
-        if version in theirs:
-            return version
-    return ours[0]
+    return max(theirs, default=0)
 
 
 def started_by_goplugin_host(env: Mapping[str, str]) -> bool:
@@ -124,10 +124,12 @@ def started_by_goplugin_host(env: Mapping[str, str]) -> bool:
 
 
 def cookie_accepted(handshake: Handshake, env: Mapping[str, str]) -> bool:
-    """The magic cookie is a usability guard, not security (docs/protocol.md):
-    a host that speaks go-plugin is served even when its cookie differs from
-    this plugin's guess, because the cookie of the runner's fleeting module
-    could not be read where this plugin was built."""
+    """The magic cookie is a usability guard, not security (docs/protocol.md).
+
+    fleeting's own cookie is checked first. A host that speaks go-plugin (its
+    variables are set) is served even when its cookie differs: another
+    go-plugin host of the fleeting contract, e.g. a test harness or a runner
+    built from a fork, works too, and the difference is logged at debug."""
     if env.get(handshake.cookie_key) == handshake.cookie_value:
         return True
     if not started_by_goplugin_host(env):
@@ -140,7 +142,7 @@ def cookie_accepted(handshake: Handshake, env: Mapping[str, str]) -> bool:
         and not any(w in k.upper() for w in ("TOKEN", "PASSWORD", "SECRET", "KEY_PATH"))
     }
     log.debug(
-        "magic cookie differs from this plugin's guess; serving the go-plugin host anyway",
+        "magic cookie differs from fleeting's; serving the go-plugin host anyway",
         extra={"expected": f"{handshake.cookie_key}={handshake.cookie_value}", "seen": seen},
     )
     return True
@@ -191,7 +193,8 @@ def _start_grpc(handshake: Handshake, ctx: ServerContext, address: str, max_work
         options=[("grpc.so_reuseport", 0)],
     )
     goplugin_services.add_to(server, ctx.stop)
-    handshake.versions[ctx.app_version](server, ctx)
+    if handshake.registrar is not None:
+        handshake.registrar(server, ctx)
     if not server.add_insecure_port("unix:" + address):
         raise OSError(f"gRPC cannot listen on {address}")
     server.start()
@@ -214,7 +217,7 @@ def serve(
         sys.stderr.write(NOT_A_PROGRAM + "\n")
         return 1
 
-    version = negotiate_version(env.get(ENV_PROTOCOL_VERSIONS), handshake.versions)
+    version = negotiate_version(env.get(ENV_PROTOCOL_VERSIONS))
     ctx = ServerContext(app_version=version)
     # A Ctrl-C sent to the runner's process group must not kill the plugin
     # before the runner shuts it down; SIGTERM stops it cleanly.
