@@ -65,6 +65,28 @@ class CreateCloud(Protocol):
     def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
 
 
+def placeholder(
+    server_id: str, name: str, metadata: Mapping[str, str], tags: Iterable[str], image: str | None, flavor: str | None
+) -> Server:
+    """A server just requested, as the group view holds it until Nova lists it: BUILD, no addresses."""
+    import time
+
+    from fleeting_openstack.openstack.client import Server
+
+    return Server(
+        id=server_id,
+        name=name,
+        status="BUILD",
+        task_state=None,
+        created=time.time(),
+        metadata=dict(metadata),
+        tags=list(tags),
+        addresses=[],
+        image_id=image or None,
+        flavor=flavor,
+    )
+
+
 class IndexCounter:
     """A group-wide index that never repeats, also across restarts and processes."""
 
@@ -119,13 +141,13 @@ class Creator:
         choices: Choices,
         tags_in_body: bool,
         tag_filter: bool,
-        expect: Callable[[str], None] = lambda server_id: None,
+        expect: Callable[[str, Server], None] = lambda server_id, placeholder: None,
     ) -> None:
         self.cfg, self.settings, self.cloud, self.strategy = cfg, settings, cloud, strategy
         self.keys, self.resolved = keys, resolved
         self.counter, self.limit, self.breaker, self.choices = counter, limit, breaker, choices
         self.tags_in_body, self.tag_filter = tags_in_body, tag_filter
-        self.expect = expect  # told every server made (the group view expects it)
+        self.expect = expect  # told every server made, with a placeholder (the group view has it from then on)
         self.blocker = ""  # why creates cannot work (image/flavor gone), else ""
 
     def create(self) -> str:
@@ -209,8 +231,10 @@ class Creator:
                     self.keys.forget(salt)
                 raise
         self.breaker.succeeded()
-        self.expect(server_id)
         tags = list(cfg.server_spec.tags or []) + tags
+        # In the group view from the create answer on: Nova lists a server in changes-since only
+        # once a compute host has touched it (groupview.py).
+        self.expect(server_id, placeholder(server_id, name, metadata, tags, res.image_ref, choice[0]))
         if not self.tags_in_body and self.tag_filter:
             for tag in tags:
                 try:

@@ -70,6 +70,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fleeting_openstack.provider")
 
+#: Seconds Increase, Decrease and Init wait for the group's refresh in flight (Update waits
+#: groupview.UPDATE_WAIT); then they go on with the last known members.
+MEMBERS_WAIT = 5.0
+
 
 class OpenStackProvider:
     """fleeting InstanceGroup for one group of Nova servers (see the module docstring).
@@ -103,6 +107,7 @@ class OpenStackProvider:
         self._lock = threading.Lock()
         self._tag_filter = False
         self._parts: _Parts | None = None
+        self._last_states: dict[str, State] = {}  # what the last acting Update reported
 
     @property
     def create_limit(self) -> AdaptiveLimit | None:
@@ -278,7 +283,9 @@ class OpenStackProvider:
     def members(self) -> list[Server]:
         """The group's servers now (the view refreshed; or listed)."""
         if self.view is not None:  # the view, refreshed with what changed (groupview.py)
-            return self.view.refresh()
+            # The refresh in flight (one at most) is joined; if the cloud hangs, the last known members.
+            servers = self.view.refresh_within(MEMBERS_WAIT, join=True)
+            return servers if servers is not None else list(self.view.snapshot().values())
         cfg, cloud = self.cfg, self.cloud
         assert cfg is not None and cloud is not None
         if self._tag_filter and not self.observe:
@@ -288,14 +295,15 @@ class OpenStackProvider:
 
     def _known_members(self) -> dict[str, Server]:
         """The last Update's view (no re-listing); a fresh listing only when there is none."""
-        if self.view is not None and self.view.fresh:
-            return self.view.snapshot()
+        view = self.view
+        if view is not None and (view.fresh or (view.refreshing and view.age() is not None)):
+            return view.snapshot()  # a refresh waiting for the cloud is not waited for again
         return {s.id: s for s in self.members()}
 
-    def _expect(self, server_id: str) -> None:
-        """A server was just made: the view keeps it before a listing shows it."""
+    def _expect(self, server_id: str, placeholder: Server | None = None) -> None:
+        """A server was just made: the view has it from now on, before any listing shows it."""
         if self.view is not None:
-            self.view.expect(server_id)
+            self.view.expect(server_id, placeholder)
 
     def is_member(self, server: Server) -> bool:
         assert self.cfg is not None
@@ -320,12 +328,37 @@ class OpenStackProvider:
         if self.observe:
             raise RuntimeError("an observing provider reports (evaluate) and never acts (update)")
         verdicts = self._ready_parts()[2].verdicts
-        servers = self.members()
+        if self.view is not None:
+            refreshed = self.view.refresh_within()
+            if refreshed is None:  # a refresh is still waiting for the cloud (groupview.py)
+                return self._last_known()
+            servers = refreshed
+        else:
+            servers = self.members()
         evaluated = [(server, verdict.state) for server, verdict in verdicts.act(servers, time.time())]
         verdicts.forget_gone({s.id for s in servers})
         if self.fips is not None:
             self.fips.on_update(self.view, evaluated)
-        return [(server.id, state) for server, state in evaluated]
+        result = [(server.id, state) for server, state in evaluated]
+        self._last_states = dict(result)
+        return result
+
+    def _last_known(self) -> list[tuple[str, State]]:
+        """The view's members with their last known states, without a call to the cloud and
+        without acting: what an Update answers while a refresh waits for the cloud. A server
+        the last Update did not report (an own create since) gets the state the pure decision
+        gives it, creating where that would need a look at its boot."""
+        from fleeting_openstack.provider.states import Cause, Policy, assess
+
+        assert self.view is not None and self.cfg is not None
+        policy, now, out = Policy.of(self.cfg), time.time(), []
+        for server in self.view.snapshot().values():
+            verdict = assess(server, now, self.memory, policy)
+            state = verdict.state
+            if verdict.cause is Cause.LOOK:
+                state = self._last_states.get(server.id, State.CREATING)
+            out.append((server.id, state))
+        return out
 
     def assessments(self) -> list[tuple[Server, Verdict]]:
         """Every server of the group with the verdict Update would act on; acts on none (read-only)."""
@@ -414,11 +447,16 @@ class OpenStackProvider:
         return self._ready_parts()[2].access.connect_info(server)
 
     def heartbeat(self, instance_id: str) -> None:
-        try:
-            server = self._member(instance_id)
-        except LookupError as exc:
-            raise InstanceUnhealthy(str(exc)) from None
-        self._ready_parts()[2].access.heartbeat(server)
+        """From the group view while it is fresh (no call to the cloud: a cloud that hangs cannot
+        fail the runner's health checks); a server the view does not have is looked up."""
+        access = self._ready_parts()[2].access
+        server = self.view.recent(instance_id) if self.view is not None else None
+        if server is None:
+            try:
+                server = self._member(instance_id)
+            except LookupError as exc:
+                raise InstanceUnhealthy(str(exc)) from None
+        access.heartbeat(server)
 
     # -- Shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -26,6 +26,22 @@ harmless. What a delta cannot see is caught by the next full resync: a tag
 removed from a server (Nova does not touch ``updated_at`` for tags) or a
 rename away from the prefix. The correctness tests (tests/devcloud/test_groupview_devcloud.py)
 run against the real devcloud with a short resync interval.
+
+**One refresh in flight** (:meth:`GroupView.refresh_within`): Update starts a refresh
+on a thread of its own unless one is already running, and waits for it at most
+:data:`UPDATE_WAIT` seconds; an Update that finds a refresh running, or whose wait
+runs out, gets ``None`` and answers with the last known states. A cloud that hangs
+therefore costs one hanging request, not one per Update, and the refresh that is
+running when the cloud answers again is the one whose answer the next Update
+reports. Only the very first listing of a process has nothing to fall back on.
+
+**The plugin's own creates** (:meth:`GroupView.expect`): Nova leaves a server's
+``updated_at`` empty until a compute host first touches it, and ``changes-since``
+never returns such a server. A server this process created is therefore in the
+view from the create answer on (a placeholder in BUILD, what the create request
+said) until a listing shows it; until then each refresh looks it up by id (at most
+:data:`LOOKUPS_PER_REFRESH`, the longest unchecked first), which replaces the
+placeholder with Nova's record, or drops it when Nova no longer has it.
 """
 
 from __future__ import annotations
@@ -57,6 +73,19 @@ log = logging.getLogger("fleeting_openstack.groupview")
 OVERLAP = 10.0
 #: Servers per page (Nova's default ``max_limit``; a lower cloud limit just means more pages).
 PAGE_SIZE = 1000
+#: Seconds an Update waits for the refresh it started before answering with the last known states.
+UPDATE_WAIT = 3.0
+#: Own creates no listing has shown yet that one refresh looks up by id (the rest at the next one).
+LOOKUPS_PER_REFRESH = 10
+
+
+class _Flight:
+    """One refresh running on its own thread: its outcome once ``done`` is set."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: list[Server] = []
+        self.error: BaseException | None = None
 
 
 def nova_time(t: float) -> str:
@@ -91,8 +120,13 @@ class GroupView:
         self._last_good = 0.0
         self._doubt = True
         self._expected: set[str] = set()
+        self._unseen: dict[str, float] = {}  # own creates no listing has shown: id -> when last looked up
         self._refresh_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._flight: _Flight | None = None  # the refresh running on its own thread, if any
+        self._flight_lock = threading.Lock()
+        self.flights = 0  # refreshes started by refresh_within
+        self.stale_answers = 0  # refresh_within calls answered without waiting for a refresh to end
         #: Seconds after the last good refresh during which a failing refresh reports the last known states.
         self.stale_limit: float = float("inf")
         #: The group name: a server with metadata fleeting-cluster=<group> is a member even without its tag.
@@ -105,10 +139,78 @@ class GroupView:
         """A view exists and is not in doubt."""
         return self._since is not None and not self._doubt
 
-    def expect(self, server_id: str) -> None:
-        """A server this process just created: a member even before its tag shows."""
+    def expect(self, server_id: str, placeholder: Server | None = None) -> None:
+        """A server this process just created: a member even before its tag shows, and in the
+        view from now on (``placeholder``: what the create request said) until a listing shows it."""
         with self._lock:
             self._expected.add(server_id)
+            if placeholder is not None and server_id not in self.servers:
+                self.servers[server_id] = placeholder
+                self._unseen[server_id] = 0.0
+
+    def age(self) -> float | None:
+        """Seconds since the last good refresh; None before the first one."""
+        return None if self._since is None else self.clock() - self._last_good
+
+    def recent(self, server_id: str) -> Server | None:
+        """The server as last seen while the view is within ``stale_limit`` of its last good
+        refresh (what Heartbeat answers from); None when it is not in the view or the view is older."""
+        age = self.age()
+        if age is None or age > self.stale_limit:
+            return None
+        with self._lock:
+            return self.servers.get(server_id)
+
+    @property
+    def refreshing(self) -> bool:
+        """A refresh is running on its own thread."""
+        return self._flight is not None
+
+    def refresh_within(self, wait: float | None = None, *, join: bool = False) -> list[Server] | None:
+        """Single-flight refresh: start one on its own thread unless one is running; the members
+        when it ends within ``wait`` seconds (default :data:`UPDATE_WAIT`; only the caller that
+        started it waits, or any with ``join``), else None (the caller answers with the last known states).
+
+        None is never answered when there is no view yet (the first refresh's outcome is waited
+        for, however long the request timeouts let it take) or when the last good refresh is
+        older than ``stale_limit`` (that raises, as :meth:`refresh` does)."""
+        wait = UPDATE_WAIT if wait is None else wait
+        with self._flight_lock:
+            flight = self._flight
+            started = flight is None
+            if flight is None:
+                flight = self._flight = _Flight()
+                self.flights += 1
+                threading.Thread(target=self._fly, args=(flight,), name="group-refresh", daemon=True).start()
+        if self._since is None:
+            flight.done.wait()  # no view yet: nothing to fall back on (bounded by the request timeouts)
+        if flight.done.wait(wait if started or join else 0.0):
+            if flight.error is not None:
+                raise flight.error
+            return flight.result
+        age = self.age()
+        assert age is not None
+        if age > self.stale_limit:
+            raise RuntimeError(
+                f"the group could not be listed for {age:.0f}s (stale_states_limit {self.stale_limit:g}s): "
+                "a refresh is still waiting for the cloud"
+            )
+        self.stale_answers += 1
+        log.warning(
+            "the group's refresh is still waiting for the cloud; reporting the last known states",
+            extra={"group_tag": self.tag, "age": round(age, 1)},
+        )
+        return None
+
+    def _fly(self, flight: _Flight) -> None:
+        try:
+            flight.result = self.refresh()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for this refresh
+            flight.error = exc
+        finally:
+            with self._flight_lock:
+                self._flight = None
+            flight.done.set()
 
     def in_doubt(self) -> None:
         """Force a full resync at the next refresh."""
@@ -178,7 +280,9 @@ class GroupView:
             if self.group:
                 self._untagged(servers)
         started = self._started(now)
+        looked = self._look_up_unseen(set(servers))
         with self._lock:
+            self._keep_unseen(servers, looked)
             self.servers = servers
             self._expected &= set(servers)
         self._since, self._last_full, self._last_good, self._doubt = started, now, now, False
@@ -218,6 +322,51 @@ class GroupView:
                     self._expected.discard(server.id)
                 else:
                     self.servers[server.id] = server
+                self._unseen.pop(server.id, None)
+        looked = self._look_up_unseen(set())
+        with self._lock:
+            self._keep_unseen(self.servers, looked)
         self._since, self._last_good = started, now
         self.deltas += 1
         self.last_kind = "delta"
+
+    def _look_up_unseen(self, listed: set[str]) -> dict[str, Server | None]:
+        """Own creates no listing has shown (not in ``listed``), looked up by id, the longest
+        unchecked first: id -> Nova's record, or None when Nova no longer has it. One that
+        cannot be looked up now is left out (it stays as it is)."""
+        from fleeting_openstack.openstack.client import NotFound
+
+        with self._lock:
+            waiting = sorted((t, sid) for sid, t in self._unseen.items() if sid not in listed)
+        out: dict[str, Server | None] = {}
+        for _, sid in waiting[:LOOKUPS_PER_REFRESH]:
+            try:
+                server = self.cloud.get_server(sid)
+            except NotFound:
+                out[sid] = None
+                continue
+            except Exception as exc:  # noqa: BLE001 - looked up again at the next refresh
+                log.debug("could not look up a server not listed yet: %s", exc, extra={"server": sid})
+                continue
+            finally:
+                with self._lock:
+                    if sid in self._unseen:
+                        self._unseen[sid] = self.clock()
+            out[sid] = None if server.status.upper() == "DELETED" else server
+        return out
+
+    def _keep_unseen(self, servers: dict[str, Server], looked: Mapping[str, Server | None]) -> None:
+        """Own creates stay in ``servers`` until a listing shows them or Nova no longer has them
+        (called with ``_lock`` held)."""
+        for sid in list(self._unseen):
+            if sid in servers and sid not in looked and servers is not self.servers:
+                del self._unseen[sid]  # the full listing shows it
+                continue
+            if sid in looked and looked[sid] is None:
+                del self._unseen[sid]
+                self._expected.discard(sid)
+                servers.pop(sid, None)
+                continue
+            record = looked.get(sid) or self.servers.get(sid)
+            if record is not None:
+                servers[sid] = record

@@ -185,11 +185,12 @@ def _start_grpc(handshake: Handshake, ctx: ServerContext, address: str, max_work
     import grpc
 
     from fleeting_openstack.transport import services as goplugin_services
-    from fleeting_openstack.transport.reserve import RESERVED_WORKERS, Reserve
+    from fleeting_openstack.transport.reserve import LANES, RESERVED_WORKERS, Reserve
 
+    lanes = sum(LANES.values())
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[Reserve(max_workers - RESERVED_WORKERS)],
+        futures.ThreadPoolExecutor(max_workers=max_workers + lanes, thread_name_prefix="grpc"),
+        interceptors=[Reserve(max_workers - RESERVED_WORKERS, LANES)],
         options=[("grpc.so_reuseport", 0)],
     )
     goplugin_services.add_to(server, ctx.stop)

@@ -4,7 +4,11 @@
   calls hold a gRPC worker at once; further ones are refused with
   ``RESOURCE_EXHAUSTED`` (the runner retries). The reserved workers answer
   go-plugin's health ping, Shutdown, stdio and broker, so a cloud that hangs
-  every call can never make the runner think the plugin died.
+  every call can never make the runner think the plugin died. Methods named in
+  ``lanes`` (the health check the runner's instances depend on: :data:`LANES`)
+  have workers of their own, so calls of other methods stuck on the cloud never
+  crowd them out; and a call whose client has already gone (cancelled, or past
+  its deadline while it queued) is dropped instead of started.
 * :func:`exit_anyway`: once told to stop (SIGTERM, Shutdown), the process
   exits within :data:`EXIT_GRACE` seconds even if calls still hang in worker
   threads (which Python would otherwise wait for at exit).
@@ -26,6 +30,9 @@ log = logging.getLogger("fleeting_openstack.goplugin")
 
 #: gRPC workers kept free of application calls, for health pings, Shutdown and stdio.
 RESERVED_WORKERS = 4
+#: Method names (the last part of the path) with workers of their own, and how many: Heartbeat
+#: is answered from the group view, and must never fail because other calls wait on the cloud.
+LANES: dict[str, int] = {"Heartbeat": 4}
 #: Seconds the process may take to exit after it was told to stop; then it exits anyway.
 EXIT_GRACE = 5.0
 _INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/plugin.GRPCBroker/")
@@ -44,11 +51,13 @@ class _Replaceable(Protocol[_Request, _Response]):
 
 
 class Reserve(grpc.ServerInterceptor):
-    """Gate application calls with a semaphore of ``slots``; go-plugin's services pass."""
+    """Gate application calls with a semaphore of ``slots`` (and one per lane, beside it);
+    go-plugin's services pass."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, lanes: dict[str, int] | None = None) -> None:
         self.slots = max(1, slots)
         self._sem = threading.BoundedSemaphore(self.slots)
+        self._lanes = {name: (max(1, n), threading.BoundedSemaphore(max(1, n))) for name, n in (lanes or {}).items()}
 
     def intercept_service(
         self,
@@ -58,10 +67,14 @@ class Reserve(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(_INFRA):
             return handler
-        sem, slots, method = self._sem, self.slots, handler_call_details.method
+        method = handler_call_details.method
+        slots, sem = self._lanes.get(method.rsplit("/", 1)[-1], (self.slots, self._sem))
 
         def gate(behavior: _Behavior, streaming: bool) -> _Behavior:
             def run(request: object, context: grpc.ServicerContext) -> object:
+                if not context.is_active():  # nobody waits for the answer any more
+                    log.debug("dropped a call whose client has gone", extra={"method": method})
+                    context.abort(grpc.StatusCode.CANCELLED, "the caller has gone")
                 if not sem.acquire(blocking=False):
                     log.warning(
                         "busy: every worker for provider calls is taken; refusing a call",

@@ -16,7 +16,11 @@ Nova's behaviours the plugin depends on are modelled where tests need them:
 * list answers may omit a server's fault while its own record has it
   (``add(server, record_fault=...)``);
 * a create can fail (``fail_next_create``), also with an unknown outcome where Nova
-  made the server anyway (``made=True``: the 5xx-recovery path).
+  made the server anyway (``made=True``: the 5xx-recovery path);
+* ``pause_compute()``: servers created from then on have no ``updated_at`` (no compute
+  host touched them), so ``changes-since`` never lists them until ``resume_compute()``;
+* ``hold_listings()``: every server listing hangs until ``release_listings()`` (a Nova
+  whose server list stops answering); ``max_listings_in_flight`` says how many hung at once.
 
 :func:`init_checks` gives ``OpenStackProvider(checks=...)`` this cloud instead of a
 real one, so a test drives the provider through its public commands (Init, Update,
@@ -120,6 +124,13 @@ class FakeCloud:
         self._create_failures: list[tuple[Exception, bool]] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.get_calls: list[str] = []  # every get_server id asked for
+        self.unstamped: set[str] = set()  # servers no compute host touched: never in changes-since
+        self.compute_paused = False
+        self._listings = threading.Event()  # set: listings answer; cleared: they hang
+        self._listings.set()
+        self.listings_in_flight = 0
+        self.max_listings_in_flight = 0
 
     # -- test controls -------------------------------------------------------
     def add(self, *servers: Server, record_fault: str = "") -> None:
@@ -138,6 +149,24 @@ class FakeCloud:
         """The next create raises ``error``; ``made``: Nova made the server all the same."""
         self._create_failures.append((error, made))
 
+    def pause_compute(self) -> None:
+        """From now on created servers get no ``updated_at``: changes-since does not list them."""
+        self.compute_paused = True
+
+    def resume_compute(self) -> None:
+        """A compute host touches the servers made while paused: they are stamped (and listed)."""
+        self.compute_paused = False
+        for sid in self.unstamped:
+            self.changed[sid] = time.time()
+        self.unstamped.clear()
+
+    def hold_listings(self) -> None:
+        """Every server listing hangs from now on until :meth:`release_listings`."""
+        self._listings.clear()
+
+    def release_listings(self) -> None:
+        self._listings.set()
+
     def finish_deletes(self) -> None:
         """Nova completes the deletes: deleted servers are no longer listed."""
         for sid in self.deleted:
@@ -152,10 +181,19 @@ class FakeCloud:
         from fleeting_openstack.openstack.client import parse_time
 
         self.list_calls.append(dict(filters))
+        with self._lock:
+            self.listings_in_flight += 1
+            self.max_listings_in_flight = max(self.max_listings_in_flight, self.listings_in_flight)
+        try:
+            self._listings.wait(30)
+        finally:
+            with self._lock:
+                self.listings_in_flight -= 1
         candidates = list(self.servers.values())
         if "changes-since" in filters:
             since = parse_time(filters["changes-since"])
-            candidates = [s for s in candidates + list(self.gone.values()) if self.changed.get(s.id, since) >= since]
+            candidates = [s for s in candidates + list(self.gone.values())
+                          if s.id not in self.unstamped and self.changed.get(s.id, since) >= since]
         for server in candidates:
             if "tags" in filters and filters["tags"] not in server.tags:
                 continue
@@ -164,6 +202,7 @@ class FakeCloud:
             yield server
 
     def get_server(self, server_id: str) -> Server:
+        self.get_calls.append(server_id)
         if server_id in self.records:
             return self.records[server_id]
         if server_id not in self.servers:
@@ -180,7 +219,10 @@ class FakeCloud:
             self.servers[sid] = make_server(sid, "BUILD", age=0.0, name=body["name"],
                                             metadata=body.get("metadata") or {}, tags=body.get("tags") or (),
                                             image_id=body.get("imageRef"), flavor=body.get("flavorRef"))
-            self.changed[sid] = time.time()
+            if self.compute_paused:
+                self.unstamped.add(sid)
+            else:
+                self.changed[sid] = time.time()
         if failure is not None:
             raise failure[0]
         return sid
@@ -193,6 +235,7 @@ class FakeCloud:
         self.deleted.append(server_id)
         self.servers[server_id] = dataclasses.replace(self.servers[server_id], task_state="deleting")
         self.changed[server_id] = time.time()
+        self.unstamped.discard(server_id)  # Nova stamps updated_at when it sets task_state
 
     def add_tag(self, server_id: str, tag: str) -> None:
         self.tagged.append((server_id, tag))
