@@ -45,6 +45,7 @@ IMAGES = {
 #: every test of the Go package; each must pass (a missing one fails this wrapper)
 TESTS = (
     "TestScaleToMaxAndBack",
+    "TestServersChangedBehindThePluginsBack",
 )
 
 
