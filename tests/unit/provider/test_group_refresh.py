@@ -154,7 +154,8 @@ def test_own_creates_no_compute_host_touched_are_in_every_update(tmp_path):
     cloud.resume_compute()
     cloud.finish_deletes()
     states = dict(provider.update())
-    assert states == known and not made & set(cloud.servers)
+    assert states == {**known, **dict.fromkeys(made, State.DELETED)}  # deleted, once
+    assert dict(provider.update()) == known and not made & set(cloud.servers)
 
 
 def test_an_own_create_is_in_the_update_that_runs_while_it_is_made(tmp_path):
@@ -181,6 +182,7 @@ def test_an_own_create_nova_no_longer_has_leaves_the_view(tmp_path):
     assert dict(provider.update())[new] is State.CREATING
     del cloud.servers[new]  # gone without a trace changes-since would show
     cloud.unstamped.discard(new)
+    assert dict(provider.update()) == {**known, new: State.DELETED}  # looked up by id: 404
     assert dict(provider.update()) == known
     with pytest.raises(NotFound):
         cloud.get_server(new)
