@@ -29,8 +29,9 @@ run against the real devcloud with a short resync interval.
 
 **One refresh in flight** (:meth:`GroupView.refresh_within`): Update starts a refresh
 on a thread of its own unless one is already running, and waits for it at most
-:data:`UPDATE_WAIT` seconds; an Update that finds a refresh running, or whose wait
-runs out, gets ``None`` and answers with the last known states. A cloud that hangs
+:data:`UPDATE_WAIT` seconds (not at all when the previous refresh hung and then
+failed: the cloud is in trouble); an Update that finds a refresh running, or whose wait runs out,
+gets ``None`` and answers with the last known states. A cloud that hangs
 therefore costs one hanging request, not one per Update, and the refresh that is
 running when the cloud answers again is the one whose answer the next Update
 reports. Only the very first listing of a process has nothing to fall back on.
@@ -125,6 +126,7 @@ class GroupView:
         self._lock = threading.Lock()
         self._flight: _Flight | None = None  # the refresh running on its own thread, if any
         self._flight_lock = threading.Lock()
+        self._last_flight_hung = False  # the last refresh on its own thread failed after > UPDATE_WAIT
         self.flights = 0  # refreshes started by refresh_within
         self.stale_answers = 0  # refresh_within calls answered without waiting for a refresh to end
         #: Seconds after the last good refresh during which a failing refresh reports the last known states.
@@ -184,7 +186,10 @@ class GroupView:
                 threading.Thread(target=self._fly, args=(flight,), name="group-refresh", daemon=True).start()
         if self._since is None:
             flight.done.wait()  # no view yet: nothing to fall back on (bounded by the request timeouts)
-        if flight.done.wait(wait if started or join else 0.0):
+        # The previous refresh hung (failed after more than UPDATE_WAIT): the cloud is in trouble,
+        # and the refresh started now is not waited for either.
+        patient = join or (started and not self._last_flight_hung)
+        if flight.done.wait(wait if patient else 0.0):
             if flight.error is not None:
                 raise flight.error
             return flight.result
@@ -203,11 +208,14 @@ class GroupView:
         return None
 
     def _fly(self, flight: _Flight) -> None:
+        began = time.monotonic()
         try:
             flight.result = self.refresh()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for this refresh
             flight.error = exc
         finally:
+            failed = flight.error is not None or self.last_kind not in ("full", "delta")
+            self._last_flight_hung = failed and time.monotonic() - began > UPDATE_WAIT
             with self._flight_lock:
                 self._flight = None
             flight.done.set()

@@ -129,6 +129,7 @@ class FakeCloud:
         self.compute_paused = False
         self._listings = threading.Event()  # set: listings answer; cleared: they hang
         self._listings.set()
+        self._listing_error: Exception | None = None
         self.listings_in_flight = 0
         self.max_listings_in_flight = 0
 
@@ -164,7 +165,9 @@ class FakeCloud:
         """Every server listing hangs from now on until :meth:`release_listings`."""
         self._listings.clear()
 
-    def release_listings(self) -> None:
+    def release_listings(self, error: Exception | None = None) -> None:
+        """Listings answer again; ``error``: the ones that hung fail with it (a reset, a timeout)."""
+        self._listing_error = error
         self._listings.set()
 
     def finish_deletes(self) -> None:
@@ -185,7 +188,10 @@ class FakeCloud:
             self.listings_in_flight += 1
             self.max_listings_in_flight = max(self.max_listings_in_flight, self.listings_in_flight)
         try:
+            held = not self._listings.is_set()
             self._listings.wait(30)
+            if held and self._listing_error is not None:
+                raise self._listing_error
         finally:
             with self._lock:
                 self.listings_in_flight -= 1

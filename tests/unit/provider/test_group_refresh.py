@@ -13,7 +13,7 @@ import pytest
 from support.fakecloud import FakeCloud, init_checks, member, plugin_config
 
 from fleeting_openstack.contract.instancegroup import InstanceUnhealthy, Settings, State
-from fleeting_openstack.openstack.client import NotFound
+from fleeting_openstack.openstack.client import CloudError, NotFound
 from fleeting_openstack.provider import groupview
 from fleeting_openstack.provider.group import OpenStackProvider
 
@@ -87,6 +87,35 @@ def test_first_good_update_once_the_cloud_answers_again(tmp_path):
         time.sleep(0.05)
     recovery = time.monotonic() - answered
     assert recovery < 1.0, recovery  # the refresh in flight finished: its answer is the next Update's
+
+
+def test_after_a_refresh_hung_and_failed_the_next_one_is_not_waited_for(tmp_path):
+    cloud, provider, known = ready_group(tmp_path)
+    cloud.hold_listings()
+    provider.update()
+    time.sleep(WAIT + 0.1)
+    cloud.release_listings(CloudError("read timed out", None))  # the hung listing fails
+    time.sleep(0.1)
+    cloud.hold_listings()  # and the cloud still hangs
+    try:
+        states, took = timed(provider.update)  # starts a new refresh, does not wait for it
+        assert dict(states) == known and took < 0.1
+    finally:
+        cloud.release_listings()
+    time.sleep(0.1)
+    assert dict(provider.update()) == known and provider.view.last_kind in ("full", "delta")
+
+
+def test_a_refresh_that_fails_fast_is_waited_for_next_time(tmp_path):
+    """A 5xx (an answer, quickly) is not a hang: the next Update waits for its resync as before."""
+    cloud, provider, known = ready_group(tmp_path)
+    cloud.hold_listings()
+    provider.update()
+    cloud.release_listings(CloudError("HTTP 503", 503))  # within UPDATE_WAIT
+    time.sleep(0.1)
+    assert provider.view.last_kind == "stale"
+    cloud.add(member("new", age=300))
+    assert "new" in dict(provider.update()) and provider.view.last_kind == "full"
 
 
 def test_a_refresh_that_keeps_hanging_past_stale_states_limit_fails_update(tmp_path):
