@@ -55,6 +55,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "conformance/test_contract_variants.py": ("go",),
     "conformance/test_go_binary_scan.py": ("go",),
     "conformance/test_provisioner.py": ("root", "go"),
+    "conformance/test_provisioner_cloudfaults.py": ("root", "go"),
 }
 
 

@@ -465,16 +465,21 @@ class OpenStackProvider:
         return self._ready_parts()[2].access.connect_info(server)
 
     def heartbeat(self, instance_id: str) -> None:
-        """From the group view while it is fresh (no call to the cloud: a cloud that hangs cannot
-        fail the runner's health checks); a server the view does not have is looked up."""
-        access = self._ready_parts()[2].access
-        server = self.view.recent(instance_id) if self.view is not None else None
-        if server is None:
+        """From the group view while it is within ``stale_states_limit`` of its last good refresh,
+        without a call to the cloud (a cloud that hangs cannot fail the runner's health checks,
+        nor can health checks of unknown ids pile up on it); else the server is looked up."""
+        cfg, _, parts = self._ready_parts()
+        members = self.view.recent() if self.view is not None else None
+        if members is not None:
+            server = members.get(instance_id)
+            if server is None:
+                raise InstanceUnhealthy(f"server {instance_id} is not in group {cfg.name}")
+        else:
             try:
                 server = self._member(instance_id)
             except LookupError as exc:
                 raise InstanceUnhealthy(str(exc)) from None
-        access.heartbeat(server)
+        parts.access.heartbeat(server)
 
     # -- Shutdown --------------------------------------------------------------------------
     def shutdown(self) -> None:

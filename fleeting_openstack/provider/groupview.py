@@ -127,6 +127,7 @@ class GroupView:
         self._flight: _Flight | None = None  # the refresh running on its own thread, if any
         self._flight_lock = threading.Lock()
         self._last_flight_hung = False  # the last refresh on its own thread failed after > UPDATE_WAIT
+        self._asked = 0.0  # when refresh_within was last called (monotonic)
         self.flights = 0  # refreshes started by refresh_within
         self.stale_answers = 0  # refresh_within calls answered without waiting for a refresh to end
         #: Seconds after the last good refresh during which a failing refresh reports the last known states.
@@ -154,14 +155,13 @@ class GroupView:
         """Seconds since the last good refresh; None before the first one."""
         return None if self._since is None else self.clock() - self._last_good
 
-    def recent(self, server_id: str) -> Server | None:
-        """The server as last seen while the view is within ``stale_limit`` of its last good
-        refresh (what Heartbeat answers from); None when it is not in the view or the view is older."""
+    def recent(self) -> dict[str, Server] | None:
+        """The members as last seen while the view is within ``stale_limit`` of its last good
+        refresh (what Heartbeat answers from); None before the first refresh or beyond that."""
         age = self.age()
         if age is None or age > self.stale_limit:
             return None
-        with self._lock:
-            return self.servers.get(server_id)
+        return self.snapshot()
 
     @property
     def refreshing(self) -> bool:
@@ -178,12 +178,11 @@ class GroupView:
         older than ``stale_limit`` (that raises, as :meth:`refresh` does)."""
         wait = UPDATE_WAIT if wait is None else wait
         with self._flight_lock:
+            self._asked = time.monotonic()
             flight = self._flight
             started = flight is None
             if flight is None:
-                flight = self._flight = _Flight()
-                self.flights += 1
-                threading.Thread(target=self._fly, args=(flight,), name="group-refresh", daemon=True).start()
+                flight = self._take_off()
         if self._since is None:
             flight.done.wait()  # no view yet: nothing to fall back on (bounded by the request timeouts)
         # The previous refresh hung (failed after more than UPDATE_WAIT): the cloud is in trouble,
@@ -207,6 +206,13 @@ class GroupView:
         )
         return None
 
+    def _take_off(self) -> _Flight:
+        """A new refresh on its own thread (called with ``_flight_lock`` held)."""
+        flight = self._flight = _Flight()
+        self.flights += 1
+        threading.Thread(target=self._fly, args=(flight,), name="group-refresh", daemon=True).start()
+        return flight
+
     def _fly(self, flight: _Flight) -> None:
         began = time.monotonic()
         try:
@@ -218,6 +224,12 @@ class GroupView:
             self._last_flight_hung = failed and time.monotonic() - began > UPDATE_WAIT
             with self._flight_lock:
                 self._flight = None
+                # A refresh that hung and then failed (often: the hung request reset as the cloud
+                # comes back) is followed at once by the next, while Updates still ask for the group
+                # (nobody asked since it began: abandoned), so the first Update after the cloud
+                # answers again finds the group listed instead of starting the listing.
+                if self._last_flight_hung and self._asked > began:
+                    self._take_off()
             flight.done.set()
 
     def in_doubt(self) -> None:

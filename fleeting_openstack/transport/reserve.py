@@ -5,8 +5,8 @@
   ``RESOURCE_EXHAUSTED`` (the runner retries). The reserved workers answer
   go-plugin's health ping, Shutdown, stdio and broker, so a cloud that hangs
   every call can never make the runner think the plugin died. Methods named in
-  ``lanes`` (the health check the runner's instances depend on: :data:`LANES`)
-  have workers of their own, so calls of other methods stuck on the cloud never
+  ``lanes`` (:data:`LANES`: the health check the runner's instances depend on,
+  and Update) have workers of their own, so calls of other methods stuck on the cloud never
   crowd them out; and a call whose client has already gone (cancelled, or past
   its deadline while it queued) is dropped instead of started.
 * :func:`exit_anyway`: once told to stop (SIGTERM, Shutdown), the process
@@ -31,8 +31,9 @@ log = logging.getLogger("fleeting_openstack.goplugin")
 #: gRPC workers kept free of application calls, for health pings, Shutdown and stdio.
 RESERVED_WORKERS = 4
 #: Method names (the last part of the path) with workers of their own, and how many: Heartbeat
-#: is answered from the group view, and must never fail because other calls wait on the cloud.
-LANES: dict[str, int] = {"Heartbeat": 4}
+#: (the group view) and Update (the last known states while the cloud hangs) answer from
+#: memory, and must never be refused because calls of other methods wait on the cloud.
+LANES: dict[str, int] = {"Heartbeat": 4, "Update": 2}
 #: Seconds the process may take to exit after it was told to stop; then it exits anyway.
 EXIT_GRACE = 5.0
 _INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/plugin.GRPCBroker/")

@@ -106,6 +106,37 @@ def test_after_a_refresh_hung_and_failed_the_next_one_is_not_waited_for(tmp_path
     assert dict(provider.update()) == known and provider.view.last_kind in ("full", "delta")
 
 
+def test_a_refresh_that_hung_and_failed_is_followed_at_once_while_updates_ask(tmp_path):
+    """The hung listing is reset as the cloud comes back: the next listing starts right away, so
+    the first Update after that finds the group listed."""
+    cloud, provider, known = ready_group(tmp_path)
+    flights, fulls = provider.view.flights, provider.view.fulls
+    cloud.hold_listings()
+    provider.update()
+    time.sleep(WAIT + 0.1)
+    provider.update()  # still asked for
+    cloud.add(member("new", age=300))
+    cloud.release_listings(CloudError("connection reset", None))
+    deadline = time.monotonic() + 2
+    while provider.view.fulls == fulls:  # the follow-up listing (a full one), with no Update calling
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert provider.view.flights == flights + 2
+    states, took = timed(provider.update)
+    assert "new" in dict(states) and took < 0.2
+
+
+def test_a_refresh_nobody_asked_for_since_is_not_followed(tmp_path):
+    cloud, provider, _ = ready_group(tmp_path)
+    flights = provider.view.flights
+    cloud.hold_listings()
+    provider.update()
+    time.sleep(WAIT + 0.1)  # no Update since
+    cloud.release_listings(CloudError("connection reset", None))
+    time.sleep(0.3)
+    assert provider.view.flights == flights + 1 and not provider.view.refreshing
+
+
 def test_a_refresh_that_fails_fast_is_waited_for_next_time(tmp_path):
     """A 5xx (an answer, quickly) is not a hang: the next Update waits for its resync as before."""
     cloud, provider, known = ready_group(tmp_path)
@@ -153,14 +184,24 @@ def test_heartbeat_from_the_view_still_tells_an_unusable_server(tmp_path):
     assert cloud.get_calls == []
 
 
-def test_heartbeat_looks_up_a_server_the_view_lacks_or_when_the_view_is_too_old(tmp_path):
+def test_heartbeat_of_a_server_the_view_lacks_asks_nobody(tmp_path):
+    cloud, provider, _ = ready_group(tmp_path)
+    cloud.hold_listings()
+    try:
+        with pytest.raises(InstanceUnhealthy, match="not in group g"):
+            provider.heartbeat("elsewhere")
+        assert cloud.get_calls == []
+    finally:
+        cloud.release_listings()
+
+
+def test_heartbeat_looks_the_server_up_when_the_view_is_too_old(tmp_path):
     cloud, provider, _ = ready_group(tmp_path, stale_states_limit="1s")
-    with pytest.raises(InstanceUnhealthy, match="not found"):
-        provider.heartbeat("elsewhere")
-    assert cloud.get_calls == ["elsewhere"]
     time.sleep(1.1)  # the view is older than stale_states_limit: the cloud is asked
     provider.heartbeat("s0")
-    assert cloud.get_calls == ["elsewhere", "s0"]
+    with pytest.raises(InstanceUnhealthy, match="not found"):
+        provider.heartbeat("elsewhere")
+    assert cloud.get_calls == ["s0", "elsewhere"]
 
 
 # -- item 5: the plugin's own creates in every Update ------------------------------------------

@@ -61,5 +61,5 @@ def test_heartbeat_has_a_lane_other_calls_cannot_take(served):
     assert [p.result() for p in pending] == [b"slow"] * 3
 
 
-def test_the_plugin_gives_heartbeat_a_lane():
-    assert LANES.get("Heartbeat", 0) >= 1
+def test_the_plugin_gives_heartbeat_and_update_lanes():
+    assert LANES.get("Heartbeat", 0) >= 1 and LANES.get("Update", 0) >= 1
