@@ -37,8 +37,8 @@ func TestUnseenCreatesAreListedNotPruned(t *testing.T) {
 	if len(made) != 3 {
 		t.Fatalf("Nova holds %v after Increase(3)", made)
 	}
-	// Updates at 2 s for 11 s: 5 or more, every one listing all 3 as creating.
-	time.Sleep(11 * time.Second)
+	// Updates at 2 s for 9 s: 4 or more, every one listing all 3 as creating.
+	time.Sleep(9 * time.Second)
 	var after []UpdateCall
 	for _, u := range tap.Updates() {
 		if u.Start.After(increased) {
