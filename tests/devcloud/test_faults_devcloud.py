@@ -24,7 +24,7 @@ from fleeting_openstack.provider.group import OpenStackProvider
 from devcloud.lifecycle import start  # noqa: E402
 from faultkit import faulty, fcfg  # noqa: E402,F401 - fixtures
 from faultkit import (FAST, assert_no_duplicates, assert_no_leaks, empty, group_servers, log_messages,  # noqa: E402
-                      running, updates_until)
+                      running, settled, updates_until)
 
 from faultproxy import FaultyCloud, when  # noqa: E402
 
@@ -44,6 +44,7 @@ def test_reads_and_deletes_survive_5xx_429_resets_and_latency(fcfg, faulty, admi
               dict(action="reset", times=2), dict(action="status", code=500, times=1),
               dict(action="status", code=502, times=1), dict(action="delay", seconds=1.0, times=1)]
     for fault in faults:
+        settled(provider)
         provider.view.in_doubt()  # a full listing each time: the call the issue saw fail
         rule = nova.add(method="GET", path=SERVERS, **fault)
         try:
@@ -140,6 +141,7 @@ def test_keystone_down_and_token_expiry(fcfg, faulty, admin, group_name):
     # The token "expires": Nova answers 401 once; Keystone is down meanwhile.
     faulty.nova.add("status", code=401, times=1)
     keystone_down = faulty.keystone.add("reset")
+    settled(provider)
     provider.view.in_doubt()
     assert dict(provider.update()) == known  # last known states, not an error
     assert provider.view.last_kind == "stale"
@@ -243,6 +245,7 @@ def test_member_whose_tag_was_removed_is_still_found(fcfg, demo, admin, group_na
     demo.compute.remove_tag_from_server(demo.compute.get_server(sid), group_tag(group_name)) \
         if hasattr(demo.compute, "remove_tag_from_server") else \
         demo.compute.delete(f"/servers/{sid}/tags/{group_tag(group_name)}", microversion="2.26")
+    settled(provider)
     provider.view.in_doubt()
     assert dict(provider.update()) == states  # found by its metadata, and tagged again
     restarted = start(fcfg())

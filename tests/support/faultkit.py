@@ -57,6 +57,15 @@ def updates_until(provider: Any, predicate: Any, limit: int, pause: float = 1.0)
     raise AssertionError(f"not reached within {limit} Updates: {states}")
 
 
+def settled(provider: Any, timeout: float = 90) -> None:
+    """No refresh of the group in flight (one a slow cloud left running after an Update
+    answered with the last known states): the next Update starts its own, and waits for it."""
+    deadline = time.time() + timeout
+    while provider.view.refreshing:
+        assert time.time() < deadline, "a refresh of the group is still in flight"
+        time.sleep(0.05)
+
+
 def running(count: int):
     return lambda states: len(states) == count and set(states.values()) == {State.RUNNING}
 

@@ -77,6 +77,8 @@ func TestNovaListHangsTwoMinutes(t *testing.T) {
 	if marker == "" {
 		t.Fatal("the marker server is not in Nova")
 	}
+	// Built by a compute host before Nova answers again (only then can changes-since list it).
+	admin.WaitStatus(t, marker, "ACTIVE", hangFor-time.Since(hung)-5*time.Second)
 	time.Sleep(hangFor - time.Since(hung))
 	during := tap.Updates()[before:]
 	stats := faults.Stats(t, "nova")
