@@ -449,7 +449,10 @@ class OpenStackProvider:
         cfg, _, parts = self._ready_parts()
         assert self.delete_limit is not None
         # The last Update's view (no re-listing); a fresh listing only when there is none.
-        return parts.deletes.for_runner(ids, self._known_members(), self.delete_limit, self.is_member, cfg.name)
+        done = parts.deletes.for_runner(ids, self._known_members(), self.delete_limit, self.is_member, cfg.name)
+        if self.view is not None:
+            self.view.deleting(done)  # looked up by id until Nova no longer has them
+        return done
 
     # -- ConnectInfo / Heartbeat ---------------------------------------------------------
     def _member(self, instance_id: str) -> Server:

@@ -122,6 +122,7 @@ class GroupView:
         self._doubt = True
         self._expected: set[str] = set()
         self._unseen: dict[str, float] = {}  # own creates no listing has shown: id -> when last looked up
+        self._deleting: dict[str, float] = {}  # servers the plugin deletes: id -> when last looked up
         self._refresh_lock = threading.Lock()
         self._lock = threading.Lock()
         self._flight: _Flight | None = None  # the refresh running on its own thread, if any
@@ -340,10 +341,11 @@ class GroupView:
                     # view never had and that is not a member is someone else's.
                     self.servers.pop(server.id, None)
                     self._expected.discard(server.id)
+                    self._deleting.pop(server.id, None)
                 else:
                     self.servers[server.id] = server
                 self._unseen.pop(server.id, None)
-        looked = self._look_up_unseen(set())
+        looked = self._look_up_unseen({s.id for s in changed})
         with self._lock:
             self._keep_unseen(self.servers, looked)
         self._since, self._last_good = started, now
@@ -351,13 +353,16 @@ class GroupView:
         self.last_kind = "delta"
 
     def _look_up_unseen(self, listed: set[str]) -> dict[str, Server | None]:
-        """Own creates no listing has shown (not in ``listed``), looked up by id, the longest
-        unchecked first: id -> Nova's record, or None when Nova no longer has it. One that
-        cannot be looked up now is left out (it stays as it is)."""
+        """Own creates no listing has shown and servers being deleted (none of them in ``listed``),
+        looked up by id, the longest unchecked first (at most LOOKUPS_PER_REFRESH): id -> Nova's
+        record, or None when Nova no longer has it. One that cannot be looked up now is left out
+        (it stays as it is)."""
         from fleeting_openstack.openstack.client import NotFound
 
         with self._lock:
-            waiting = sorted((t, sid) for sid, t in self._unseen.items() if sid not in listed)
+            waiting = sorted(
+                (t, sid) for book in (self._unseen, self._deleting) for sid, t in book.items() if sid not in listed
+            )
         out: dict[str, Server | None] = {}
         for _, sid in waiting[:LOOKUPS_PER_REFRESH]:
             try:
@@ -366,18 +371,19 @@ class GroupView:
                 out[sid] = None
                 continue
             except Exception as exc:  # noqa: BLE001 - looked up again at the next refresh
-                log.debug("could not look up a server not listed yet: %s", exc, extra={"server": sid})
+                log.debug("could not look up a server not listed: %s", exc, extra={"server": sid})
                 continue
             finally:
                 with self._lock:
-                    if sid in self._unseen:
-                        self._unseen[sid] = self.clock()
+                    for book in (self._unseen, self._deleting):
+                        if sid in book:
+                            book[sid] = self.clock()
             out[sid] = None if server.status.upper() == "DELETED" else server
         return out
 
     def _keep_unseen(self, servers: dict[str, Server], looked: Mapping[str, Server | None]) -> None:
-        """Own creates stay in ``servers`` until a listing shows them or Nova no longer has them
-        (called with ``_lock`` held)."""
+        """Own creates stay in ``servers`` until a listing shows them or Nova no longer has them;
+        servers being deleted until Nova no longer has them (called with ``_lock`` held)."""
         for sid in list(self._unseen):
             if sid in servers and sid not in looked and servers is not self.servers:
                 del self._unseen[sid]  # the full listing shows it
@@ -390,3 +396,22 @@ class GroupView:
             record = looked.get(sid) or self.servers.get(sid)
             if record is not None:
                 servers[sid] = record
+        for sid in list(self._deleting):
+            if sid in looked:
+                record = looked[sid]
+                if record is None:
+                    del self._deleting[sid]
+                    servers.pop(sid, None)
+                else:
+                    servers[sid] = record
+            elif sid not in servers and servers is not self.servers:
+                del self._deleting[sid]  # not in the full listing: gone
+
+    def deleting(self, server_ids: Iterable[str]) -> None:
+        """Servers the plugin asked Nova to delete: looked up by id at each refresh until Nova no
+        longer has them (a server deleted before a compute host touched it may never show as
+        DELETED in changes-since)."""
+        with self._lock:
+            for sid in server_ids:
+                if sid in self.servers:
+                    self._deleting.setdefault(sid, 0.0)

@@ -266,3 +266,15 @@ def test_lookups_by_id_are_few_per_refresh(tmp_path):
     states = dict(provider.update())
     assert list(states.values()).count(State.CREATING) == 25
     assert len(cloud.get_calls) - before == groupview.LOOKUPS_PER_REFRESH
+
+
+def test_a_server_deleted_without_a_trace_in_changes_since_leaves_the_view(tmp_path):
+    """Seen on the devcloud: a server deleted before a compute host built it vanished from Nova
+    without a DELETED record changes-since would list; what the plugin deletes is looked up by id."""
+    cloud, provider, known = ready_group(tmp_path, resync_interval="1h")
+    assert provider.decrease(["s1"]) == ["s1"]
+    assert dict(provider.update())["s1"] is State.DELETING
+    del cloud.servers["s1"]  # gone, and no changes-since record of it
+    assert dict(provider.update()) == {**known, "s1": State.DELETED}  # looked up: 404
+    assert dict(provider.update()) == {k: v for k, v in known.items() if k != "s1"}
+    assert provider.view.last_kind == "delta"
