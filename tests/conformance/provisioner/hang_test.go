@@ -13,14 +13,15 @@ import (
 	"gitlab.com/gitlab-org/fleeting/fleeting/provider"
 )
 
-// hangFor is how long Nova's server list hangs (issue 17: a 2-minute hang).
+// hangFor is how long Nova's server reads hang (issue 17: a 2-minute hang).
 const hangFor = 2 * time.Minute
 
 // recoveryBound: the first good Update at most this long after Nova answers again
 // (the Provisioner here polls every 2 s, so this includes up to one poll interval).
 const recoveryBound = 5 * time.Second
 
-// Nova's server list hangs for 2 minutes behind the project's fault proxy, under
+// Nova's server reads (the list and each server by id) hang for 2 minutes behind the
+// project's fault proxy, under
 // fleeting's Provisioner polling Update every 2 s and a health check (Heartbeat
 // through the real client, 5 s deadline) on every instance every 2 s: no Update
 // fails, no instance is pruned, replaced or deleted, no Heartbeat of a healthy
@@ -54,7 +55,7 @@ func TestNovaListHangsTwoMinutes(t *testing.T) {
 	before := len(tap.Updates())
 	_ = faults.Stats(t, "nova")
 
-	faults.Add(t, "nova", "hang", "GET", "/servers/detail")
+	faults.Add(t, "nova", "hang", "GET", "/servers")  // the server list and every server by id
 	hung := time.Now()
 	// Another process of the same group (on the cloud directly) makes a server during
 	// the hang: only a good refresh can show it, which marks the first good Update.
