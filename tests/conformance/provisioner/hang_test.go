@@ -55,7 +55,7 @@ func TestNovaListHangsTwoMinutes(t *testing.T) {
 	before := len(tap.Updates())
 	_ = faults.Stats(t, "nova")
 
-	faults.Add(t, "nova", "hang", "GET", "/servers")  // the server list and every server by id
+	faults.Add(t, "nova", "hang", "GET", "/servers") // the server list and every server by id
 	hung := time.Now()
 	// Another process of the same group (on the cloud directly) makes a server during
 	// the hang: only a good refresh can show it, which marks the first good Update.
