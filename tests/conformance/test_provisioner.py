@@ -46,6 +46,9 @@ IMAGES = {
 TESTS = (
     "TestScaleToMaxAndBack",
     "TestServersChangedBehindThePluginsBack",
+    "TestThirtyUpdatesAcrossFullResyncs",
+    "TestKilledMidIncreaseAndStartedAgain",
+    "TestHeartbeat",
 )
 
 
