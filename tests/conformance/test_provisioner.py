@@ -49,6 +49,9 @@ TESTS = (
     "TestThirtyUpdatesAcrossFullResyncs",
     "TestKilledMidIncreaseAndStartedAgain",
     "TestHeartbeat",
+    "TestIncreaseBeyondQuota",
+    "TestDecreaseOfIdsThisProcessNeverCreated",
+    "TestShutdownThroughTheController",
 )
 
 
