@@ -84,6 +84,13 @@ def _connector_out(msg: Message, mm: MessageMap, cfg: ConnectorConfig) -> None:
         mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
 
 
+def _log_partial(rpc: str, exc: PartialError, done: int) -> None:
+    """A partial Increase/Decrease is answered OK with what was done (fleeting's Go client drops
+    the body of an error answer, and with it the count); the reason goes to the log, at warn
+    (fleeting's contract has no field for it)."""
+    log.warning("%s partly done: %s", rpc, exc, extra={"rpc": rpc, "done": done})
+
+
 class FleetingService(grpc.GenericRpcHandler):
     """Answers every method of the discovered service (and refuses the rest readably)."""
 
@@ -244,6 +251,7 @@ class FleetingService(grpc.GenericRpcHandler):
             if not isinstance(exc.done, int):
                 raise TypeError(f"a partial Increase reports a count, got {exc.done!r}") from exc
             done = exc.done
+            _log_partial("Increase", exc, done)
             mapping.write(response, mm.response, "error", STR, str(exc))
         mapping.write(response, mm.response, "succeeded", INT, int(done))
         return response
@@ -259,6 +267,7 @@ class FleetingService(grpc.GenericRpcHandler):
             if isinstance(exc.done, int):
                 raise TypeError(f"a partial Decrease reports the IDs it removed, got {exc.done!r}") from exc
             done = list(exc.done)
+            _log_partial("Decrease", exc, len(done))
             mapping.write(response, mm.response, "error", STR, str(exc))
         mapping.write(response, mm.response, "succeeded", STRLIST, done)
         return response

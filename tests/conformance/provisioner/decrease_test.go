@@ -4,34 +4,35 @@ package provisioner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"testing"
 	"time"
 
+	"gitlab.com/gitlab-org/fleeting/fleeting"
 	"gitlab.com/gitlab-org/fleeting/fleeting/provider"
 )
 
-// createForeign makes a server that is no member of any group of this suite's
-// plugins (admin project, shared network), named "<group>-foreign" so that
-// the group's cleanup removes it.
-func createForeign(t *testing.T, e *Env, a *Admin, group string) string {
+// createForeign makes a server of another group in the same project (through
+// a plugin of its own): a server the plugin under test can see but must not
+// delete. The other group's cleanup removes it.
+func createForeign(t *testing.T, e *Env, a *Admin, suffix string) string {
 	t.Helper()
-	data := a.Nova(t, "POST", "/servers", map[string]any{"server": map[string]any{
-		"name": group + "-foreign", "imageRef": e.Images["tiny-raw"], "flavorRef": e.Flavor,
-		"networks": []any{map[string]any{"uuid": e.SharedNetwork}},
-	}}, 202)
-	var out struct {
-		Server struct {
-			ID string `json:"id"`
-		} `json:"server"`
+	other := e.Group(t, suffix)
+	p := StartPlugin(t, e, e.GroupConfig(other, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := p.Group.Init(ctx, nil, DefaultSettings()); err != nil {
+		t.Fatalf("Init of the other group: %v", err)
 	}
-	if err := json.Unmarshal(data, &out); err != nil {
-		t.Fatal(err)
+	if n, err := p.Group.Increase(ctx, 1); n != 1 || err != nil {
+		t.Fatalf("Increase of the other group: %d, %v", n, err)
 	}
-	a.WaitStatus(t, out.Server.ID, "ACTIVE", time.Minute)
-	return out.Server.ID
+	p.Runner.Kill()
+	var ids []string
+	WaitFor(t, "the other group's server", time.Minute, func() bool { ids = a.GroupIDs(t, other); return len(ids) == 1 })
+	a.WaitStatus(t, ids[0], "ACTIVE", time.Minute)
+	return ids[0]
 }
 
 // Decrease of ids this plugin process never created: members a previous
@@ -46,7 +47,7 @@ func TestDecreaseOfIdsThisProcessNeverCreated(t *testing.T) {
 	admin := NewAdmin(t, e)
 	group := e.Group(t, "decrease")
 	cfg := e.GroupConfig(group, nil)
-	foreign := createForeign(t, e, admin, group)
+	foreign := createForeign(t, e, admin, "decrease-other")
 
 	p1 := StartPlugin(t, e, cfg)
 	prov1, _, _ := p1.Init(t)
@@ -59,7 +60,7 @@ func TestDecreaseOfIdsThisProcessNeverCreated(t *testing.T) {
 	p1.Runner.Kill()
 
 	p2 := StartPlugin(t, e, cfg)
-	prov2, rec2, tap2 := p2.Init(t)
+	prov2, rec2, tap2 := p2.Init(t, fleeting.WithUpdateInterval(2*time.Second))
 	if got := IDs(prov2); fmt.Sprint(got) != fmt.Sprint(made) {
 		t.Fatalf("the new process's group is %v, want %v", got, made)
 	}
@@ -99,5 +100,6 @@ func TestDecreaseOfIdsThisProcessNeverCreated(t *testing.T) {
 	Instance(prov2, made[2]).Delete()
 	WaitFor(t, "group empty", time.Minute, func() bool { return len(prov2.Instances()) == 0 })
 	admin.Delete(t, foreign)
+	WaitFor(t, "the foreign server gone", time.Minute, func() bool { return admin.Server(t, foreign) == nil })
 	admin.WaitGroupGone(t, group, time.Minute)
 }
