@@ -2,6 +2,15 @@ module fleeting-openstack/conformance
 
 go 1.26.0
 
+// fleeting's own Go module, pinned to the only version the Go module proxy
+// serves (every other version, @latest and the version list answer 403; see
+// docs/testing.md). Its client (RunPlugin, Init/Provisioner), plugin.Main and
+// integration.TestProvisioning drive the plugin exactly as gitlab-runner does.
+// It requires go-plugin v1.8.0; the go.goplugin-v*.mod modfiles replace
+// go-plugin with the older releases so that the same tests also run with the
+// go-plugin client older runners ship.
+require gitlab.com/gitlab-org/fleeting/fleeting v0.0.0-20260630131728-ef4ba33c8ab8
+
 require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.8.0
@@ -11,12 +20,12 @@ require (
 )
 
 require (
-	github.com/fatih/color v1.13.0 // indirect
+	github.com/fatih/color v1.18.0 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
 	github.com/hashicorp/yamux v0.1.2 // indirect
-	github.com/mattn/go-colorable v0.1.12 // indirect
-	github.com/mattn/go-isatty v0.0.17 // indirect
-	github.com/oklog/run v1.1.0 // indirect
+	github.com/mattn/go-colorable v0.1.14 // indirect
+	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/oklog/run v1.2.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
