@@ -26,4 +26,6 @@ func NewInstanceGroup(c *grpc.ClientConn) interface{} { return pb.NewInstanceGro
 
 // Plugins is the versioned plugin set a client offers ("instancegroup" at
 // each of versions; none given: fleeting's 0).
-func Plugins(versions ...int) map[int]plugin.PluginSet { return hostkit.Plugins(NewInstanceGroup, versions...) }
+func Plugins(versions ...int) map[int]plugin.PluginSet {
+	return hostkit.Plugins(NewInstanceGroup, versions...)
+}
