@@ -5,7 +5,9 @@
 // own client (fleeting.RunPlugin), and the safety checks before any SSH
 // connection to a devcloud instance.
 //
-// The exported names are used by other packages: keep them stable.
+// The exported names are used by other packages: keep them stable. It
+// imports fleeting, so a package using it must not import ../fleetingpb
+// (both register the .proto package "proto": the test binary panics at start).
 package e2ekit
 
 import (
@@ -41,8 +43,10 @@ type Config struct {
 		PrivateKey string `json:"private_key"`
 	} `json:"keypair"`
 	FIP struct {
-		Port    string `json:"port"`
-		Address string `json:"address"`
+		Port    string `json:"port"`    // a demo-project port on workers with a floating IP (optional)
+		Address string `json:"address"` // that floating IP
+		Pool    string `json:"pool"`    // an external network for floating_ip_pool (optional)
+		CIDR    string `json:"cidr"`    // its subnet
 	} `json:"fip"`
 	Helper   string `json:"helper"`    // tests/devcloud/testdriver/e2e_instance.py
 	StateDir string `json:"state_dir"` // the driver's state ($FLEETING_E2E_STATE)
