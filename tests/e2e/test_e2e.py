@@ -81,6 +81,14 @@ def nova_compute_driver(state: Path) -> tuple[str, str]:
     return driver, pythonpath
 
 
+def same_testdriver(directory: Path) -> bool:
+    """directory holds this checkout's test driver (the same files: another worktree of it will do)."""
+    try:
+        return all((directory / f.name).read_bytes() == f.read_bytes() for f in TESTDRIVER.glob("*.py"))
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def e2e_ready(devcloud) -> dict[str, Any]:
     """Every precondition, checked up front with a message saying what to do."""
@@ -99,7 +107,7 @@ def e2e_ready(devcloud) -> dict[str, Any]:
     except (OSError, ValueError, IndexError, StopIteration) as exc:
         problems.append(f"cannot tell which virt driver nova-compute runs: {exc}")
     else:
-        if driver != DRIVER or str(TESTDRIVER) not in pythonpath.split(":"):
+        if driver != DRIVER or not any(same_testdriver(Path(p)) for p in pythonpath.split(":") if p):
             problems.append(
                 f"nova-compute runs compute_driver={driver} with PYTHONPATH={pythonpath!r}; the E2E needs "
                 f"the test driver: DEVCLOUD_COMPUTE_DRIVER={DRIVER} "
