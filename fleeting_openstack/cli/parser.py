@@ -34,7 +34,8 @@ EPILOG = (
     "exit status (every command):\n"
     + "".join(f"  {code}  {text}\n" for code, text in EXIT_CODES.items())
     + f"PATH is a plugin_config JSON file or a runner config.toml; `{PROG} COMMAND --help` for details.\n"
-    "Started by gitlab-runner (FLEETING_PLUGIN in the environment, no arguments) it serves the plugin."
+    "Started by gitlab-runner (fleeting's magic cookie FLEETING_INSTANCE_GROUP_PLUGIN in the environment,\n"
+    "no arguments) it serves the plugin."
 )
 
 PATH_HELP = "plugin_config JSON file, or gitlab-runner config.toml"

@@ -263,3 +263,17 @@ def test_protocol_has_its_own_arguments_and_help(tmp_path):
     done = subprocess.run([PLUGIN_BIN, "protocol", str(tmp_path / "missing")], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and "cannot read" in done.stderr
+
+
+def test_build_info_line_has_fleetings_shape_and_the_version_block_facts():
+    # fleeting's VersionInfo.BuildInfo(): "sha=...; ref=...; go=...; built_at=...; os_arch=.../..."
+    import re
+
+    from fleeting_openstack import buildinfo
+
+    line = buildinfo.one_line()
+    match = re.fullmatch(r"sha=(\S+); ref=(\S+); python=(\S+); built_at=(.+); os_arch=(\w+/\w+)", line)
+    assert match, line
+    facts = buildinfo.facts()
+    assert match.group(1) == facts["revision"] and match.group(4) == facts["built"]
+    assert match.group(5) == buildinfo.os_arch()
