@@ -82,7 +82,7 @@ var blob string
 
 func run(bin, cache string) (float64, float64, error) {
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "FLEETING_PLUGIN=fleeting", "PLUGIN_PROTOCOL_VERSIONS=1",
+	cmd.Env = append(os.Environ(), "FLEETING_INSTANCE_GROUP_PLUGIN=4c6410b1-cb78-4962-8c76-ab936d0ea908", "PLUGIN_PROTOCOL_VERSIONS=0",
 		"PLUGIN_MIN_PORT=10000", "PLUGIN_MAX_PORT=25000", "XDG_CACHE_HOME="+cache)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -39,7 +39,7 @@ def rss_kib(pid: int) -> int:
 
 
 def one_plugin_run(binary: str, plugin_config: bytes | None, update: bool = False) -> tuple[float, int, int]:
-    env = dict(os.environ, PLUGIN_PROTOCOL_VERSIONS="1", **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
+    env = dict(os.environ, PLUGIN_PROTOCOL_VERSIONS="0", **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
     if plugin_config is None:
         env.update(PYTHONPATH=str(ROOT / "tests" / "support"),
                    FLEETING_OPENSTACK_PROVIDER="memory_provider:MemoryProvider")
@@ -54,7 +54,7 @@ def one_plugin_run(binary: str, plugin_config: bytes | None, update: bool = Fals
         rss = rss_kib(proc.pid)
         rss_update = 0
         if update:
-            stub.Update(fleeting_pb2.UpdateRequest(), timeout=60)
+            list(stub.Update(fleeting_pb2.Empty(), timeout=60))
             rss_update = rss_kib(proc.pid)
     proc.terminate()
     proc.wait(timeout=10)

@@ -76,7 +76,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="fleeting-bench-"))
     config = stand_in(args.servers, workdir)
     err_path = workdir / "stderr"
-    env = dict(os.environ, PLUGIN_PROTOCOL_VERSIONS="1", PYTHONPROFILEIMPORTTIME="1",
+    env = dict(os.environ, PLUGIN_PROTOCOL_VERSIONS="0", PYTHONPROFILEIMPORTTIME="1",
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
     with open(err_path, "w") as err:
         proc = subprocess.Popen([args.bin], env=env, stdout=subprocess.PIPE, stderr=err, text=True)

@@ -15,8 +15,6 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from fleeting_openstack import __version__
-
 if TYPE_CHECKING:
     import grpc
 
@@ -37,48 +35,10 @@ MAGIC_COOKIE_VALUE = "4c6410b1-cb78-4962-8c76-ab936d0ea908"
 ENV_PROVIDER = "FLEETING_OPENSTACK_PROVIDER"
 
 
-def _git(*args: str) -> str:
-    import subprocess
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=2, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def build_info() -> dict[str, str]:
-    """Version facts: from ``_build_info`` when a build wrote it, else from git, else unknown."""
-    try:
-        from fleeting_openstack import _build_info
-
-        return dict(_build_info.INFO)
-    except ImportError:
-        pass
-    return {
-        "revision": _git("rev-parse", "--short=8", "HEAD") or "unknown",
-        "reference": _git("rev-parse", "--abbrev-ref", "HEAD") or "unknown",
-        "built": "unknown",
-    }
-
-
 def version_text() -> str:
-    import platform
+    from fleeting_openstack import buildinfo
 
-    info = build_info()
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    rows = [
-        ("Name", NAME),
-        ("Version", __version__),
-        ("Git revision", info["revision"]),
-        ("Git ref", info["reference"]),
-        ("Python version", platform.python_version()),
-        ("Built", info["built"]),
-        ("OS/Arch", f"{sys.platform}/{machine}"),
-    ]
-    return "".join(f"{k + ':':<16}{v}\n" for k, v in rows)
+    return buildinfo.version_block()
 
 
 def _provider() -> InstanceGroup:

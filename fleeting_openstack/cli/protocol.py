@@ -3,7 +3,7 @@
 Reads BINARY (default: ``gitlab-runner`` on PATH) exactly as the plugin reads
 its parent at start-up, and prints where the contract came from, how every
 field maps onto the plugin's model, every difference from the built-in
-reconstruction, and the ``.proto`` itself. The first thing to run when a
+contract (fleeting's), and the ``.proto`` itself. The first thing to run when a
 runner reports ``Unimplemented`` or cannot decode the plugin's answers.
 
 Exit codes: 0 the runner's contract was found and every needed field maps;
@@ -87,7 +87,7 @@ def report(path: str) -> dict[str, Any]:
     if contract is None:
         notes.append(
             f"{path}: no fleeting service among {len(candidate.files)} embedded .proto files; "
-            "the plugin would serve its built-in reconstruction"
+            "the plugin would serve its built-in contract (fleeting's)"
         )
         found = discovery.builtin()
         contract = discovery.Contract(service=found.service, origin="builtin", files=found.files, notes=tuple(notes))
@@ -129,7 +129,7 @@ def _text(doc: dict[str, Any]) -> str:
     out = [
         f"binary:    {doc['binary']} (sha256 {doc['sha256'][:12]}, {doc['embedded_files']} embedded .proto files)",
         f"contract:  {doc['service']} "
-        + ("(the runner's own)" if doc["found"] else "(built-in reconstruction: none found)"),
+        + ("(the runner's own)" if doc["found"] else "(built-in, fleeting's: none found)"),
     ]
     out += [f"note:      {n}" for n in doc["notes"]]
     out.append(
@@ -151,7 +151,7 @@ def _text(doc: dict[str, Any]) -> str:
             if m["ignored"][part]:
                 out.append(f"    {part:<8} ignored: {', '.join(m['ignored'][part])}")
     if doc["found"]:
-        out.append("\ndifferences from the built-in reconstruction:")
+        out.append("\ndifferences from the built-in contract (fleeting's):")
         out += [f"  - {d}" for d in doc["differences"]] or ["  none"]
     out += ["", ".proto:", doc["proto"]]
     return "\n".join(out)
@@ -163,7 +163,7 @@ def main(argv: list[str]) -> int:
         description=(
             "Print the fleeting contract the plugin would serve when started by BINARY "
             "(default: gitlab-runner on PATH): its source, the .proto, the field mapping "
-            "and the differences from the built-in reconstruction."
+            "and the differences from the built-in contract (fleeting's)."
         ),
     )
     parser.add_argument(

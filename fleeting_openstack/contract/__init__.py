@@ -1,11 +1,12 @@
 """The wire contract with the runner: found at run time, mapped onto the provider.
 
-fleeting's ``.proto`` could not be read where this plugin was built (the Go
-module is refused by the module proxy, docs/protocol.md), but every
-gitlab-runner binary embeds the exact contract it speaks as serialized
-``FileDescriptorProto``s. So the plugin reads the contract from the runner
-that started it and serves that, falling back to the built-in reconstruction
-(``fleeting_openstack/proto/fleeting.proto``) only when none can be read.
+The built-in contract (``fleeting_openstack/proto/fleeting.proto``) is
+fleeting's, written from the fleeting Go module that tests/conformance pins.
+Every gitlab-runner binary also embeds the exact contract it speaks as
+serialized ``FileDescriptorProto``s, so the plugin reads the contract from the
+runner that started it and serves that (a runner built with a newer fleeting
+is served its own contract), and serves the built-in one when none can be read
+(another mount namespace, an unreadable binary).
 
 - :mod:`.scan`: find embedded descriptors in any bytes (no gRPC, no I/O);
 - :mod:`.discovery`: sources in order (override, parent executable,

@@ -7,7 +7,7 @@ Sources, in order:
 2. the executable of the process that started the plugin (``/proc/<ppid>/exe``:
    the runner), skipping ancestors that run this same executable (a
    PyInstaller one-file build starts itself as its own child);
-3. the built-in reconstruction (``fleeting_openstack/proto/fleeting.proto``).
+3. the built-in contract, fleeting's (``fleeting_openstack/proto/fleeting.proto``).
 
 Among the descriptors of a source, the file whose service has the most of
 Init/Update/Increase/Decrease/ConnectInfo wins (at least three; on a tie, the

@@ -182,9 +182,13 @@ def _parse(data: Buffer, start: int, end: int, name: bytes) -> descriptor_pb2.Fi
         proto.ParseFromString(bytes(data[start:end]))
     except (DecodeError, ValueError, RuntimeError):
         return None
-    if proto.name.encode() != name or not _self_consistent(proto):
+    if proto.name.encode() != name:
         return None
-    return proto
+    try:
+        consistent = _self_consistent(proto)
+    except TypeError:  # a cut-off descriptor can leave names that are not text (bytes) behind
+        return None
+    return proto if consistent else None
 
 
 def _read_at(data: Buffer, begin: int, limit: int) -> Embedded | None:

@@ -60,7 +60,7 @@ class ServedContract:
         c = self.contract
         return {
             "origin": c.origin,
-            "source": c.path or "built-in reconstruction",
+            "source": c.path or "built-in (fleeting's contract)",
             "sha256": c.sha256[:12],
             "service": c.service.full_name,
             "methods": [m.name for m in c.service.methods],
@@ -128,7 +128,7 @@ class ContractHolder:
         summary = served.summary()
         if contract.origin == "builtin":
             log.warning(
-                "no fleeting contract found in the runner; serving the built-in reconstruction",
+                "no fleeting contract found in the runner; serving the built-in one (fleeting's)",
                 extra={
                     "why": "; ".join(contract.notes) or "not looked for",
                     "seconds": seconds,

@@ -2,7 +2,7 @@
 
 The service is not generated code: it serves whatever contract
 :mod:`fleeting_openstack.contract.discovery` found (the runner's own, read from its
-executable, or the built-in reconstruction), with messages built from the
+executable, or the built-in one: fleeting's), with messages built from the
 discovered descriptors and fields mapped by :mod:`fleeting_openstack.contract.mapping`.
 Discovery runs right after the handshake line, and the first RPC waits for it
 (:mod:`fleeting_openstack.contract.served`).
@@ -84,11 +84,15 @@ def _connector_out(msg: Message, mm: MessageMap, cfg: ConnectorConfig) -> None:
         mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
 
 
-def _log_partial(rpc: str, exc: PartialError, done: int) -> None:
-    """A partial Increase/Decrease is answered OK with what was done (fleeting's Go client drops
-    the body of an error answer, and with it the count); the reason goes to the log, at warn
-    (fleeting's contract has no field for it)."""
-    log.warning("%s partly done: %s", rpc, exc, extra={"rpc": rpc, "done": done})
+def _partial(mm: MethodMap, response: Message, exc: PartialError) -> None:
+    """A partial result is answered OK: a Go gRPC client drops the response that
+    comes with an error status (fleeting's does), so only an OK answer lets the
+    runner count what exists. The reason goes into the contract's error field
+    when it has one, and to the log."""
+    from fleeting_openstack.contract import mapping
+
+    mapping.write(response, mm.response, "error", STR, str(exc))
+    log.warning("%s partly done: %s", mm.rpc, exc, extra={"rpc": mm.rpc})
 
 
 class FleetingService(grpc.GenericRpcHandler):
@@ -250,9 +254,10 @@ class FleetingService(grpc.GenericRpcHandler):
         except PartialError as exc:
             if not isinstance(exc.done, int):
                 raise TypeError(f"a partial Increase reports a count, got {exc.done!r}") from exc
+            if exc.done == 0:
+                raise  # nothing made: the reason reaches the runner as the error
             done = exc.done
-            _log_partial("Increase", exc, done)
-            mapping.write(response, mm.response, "error", STR, str(exc))
+            _partial(mm, response, exc)
         mapping.write(response, mm.response, "succeeded", INT, int(done))
         return response
 
@@ -266,9 +271,10 @@ class FleetingService(grpc.GenericRpcHandler):
         except PartialError as exc:
             if isinstance(exc.done, int):
                 raise TypeError(f"a partial Decrease reports the IDs it removed, got {exc.done!r}") from exc
+            if not exc.done:
+                raise  # nothing removed: the reason reaches the runner as the error
             done = list(exc.done)
-            _log_partial("Decrease", exc, len(done))
-            mapping.write(response, mm.response, "error", STR, str(exc))
+            _partial(mm, response, exc)
         mapping.write(response, mm.response, "succeeded", STRLIST, done)
         return response
 

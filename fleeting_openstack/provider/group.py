@@ -271,7 +271,11 @@ class OpenStackProvider:
                 "username": resolved.username,
             },
         )
-        return ProviderInfo(id=cfg.provider_id, max_size=cfg.max_size, version=__version__)
+        from fleeting_openstack import buildinfo
+
+        return ProviderInfo(
+            id=cfg.provider_id, max_size=cfg.max_size, version=__version__, build_info=buildinfo.one_line()
+        )
 
     def _ready_parts(self) -> tuple[PluginConfig, GroupCloud, _Parts]:
         if self.cfg is None or self.cloud is None or self._parts is None:

@@ -25,7 +25,7 @@ from faultproxy import FaultyCloud  # noqa: E402
 
 
 def _launch(tmp_path: Path) -> tuple[subprocess.Popen, str]:
-    env = dict(os.environ, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path), PLUGIN_PROTOCOL_VERSIONS="1",
+    env = dict(os.environ, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path), PLUGIN_PROTOCOL_VERSIONS="0",
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
     env.pop("FLEETING_OPENSTACK_PROVIDER", None)
     proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli.main"], env=env, cwd=tmp_path,
@@ -43,13 +43,13 @@ def test_health_and_sigterm_answered_while_nova_hangs(devcloud, plugin_config, t
         cfg = plugin_config(cloud=faulty.cloud, clouds_config=str(faulty.clouds_yaml),
                             **{**FAST, "api_timeout": "60s", "retry_budget": "60s"})
         group.Init(fleeting_pb2.InitRequest(config=json.dumps(cfg).encode()), timeout=60)
-        group.Update(fleeting_pb2.UpdateRequest(), timeout=60)  # the view exists
+        list(group.Update(fleeting_pb2.Empty(), timeout=60))  # the view exists
         faulty.nova.add("hang")  # from now on Nova never answers
         outcomes: list[str] = []
 
         def call() -> None:
             try:
-                group.Heartbeat(fleeting_pb2.HeartbeatRequest(id="00000000-0000-4000-8000-000000000001"),
+                group.Heartbeat(fleeting_pb2.HeartbeatRequest(instance="00000000-0000-4000-8000-000000000001"),
                                 timeout=90)
                 outcomes.append("ok")
             except grpc.RpcError as exc:

@@ -26,7 +26,7 @@ METRIC = re.compile(r"\bfleeting_openstack_[a-z_]+\b")
 def test_a_running_plugin_exports_what_the_page_promises(plugin_config, tmp_path, cleanup_group):
     port = free_port()
     cfg = plugin_config(metrics={"listen": f"127.0.0.1:{port}"})
-    env = dict(os.environ, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path), PLUGIN_PROTOCOL_VERSIONS="1",
+    env = dict(os.environ, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path), PLUGIN_PROTOCOL_VERSIONS="0",
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE})
     proc = subprocess.Popen([PLUGIN_BIN], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -37,12 +37,12 @@ def test_a_running_plugin_exports_what_the_page_promises(plugin_config, tmp_path
         before = scrape(port)
         assert value(before, "fleeting_openstack_instances") == 0
         assert value(before, "fleeting_openstack_api_requests_total", service="identity") >= 1  # Init's auth
-        assert group.Increase(fleeting_pb2.IncreaseRequest(delta=1), timeout=120).succeeded == 1
+        assert group.Increase(fleeting_pb2.IncreaseRequest(n=1), timeout=120).succeeded == 1
 
         deadline, running = time.time() + 120, []
         while time.time() < deadline and not running:
-            instances = group.Update(fleeting_pb2.UpdateRequest(), timeout=60).instances
-            running = [i.id for i in instances if i.state == "running"]
+            instances = list(group.Update(fleeting_pb2.Empty(), timeout=60))
+            running = [i.instance for i in instances if i.state == fleeting_pb2.UpdateResponse.running]
             time.sleep(1)
         assert running, "the server never became running"
         during = scrape(port)
@@ -57,7 +57,7 @@ def test_a_running_plugin_exports_what_the_page_promises(plugin_config, tmp_path
         assert list(group.Decrease(fleeting_pb2.DecreaseRequest(instances=running), timeout=120).succeeded) \
             == running
         deadline = time.time() + 120
-        while time.time() < deadline and group.Update(fleeting_pb2.UpdateRequest(), timeout=60).instances:
+        while time.time() < deadline and list(group.Update(fleeting_pb2.Empty(), timeout=60)):
             time.sleep(1)
         after = scrape(port)
         assert value(after, "fleeting_openstack_deletes_total", reason="runner") == 1

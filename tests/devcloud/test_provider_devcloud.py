@@ -34,6 +34,11 @@ def test_init_returns_provider_info(plugin_config, group_name):
     info = provider.init(json.dumps(plugin_config()).encode(), Settings())
     assert info.id == f"openstack/devcloud-demo/{group_name}"
     assert info.max_size == 1000
+    # the runner logs "plugin initialized: version=... build info=..." from these
+    from fleeting_openstack import __version__, buildinfo
+
+    assert info.version == __version__ and info.build_info == buildinfo.one_line()
+    assert info.build_info.startswith("sha=") and "; os_arch=linux/" in info.build_info
 
 
 def test_init_lists_every_missing_resource(plugin_config):

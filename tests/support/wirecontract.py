@@ -24,7 +24,7 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-COOKIE = {"FLEETING_PLUGIN": "fleeting"}
+COOKIE = {"FLEETING_INSTANCE_GROUP_PLUGIN": "4c6410b1-cb78-4962-8c76-ab936d0ea908"}  # fleeting's
 SUPPORT = str(Path(__file__).parent)
 
 

@@ -26,11 +26,15 @@ def test_builtin_contract_maps_every_slot_to_its_own_field():
     init = mapping.describe(served.methods["Init"].request)
     assert init["config"] == "config"
     assert init["connector.keepalive"] == "settings.connector_config.keepalive"
-    assert mapping.describe(served.methods["Init"].response)["max_size"] == "info.max_size"
-    assert mapping.describe(served.methods["Update"].response) == {
-        "instances": "instances", "instances[].id": "instances[].id", "instances[].state": "instances[].state"}
+    assert init["connector.use_static_credentials"] == "settings.connector_config.useStaticCredentials"
+    assert mapping.describe(served.methods["Init"].response)["max_size"] == "max_size"
+    assert served.methods["Update"].streamed  # one message per instance, as fleeting's client reads it
+    assert mapping.describe(served.methods["Update"].response) == {"id": "instance", "state": "state"}
+    assert mapping.describe(served.methods["Increase"].request) == {"delta": "n"}
     ci = mapping.describe(served.methods["ConnectInfo"].response)
-    assert ci["internal_addr"] == "info.internal_addr" and ci["connector.key"] == "info.connector_config.key"
+    assert ci["internal_addr"] == "InternalAddr" and ci["external_addr"] == "ExternalAddr"
+    assert ci["connector.key"] == "connector.key" and ci["expires"] == "expires"
+    assert mapping.describe(served.methods["ConnectInfo"].request) == {"id": "instance"}
     for mm in served.methods.values():
         assert mm.request.unused == [] and mm.response.unused == []
 
@@ -154,7 +158,7 @@ def test_raw_fields_show_shape_never_strings(secret):
     text = rawfields.describe(request.SerializeToString())
     assert secret not in text and "hunter2" not in text and "password" not in text
     assert text.startswith("{1:text(16 bytes), 2:message(")
-    assert "4:varint=22" in text and f"6:text({len(secret.encode())} bytes)" in text
+    assert "10:varint=22" in text and f"5:text({len(secret.encode())} bytes)" in text
     assert rawfields.describe(b"") == "{} (empty message)"
     assert rawfields.describe(b"\xff\xff").startswith("undecodable")
 

@@ -35,7 +35,7 @@ def test_scan_finds_every_descriptor_between_noise_and_back_to_back(seed):
     blob = noise(rng, 5000) + fleeting + health + b"\x1a\x03abc" + noise(rng, 3000) + goplugin + noise(rng, 100)
     found = scan.scan(blob)
     assert [e.raw for e in found] == [fleeting, health, goplugin]
-    assert found[0].proto.package == "fleeting.plugin.v1"
+    assert found[0].proto.package == "proto"
     assert blob[found[1].offset:found[1].offset + len(health)] == health
 
 
@@ -86,7 +86,7 @@ def test_descriptor_set_override_and_cache(tmp_path, monkeypatch):
     path.write_bytes(fds.SerializeToString())
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), discovery.ENV_PROTOCOL_FROM: str(path)}
     contract = discovery.discover(env)
-    assert contract.origin == "override" and contract.service.full_name == "fleeting.plugin.v1.InstanceGroup"
+    assert contract.origin == "override" and contract.service.full_name == "proto.InstanceGroup"
     assert len(contract.sha256) == 64
     assert list((tmp_path / "cache" / "fleeting-plugin-openstack" / "contracts").iterdir())
     # a second start reads the cache, not the file's contents

@@ -21,18 +21,34 @@ from project import SUPPORT as SUPPORT_DIR
 SUPPORT = str(SUPPORT_DIR)
 
 
-def test_negotiate_version():
-    versions = {1: None, 2: None, 3: None}
-    assert goplugin.negotiate_version(None, versions) == 3
-    assert goplugin.negotiate_version("1,2", versions) == 2
-    assert goplugin.negotiate_version("2, 9", versions) == 2
-    assert goplugin.negotiate_version("7,x", versions) == 3  # no overlap: the client reports it
+def test_negotiate_version_is_the_highest_the_host_offers():
+    assert goplugin.negotiate_version(None) == 0  # no PLUGIN_PROTOCOL_VERSIONS: fleeting's version
+    assert goplugin.negotiate_version("") == 0
+    assert goplugin.negotiate_version("0") == 0  # fleeting's client
+    assert goplugin.negotiate_version("1") == 1
+    assert goplugin.negotiate_version("3") == 3
+    assert goplugin.negotiate_version("3,0") == 3
+    assert goplugin.negotiate_version("0, 7,x") == 7  # an invalid item is ignored
 
 
-def launch(tmp_path, extra=None, provider="memory_provider:MemoryProvider"):
+@pytest.mark.parametrize(("offered", "app"), [(None, "0"), ("0", "0"), ("1", "1"), ("3", "3"), ("3,0", "3")])
+def test_handshake_line_carries_the_negotiated_version(tmp_path, offered, app):
+    env = {} if offered is None else {"PLUGIN_PROTOCOL_VERSIONS": offered}
+    proc, line = launch(tmp_path, env, versions=offered)
+    try:
+        assert line.split("|")[1] == app
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+
+
+def launch(tmp_path, extra=None, provider="memory_provider:MemoryProvider", versions="0"):
     env = dict(os.environ, PYTHONPATH=SUPPORT, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path),
-               PLUGIN_PROTOCOL_VERSIONS="1", FLEETING_OPENSTACK_PROVIDER=provider,
+               FLEETING_OPENSTACK_PROVIDER=provider,
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE}, **(extra or {}))
+    env.pop("PLUGIN_PROTOCOL_VERSIONS", None)
+    if versions is not None:
+        env["PLUGIN_PROTOCOL_VERSIONS"] = versions
     proc = subprocess.Popen([sys.executable, "-m", "fleeting_openstack.cli.main"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
@@ -43,12 +59,12 @@ def test_stdout_is_only_the_handshake_and_shutdown_cleans_up(tmp_path):
     proc, line = launch(tmp_path)
     try:
         core, app, network, addr, protocol, cert = line.rstrip("\n").split("|")
-        assert (core, app, network, protocol, cert) == ("1", "1", "unix", "grpc", "")
+        assert (core, app, network, protocol, cert) == ("1", "0", "unix", "grpc", "")
         assert os.path.dirname(addr) == str(tmp_path) and os.path.exists(addr)
         channel = grpc.insecure_channel("unix:" + addr)
         group = fleeting_pb2_grpc.InstanceGroupStub(channel)
         info = group.Init(fleeting_pb2.InitRequest(config=b'{"name":"t"}'), timeout=10)
-        assert info.info.id == "memory/t"
+        assert info.id == "memory/t"
         goplugin_pb2_grpc.GRPCControllerStub(channel).Shutdown(goplugin_pb2.Empty(), timeout=10)
         assert proc.wait(timeout=10) == 0
         assert proc.stdout.read() == ""  # nothing after the handshake line
@@ -128,7 +144,7 @@ def test_provider_crash_is_one_json_error_line(tmp_path):
     # The provider is built after the handshake line (the line does not wait for
     # gRPC and the provider's imports), so the line is out; then one error line, exit 1.
     proc, line = launch(tmp_path, provider="no_such_module:Nope")
-    assert line.startswith("1|1|unix|")
+    assert line.startswith("1|0|unix|")
     assert proc.wait(timeout=10) == 1
     assert not os.path.exists(line.split("|")[3])  # socket removed
     err = proc.stderr.read().strip().splitlines()

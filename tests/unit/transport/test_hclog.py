@@ -92,7 +92,7 @@ def _plugin_session(tmp_path, config: dict, env_extra: dict) -> list[str]:
     from fleeting_openstack.cli import main as cli
     from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc, goplugin_pb2, goplugin_pb2_grpc
 
-    env = dict(os.environ, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path), PLUGIN_PROTOCOL_VERSIONS="1",
+    env = dict(os.environ, PLUGIN_UNIX_SOCKET_DIR=str(tmp_path), PLUGIN_PROTOCOL_VERSIONS="0",
                **{cli.MAGIC_COOKIE_KEY: cli.MAGIC_COOKIE_VALUE}, **env_extra)
     proc = subprocess.Popen([PLUGIN_BIN], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)

@@ -159,27 +159,27 @@ def test_non_go_override_serves_the_builtin_contract_with_a_warning(tmp_path):
     plugin = PluginUnderTest(plugin_executable(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": str(text)})
     try:
         stub = fleeting_pb2_grpc.InstanceGroupStub(plugin.channel)
-        assert stub.Init(fleeting_pb2.InitRequest(config=b'{"name":"b"}'), timeout=30).info.id == "memory/b"
+        assert stub.Init(fleeting_pb2.InitRequest(config=b'{"name":"b"}'), timeout=30).id == "memory/b"
     finally:
         logs = entries(plugin.stop())
-    warned = [e for e in logs if e["@level"] == "warn" and "built-in reconstruction" in e["@message"]]
+    warned = [e for e in logs if e["@level"] == "warn" and "serving the built-in one (fleeting's)" in e["@message"]]
     assert warned and str(text) in warned[0]["why"]
 
 
 def test_cookie_is_not_required_from_a_goplugin_host_but_a_person_gets_the_message(tmp_path):
     from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc
 
-    plugin = PluginUnderTest(plugin_executable(), tmp_path, {"FLEETING_PLUGIN": "something-else",
+    plugin = PluginUnderTest(plugin_executable(), tmp_path, {"FLEETING_INSTANCE_GROUP_PLUGIN": "something-else",
                                                       "ACME_MAGIC": "acme"})
     try:
         stub = fleeting_pb2_grpc.InstanceGroupStub(plugin.channel)
-        assert stub.Init(fleeting_pb2.InitRequest(config=b'{"name":"c"}'), timeout=30).info.id == "memory/c"
+        assert stub.Init(fleeting_pb2.InitRequest(config=b'{"name":"c"}'), timeout=30).id == "memory/c"
     finally:
         logs = entries(plugin.stop())
     seen = [e for e in logs if e["@message"].startswith("magic cookie differs")]
-    assert seen and seen[0]["@level"] == "debug" and seen[0]["seen"]["FLEETING_PLUGIN"] == "something-else"
+    assert seen and seen[0]["@level"] == "debug" and seen[0]["seen"]["FLEETING_INSTANCE_GROUP_PLUGIN"] == "something-else"
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGIN_") and k != "FLEETING_PLUGIN"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGIN_") and k != "FLEETING_INSTANCE_GROUP_PLUGIN"}
     import subprocess
 
     for partial in ({}, {"PLUGIN_PROTOCOL_VERSIONS": "1"}):  # not a go-plugin host without the port range
@@ -209,10 +209,10 @@ def test_protocol_command_shows_source_mapping_differences_and_proto(tmp_path):
     assert done.returncode == 0, done.stderr
     svc = f"{variant.package}.{variant.service}"
     assert f"contract:  {svc} (the runner's own)" in done.stdout
-    assert f"package {variant.package} (built-in: fleeting.plugin.v1)" in done.stdout
+    assert f"package {variant.package} (built-in: proto)" in done.stdout
     assert (f"service {variant.service} (built-in: InstanceGroup)" in done.stdout) == (
         variant.service != "InstanceGroup")
-    assert ("Update: server-streaming response (built-in: unary)" in done.stdout) == variant.streamed_update
+    assert ("Update: unary response (built-in: server-streaming)" in done.stdout) == (not variant.streamed_update)
     assert f"request  delta" in done.stdout and f"rpc Increase(" in done.stdout
 
     as_json = json.loads(run_protocol(str(contract), "--json").stdout)
@@ -228,8 +228,31 @@ def test_protocol_command_exit_codes(tmp_path):
     plain = tmp_path / "plain"
     plain.write_text("x")
     none = run_protocol(str(plain))
-    assert none.returncode == 1 and "built-in reconstruction" in none.stdout
+    assert none.returncode == 1 and "built-in, fleeting's: none found" in none.stdout
     odd = compile_proto(UNKNOWN_METHODS.replace("int32 delta = 3;", "int32 alpha = 3; int32 beta = 5;"), tmp_path)
     unmappable = run_protocol(str(odd))
     assert unmappable.returncode == 1 and "Increase request: no field for delta" in unmappable.stdout
     assert run_protocol("--help").returncode == 0
+
+
+def test_partial_increase_is_answered_ok_with_the_count_and_nothing_made_is_an_error(tmp_path):
+    # fleeting's Go client keeps Increase's response only when the status is OK
+    # (instance_group_client.go: `if resp != nil`), so a partial create must be OK
+    # with what exists, and a create of which nothing was made an error naming why.
+    from fleeting_openstack.proto import fleeting_pb2, fleeting_pb2_grpc
+
+    plugin = PluginUnderTest(plugin_executable(), tmp_path, {"FLEETING_OPENSTACK_PROTOCOL_FROM": "/nonexistent"})
+    try:
+        stub = fleeting_pb2_grpc.InstanceGroupStub(plugin.channel)
+        stub.Init(fleeting_pb2.InitRequest(config=b'{"name":"p","max_size":2}'), timeout=30)
+        assert stub.Increase(fleeting_pb2.IncreaseRequest(n=5), timeout=30).succeeded == 2
+        with pytest.raises(grpc.RpcError) as full:
+            stub.Increase(fleeting_pb2.IncreaseRequest(n=1), timeout=30)
+        assert full.value.code() == grpc.StatusCode.UNKNOWN
+        assert "max_size 2 reached" in full.value.details()
+        ids = [u.instance for u in stub.Update(fleeting_pb2.Empty(), timeout=30)]
+        assert len(ids) == 2  # what the runner counted (2) is what exists
+    finally:
+        logs = entries(plugin.stop())
+    partly = [e for e in logs if e["@message"].startswith("Increase partly done: ")]
+    assert partly and partly[0]["@level"] == "warn" and "max_size 2 reached" in partly[0]["@message"]
