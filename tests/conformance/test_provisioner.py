@@ -10,6 +10,10 @@ controller. This wrapper checks the preconditions, writes the devcloud
 resources for it ($FLEETING_PROVISIONER_CONFIG), runs it and removes whatever
 a failed run left.
 
+The Go test process and its children (the plugin) run confined like the E2E
+(tests/support/confinement.py: they may send only over loopback and the test
+driver's bridges), besides the Go-side checks before every SSH connection.
+
 Needs (fails, never skips, without them): root, Go, the devcloud with
 nova-compute running the test driver (docs/e2e.md; scripts/test starts it so).
 """
@@ -27,6 +31,8 @@ from typing import Any
 
 import pytest
 import yaml
+from confinement import confined
+from confinement import join as join_cgroup
 from installed import plugin_executable
 from project import ROOT
 
@@ -134,11 +140,18 @@ def test_fleeting_provisioner(devcloud, admin, tmp_path) -> None:
     (tmp_path / "provisioner.json").write_text(json.dumps(config, indent=1))
     env = dict(os.environ, FLEETING_PLUGIN_BIN=plugin_executable(),
                FLEETING_PROVISIONER_CONFIG=str(tmp_path / "provisioner.json"))
+    go = shutil.which("go")
+    # Compiled outside the confinement (the module proxy is not loopback), run inside it.
+    binary = tmp_path / "provisioner.test"
+    build = subprocess.run([go, "test", "-tags", "provisioner", "-c", "-o", str(binary), "./provisioner"],
+                           cwd=HERE, env=env, capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
     started = time.monotonic()
     try:
-        proc = subprocess.run([shutil.which("go"), "test", "-count=1", "-v", "-tags", "provisioner",
-                               "-parallel", "8", "-timeout", "12m", "./provisioner/..."],
-                              cwd=HERE, env=env, capture_output=True, text=True, timeout=900)
+        with confined(f"fleeting-prov-{run_id}") as cgroup:
+            proc = subprocess.run([str(binary), "-test.count=1", "-test.v", "-test.parallel=8",
+                                   "-test.timeout=12m"], cwd=HERE / "provisioner", env=env,
+                                  capture_output=True, text=True, timeout=900, preexec_fn=join_cgroup(cgroup))
     finally:
         leftovers = [s for s in admin.compute.servers(all_projects=True)
                      if (s.name or "").startswith("prov-") and f"-{run_id}-" in (s.name or "")]

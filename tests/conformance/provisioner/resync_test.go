@@ -62,7 +62,7 @@ func TestThirtyUpdatesAcrossFullResyncs(t *testing.T) {
 	before := len(rec.Events())
 	n0 := len(tap.Updates())
 	offset := novaLogSize(t, e)
-	WaitFor(t, "30 more Updates", 100*time.Second, func() bool { return len(tap.Updates()) >= n0+30 })
+	WaitFor(t, "30 more Updates", 3*time.Minute, func() bool { return len(tap.Updates()) >= n0+30 })
 	updates := tap.Updates()[n0 : n0+30]
 
 	fulls := novaRequests(t, e, offset, "GET /v2.1/servers/detail?", "tags="+url.QueryEscape("fleeting:"+group))
