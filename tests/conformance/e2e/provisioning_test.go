@@ -161,8 +161,9 @@ func fleetingProvisioning(t *testing.T, c *e2ekit.Config, tc fleetingCase) {
 		if tc.file != "" && s.running && !strings.Contains(s.file, tc.want) {
 			t.Errorf("server %s: %s = %q, want %q in it", s.id, tc.file, s.file, tc.want)
 		}
-		if tc.external && s.running && len(s.fips) == 0 {
-			t.Errorf("server %s: no floating IP reached the driver", s.id)
+		// (a server deleted right after it was created may go before its floating IP is attached)
+		if tc.external && len(s.logins) > 0 && len(s.fips) == 0 {
+			t.Errorf("server %s: logged into, but no floating IP reached the driver", s.id)
 		}
 	}
 	if logins == 0 {
