@@ -233,9 +233,9 @@ def bootstrap(repository: str, version: str, built_at: str = "", revision: str =
 
 
 def run(repository: str | None, out: TextIO, err: TextIO) -> int:
-    from fleeting_openstack.cli.main import build_info
+    from fleeting_openstack.buildinfo import facts
 
-    info = build_info()
+    info = facts()
     try:
         plugin_dir = bootstrap(repository or "", __version__, info.get("built", ""), info.get("revision", ""), err)
     except BootstrapError as exc:
