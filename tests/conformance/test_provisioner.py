@@ -56,6 +56,7 @@ TESTS = (
     "TestKilledMidIncreaseAndStartedAgain",
     "TestHeartbeat",
     "TestIncreaseBeyondQuota",
+    "TestIncreaseRefusedByNova",
     "TestDecreaseOfIdsThisProcessNeverCreated",
     "TestShutdownThroughTheController",
 )
@@ -159,12 +160,14 @@ def test_fleeting_provisioner(devcloud, admin, tmp_path) -> None:
             admin.compute.delete_server(server.id, ignore_missing=True)
         for server in leftovers:
             admin.compute.wait_for_delete(server, wait=120)
-        # the quota test's own project (its Go cleanup deletes it; a killed run may not have)
-        project = admin.identity.find_project(f"prov-quota-{run_id}", ignore_missing=True)
-        if project is not None:
+        # the quota tests' own projects (their Go cleanup deletes them; a killed run may not have)
+        projects = [p for p in admin.identity.projects() if p.name in (f"prov-quota-{run_id}", f"prov-sgquota-{run_id}")]
+        for project in projects:
             for sg in admin.network.security_groups(project_id=project.id):
                 admin.network.delete_security_group(sg, ignore_missing=True)
-            admin.compute.revert_quota_set(project.id) if hasattr(admin.compute, "revert_quota_set") else None
+            for group in admin.compute.server_groups(all_projects=True):
+                if group.project_id == project.id:
+                    admin.compute.delete_server_group(group, ignore_missing=True)
             admin.identity.delete_project(project, ignore_missing=True)
     elapsed = time.monotonic() - started
     (tmp_path / "go-test.log").write_text(proc.stdout + proc.stderr)
@@ -176,4 +179,4 @@ def test_fleeting_provisioner(devcloud, admin, tmp_path) -> None:
     for name in TESTS:
         assert f"--- PASS: {name} " in proc.stdout, f"{name} did not pass:\n" + proc.stdout[-6000:]
     assert not leftovers, f"servers of the run left behind: {[s.name for s in leftovers]}"
-    assert project is None, f"the quota test left its project prov-quota-{run_id} behind (deleted now)"
+    assert not projects, f"the quota tests left their projects behind (deleted now): {[p.name for p in projects]}"

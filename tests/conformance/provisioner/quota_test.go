@@ -3,9 +3,12 @@
 package provisioner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,12 +24,34 @@ import (
 // with the admin user as member, a clouds.yaml for the plugin, and the
 // project's compute quota. Everything is deleted at the end of the test.
 type quotaProject struct {
-	ID, CloudsYAML, Cloud string
+	ID, CloudsYAML, Cloud, UserID string
 }
 
-func newQuotaProject(t *testing.T, e *Env, a *Admin, quota map[string]int) *quotaProject {
+// Token is a token of the admin user scoped to the project (what the plugin gets).
+func (q *quotaProject) Token(t *testing.T, e *Env) string {
 	t.Helper()
-	name := "prov-quota-" + e.RunID
+	au := e.Admin
+	body := map[string]any{"auth": map[string]any{
+		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{"user": map[string]any{
+			"id": q.UserID, "password": au.Password}}},
+		"scope": map[string]any{"project": map[string]any{"id": q.ID}},
+	}}
+	raw, _ := json.Marshal(body)
+	resp, err := http.Post(strings.TrimRight(au.AuthURL, "/")+"/auth/tokens", "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 201 {
+		data, _ := io.ReadAll(resp.Body)
+		t.Fatalf("project token: %d %s", resp.StatusCode, data)
+	}
+	return resp.Header.Get("X-Subject-Token")
+}
+
+func newQuotaProject(t *testing.T, e *Env, a *Admin, suffix string, quota map[string]int) *quotaProject {
+	t.Helper()
+	name := "prov-" + suffix + "-" + e.RunID
 	code, data := a.Do(t, "POST", a.ident, "/projects",
 		map[string]any{"project": map[string]any{"name": name, "domain_id": "default", "description": "fleeting provisioner suite (quota); deleted by the test"}})
 	if code != 201 {
@@ -38,7 +63,7 @@ func newQuotaProject(t *testing.T, e *Env, a *Admin, quota map[string]int) *quot
 		} `json:"project"`
 	}
 	_ = json.Unmarshal(data, &proj)
-	q := &quotaProject{ID: proj.Project.ID, Cloud: name}
+	q := &quotaProject{ID: proj.Project.ID, Cloud: name, UserID: a.keystoneID(t, "/users?name="+e.Admin.Username, "users")}
 	t.Cleanup(func() {
 		// servers first (the group's own cleanup has run: t.Cleanup is last-in first-out)
 		a.Do(t, "DELETE", a.compute, "/os-quota-sets/"+q.ID, nil)
@@ -58,7 +83,7 @@ func newQuotaProject(t *testing.T, e *Env, a *Admin, quota map[string]int) *quot
 			t.Errorf("delete project %s: %d %s", q.ID, code, data)
 		}
 	})
-	userID := a.keystoneID(t, "/users?name="+e.Admin.Username, "users")
+	userID := q.UserID
 	roleID := a.keystoneID(t, "/roles?name=member", "roles")
 	if code, data := a.Do(t, "PUT", a.ident, fmt.Sprintf("/projects/%s/users/%s/roles/%s", q.ID, userID, roleID), nil); code != 204 {
 		t.Fatalf("role assignment: %d %s", code, data)
@@ -107,7 +132,7 @@ func TestIncreaseBeyondQuota(t *testing.T) {
 	t.Parallel()
 	e := LoadEnv(t)
 	admin := NewAdmin(t, e)
-	q := newQuotaProject(t, e, admin, map[string]int{"instances": 2})
+	q := newQuotaProject(t, e, admin, "quota", map[string]int{"instances": 2})
 	group := e.Group(t, "quota")
 	cfg := e.GroupConfig(group, Config{
 		"cloud": q.Cloud, "clouds_config": q.CloudsYAML, "max_size": 5,
@@ -174,5 +199,83 @@ func TestIncreaseBeyondQuota(t *testing.T) {
 		inst.Delete()
 	}
 	WaitFor(t, "group empty", 2*time.Minute, func() bool { return len(prov.Instances()) == 0 })
+	admin.WaitGroupGone(t, group, time.Minute)
+}
+
+// Increase beyond a quota the plugin's pre-check cannot see (server group
+// members 2, in a project of its own; instances unlimited): Nova refuses the
+// creates past the quota (403) — the plugin answers the count Nova accepted
+// with an OK status, and what the Provisioner counts is what Nova holds.
+func TestIncreaseRefusedByNova(t *testing.T) {
+	t.Parallel()
+	e := LoadEnv(t)
+	admin := NewAdmin(t, e)
+	q := newQuotaProject(t, e, admin, "sgquota", map[string]int{"server_group_members": 2})
+	// the server group, made in the project (as its user)
+	req, _ := http.NewRequest("POST", admin.compute+"/os-server-groups",
+		strings.NewReader(`{"server_group": {"name": "prov-sg-`+e.RunID+`", "policies": ["affinity"]}}`))
+	req.Header.Set("X-Auth-Token", q.Token(t, e))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var sg struct {
+		ServerGroup struct {
+			ID string `json:"id"`
+		} `json:"server_group"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(data, &sg) != nil || sg.ServerGroup.ID == "" {
+		t.Fatalf("create server group: %d %s", resp.StatusCode, data)
+	}
+	t.Cleanup(func() { admin.Do(t, "DELETE", admin.compute, "/os-server-groups/"+sg.ServerGroup.ID, nil) })
+
+	group := e.Group(t, "sgquota")
+	cfg := e.GroupConfig(group, Config{
+		"cloud": q.Cloud, "clouds_config": q.CloudsYAML, "max_size": 5,
+		"server_spec": map[string]any{
+			"networks":        []any{map[string]any{"uuid": e.SharedNetwork}},
+			"security_groups": []any{"default"},
+			"scheduler_hints": map[string]any{"group": sg.ServerGroup.ID},
+		},
+	})
+	p := StartPlugin(t, e, cfg)
+	prov, rec, tap := p.Init(t, fleeting.WithMaxSize(5), fleeting.WithUpdateInterval(2*time.Second))
+	prov.Request(4)
+	WaitFor(t, "2 instances running", 2*time.Minute, func() bool { return len(InState(prov, provider.StateRunning)) == 2 })
+	n := len(tap.Increases())
+	WaitFor(t, "2 more Increases", time.Minute, func() bool { return len(tap.Increases()) >= n+2 })
+	first := tap.Increases()[0]
+	if first.N != 4 || first.Succeeded != 2 || first.Err != nil {
+		t.Errorf("the first Increase answered %+v, want 2 of 4 with an OK status", first)
+	}
+	for _, c := range tap.Increases() {
+		if c.Err != nil && c.Succeeded > 0 {
+			t.Errorf("Increase(%d) answered %d with an error status (the runner counts 0): %v", c.N, c.Succeeded, c.Err)
+		}
+	}
+	nova := admin.GroupIDs(t, group)
+	if counted := IDs(prov); tap.Increased() != 2 || fmt.Sprint(counted) != fmt.Sprint(nova) {
+		t.Fatalf("Increase answered %d in total (%+v), the Provisioner counts %v, Nova holds %v",
+			tap.Increased(), tap.Increases(), counted, nova)
+	}
+	if p.Logs.Count("Increase partly done", "2 of 4") == 0 {
+		t.Errorf("the plugin did not log why 2 of 4 were not made")
+	}
+	if to := rec.Timeouts(); len(to) > 0 {
+		t.Errorf("instances pruned as timed out: %v", to)
+	}
+	// the 2 requests over the quota would take the place of deleted instances: stop the
+	// Provisioner first, then Decrease through the client
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	prov.Shutdown(ctx)
+	cancel()
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if done, err := p.Group.Decrease(ctx, nova); err != nil || len(done) != len(nova) {
+		t.Errorf("Decrease(%v) = %v, %v", nova, done, err)
+	}
 	admin.WaitGroupGone(t, group, time.Minute)
 }
