@@ -29,10 +29,15 @@ func TestKilledMidIncreaseAndStartedAgain(t *testing.T) {
 	p1 := StartPlugin(t, e, cfg)
 	prov1, _, tap1 := p1.Init(t)
 
-	prov1.Request(3)
-	WaitFor(t, "the first server of the Increase in Nova", time.Minute, func() bool {
-		return len(admin.GroupServers(t, group)) >= 1
-	})
+	prov1.Request(4)
+	// the plugin logs each server Nova accepted: kill right after the second one
+	deadline := time.Now().Add(time.Minute)
+	for p1.Logs.Count("server requested") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not 2 servers requested a minute after Request(4)")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	answered := tap1.Increases()
 	p1.SigKill(t)
 	if len(answered) != 0 {
@@ -44,7 +49,7 @@ func TestKilledMidIncreaseAndStartedAgain(t *testing.T) {
 	}
 	time.Sleep(3 * time.Second) // a create already sent completes in Nova all the same
 	before := admin.GroupServers(t, group)
-	t.Logf("killed mid-Increase with %d of 3 servers in Nova", len(before))
+	t.Logf("killed mid-Increase with %d of 4 servers in Nova", len(before))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	prov1.Shutdown(ctx) // the dead plugin's Provisioner goes away (as the runner's would)
 	cancel()

@@ -73,8 +73,8 @@ func TestShutdownThroughTheController(t *testing.T) {
 			_, _ = tap.Increase(ctx, 5)
 		}()
 		<-inflight
-		WaitFor(t, "the first server of the Increase in Nova", time.Minute, func() bool {
-			return len(admin.GroupServers(t, group)) >= 1
+		WaitFor(t, "the first server of the Increase requested", time.Minute, func() bool {
+			return p.Logs.Count("server requested") >= 1
 		})
 		if len(tap.Increases()) != 0 {
 			t.Fatalf("the Increase was answered before the Kill: %+v", tap.Increases())
