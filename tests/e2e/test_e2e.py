@@ -258,7 +258,7 @@ def join_cgroup(cgroup: Path):
 
 
 def go_events(output: str) -> dict[str, dict[str, Any]]:
-    """`go test -json` output -> test name -> {"action": pass/fail/skip, "output": text}."""
+    """`go test -json` output -> test name -> {"action": pass/fail/skip, "output": text, "elapsed": s}."""
     tests: dict[str, dict[str, Any]] = {}
     for line in output.splitlines():
         try:
@@ -268,11 +268,12 @@ def go_events(output: str) -> dict[str, dict[str, Any]]:
         name = ev.get("Test")
         if not name:
             continue
-        t = tests.setdefault(name, {"action": None, "output": ""})
+        t = tests.setdefault(name, {"action": None, "output": "", "elapsed": 0.0})
         if ev.get("Action") == "output":
             t["output"] += ev.get("Output", "")
         elif ev.get("Action") in ("pass", "fail", "skip"):
             t["action"] = ev["Action"]
+            t["elapsed"] = ev.get("Elapsed", 0.0)
     return tests
 
 
@@ -336,7 +337,7 @@ def test_provisioning_end_to_end(e2e_ready, admin, images, fip_pool, tmp_path) -
     tests = go_events(converted.stdout)
     print(f"\nE2E go test: {elapsed:.1f}s (full output: {tmp_path / 'go-test.log'})")
     for name, t in sorted(tests.items()):
-        print(f"  {t['action']}: {name}")
+        print(f"  {t['action']}: {name} ({t['elapsed']:.1f}s)")
     assert proc.returncode == 0, proc.stdout[-12000:] + proc.stderr[-3000:]
     assert not [n for n, t in tests.items() if t["action"] == "skip"], "a test skipped"
     for case in FLEETING_CASES:
