@@ -211,7 +211,13 @@ def fip_pool(e2e_ready, admin) -> Iterator[dict[str, str]]:
             admin.network.delete_network(network, ignore_missing=True)
 
 
-CGROUP_ROOT = Path("/sys/fs/cgroup/unified")
+def cgroup2_root() -> Path:
+    """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1)."""
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "cgroup2":
+            return Path(fields[1])
+    raise AssertionError("no cgroup v2 hierarchy is mounted (the E2E confines its Go test with one)")
 
 
 def _iptables(tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -221,8 +227,7 @@ def _iptables(tool: str, *args: str, check: bool = True) -> subprocess.Completed
 @contextmanager
 def confined(run_id: str) -> Iterator[Path]:
     """A cgroup whose processes may send only over loopback and the test driver's bridges (fe2e-*)."""
-    assert (CGROUP_ROOT / "cgroup.procs").exists(), f"no cgroup v2 hierarchy at {CGROUP_ROOT}"
-    cgroup = CGROUP_ROOT / f"fleeting-e2e-{run_id}"
+    cgroup = cgroup2_root() / f"fleeting-e2e-{run_id}"
     chain = f"FE2E-{run_id}"
     rules = []
     cgroup.mkdir()
