@@ -211,7 +211,13 @@ def fip_pool(e2e_ready, admin) -> Iterator[dict[str, str]]:
             admin.network.delete_network(network, ignore_missing=True)
 
 
-CGROUP_ROOT = Path("/sys/fs/cgroup/unified")
+def cgroup2_root() -> Path:
+    """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1)."""
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "cgroup2":
+            return Path(fields[1])
+    raise AssertionError("no cgroup v2 hierarchy is mounted (the E2E confines its Go test with one)")
 
 
 def _iptables(tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -221,8 +227,7 @@ def _iptables(tool: str, *args: str, check: bool = True) -> subprocess.Completed
 @contextmanager
 def confined(run_id: str) -> Iterator[Path]:
     """A cgroup whose processes may send only over loopback and the test driver's bridges (fe2e-*)."""
-    assert (CGROUP_ROOT / "cgroup.procs").exists(), f"no cgroup v2 hierarchy at {CGROUP_ROOT}"
-    cgroup = CGROUP_ROOT / f"fleeting-e2e-{run_id}"
+    cgroup = cgroup2_root() / f"fleeting-e2e-{run_id}"
     chain = f"FE2E-{run_id}"
     rules = []
     cgroup.mkdir()
@@ -258,7 +263,7 @@ def join_cgroup(cgroup: Path):
 
 
 def go_events(output: str) -> dict[str, dict[str, Any]]:
-    """`go test -json` output -> test name -> {"action": pass/fail/skip, "output": text}."""
+    """`go test -json` output -> test name -> {"action": pass/fail/skip, "output": text, "elapsed": s}."""
     tests: dict[str, dict[str, Any]] = {}
     for line in output.splitlines():
         try:
@@ -268,11 +273,12 @@ def go_events(output: str) -> dict[str, dict[str, Any]]:
         name = ev.get("Test")
         if not name:
             continue
-        t = tests.setdefault(name, {"action": None, "output": ""})
+        t = tests.setdefault(name, {"action": None, "output": "", "elapsed": 0.0})
         if ev.get("Action") == "output":
             t["output"] += ev.get("Output", "")
         elif ev.get("Action") in ("pass", "fail", "skip"):
             t["action"] = ev["Action"]
+            t["elapsed"] = ev.get("Elapsed", 0.0)
     return tests
 
 
@@ -336,7 +342,7 @@ def test_provisioning_end_to_end(e2e_ready, admin, images, fip_pool, tmp_path) -
     tests = go_events(converted.stdout)
     print(f"\nE2E go test: {elapsed:.1f}s (full output: {tmp_path / 'go-test.log'})")
     for name, t in sorted(tests.items()):
-        print(f"  {t['action']}: {name}")
+        print(f"  {t['action']}: {name} ({t['elapsed']:.1f}s)")
     assert proc.returncode == 0, proc.stdout[-12000:] + proc.stderr[-3000:]
     assert not [n for n, t in tests.items() if t["action"] == "skip"], "a test skipped"
     for case in FLEETING_CASES:
