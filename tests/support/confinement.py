@@ -16,7 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-CGROUP_ROOT = Path("/sys/fs/cgroup/unified")
+
+def cgroup2_root() -> Path:
+    """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1)."""
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "cgroup2":
+            return Path(fields[1])
+    raise AssertionError("no cgroup v2 hierarchy is mounted (the confinement needs one)")
+
 
 #: run inside the cgroup: exits 0 only when a connection off the bridges is refused at once
 PROBE = ("import socket,sys\n"
@@ -34,8 +42,7 @@ def _iptables(tool: str, *args: str, check: bool = True) -> subprocess.Completed
 def confined(name: str) -> Iterator[Path]:
     """A cgroup ``name`` whose processes may send only over loopback and the driver's bridges;
     checked with :data:`PROBE` before it is handed out."""
-    assert (CGROUP_ROOT / "cgroup.procs").exists(), f"no cgroup v2 hierarchy at {CGROUP_ROOT}"
-    cgroup = CGROUP_ROOT / name
+    cgroup = cgroup2_root() / name
     chain = name.upper()[:28]
     rules = []
     cgroup.mkdir()
