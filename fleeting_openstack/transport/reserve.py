@@ -11,7 +11,9 @@
   its deadline while it queued) is dropped instead of started.
 * :func:`exit_anyway`: once told to stop (SIGTERM, Shutdown), the process
   exits within :data:`EXIT_GRACE` seconds even if calls still hang in worker
-  threads (which Python would otherwise wait for at exit).
+  threads (which Python would otherwise wait for at exit): go-plugin's Kill
+  waits 2 s after Controller.Shutdown and then SIGKILLs the plugin, so the
+  whole stop (gRPC grace, clean-up, exit) fits in less.
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ RESERVED_WORKERS = 4
 #: (the group view) and Update (the last known states while the cloud hangs) answer from
 #: memory, and must never be refused because calls of other methods wait on the cloud.
 LANES: dict[str, int] = {"Heartbeat": 4, "Update": 2}
-#: Seconds the process may take to exit after it was told to stop; then it exits anyway.
-EXIT_GRACE = 5.0
+#: Seconds the process may take to exit after it was told to stop; then it exits anyway
+#: (go-plugin's client SIGKILLs a plugin 2 s after Controller.Shutdown).
+EXIT_GRACE = 1.5
+#: Seconds calls still in flight get to finish once the plugin stops (part of EXIT_GRACE).
+CALL_GRACE = 0.5
 _INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/plugin.GRPCBroker/")
 
 _Request = TypeVar("_Request")
@@ -110,11 +115,12 @@ class Reserve(grpc.ServerInterceptor):
         return handler
 
 
-def exit_anyway(code: int) -> None:
-    """Exit within EXIT_GRACE even if a call is stuck in a worker thread (plugin process only)."""
+def exit_anyway(code: int, within: float = EXIT_GRACE) -> None:
+    """Exit within ``within`` seconds from now even if a call is stuck in a worker thread, or
+    clean-up hangs (plugin process only: a no-op off the main thread)."""
 
     def force() -> None:
-        time.sleep(EXIT_GRACE)
+        time.sleep(within)
         sys.stderr.flush()
         os._exit(code)
 

@@ -590,6 +590,7 @@ type Admin struct {
 	token   string
 	compute string // Nova endpoint (public)
 	ident   string // Keystone v3
+	network string // Neutron
 	expires time.Time
 	mu      sync.Mutex
 }
@@ -670,6 +671,8 @@ func (a *Admin) auth() error {
 				a.compute = strings.TrimRight(ep.URL, "/")
 			case "identity":
 				a.ident = strings.TrimRight(ep.URL, "/")
+			case "network":
+				a.network = strings.TrimRight(ep.URL, "/")
 			}
 		}
 	}
