@@ -40,14 +40,37 @@ EXIT_OK, EXIT_ERROR = 0, 1
 DEFAULT_REGISTRY = "registry.gitlab.com"
 DEFAULT_NAMESPACE = "gitlab-org/fleeting/plugins"
 PKG_VERSION_KEY = "FLEETING_PLUGIN_PKG_VERSION"
-USAGE = ("bootstrap requires plugin repository path as parameter, "
-         "e.g: registry.gitlab.com/gitlab-org/fleeting/plugins/aws")
+USAGE = (
+    "bootstrap requires plugin repository path as parameter, e.g: registry.gitlab.com/gitlab-org/fleeting/plugins/aws"
+)
 
 _PSEUDO_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(-[^.]+\.0)?-(\d{14})-")
 _MOD_PATH_CHARS = re.compile(r"[-._~0-9A-Za-z]+")
 _FILE_NAME_CHARS = re.compile(r"[0-9A-Za-z!#$%&()+,\-.=@\[\]^_{}~ ]+")
-_WINDOWS_NAMES = {"con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
-                  "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9"}
+_WINDOWS_NAMES = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    "com1",
+    "com2",
+    "com3",
+    "com4",
+    "com5",
+    "com6",
+    "com7",
+    "com8",
+    "com9",
+    "lpt1",
+    "lpt2",
+    "lpt3",
+    "lpt4",
+    "lpt5",
+    "lpt6",
+    "lpt7",
+    "lpt8",
+    "lpt9",
+}
 
 
 class BootstrapError(ValueError):
@@ -76,7 +99,7 @@ def normalize_repo(repo: str) -> str:
         repo = _join(DEFAULT_REGISTRY, repo)
     base = _base(repo)
     if ":" in base:
-        return _join(_dir(repo), base[:base.index(":")])
+        return _join(_dir(repo), base[: base.index(":")])
     return repo
 
 
@@ -106,7 +129,7 @@ def _base(path: str) -> str:
 
 def _dir(path: str) -> str:
     """Go's path.Dir."""
-    return _clean(path[:path.rfind("/") + 1])
+    return _clean(path[: path.rfind("/") + 1])
 
 
 def _check_elem(elem: str, *, file_name: bool) -> None:
@@ -157,8 +180,9 @@ def escape_version(version: str) -> str:
         if "!" in version:
             raise BootstrapError("!")
     except BootstrapError:
-        raise BootstrapError(f'escaping plugin version: version "{version}" invalid: disallowed version string') \
-            from None
+        raise BootstrapError(
+            f'escaping plugin version: version "{version}" invalid: disallowed version string'
+        ) from None
     return escape_module_path(version)
 
 
@@ -209,8 +233,7 @@ def copy_to_plugin_dir(source_dir: str, plugins: str, plugin_dir: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def bootstrap(repository: str, version: str, built_at: str = "", revision: str = "",
-              err: TextIO = sys.stderr) -> str:
+def bootstrap(repository: str, version: str, built_at: str = "", revision: str = "", err: TextIO = sys.stderr) -> str:
     """Install into the plugin directory; returns that directory (raises :class:`BootstrapError`)."""
     if not repository:
         raise BootstrapError(USAGE)

@@ -154,8 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a Go module path. <version>: this version; $FLEETING_PLUGIN_PKG_VERSION only when this one is not "
         "X.Y.Z (a difference is warned about on stderr). Errors are printed on stdout, exit status 1.",
     )
-    p.add_argument("repository", metavar="REPOSITORY", nargs="?",
-                   help="plugin repository, e.g. registry.gitlab.com/gitlab-org/fleeting/plugins/aws or aws")
+    p.add_argument(
+        "repository",
+        metavar="REPOSITORY",
+        nargs="?",
+        help="plugin repository, e.g. registry.gitlab.com/gitlab-org/fleeting/plugins/aws or aws",
+    )
 
     p = add(
         "validate",

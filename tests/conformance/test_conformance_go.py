@@ -26,8 +26,9 @@ HERE = Path(__file__).parent
 # go-plugin pinned by gitlab-runner 17.8-18.2 (v1.6.2), 18.3-19.2 (v1.7.0), 19.3 (v1.8.0).
 MODFILES = {"v1.6.2": "go.goplugin-v1.6.2.mod", "v1.7.0": "go.goplugin-v1.7.0.mod", "v1.8.0": "go.mod"}
 #: Tests that must have run and passed (a renamed or dropped one fails here).
-REQUIRED = ["TestHandshakeFleetingClient", "TestHandshakeOfferedVersions/[1]", "TestHandshakeOfferedVersions/[3]",
-            "TestHandshakeOfferedVersions/[3_0]", "TestLifecyclePlain", "TestLifecycleAutoMTLS"]
+REQUIRED = ["TestHandshakeFleetingClient", "TestFleetingClientWhenTheParentCannotBeRead",
+            "TestHandshakeOfferedVersions/[1]", "TestHandshakeOfferedVersions/[3]", "TestHandshakeOfferedVersions/[3_0]", "TestLifecyclePlain", "TestLifecycleAutoMTLS",
+            "TestVersionConventions", "TestBootstrapLikeFleeting"]
 
 
 @pytest.mark.parametrize("goplugin", sorted(MODFILES))

@@ -29,14 +29,42 @@ func pluginBin(t *testing.T) string {
 
 // TestHandshakeFleetingClient: fleeting.RunPlugin offers only version 0 (no
 // other version, fleeting's cookie); a plugin answering anything else fails
-// right there with "incompatible API version".
+// right there with "incompatible API version". The plugin reads the contract
+// from its parent, this test binary, which links fleeting's client.
 func TestHandshakeFleetingClient(t *testing.T) {
+	sink := fleetingLifecycle(t, "hs0", nil)
+	if !strings.Contains(sink.String(), "serving the runner's contract") {
+		t.Fatalf("the plugin did not serve the contract read from its parent:\n%s", sink.String())
+	}
+}
+
+// TestFleetingClientWhenTheParentCannotBeRead: a plugin that cannot read the
+// executable that started it (another mount namespace, an unreadable binary;
+// here the contract source names a file that cannot be read) serves its
+// built-in contract, and fleeting's own client runs the whole lifecycle on it.
+func TestFleetingClientWhenTheParentCannotBeRead(t *testing.T) {
+	sink := fleetingLifecycle(t, "hsb", map[string]string{
+		"FLEETING_OPENSTACK_PROTOCOL_FROM": t.TempDir() + "/no-such-runner",
+	})
+	if !strings.Contains(sink.String(), "serving the built-in one (fleeting's)") {
+		t.Fatalf("the plugin did not fall back to the built-in contract:\n%s", sink.String())
+	}
+}
+
+// fleetingLifecycle runs Init, Increase, Update, ConnectInfo, Heartbeat,
+// Decrease, Suspend, Shutdown and Kill through fleeting's client and returns
+// what the plugin logged.
+func fleetingLifecycle(t *testing.T, name string, extra map[string]string) *hostkit.LogSink {
+	t.Helper()
 	for _, kv := range hostkit.MemoryEnv(t) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v) // fleeting.RunPlugin hands the plugin this process's environment
 	}
+	for k, v := range extra {
+		t.Setenv(k, v)
+	}
 	sink := &hostkit.LogSink{}
-	runner, err := fleeting.RunPlugin(pluginBin(t), []byte(`{"name":"hs0","max_size":4}`),
+	runner, err := fleeting.RunPlugin(pluginBin(t), []byte(`{"name":"`+name+`","max_size":4}`),
 		fleeting.WithPluginLogger(hostkit.Logger("runner", hclog.Debug, sink)))
 	if err != nil {
 		t.Fatalf("fleeting.RunPlugin: %v\nplugin log:\n%s", err, sink.String())
@@ -58,8 +86,8 @@ func TestHandshakeFleetingClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Init: %v", err)
 	}
-	if info.ID != "memory/hs0" || info.MaxSize != 4 || info.Version == "" {
-		t.Fatalf("Init = %+v, want id memory/hs0, max_size 4 and a version", info)
+	if info.ID != "memory/"+name || info.MaxSize != 4 || info.Version == "" {
+		t.Fatalf("Init = %+v, want id memory/%s, max_size 4 and a version", info, name)
 	}
 	if n, err := g.Increase(c, 2); err != nil || n != 2 {
 		t.Fatalf("Increase(2) = %d, %v", n, err)
@@ -107,4 +135,5 @@ func TestHandshakeFleetingClient(t *testing.T) {
 	runner.Kill()
 	killed = true
 	hostkit.WaitGone(t, pid, 2*time.Second)
+	return sink
 }
