@@ -300,14 +300,14 @@ def test_status_observes_without_side_effects(plugin_config, demo, devcloud, gro
     path.write_text(json.dumps(plugin_config(credentials={"state_dir": str(state_dir)},
                                              server_spec={"flavorRef": "no-such-flavor"})))
     code, out, err = run("status", str(path), "--json")
-    assert code == 0, err
+    assert code == 1, err  # Init would fail: a problem found, the exit status of every command (issue 20)
     doc = json.loads(out)
     assert [s["id"] for s in doc["servers"]] == [legacy.id]
     assert any("server_spec.flavorRef" in p for p in doc["problems"])
     assert group_tag(group_name) not in (demo.compute.get_server(legacy.id).tags or [])
     assert not state_dir.exists()
     code, out, _ = run("status", str(path))
-    assert "Init would fail: server_spec.flavorRef" in out
+    assert code == 1 and "Init would fail: server_spec.flavorRef" in out
 
 
 @pytest.mark.usefixtures("cleanup_group")
