@@ -10,7 +10,8 @@ which works only beside that same Python environment.
 The destination never leaves ``<plugins>``: REPOSITORY must be a repository
 path (``host[:port]/component[/component...]``, each component letters,
 digits, ``.``, ``_``, ``-``, not ``.`` or ``..``), the version a single path
-component; anything else is a usage error and nothing is written.
+component; anything else is a usage error and nothing is written. An OS error (a name too
+long, a file where a directory belongs, no permission) is one line naming the path, exit status 2.
 """
 
 from __future__ import annotations
@@ -62,15 +63,32 @@ def destination(repository: str, version: str, root: Path) -> Path:
 
 
 def run(repository: str, out: TextIO, err: TextIO) -> int:
+    """Install; every problem is one line on ``err`` and exit status 2 (nothing is half-written:
+    the copy goes to a temporary name beside the destination and is renamed into place)."""
     version = os.environ.get("FLEETING_PLUGIN_PKG_VERSION") or __version__
+    root = plugin_root()
+    source = Path(sys.executable if getattr(sys, "frozen", False) else sys.argv[0])
+    dest: Path | None = None
     try:
-        dest = destination(repository, version, plugin_root())
+        dest = destination(repository, version, root)
+        source = source.resolve()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copy2(source, partial)
+            partial.chmod(0o755)
+            partial.replace(dest)
+        finally:
+            partial.unlink(missing_ok=True)
     except BootstrapError as exc:
         err.write(f"fleeting-plugin-openstack bootstrap: {exc}\n")
         return EXIT_USAGE
-    source = Path(sys.executable if getattr(sys, "frozen", False) else sys.argv[0]).resolve()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, dest)
-    dest.chmod(0o755)
+    except OSError as exc:
+        where = exc.filename or dest or root
+        err.write(
+            f"fleeting-plugin-openstack bootstrap: cannot install {source} to {dest or root}: "
+            f"{exc.strerror or exc} ({where})\n"
+        )
+        return EXIT_USAGE
     out.write(f"installed {source} to {dest}\n")
     return EXIT_OK
