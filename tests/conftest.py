@@ -50,6 +50,7 @@ DEVCLOUD_FIXTURES = frozenset({"devcloud", "admin", "demo", "plugin_config", "cl
 NEEDS: dict[str, tuple[str, ...]] = {
     "e2e/test_e2e.py": ("root", "go"),
     "packaging/test_single_file.py": ("root", "go"),
+    "packaging/test_readme_first_command.py": ("root",),
     "packaging/test_generated_code.py": ("go",),
     "conformance/test_conformance_go.py": ("go",),
     "conformance/test_contract_variants.py": ("go",),

@@ -70,10 +70,14 @@ class HookDispatcher(Protocol):
 class BoundStrategy:
     """One strategy, bound to the operator's options: what the provider calls."""
 
-    def __init__(self, manager: HookDispatcher, name: str, options: Mapping[str, Any]) -> None:
+    def __init__(
+        self, manager: HookDispatcher, name: str, options: Mapping[str, Any], user_data: str | None = None
+    ) -> None:
         self._manager = manager
         self.name = name
         self.options: Mapping[str, Any] = options
+        #: the operator's user_data as configured (readiness may look for what it makes the server print)
+        self.user_data = user_data
 
     def __repr__(self) -> str:
         return f"BoundStrategy({self.name!r})"
@@ -192,7 +196,9 @@ class BoundStrategy:
             return ReadinessResult.failed("server status is ERROR")
         if status != "ACTIVE":
             return ReadinessResult.waiting(f"server status is {status or 'unknown'}")
-        result = self._call("fleeting_readiness", observation=observation, options=self.options)
+        result = self._call(
+            "fleeting_readiness", observation=observation, options=self.options, user_data=self.user_data
+        )
         if result is None:
             return ReadinessResult.ready(f"strategy {self.name!r} has no boot marker; ACTIVE is ready")
         if not isinstance(result, ReadinessResult):

@@ -56,7 +56,7 @@ def run(
     out = InitChecks()
     say(f"loading boot strategy {cfg.strategy}")
     try:
-        out.strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
+        out.strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options, cfg.server_spec.user_data)
     except UnknownStrategyError as exc:
         out.fatal, out.fatal_key = str(exc), "strategy"
         return out
