@@ -52,6 +52,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "e2e/test_final_message_e2e.py": ("root",),
     "packaging/test_single_file.py": ("root", "go"),
     "packaging/test_readme_first_command.py": ("root",),
+    "packaging/test_artifact.py": ("root", "go"),
     "packaging/test_generated_code.py": ("go",),
     "conformance/test_conformance_go.py": ("go",),
     "conformance/test_contract_variants.py": ("go",),
