@@ -14,7 +14,11 @@
    resolves the references a runner config holds with its lookup.
 4. The installed file is the executable that was pushed, and ``version`` reports the tag.
 5. fleeting's own ``integration.TestProvisioning`` runs with the installed executable against
-   the devcloud (the test driver's ``e2e-ubuntu`` image, real cloud-init; docs/e2e.md).
+   the devcloud (the test driver's ``e2e-ubuntu`` image, real cloud-init; docs/e2e.md). It runs
+   its SSH command only on instances already running right after the first Update, and a server
+   that boots for seconds is still creating then; so ``TestConnectInstalled`` also drives the
+   installed plugin with fleeting's provisioner until the instance runs and logs in with
+   fleeting's connector and ConnectInfo's credentials (``echo 'hello world' && id -un``).
 
 linux/arm64 is released by the same tooling (``--platforms``) but built here only under
 emulation (``packaging/build-arm64-emulated``, ~15 min): this test pushes linux/amd64.
@@ -181,11 +185,13 @@ def test_fleetings_test_provisioning_with_the_installed_plugin(installed, devclo
     env = {"ARTIFACT_PLUGIN": str(installed), "ARTIFACT_PLUGIN_CONFIG": str(tmp_path / "pc.json"),
            "ARTIFACT_USERNAME": "ubuntu"}
     try:
-        done = go_test("TestProvisioningInstalled", env, timeout=1200)
+        done = go_test("TestProvisioningInstalled|TestConnectInstalled", env, timeout=1200)
     finally:
         for server in [s for s in admin.compute.servers(all_projects=True) if (s.name or "").startswith(group_name)]:
             admin.compute.delete_server(server.id, ignore_missing=True)
     (tmp_path / "go-test.log").write_text(done.stdout + done.stderr)
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
-    assert "--- PASS: TestProvisioningInstalled" in done.stdout
+    assert "--- PASS: TestProvisioningInstalled" in done.stdout and "--- PASS: TestConnectInstalled" in done.stdout
+    # fleeting's connector logged in with ConnectInfo's credentials and ran the command
+    assert re.search(r"logged in to \S+ \(10\.1\.0\.\d+\) as ubuntu: \"hello world\\nubuntu\\n\"", done.stdout), done.stdout[-3000:]
     print("\n".join(line for line in done.stdout.splitlines() if "integration.go" in line))
