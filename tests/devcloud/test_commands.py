@@ -154,8 +154,9 @@ def test_unreachable_cloud_fails_with_one_line(tmp_path, plugin_config, devcloud
     path = tmp_path / "pc.json"
     path.write_text(json.dumps(plugin_config(clouds_config=str(bad))))
     code, out, err = run("status", str(path), "--json")
-    assert code == 1 and out == ""
-    assert "Init failed" in err and "Traceback" not in err
+    assert code == 1 and json.loads(out)["exit_status"] == 1  # --json: JSON on stdout, always (issue 20)
+    assert "Init failed" in json.loads(out)["error"]
+    assert "Init failed" in err and "Traceback" not in err and len(err.splitlines()) == 1
 
 
 # -- status and reap against the devcloud ----------------------------------------------------
