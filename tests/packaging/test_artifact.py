@@ -8,7 +8,7 @@
 2. The single-file executable (``packaging/build-single-file``; rebuilt unless ``dist/`` holds one
    of this revision) is pushed by the project's tooling, ``packaging/release-artifact``, which
    runs fleeting-artifact's own ``release``.
-3. The Go module ``tests/artifact`` (build tag ``artifact``) checks the pushed index is in
+3. The Go module ``tests/packaging/artifact`` (build tag ``artifact``) checks the pushed index is in
    fleeting-artifact's format, installs it with fleeting-artifact's installer (what
    ``gitlab-runner fleeting install`` runs) into a temporary ``FLEETING_PLUGIN_PATH``, and
    resolves the references a runner config holds with its lookup.
@@ -48,7 +48,7 @@ from project import ROOT, package_version
 CACHE = Path(os.environ.get("FLEETING_ARTIFACT_CACHE", "/var/tmp/fleeting-artifact"))
 REGISTRY_MODULE = "github.com/distribution/distribution/v3/cmd/registry"
 REGISTRY_VERSION = "v3.0.0"
-ARTIFACT_MODULE = ROOT / "tests" / "artifact"
+ARTIFACT_MODULE = ROOT / "tests" / "packaging" / "artifact"
 EXECUTABLE = ROOT / "dist" / "linux" / "amd64" / "plugin"
 REPOSITORY = "127.0.0.1/fleeting/fleeting-plugin-openstack"
 E2E_IMAGE = ("e2e-ubuntu", {"os_admin_user": "ubuntu", "os_distro": "ubuntu", "fleeting_e2e_os": "ubuntu"})
@@ -56,7 +56,7 @@ E2E_IMAGE = ("e2e-ubuntu", {"os_admin_user": "ubuntu", "os_distro": "ubuntu", "f
 
 def go() -> str:
     found = shutil.which("go") or (Path("/usr/local/go/bin/go").is_file() and "/usr/local/go/bin/go")
-    assert found, "Go is required (the registry, fleeting-artifact and the tests/artifact module are Go)"
+    assert found, "Go is required (the registry, fleeting-artifact and the tests/packaging/artifact module are Go)"
     return str(found)
 
 

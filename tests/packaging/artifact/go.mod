@@ -1,4 +1,4 @@
-module fleeting-plugin-openstack/tests/artifact
+module fleeting-plugin-openstack/tests/packaging/artifact
 
 go 1.26.0
 
