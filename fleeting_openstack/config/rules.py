@@ -418,7 +418,7 @@ MINIMUMS: dict[str, tuple[float, float, str]] = {
     ),
     "api_timeout": (
         1.0,
-        5.0,
+        2.0,
         'every OpenStack request that takes longer fails; use the default "60s" or at least "10s"',
     ),
     "api_connect_timeout": (
