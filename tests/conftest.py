@@ -57,6 +57,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "conformance/test_conformance_go.py": ("go",),
     "conformance/test_contract_variants.py": ("go",),
     "conformance/test_go_binary_scan.py": ("go",),
+    "conformance/test_provisioner.py": ("root", "go"),
 }
 
 

@@ -148,12 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
         "bootstrap",
         "install this executable into the fleeting plugin directory",
         _bootstrap,
-        "Copy this executable to <plugins>/<REPOSITORY>/<version>/plugin, where gitlab-runner's "
-        "`fleeting install` puts plugins (<plugins>: $FLEETING_PLUGIN_PATH or ~/.config/fleeting/plugins; "
-        "<version>: $FLEETING_PLUGIN_PKG_VERSION or this version). REPOSITORY is a repository path "
-        "such as registry.example.com/group/fleeting-plugin-openstack: no '..', no leading '/'.",
+        "As fleeting's plugin.Main: copy every file beside this executable (in a fleeting-artifact image: "
+        "/plugin/plugin alone) into <plugins>/<REPOSITORY>/<version>/ and print that directory; an existing "
+        "one is kept. <plugins>: $FLEETING_PLUGIN_PATH or /plugins, which must exist. REPOSITORY is completed "
+        "as the runner completes a plugin reference (a bare name: registry.gitlab.com/gitlab-org/fleeting/"
+        "plugins/NAME; no '.' in the first element: registry.gitlab.com/...; a :tag dropped) and escaped as "
+        "a Go module path. <version>: this version; $FLEETING_PLUGIN_PKG_VERSION only when this one is not "
+        "X.Y.Z (a difference is warned about on stderr). Errors are printed on stdout, exit status 1.",
     )
-    p.add_argument("repository", metavar="REPOSITORY", help="repository path, e.g. registry.example.com/group/plugin")
+    p.add_argument(
+        "repository",
+        metavar="REPOSITORY",
+        nargs="?",
+        help="plugin repository, e.g. registry.gitlab.com/gitlab-org/fleeting/plugins/aws or aws",
+    )
 
     p = add(
         "validate",

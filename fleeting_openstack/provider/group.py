@@ -103,6 +103,10 @@ class OpenStackProvider:
         self._lock = threading.Lock()
         self._tag_filter = False
         self._parts: _Parts | None = None
+        # Servers the last Update reported in a state other than deleted: one of them missing
+        # from the next Update is reported deleted, once (see _update).
+        self._reported: set[str] = set()
+        self._reported_lock = threading.Lock()
 
     @property
     def create_limit(self) -> AdaptiveLimit | None:
@@ -329,7 +333,21 @@ class OpenStackProvider:
         verdicts.forget_gone({s.id for s in servers})
         if self.fips is not None:
             self.fips.on_update(self.view, evaluated)
-        return [(server.id, state) for server, state in evaluated]
+        return self._with_gone([(server.id, state) for server, state in evaluated])
+
+    def _with_gone(self, result: list[tuple[str, State]]) -> list[tuple[str, State]]:
+        """``result`` plus, once, ``deleted`` for each server the previous Update reported and this
+        one no longer lists (deleted behind the plugin's back, or its delete completed): the runner
+        drops it at once. Unreported, fleeting's Provisioner would wait for 5 more Updates and
+        then prune it as timed out (minutes at the runner's idle update_interval). Never again
+        afterwards: a server reported after its ``deleted`` would come back as an unexpected one."""
+        listed = {sid for sid, _ in result}
+        with self._reported_lock:
+            gone = sorted(self._reported - listed)
+            self._reported = {sid for sid, state in result if state is not State.DELETED}
+        for sid in gone:
+            log.info("server gone from the group: reporting it deleted", extra={"server": sid})
+        return result + [(sid, State.DELETED) for sid in gone]
 
     def assessments(self) -> list[tuple[Server, Verdict]]:
         """Every server of the group with the verdict Update would act on; acts on none (read-only)."""

@@ -178,6 +178,22 @@ def _watch_parent(stop: threading.Event) -> None:
             stop.set()
 
 
+def _exit_now(code: int) -> None:
+    """Told to stop and cleaned up: exit now. Python would first wait for every worker thread
+    (a call still in flight: an Increase's creates, a hung cloud request) whose answer nobody
+    reads any more; go-plugin SIGKILLs the plugin 2 s after Controller.Shutdown. Only in the
+    plugin process's main thread (a test serving in a thread keeps running)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    log.debug("plugin exited cleanly")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def _start_grpc(handshake: Handshake, ctx: ServerContext, address: str, max_workers: int) -> grpc.Server:
     """gRPC, go-plugin's services and the application's, listening on ``address``."""
     from concurrent import futures
@@ -280,16 +296,21 @@ def serve(
         while not ctx.stop.wait(1.0):
             pass
     finally:
+        # One budget for the whole stop, started first: go-plugin SIGKILLs a plugin 2 s after
+        # Controller.Shutdown, and calls still in flight (an Increase's creates, a hung cloud)
+        # or a clean-up that hangs must not hold the process past it.
+        from fleeting_openstack.transport.reserve import CALL_GRACE, EXIT_GRACE, exit_anyway
+
+        exit_anyway(0, within=EXIT_GRACE)
         if server is not None:
-            server.stop(grace=1.0).wait(3.0)
+            server.stop(grace=CALL_GRACE).wait(CALL_GRACE + 0.2)
+        front.close()
         for callback in ctx.on_stop:
             try:
                 callback()
             except Exception:  # shutdown must finish
                 log.exception("error while stopping")
-        front.close()
-        from fleeting_openstack.transport.reserve import exit_anyway
-
-        exit_anyway(0)
+        if ctx.stop.is_set():
+            _exit_now(0)
     log.debug("plugin exited cleanly")
     return 0

@@ -7,7 +7,9 @@
   every call can never make the runner think the plugin died.
 * :func:`exit_anyway`: once told to stop (SIGTERM, Shutdown), the process
   exits within :data:`EXIT_GRACE` seconds even if calls still hang in worker
-  threads (which Python would otherwise wait for at exit).
+  threads (which Python would otherwise wait for at exit): go-plugin's Kill
+  waits 2 s after Controller.Shutdown and then SIGKILLs the plugin, so the
+  whole stop (gRPC grace, clean-up, exit) fits in less.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ log = logging.getLogger("fleeting_openstack.goplugin")
 
 #: gRPC workers kept free of application calls, for health pings, Shutdown and stdio.
 RESERVED_WORKERS = 4
-#: Seconds the process may take to exit after it was told to stop; then it exits anyway.
-EXIT_GRACE = 5.0
+#: Seconds the process may take to exit after it was told to stop; then it exits anyway
+#: (go-plugin's client SIGKILLs a plugin 2 s after Controller.Shutdown).
+EXIT_GRACE = 1.5
+#: Seconds calls still in flight get to finish once the plugin stops (part of EXIT_GRACE).
+CALL_GRACE = 0.5
 _INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/plugin.GRPCBroker/")
 
 _Request = TypeVar("_Request")
@@ -96,11 +101,12 @@ class Reserve(grpc.ServerInterceptor):
         return handler
 
 
-def exit_anyway(code: int) -> None:
-    """Exit within EXIT_GRACE even if a call is stuck in a worker thread (plugin process only)."""
+def exit_anyway(code: int, within: float = EXIT_GRACE) -> None:
+    """Exit within ``within`` seconds from now even if a call is stuck in a worker thread, or
+    clean-up hangs (plugin process only: a no-op off the main thread)."""
 
     def force() -> None:
-        time.sleep(EXIT_GRACE)
+        time.sleep(within)
         sys.stderr.flush()
         os._exit(code)
 

@@ -1,7 +1,7 @@
 """The built-in contract is fleeting's: checked against a binary built with fleeting itself.
 
 fleeting's own example plugin (``plugin/fleeting-plugin-dummy`` of the module
-version tests/conformance/go.mod pins) is compiled here; its executable embeds
+version tests/conformance/go.mod pins, built in that module) is compiled here; its executable embeds
 fleeting's ``instance_group.proto`` as a serialized descriptor. The plugin's
 scan must find it, every message, field (name, number, type, label), enum value
 and method (streaming included) must equal the built-in one, and ``protocol`` on
@@ -13,7 +13,6 @@ Needs Go and the module proxy (or a warm module cache); fails, never skips, with
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,22 +24,20 @@ from fleeting_openstack.contract import discovery
 from fleeting_openstack.proto import fleeting_pb2
 from installed import plugin_executable
 
-#: The one version of fleeting the Go module proxy serves (see tests/conformance/go.mod).
+#: fleeting's module; the conformance module's go.mod pins its version (the one the Go module proxy serves).
 FLEETING = "gitlab.com/gitlab-org/fleeting/fleeting"
-FLEETING_VERSION = "v0.0.0-20260630131728-ef4ba33c8ab8"
+CONFORMANCE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
 def fleeting_dummy(tmp_path_factory) -> Path:
     go = shutil.which("go")
     assert go, "Go is required"
-    work = tmp_path_factory.mktemp("fleetingdummy")
-    (work / "go.mod").write_text(
-        f"module fleeting-openstack/fleetingdummy\n\ngo 1.26.0\n\nrequire {FLEETING} {FLEETING_VERSION}\n")
-    out = work / "fleeting-plugin-dummy"
-    done = subprocess.run([go, "build", "-o", str(out), f"{FLEETING}/plugin/fleeting-plugin-dummy/cmd/fleeting-plugin-dummy"],
-                          cwd=work, env=dict(os.environ, GOFLAGS="-mod=mod"), capture_output=True, text=True,
-                          timeout=600)
+    out = tmp_path_factory.mktemp("fleetingdummy") / "fleeting-plugin-dummy"
+    # built in the conformance module: the fleeting version and checksums of its go.mod / go.sum
+    dummy = f"{FLEETING}/plugin/fleeting-plugin-dummy/cmd/fleeting-plugin-dummy"
+    done = subprocess.run([go, "build", "-o", str(out), dummy], cwd=CONFORMANCE,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 

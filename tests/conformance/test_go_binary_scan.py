@@ -34,11 +34,11 @@ def test_real_go_binary(go_test_binary, tmp_path):
     files = scan.scan(go_test_binary.read_bytes())
     packages = {e.proto.package for e in files}
     # the fleeting stubs, go-plugin's own services, and protobuf's well-known types
-    assert {"fleeting.plugin.v1", "plugin", "google.protobuf"} <= packages
+    assert {"proto", "plugin", "google.protobuf"} <= packages
     contract = discovery.discover({discovery.ENV_PROTOCOL_FROM: str(go_test_binary),
                                    "XDG_CACHE_HOME": str(tmp_path)})
     assert contract.origin == "override"
-    assert contract.service.full_name == "fleeting.plugin.v1.InstanceGroup"
+    assert contract.service.full_name == "proto.InstanceGroup"
     builtin = descriptor_pb2.FileDescriptorProto()
     fleeting_pb2.DESCRIPTOR.CopyToProto(builtin)
     found = contract.files[-1]

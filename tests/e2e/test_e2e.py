@@ -1,12 +1,22 @@
 """End to end against the devcloud with reachable instances (docs/e2e.md).
 
-The Go test tests/conformance/e2e (build tag e2e) drives the installed
-plugin executable through go-plugin's real client: Init, Increase, Update
-until running, ConnectInfo, SSH into the instance with the returned
-credentials and run `id -un`, Decrease to zero, Update until gone, Kill; for
-the strategies cloud-init, ignition, flatcar and custom (static Nova keypair),
-over the internal and the external (floating IP) address, across a plugin
-restart, and for an image that never becomes ready.
+The Go tests in tests/conformance/e2e (build tag e2e) drive the installed
+plugin executable with fleeting's own Go code (the module version
+tests/conformance/go.mod pins):
+
+* TestFleetingProvisioning: fleeting's integration.TestProvisioning (scale
+  1 -> 3, down to 1, SSH into the instance with the ConnectInfo credentials,
+  delete all) once per built-in strategy (cloud-init, ignition, flatcar,
+  custom with the static Nova keypair) and once with UseExternalAddr over
+  floating IPs (``floating_ip_pool``: an external network of this run);
+* TestRestart and TestNeverReady (what TestProvisioning does not cover), and
+  TestInitInfo (version and build_info at Init), through fleeting.RunPlugin.
+
+The go test process and its children (the plugin) run in a cgroup of their
+own whose outgoing traffic is rejected unless it leaves over loopback (the
+devcloud's APIs) or a bridge of the test driver (its instances): fleeting's
+TestProvisioning connects to whatever address the plugin answers, and this
+confinement is what keeps that inside the devcloud.
 
 Needs (fails, never skips, without them): root, Go, the devcloud with
 nova-compute running the test driver
@@ -29,6 +39,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -70,6 +81,14 @@ def nova_compute_driver(state: Path) -> tuple[str, str]:
     return driver, pythonpath
 
 
+def same_testdriver(directory: Path) -> bool:
+    """directory holds this checkout's test driver (the same files: another worktree of it will do)."""
+    try:
+        return all((directory / f.name).read_bytes() == f.read_bytes() for f in TESTDRIVER.glob("*.py"))
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def e2e_ready(devcloud) -> dict[str, Any]:
     """Every precondition, checked up front with a message saying what to do."""
@@ -88,7 +107,7 @@ def e2e_ready(devcloud) -> dict[str, Any]:
     except (OSError, ValueError, IndexError, StopIteration) as exc:
         problems.append(f"cannot tell which virt driver nova-compute runs: {exc}")
     else:
-        if driver != DRIVER or str(TESTDRIVER) not in pythonpath.split(":"):
+        if driver != DRIVER or not any(same_testdriver(Path(p)) for p in pythonpath.split(":") if p):
             problems.append(
                 f"nova-compute runs compute_driver={driver} with PYTHONPATH={pythonpath!r}; the E2E needs "
                 f"the test driver: DEVCLOUD_COMPUTE_DRIVER={DRIVER} "
@@ -119,51 +138,159 @@ def images(e2e_ready, admin) -> dict[str, str]:
     return out
 
 
-def pick_floating_address(admin, public_net: str, subnet_cidr: str) -> str:
-    """A free address of the public subnet that is nothing on this host's real network."""
-    used = {ip.floating_ip_address for ip in admin.network.ips()}
-    for port in admin.network.ports(network_id=public_net):
-        used |= {f["ip_address"] for f in port.fixed_ips}
+def host_networks() -> list[ipaddress.IPv4Network]:
+    """Every IPv4 network this host has an address in or a route to (the default route aside)."""
+    nets = []
     host = json.loads(subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout)
-    used |= {a["local"] for link in host for a in link.get("addr_info", [])}
-    routes = json.loads(subprocess.run(["ip", "-j", "route", "show", "table", "all"], capture_output=True,
+    for link in host:
+        for a in link.get("addr_info", []):
+            if a.get("family") == "inet":
+                nets.append(ipaddress.IPv4Network(f"{a['local']}/{a['prefixlen']}", strict=False))
+    routes = json.loads(subprocess.run(["ip", "-j", "-4", "route", "show", "table", "all"], capture_output=True,
                                        text=True, check=True).stdout)
-    used |= {r["gateway"] for r in routes if "gateway" in r}
-    neigh = json.loads(subprocess.run(["ip", "-j", "neigh"], capture_output=True, text=True, check=True).stdout)
-    used |= {n["dst"] for n in neigh}
-    net = ipaddress.IPv4Network(subnet_cidr)
-    for candidate in reversed(list(net.hosts())[-60:]):
-        if str(candidate) not in used:
+    for r in routes:
+        dst = r.get("dst", "default")
+        if dst != "default" and not r.get("dev", "").startswith("fe2e-"):
+            try:
+                nets.append(ipaddress.IPv4Network(dst if "/" in dst else dst + "/32", strict=False))
+            except ValueError:
+                pass
+    return nets
+
+
+def pick_fip_cidr(admin) -> str:
+    """A /28 of TEST-NET-2 that neither this host nor the devcloud uses."""
+    used = host_networks()
+    for s in admin.network.subnets():
+        try:
+            used.append(ipaddress.ip_network(s.cidr))
+        except ValueError:
+            pass
+    for candidate in ipaddress.IPv4Network("198.51.100.0/24").subnets(new_prefix=28):
+        if not any(candidate.overlaps(u) for u in used if u.version == 4):
             return str(candidate)
-    raise AssertionError(f"no free floating IP address in {subnet_cidr}")
+    raise AssertionError("no free /28 in 198.51.100.0/24 for the floating IPs")
 
 
 @pytest.fixture(scope="module")
-def floating_port(e2e_ready, admin) -> Iterator[dict[str, str]]:
-    """A demo-project port on `workers` with a floating IP (for use_external_addr)."""
+def fip_pool(e2e_ready, admin) -> Iterator[dict[str, str]]:
+    """An external network of this run (a /28 nothing else uses) routed to `workers` by a router of the
+    demo project, for ``floating_ip_pool``: the floating IPs Neutron hands out can only be addresses of
+    that /28 (the devcloud's `public` subnet is this host's own LAN)."""
     fx = e2e_ready
     demo_project = fx["project"]["id"]
-    port = admin.network.create_port(
-        network_id=fx["networks"]["workers"], project_id=demo_project, name=f"e2e-fip-{uuid.uuid4().hex[:8]}",
-        security_group_ids=[fx["security_group"]["id"]])
-    fip = None
+    tag = uuid.uuid4().hex[:8]
+    network = subnet = router = port = None
     try:
-        subnet = admin.network.get_subnet(fx["subnets"]["public-subnet"])
-        address = pick_floating_address(admin, fx["networks"]["public"], subnet.cidr)
-        fip = admin.network.create_ip(floating_network_id=fx["networks"]["public"], project_id=demo_project,
-                                      floating_ip_address=address, port_id=port.id)
-        yield {"port": port.id, "address": fip.floating_ip_address}
+        network = admin.network.create_network(name=f"e2e-fip-{tag}", is_router_external=True)
+        cidr = pick_fip_cidr(admin)
+        subnet = admin.network.create_subnet(network_id=network.id, name=f"e2e-fip-{tag}", ip_version=4,
+                                             cidr=cidr, enable_dhcp=False)
+        router = admin.network.create_router(name=f"e2e-fip-{tag}", project_id=demo_project,
+                                             external_gateway_info={"network_id": network.id})
+        port = admin.network.create_port(network_id=fx["networks"]["workers"], project_id=demo_project,
+                                         name=f"e2e-fip-router-{tag}")
+        admin.network.add_interface_to_router(router, port_id=port.id)
+        yield {"pool": network.id, "cidr": cidr}
     finally:
-        if fip is not None:
-            admin.network.delete_ip(fip, ignore_missing=True)
-        admin.network.delete_port(port, ignore_missing=True)
+        if network is not None:
+            for ip in admin.network.ips(floating_network_id=network.id):
+                admin.network.delete_ip(ip, ignore_missing=True)
+        if router is not None:
+            if port is not None:
+                try:
+                    admin.network.remove_interface_from_router(router, port_id=port.id)
+                except Exception:  # noqa: BLE001 - cleanup goes on
+                    pass
+            admin.network.delete_router(router, ignore_missing=True)
+        if port is not None:
+            admin.network.delete_port(port, ignore_missing=True)
+        if subnet is not None:
+            admin.network.delete_subnet(subnet, ignore_missing=True)
+        if network is not None:
+            admin.network.delete_network(network, ignore_missing=True)
+
+
+def cgroup2_root() -> Path:
+    """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1)."""
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "cgroup2":
+            return Path(fields[1])
+    raise AssertionError("no cgroup v2 hierarchy is mounted (the E2E confines its Go test with one)")
+
+
+def _iptables(tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([tool, "-w", *args], capture_output=True, text=True, check=check)
+
+
+@contextmanager
+def confined(run_id: str) -> Iterator[Path]:
+    """A cgroup whose processes may send only over loopback and the test driver's bridges (fe2e-*)."""
+    cgroup = cgroup2_root() / f"fleeting-e2e-{run_id}"
+    chain = f"FE2E-{run_id}"
+    rules = []
+    cgroup.mkdir()
+    try:
+        for tool, bridges in (("iptables", True), ("ip6tables", False)):
+            _iptables(tool, "-N", chain)
+            _iptables(tool, "-A", chain, "-o", "lo", "-j", "RETURN")
+            if bridges:
+                _iptables(tool, "-A", chain, "-o", "fe2e-+", "-j", "RETURN")
+            _iptables(tool, "-A", chain, "-j", "REJECT")
+            hook = ("OUTPUT", "-m", "cgroup", "--path", cgroup.name, "-j", chain)
+            _iptables(tool, "-I", *hook)
+            rules.append((tool, hook))
+        yield cgroup
+    finally:
+        for tool, hook in rules:
+            _iptables(tool, "-D", *hook, check=False)
+        for tool in ("iptables", "ip6tables"):
+            _iptables(tool, "-F", chain, check=False)
+            _iptables(tool, "-X", chain, check=False)
+        for _ in range(50):
+            try:
+                cgroup.rmdir()
+                break
+            except OSError:
+                time.sleep(0.2)
+
+
+def join_cgroup(cgroup: Path):
+    def preexec() -> None:
+        (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+    return preexec
+
+
+def go_events(output: str) -> dict[str, dict[str, Any]]:
+    """`go test -json` output -> test name -> {"action": pass/fail/skip, "output": text, "elapsed": s}."""
+    tests: dict[str, dict[str, Any]] = {}
+    for line in output.splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        name = ev.get("Test")
+        if not name:
+            continue
+        t = tests.setdefault(name, {"action": None, "output": "", "elapsed": 0.0})
+        if ev.get("Action") == "output":
+            t["output"] += ev.get("Output", "")
+        elif ev.get("Action") in ("pass", "fail", "skip"):
+            t["action"] = ev["Action"]
+            t["elapsed"] = ev.get("Elapsed", 0.0)
+    return tests
+
+
+FLEETING_CASES = ("cloud-init", "ignition", "flatcar", "custom-static", "cloud-init-external")
+HAND_WRITTEN = ("TestRestart", "TestNeverReady", "TestInitInfo")
 
 
 def run_servers(admin, run_id: str) -> list[Any]:
     return [s for s in admin.compute.servers(all_projects=True) if run_id in (s.name or "")]
 
 
-def test_provisioning_end_to_end(e2e_ready, admin, images, floating_port, tmp_path) -> None:
+def test_provisioning_end_to_end(e2e_ready, admin, images, fip_pool, tmp_path) -> None:
     fx = e2e_ready
     run_id = uuid.uuid4().hex[:8]
     config = {
@@ -174,7 +301,7 @@ def test_provisioning_end_to_end(e2e_ready, admin, images, floating_port, tmp_pa
         "network": fx["networks"]["workers"],
         "security_group": fx["security_group"]["name"],
         "keypair": {"name": fx["keypair"]["name"], "private_key": fx["keypair"]["private_key"]},
-        "fip": floating_port,
+        "fip": fip_pool,
         "helper": str(HELPER),
         "state_dir": str(STATE),
         "tmp_dir": str(tmp_path),
@@ -182,11 +309,27 @@ def test_provisioning_end_to_end(e2e_ready, admin, images, floating_port, tmp_pa
     }
     (tmp_path / "e2e.json").write_text(json.dumps(config, indent=1))
     env = dict(os.environ, FLEETING_PLUGIN_BIN=plugin_executable(), FLEETING_E2E_CONFIG=str(tmp_path / "e2e.json"))
+    go = shutil.which("go")
+    # Compile first, outside the confinement (the module proxy is not loopback).
+    build = subprocess.run([go, "test", "-tags", "e2e", "-c", "-o", str(tmp_path / "e2e.test"), "./e2e"],
+                           cwd=CONFORMANCE, env=env, capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+    workers_cidr = ipaddress.ip_network(admin.network.get_subnet(fx["subnets"]["workers-subnet"]).cidr)
     started = time.monotonic()
     try:
-        proc = subprocess.run([shutil.which("go"), "test", "-count=1", "-v", "-tags", "e2e", "-parallel", "8", "-timeout", "20m",
-                               "./e2e/..."], cwd=CONFORMANCE, env=env, capture_output=True, text=True,
-                              timeout=1500)
+        with confined(run_id) as cgroup:
+            # The confinement holds: from inside, an address off the driver's bridges is refused at once.
+            probe = subprocess.run(
+                ["/usr/bin/python3", "-c", "import socket,sys\n"
+                 "try: socket.create_connection(('203.0.113.1', 22), timeout=5)\n"
+                 "except ConnectionRefusedError: sys.exit(0)\n"
+                 "except OSError as e: sys.exit(f'not refused: {e}')\n"
+                 "sys.exit('connected')"], preexec_fn=join_cgroup(cgroup), capture_output=True, text=True)
+            assert probe.returncode == 0, f"the cgroup confinement does not hold: {probe.stderr}"
+            proc = subprocess.run([str(tmp_path / "e2e.test"), "-test.count=1", "-test.v=test2json",
+                                   "-test.parallel=8", "-test.timeout=25m"],
+                                  cwd=CONFORMANCE / "e2e", env=env, capture_output=True, text=True, timeout=1700,
+                                  preexec_fn=join_cgroup(cgroup))
     finally:
         leftovers = run_servers(admin, run_id)
         for server in leftovers:
@@ -194,15 +337,27 @@ def test_provisioning_end_to_end(e2e_ready, admin, images, floating_port, tmp_pa
         for server in leftovers:
             admin.compute.wait_for_delete(server, wait=120)
     elapsed = time.monotonic() - started
+    converted = subprocess.run([go, "tool", "test2json", "-t"], input=proc.stdout, capture_output=True, text=True)
     (tmp_path / "go-test.log").write_text(proc.stdout + proc.stderr)
+    tests = go_events(converted.stdout)
     print(f"\nE2E go test: {elapsed:.1f}s (full output: {tmp_path / 'go-test.log'})")
-    print("\n".join(line for line in proc.stdout.splitlines() if line.lstrip().startswith(("---", "ok", "FAIL"))
-                    or "running after" in line))
+    for name, t in sorted(tests.items()):
+        print(f"  {t['action']}: {name} ({t['elapsed']:.1f}s)")
     assert proc.returncode == 0, proc.stdout[-12000:] + proc.stderr[-3000:]
-    assert "--- SKIP" not in proc.stdout
-    for case in ("cloud-init", "ignition", "flatcar", "custom-static", "cloud-init-external", "restart",
-                 "fault-never-ready"):
-        assert f"--- PASS: TestProvisioning/group/{case} " in proc.stdout, proc.stdout[-6000:]
+    assert not [n for n, t in tests.items() if t["action"] == "skip"], "a test skipped"
+    for case in FLEETING_CASES:
+        name = f"TestFleetingProvisioning/{case}"
+        assert tests.get(name, {}).get("action") == "pass", f"{name} did not pass"
+        # fleeting's TestProvisioning logs where it connects: the instance's address on `workers`, or
+        # with UseExternalAddr a floating IP of this run's pool.
+        want = ipaddress.ip_network(fip_pool["cidr"]) if case.endswith("external") else workers_cidr
+        addrs = [line.rsplit(",", 1)[-1].strip() for line in tests[name]["output"].splitlines()
+                 if "connecting: " in line]
+        assert addrs, f"{name}: TestProvisioning connected to no instance:\n{tests[name]['output'][-3000:]}"
+        for addr in addrs:
+            assert ipaddress.ip_address(addr) in want, f"{name}: connected to {addr}, not in {want}"
+    for name in HAND_WRITTEN:
+        assert tests.get(name, {}).get("action") == "pass", f"{name} did not pass"
     assert not leftovers, f"servers of the run left behind: {[s.name for s in leftovers]}"
 
 

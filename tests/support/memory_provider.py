@@ -4,7 +4,8 @@ Served by the real plugin executable when FLEETING_OPENSTACK_PROVIDER is
 ``memory_provider:MemoryProvider`` and this directory is on PYTHONPATH.
 plugin_config keys: ``name`` (required), ``max_size``, ``fail_init`` (an error
 message Init raises), ``log_probe`` (log one line per hclog level at Init),
-``expires`` (unix seconds ConnectInfo reports as the credentials' expiry), ``noise`` (at Init, write
+``expires`` (unix seconds ConnectInfo reports as the credentials' expiry), ``hang_increase`` (seconds
+each Increase spends in a worker pool's thread first, as the real provider's creates do), ``noise`` (at Init, write
 to stderr the ways libraries do: raw fd 2, print, a logger with its own
 StreamHandler, warnings.warn).
 """
@@ -19,7 +20,7 @@ from fleeting_openstack.contract.instancegroup import (
     ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
 
 log = logging.getLogger("fleeting_openstack.memory")
-KNOWN = {"name", "max_size", "fail_init", "log_probe", "expires", "noise"}
+KNOWN = {"name", "max_size", "fail_init", "log_probe", "expires", "noise", "hang_increase"}
 
 
 class MemoryProvider:
@@ -30,6 +31,7 @@ class MemoryProvider:
         self.settings = Settings()
         self.max_size = 10
         self.expires: float | None = None
+        self.hang_increase = 0.0
 
     def init(self, config: bytes, settings: Settings) -> ProviderInfo:
         cfg = json.loads(config or b"{}")
@@ -60,6 +62,7 @@ class MemoryProvider:
         self.settings = settings
         self.max_size = int(cfg.get("max_size", 10))
         self.expires = cfg.get("expires")
+        self.hang_increase = float(cfg.get("hang_increase", 0))
         return ProviderInfo(id=f"memory/{cfg['name']}", max_size=self.max_size, version="test")
 
     def update(self):
@@ -73,6 +76,12 @@ class MemoryProvider:
         return out
 
     def increase(self, delta: int) -> int:
+        if self.hang_increase:
+            import time
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=1) as pool:  # non-daemon workers, joined at exit
+                pool.submit(time.sleep, self.hang_increase).result()
         with self.lock:
             room = max(0, self.max_size - len(self.instances))
             made = min(delta, room)

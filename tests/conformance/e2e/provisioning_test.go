@@ -1,621 +1,516 @@
 //go:build e2e
 
-// End to end: the installed plugin executable, driven through HashiCorp
-// go-plugin's real client (v1.8.0) and the fleeting service stubs
-// (../fleetingpb), creates devcloud servers that the test driver
-// (tests/devcloud/testdriver) boots from the plugin's user_data; the test
-// logs into them over SSH with the credentials ConnectInfo returns.
+// End to end against the devcloud, with the test virt driver making every
+// server of an E2E image a small "VM" reachable over SSH (docs/e2e.md).
 //
-// fleeting's own integration.TestProvisioning cannot be used: the Go module
-// proxy refuses gitlab.com/gitlab-org/fleeting/fleeting (403, see
-// docs/protocol.md). TestProvisioning below follows the same sequence:
-// Init -> Increase -> Update until running -> ConnectInfo -> SSH and run a
-// command -> Decrease to zero -> Update until gone -> Kill.
+// TestFleetingProvisioning is fleeting's own conformance test,
+// integration.TestProvisioning (the fleeting module go.mod pins), run against
+// the installed plugin executable once per built-in strategy — cloud-init,
+// ignition, flatcar, custom with a static key — and once with UseExternalAddr
+// over floating IPs. It drives the plugin through fleeting's provisioner as
+// the runner does: scale 1 -> 3, down to 1, SSH into the running instance
+// with the ConnectInfo credentials and run a command, delete all. Beside it an
+// observer watches the test driver's side of the group's servers (their sshd
+// log, the files the strategy wrote), so that the run also shows that fleeting
+// really logged in, as which user and with which key, and that the strategy
+// and the operator's user_data took effect.
 //
-// Build tag e2e (so that `go test ./...` of the conformance module does not
-// build it). Run by tests/e2e/test_e2e.py:
+// What TestProvisioning does not cover stays hand-written, through fleeting's
+// client (fleeting.RunPlugin): TestRestart (the plugin stopped with the
+// instances up; a new process on the same state dir lists them and its keys
+// log in) and TestNeverReady (an image that never finishes booting is never
+// reported running and is deleted after boot_time). TestInitInfo: Init
+// answers version and build_info through fleeting's client.
+//
+// Build tag e2e. Run by tests/e2e/test_e2e.py (which writes
+// FLEETING_E2E_CONFIG, see e2ekit.Config, and confines this test process and
+// its children to loopback and the test driver's bridges):
 //
 //	FLEETING_PLUGIN_BIN=... FLEETING_E2E_CONFIG=e2e.json go test -tags e2e ./e2e/...
 //
-// FLEETING_E2E_CONFIG (written by the pytest wrapper) names the devcloud
-// resources; see e2eConfig. The test fails, never skips, when it is missing.
-//
-// Safety: before the first connection to any address the test checks that
-// the address is one the test driver created for that server (its
-// state.json) and that `ip route get` sends it to one of the driver's
-// bridges (no uplink, forwarding off); it never connects anywhere else.
+// The hand-written SSH logins check every address first (e2ekit.AssertOurs).
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
+	"gitlab.com/gitlab-org/fleeting/fleeting/integration"
+	"gitlab.com/gitlab-org/fleeting/fleeting/provider"
 	"golang.org/x/crypto/ssh"
 
-	pb "fleeting-openstack/conformance/fleetingpb"
-	"fleeting-openstack/conformance/pluginclient"
+	"fleeting-openstack/conformance/e2ekit"
 )
 
-// e2eConfig is FLEETING_E2E_CONFIG.
-type e2eConfig struct {
-	CloudsYAML    string            `json:"clouds_yaml"`
-	Cloud         string            `json:"cloud"`
-	Images        map[string]string `json:"images"` // ubuntu, flatcar, ubuntu-never-ready, ubuntu-error
-	Flavor        string            `json:"flavor"`
-	Network       string            `json:"network"`
-	SecurityGroup string            `json:"security_group"`
-	Keypair       struct {
-		Name       string `json:"name"`
-		PrivateKey string `json:"private_key"`
-	} `json:"keypair"`
-	FIP struct {
-		Port    string `json:"port"`
-		Address string `json:"address"`
-	} `json:"fip"`
-	Helper   string `json:"helper"`    // tests/devcloud/testdriver/e2e_instance.py
-	StateDir string `json:"state_dir"` // the driver's state ($FLEETING_E2E_STATE)
-	TmpDir   string `json:"tmp_dir"`   // for the plugin's credential state dirs
-	RunID    string `json:"run_id"`
+// -- fleeting's integration.TestProvisioning -----------------------------------------
+
+type fleetingCase struct {
+	name     string
+	strategy string
+	image    string // key of e2ekit.Config.Images
+	user     string // the user the image / strategy logs in as
+	static   bool   // Nova keypair + the runner's key (use_static_credentials)
+	external bool   // floating IPs from FIP.Pool; UseExternalAddr
+	userData string // the operator's user_data
+	file     string // a file in the instance the strategy / user_data must have written...
+	want     string // ...containing this
 }
 
-func loadConfig(t *testing.T) *e2eConfig {
-	t.Helper()
-	path := os.Getenv("FLEETING_E2E_CONFIG")
-	if path == "" {
-		t.Fatal("FLEETING_E2E_CONFIG must name the E2E config written by tests/e2e/test_e2e.py")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	var c e2eConfig
-	if err := json.Unmarshal(raw, &c); err != nil {
-		t.Fatalf("parse %s: %v", path, err)
-	}
-	if os.Getenv("FLEETING_PLUGIN_BIN") == "" {
-		t.Fatal("FLEETING_PLUGIN_BIN must name the installed fleeting-plugin-openstack executable")
-	}
-	return &c
+var fleetingCases = []fleetingCase{
+	{name: "cloud-init", strategy: "cloud-init", image: "ubuntu", user: "ubuntu",
+		userData: "#cloud-config\nwrite_files:\n- path: /etc/fleeting-e2e\n  content: |\n    written by cloud-init for {{fleeting.instance_name}}\n",
+		file:     "/etc/fleeting-e2e", want: "written by cloud-init for "},
+	{name: "ignition", strategy: "ignition", image: "flatcar", user: "core",
+		userData: `{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/etc/fleeting-e2e","mode":420,` +
+			`"contents":{"source":"data:,written%20by%20ignition%0A"}}]}}`,
+		file: "/etc/fleeting-e2e", want: "written by ignition"},
+	{name: "flatcar", strategy: "flatcar", image: "flatcar", user: "core",
+		file: "/etc/flatcar/update.conf", want: "SERVER=disabled"},
+	{name: "custom-static", strategy: "custom", image: "ubuntu", user: "ubuntu", static: true},
+	{name: "cloud-init-external", strategy: "cloud-init", image: "ubuntu", user: "ubuntu", external: true},
 }
 
-// -- the plugin process ----------------------------------------------------------
-
-type pluginProc struct {
-	client *plugin.Client
-	group  pb.InstanceGroupClient
-	logs   *pluginclient.LogSink
-	pid    int
-}
-
-func startPlugin(t *testing.T) *pluginProc {
-	t.Helper()
-	cmd := exec.Command(os.Getenv("FLEETING_PLUGIN_BIN"))
-	cmd.Env = append(os.Environ(), "FLEETING_OPENSTACK_LOG_LEVEL=debug")
-	sink := &pluginclient.LogSink{}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "runner", Level: hclog.Debug, Output: sink, JSONFormat: true})
-	c := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  pluginclient.Handshake,
-		VersionedPlugins: pluginclient.Plugins(),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		Logger:           logger,
-		StartTimeout:     time.Minute,
-	})
-	rpc, err := c.Client()
-	if err != nil {
-		c.Kill()
-		t.Fatalf("start plugin: %v", err)
-	}
-	raw, err := rpc.Dispense("instancegroup")
-	if err != nil {
-		c.Kill()
-		t.Fatalf("dispense: %v", err)
-	}
-	p := &pluginProc{client: c, group: raw.(pb.InstanceGroupClient), logs: sink, pid: c.ReattachConfig().Pid}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("plugin %d log (last 8000 bytes):\n%s", p.pid, tail(p.logs.String(), 8000))
-		}
-	})
-	return p
-}
-
-func (p *pluginProc) kill(t *testing.T) {
-	t.Helper()
-	p.client.Kill()
-	deadline := time.Now().Add(10 * time.Second)
-	for !errors.Is(syscall.Kill(p.pid, 0), syscall.ESRCH) {
-		if time.Now().After(deadline) {
-			t.Fatalf("plugin %d still running after Kill", p.pid)
-		}
-		time.Sleep(50 * time.Millisecond)
+func TestFleetingProvisioning(t *testing.T) {
+	c := e2ekit.LoadConfig(t)
+	for _, tc := range fleetingCases {
+		tc := tc
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fleetingProvisioning(t, c, tc)
+		})
 	}
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-func rpcCtx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
-// -- cases ------------------------------------------------------------------------
-
-type provisioningCase struct {
-	name         string
-	strategy     string
-	image        string // key of e2eConfig.Images
-	wantUser     string
-	instances    int32
-	static       bool // Nova keypair + connector key (use_static_credentials)
-	external     bool // pre-made port with a floating IP; connect to ExternalAddr too
-	options      map[string]any
-	check        string // extra command whose output must contain checkWant
-	checkWant    string
-	restart      bool // stop the plugin with the instances up, log in through a new process
-	expectNoBoot bool // never reaches running (fault images)
-}
-
-func (tc provisioningCase) pluginConfig(c *e2eConfig, group, stateDir string) []byte {
-	network := map[string]any{"uuid": c.Network}
-	if tc.external {
-		network = map[string]any{"port": c.FIP.Port}
-	}
-	spec := map[string]any{
-		"name":            group + "-%d",
-		"imageRef":        c.Images[tc.image],
-		"flavorRef":       c.Flavor,
-		"networks":        []any{network},
-		"security_groups": []any{map[string]any{"name": c.SecurityGroup}},
+func fleetingProvisioning(t *testing.T, c *e2ekit.Config, tc fleetingCase) {
+	group := fmt.Sprintf("e2e-fp-%s-%s", tc.name, c.RunID)
+	extra := map[string]any{}
+	spec := map[string]any{}
+	if tc.userData != "" {
+		spec["user_data"] = tc.userData
 	}
 	if tc.static {
 		spec["key_name"] = c.Keypair.Name
+		extra["strategy_options"] = map[string]any{"readiness": "cloud-init"}
 	}
-	cfg := map[string]any{
-		"cloud":         c.Cloud,
-		"clouds_config": c.CloudsYAML,
-		"name":          group,
-		"boot_time":     "3m",
-		"strategy":      tc.strategy,
-		"max_size":      5,
-		"credentials":   map[string]any{"state_dir": stateDir},
-		"server_spec":   spec,
+	if tc.external {
+		if c.FIP.Pool == "" {
+			t.Fatal("FLEETING_E2E_CONFIG has no fip.pool (the external network for floating IPs)")
+		}
+		extra["floating_ip_pool"] = c.FIP.Pool
 	}
-	if tc.options != nil {
-		cfg["strategy_options"] = tc.options
-	}
-	if tc.expectNoBoot {
-		cfg["boot_time"] = "25s"
-		cfg["readiness"] = map[string]any{"on_boot_timeout": "delete"}
-	}
-	out, _ := json.Marshal(cfg)
-	return out
-}
+	extra["server_spec"] = spec
+	cfg := c.PluginConfig(group, tc.strategy, tc.image, false, extra)
 
-func (tc provisioningCase) settings(t *testing.T, c *e2eConfig) *pb.Settings {
-	cc := &pb.ConnectorConfig{Os: "linux", Protocol: "ssh", Keepalive: int64(30 * time.Second),
-		Timeout: int64(10 * time.Minute)}
+	cc := provider.ConnectorConfig{OS: "linux", Protocol: provider.ProtocolSSH,
+		Keepalive: 30 * time.Second, Timeout: 5 * time.Minute}
+	var staticFP string
 	if tc.static {
 		key, err := os.ReadFile(c.Keypair.PrivateKey)
 		if err != nil {
 			t.Fatalf("read static key: %v", err)
 		}
-		cc.Key = key
-		cc.UseStaticCredentials = true
-		cc.Username = tc.wantUser // what a runner config names with key_path
-	}
-	return &pb.Settings{ConnectorConfig: cc}
-}
-
-var cases = []provisioningCase{
-	{name: "cloud-init", strategy: "cloud-init", image: "ubuntu", wantUser: "ubuntu", instances: 2,
-		check: "cat /etc/fleeting-e2e", checkWant: "written by cloud-init"},
-	{name: "ignition", strategy: "ignition", image: "flatcar", wantUser: "core", instances: 1,
-		check: "cat /etc/fleeting-e2e", checkWant: "written by ignition"},
-	{name: "flatcar", strategy: "flatcar", image: "flatcar", wantUser: "core", instances: 1,
-		check: "cat /etc/flatcar/update.conf", checkWant: "SERVER=disabled"},
-	{name: "custom-static", strategy: "custom", image: "ubuntu", wantUser: "ubuntu", instances: 1, static: true,
-		options: map[string]any{"readiness": "cloud-init"}},
-	{name: "cloud-init-external", strategy: "cloud-init", image: "ubuntu", wantUser: "ubuntu", instances: 1,
-		external: true},
-	{name: "restart", strategy: "flatcar", image: "flatcar", wantUser: "core", instances: 2, restart: true},
-	{name: "fault-never-ready", strategy: "cloud-init", image: "ubuntu-never-ready", instances: 1,
-		expectNoBoot: true},
-}
-
-// user_data the operator gives, so the test sees the strategy merged it and
-// the image applied it (write_files / storage.files).
-func operatorUserData(tc provisioningCase) string {
-	switch tc.name {
-	case "cloud-init":
-		return "#cloud-config\nwrite_files:\n- path: /etc/fleeting-e2e\n  content: |\n    written by cloud-init for {{fleeting.instance_name}}\n"
-	case "ignition":
-		return `{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/etc/fleeting-e2e","mode":420,` +
-			`"contents":{"source":"data:,written%20by%20ignition%0A"}}]}}`
-	}
-	return ""
-}
-
-func TestProvisioning(t *testing.T) {
-	c := loadConfig(t)
-	t.Run("group", func(t *testing.T) {
-		for _, tc := range cases {
-			tc := tc
-			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
-				provision(t, c, tc)
-			})
+		signer, err := ssh.ParsePrivateKey(key)
+		if err != nil {
+			t.Fatalf("parse static key: %v", err)
 		}
+		staticFP = ssh.FingerprintSHA256(signer.PublicKey())
+		cc.Key, cc.UseStaticCredentials, cc.Username = key, true, tc.user
+	}
+
+	obs := watch(c, group)
+	started := time.Now()
+	integration.TestProvisioning(t, e2ekit.PluginBin(t), integration.Config{
+		PluginConfig:    cfg,
+		ConnectorConfig: cc,
+		MaxInstances:    3,
+		UseExternalAddr: tc.external,
 	})
-	// Each case checked that its servers left nothing behind (assertInstanceGone);
-	// tests/e2e/test_e2e.py checks the whole host afterwards.
-}
-
-func provision(t *testing.T, c *e2eConfig, tc provisioningCase) {
-	group := fmt.Sprintf("e2e-%s-%s", tc.name, c.RunID)
-	stateDir := filepath.Join(c.TmpDir, group)
-	cfg := tc.pluginConfig(c, group, stateDir)
-	if ud := operatorUserData(tc); ud != "" {
-		var m map[string]any
-		_ = json.Unmarshal(cfg, &m)
-		m["server_spec"].(map[string]any)["user_data"] = ud
-		cfg, _ = json.Marshal(m)
-	}
-	settings := tc.settings(t, c)
-
-	t0 := time.Now()
-	p := startPlugin(t)
-	killed := false
-	var ids []string
-	defer func() {
-		if !killed {
-			if len(ids) > 0 { // leave nothing behind even when failing
-				_, _ = p.group.Decrease(context.Background(), &pb.DecreaseRequest{Instances: ids})
-			}
-			p.client.Kill()
-		}
-	}()
-	initResp, err := p.group.Init(rpcCtx(t), &pb.InitRequest{Config: cfg, Settings: settings})
-	if err != nil {
-		t.Fatalf("Init: %v", err)
-	}
-	if got := initResp.GetInfo().GetMaxSize(); got != 5 {
-		t.Fatalf("Init max_size = %d", got)
-	}
-	t.Logf("plugin started and initialised in %.1fs", time.Since(t0).Seconds())
-
-	inc, err := p.group.Increase(rpcCtx(t), &pb.IncreaseRequest{Delta: tc.instances})
-	if err != nil || inc.GetSucceeded() != tc.instances {
-		t.Fatalf("Increase(%d) = %v, %v", tc.instances, inc, err)
-	}
-	start := time.Now()
-
-	if tc.expectNoBoot {
-		// The image never prints cloud-init's finished line: the instance must
-		// never be handed out as running, and on_boot_timeout=delete removes it.
-		ids = waitInstances(t, p, int(tc.instances), nil, 20*time.Second)
-		deadline := time.Now().Add(150 * time.Second)
-		for {
-			up, err := p.group.Update(rpcCtx(t), &pb.UpdateRequest{})
-			if err != nil {
-				t.Fatalf("Update: %v", err)
-			}
-			if len(up.GetInstances()) == 0 {
-				break
-			}
-			for _, i := range up.GetInstances() {
-				if i.GetState() == "running" {
-					t.Fatalf("instance %s of a never-ready image reported running", i.GetId())
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("never-ready instance not deleted after boot_time: %v", up.GetInstances())
-			}
-			time.Sleep(2 * time.Second)
-		}
-		for _, id := range ids {
-			assertInstanceGone(t, c, id)
-		}
-		p.kill(t)
-		killed = true
+	seen := obs.stop()
+	t.Logf("integration.TestProvisioning(%s) took %.1fs; servers seen by the driver: %d",
+		tc.name, time.Since(started).Seconds(), len(seen))
+	if t.Failed() {
 		return
 	}
 
-	ids = waitInstances(t, p, int(tc.instances), map[string]bool{"running": true}, 3*time.Minute)
-	t.Logf("%d instance(s) running after %.1fs", len(ids), time.Since(start).Seconds())
-	t1 := time.Now()
-	for _, id := range ids {
-		loginAndCheck(t, c, p, tc, id)
+	// What the driver saw of the run.
+	if len(seen) != 3 {
+		t.Errorf("the driver set up %d servers of group %s, want 3 (scale 1 -> 3)", len(seen), group)
 	}
-	t.Logf("ConnectInfo + SSH checks in %.1fs", time.Since(t1).Seconds())
-
-	if tc.restart {
-		// The runner goes away with the instances up; a new plugin process with
-		// the same config and state dir must hand out working credentials.
-		if _, err := p.group.Shutdown(rpcCtx(t), &pb.ShutdownRequest{}); err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-		p.kill(t)
-		p = startPlugin(t)
-		if _, err := p.group.Init(rpcCtx(t), &pb.InitRequest{Config: cfg, Settings: settings}); err != nil {
-			t.Fatalf("Init after restart: %v", err)
-		}
-		again := waitInstances(t, p, int(tc.instances), map[string]bool{"running": true}, time.Minute)
-		if strings.Join(again, ",") != strings.Join(ids, ",") {
-			t.Fatalf("after restart the group has %v, want %v", again, ids)
-		}
-		for _, id := range ids {
-			loginAndCheck(t, c, p, tc, id)
-		}
-	}
-
-	t2 := time.Now()
-	dec, err := p.group.Decrease(rpcCtx(t), &pb.DecreaseRequest{Instances: ids})
-	if err != nil || len(dec.GetSucceeded()) != len(ids) {
-		t.Fatalf("Decrease(%v) = %v, %v", ids, dec, err)
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		up, err := p.group.Update(rpcCtx(t), &pb.UpdateRequest{})
-		if err != nil {
-			t.Fatalf("Update: %v", err)
-		}
-		left := 0
-		for _, i := range up.GetInstances() {
-			if i.GetState() != "deleted" {
-				left++
+	logins := 0
+	for _, s := range seen {
+		for _, l := range s.logins {
+			logins++
+			if l.user != tc.user {
+				t.Errorf("server %s: login as %q, want %q", s.id, l.user, tc.user)
+			}
+			if tc.static && l.fingerprint != staticFP {
+				t.Errorf("server %s: login with key %s, want the static key %s", s.id, l.fingerprint, staticFP)
 			}
 		}
-		if left == 0 {
-			break
+		if tc.file != "" && s.running && !strings.Contains(s.file, tc.want) {
+			t.Errorf("server %s: %s = %q, want %q in it", s.id, tc.file, s.file, tc.want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("instances not gone 2 minutes after Decrease: %v", up.GetInstances())
+		// (a server deleted right after it was created may go before its floating IP is attached)
+		if tc.external && len(s.logins) > 0 && len(s.fips) == 0 {
+			t.Errorf("server %s: logged into, but no floating IP reached the driver", s.id)
 		}
-		time.Sleep(time.Second)
 	}
-	for _, id := range ids {
-		assertInstanceGone(t, c, id)
+	if logins == 0 {
+		t.Errorf("TestProvisioning passed but no SSH login reached any server of the group (sshd logs: %v)", seen)
 	}
-	t.Logf("Decrease -> gone and cleaned up in %.1fs", time.Since(t2).Seconds())
-	p.kill(t)
-	killed = true
+	for _, s := range seen {
+		e2ekit.AssertInstanceGone(t, c, s.id)
+	}
 }
 
-// waitInstances polls Update until n instances are in one of the wanted
-// states (nil: any state) and returns their ids, sorted.
-func waitInstances(t *testing.T, p *pluginProc, n int, want map[string]bool, timeout time.Duration) []string {
+// -- the observer -----------------------------------------------------------------------
+
+type login struct{ user, fingerprint string }
+
+type seenServer struct {
+	id      string
+	running bool     // sshd ran (the driver booted it)
+	logins  []login  // accepted SSH logins (sshd.log)
+	file    string   // the case's file, as last read
+	fips    []string // floating IPs the driver applied
+}
+
+func (s *seenServer) String() string { return fmt.Sprintf("%s:%v", s.id, s.logins) }
+
+type observer struct {
+	stopc chan struct{}
+	done  chan struct{}
+	mu    sync.Mutex
+	seen  map[string]*seenServer
+}
+
+var accepted = regexp.MustCompile(`Accepted publickey for (\S+) from \S+ port \d+ ssh2: \S+ (SHA256:\S+)`)
+
+// watch follows, every 200 ms until stop, the test driver's instances whose
+// hostname belongs to group (c.StateDir/<id>: state.json, sshd.log, root/).
+// It only reads files; it connects to nothing.
+func watch(c *e2ekit.Config, group string) *observer {
+	o := &observer{stopc: make(chan struct{}), done: make(chan struct{}), seen: map[string]*seenServer{}}
+	file := ""
+	for _, tc := range fleetingCases {
+		if strings.HasPrefix(group, "e2e-fp-"+tc.name+"-") && len(tc.name) > len(file) {
+			file = tc.file
+		}
+	}
+	go func() {
+		defer close(o.done)
+		for {
+			o.scan(c, group, file)
+			select {
+			case <-o.stopc:
+				o.scan(c, group, file)
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return o
+}
+
+func (o *observer) scan(c *e2ekit.Config, group, file string) {
+	entries, _ := os.ReadDir(c.StateDir)
+	for _, e := range entries {
+		dir := filepath.Join(c.StateDir, e.Name())
+		raw, err := os.ReadFile(filepath.Join(dir, "state.json"))
+		if err != nil {
+			continue
+		}
+		var st struct {
+			Hostname string `json:"hostname"`
+			Fips     []struct {
+				Fip string `json:"fip"`
+			} `json:"fips"`
+		}
+		if json.Unmarshal(raw, &st) != nil || !strings.HasPrefix(st.Hostname, group+"-") {
+			continue
+		}
+		o.mu.Lock()
+		s := o.seen[e.Name()]
+		if s == nil {
+			s = &seenServer{id: e.Name()}
+			o.seen[e.Name()] = s
+		}
+		for _, f := range st.Fips {
+			if !contains(s.fips, f.Fip) {
+				s.fips = append(s.fips, f.Fip)
+			}
+		}
+		if log, err := os.ReadFile(filepath.Join(dir, "sshd.log")); err == nil && len(log) > 0 {
+			s.running = true
+			var logins []login
+			for _, m := range accepted.FindAllStringSubmatch(string(log), -1) {
+				logins = append(logins, login{user: m[1], fingerprint: m[2]})
+			}
+			if len(logins) >= len(s.logins) {
+				s.logins = logins
+			}
+		}
+		if file != "" {
+			if text, err := os.ReadFile(filepath.Join(dir, "root", file)); err == nil {
+				s.file = string(text)
+			}
+		}
+		o.mu.Unlock()
+	}
+}
+
+func (o *observer) stop() []*seenServer {
+	close(o.stopc)
+	<-o.done
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []*seenServer
+	for _, s := range o.seen {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// -- hand-written: what TestProvisioning does not cover ---------------------------------
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+func settings() provider.Settings {
+	return provider.Settings{ConnectorConfig: provider.ConnectorConfig{OS: "linux", Protocol: provider.ProtocolSSH,
+		Keepalive: 30 * time.Second, Timeout: 10 * time.Minute}}
+}
+
+func states(t *testing.T, g provider.InstanceGroup) map[string]provider.State {
+	t.Helper()
+	out := map[string]provider.State{}
+	if err := g.Update(ctx(t), func(id string, s provider.State) { out[id] = s }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	return out
+}
+
+// waitRunning polls Update until the group is exactly n running instances;
+// returns their ids, sorted.
+func waitRunning(t *testing.T, g provider.InstanceGroup, n int, timeout time.Duration) []string {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		up, err := p.group.Update(rpcCtx(t), &pb.UpdateRequest{})
-		if err != nil {
-			t.Fatalf("Update: %v", err)
-		}
+		up := states(t, g)
 		var ids []string
-		for _, i := range up.GetInstances() {
-			if want == nil || want[i.GetState()] {
-				ids = append(ids, i.GetId())
+		for id, s := range up {
+			if s == provider.StateTimeout || s == provider.StateDeleted {
+				t.Fatalf("instance %s is %s while waiting for it to run", id, s)
 			}
-			if i.GetState() == "timeout" || i.GetState() == "deleted" {
-				t.Fatalf("instance %s is %s while waiting for %v", i.GetId(), i.GetState(), want)
+			if s == provider.StateRunning {
+				ids = append(ids, id)
 			}
 		}
-		if len(ids) == n && len(up.GetInstances()) == n {
+		if len(ids) == n && len(up) == n {
 			sort.Strings(ids)
 			return ids
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v, want %d in %v", timeout, up.GetInstances(), n, want)
+			t.Fatalf("after %v: %v, want %d running", timeout, up, n)
 		}
 		time.Sleep(time.Second)
 	}
 }
 
-func loginAndCheck(t *testing.T, c *e2eConfig, p *pluginProc, tc provisioningCase, id string) {
+func waitEmpty(t *testing.T, g provider.InstanceGroup, timeout time.Duration, never provider.State) {
 	t.Helper()
-	resp, err := p.group.ConnectInfo(rpcCtx(t), &pb.ConnectInfoRequest{Id: id})
-	if err != nil {
-		t.Fatalf("ConnectInfo(%s): %v", id, err)
-	}
-	if _, err := p.group.Heartbeat(rpcCtx(t), &pb.HeartbeatRequest{Id: id}); err != nil {
-		t.Fatalf("Heartbeat(%s) of a running instance: %v", id, err)
-	}
-	info := resp.GetInfo()
-	cc := info.GetConnectorConfig()
-	if cc.GetUsername() != tc.wantUser || cc.GetProtocol() != "ssh" || cc.GetOs() != "linux" {
-		t.Fatalf("ConnectInfo(%s) username=%q protocol=%q os=%q, want %q/ssh/linux",
-			id, cc.GetUsername(), cc.GetProtocol(), cc.GetOs(), tc.wantUser)
-	}
-	if len(cc.GetKey()) == 0 {
-		t.Fatalf("ConnectInfo(%s) carries no key", id)
-	}
-	if tc.static && !cc.GetUseStaticCredentials() {
-		t.Fatalf("ConnectInfo(%s) lost use_static_credentials", id)
-	}
-	addrs := []string{info.GetInternalAddr()}
-	if tc.external {
-		if info.GetExternalAddr() != c.FIP.Address {
-			t.Fatalf("ConnectInfo(%s) external address %q, want the floating IP %s", id, info.GetExternalAddr(), c.FIP.Address)
-		}
-		addrs = append(addrs, info.GetExternalAddr())
-	} else if info.GetExternalAddr() != "" && info.GetExternalAddr() != info.GetInternalAddr() {
-		t.Fatalf("ConnectInfo(%s) external address %q without a floating IP", id, info.GetExternalAddr())
-	}
-	for _, addr := range addrs {
-		out := runSSH(t, c, id, addr, cc, "id -un")
-		if strings.TrimSpace(out) != tc.wantUser {
-			t.Fatalf("ssh %s@%s id -un = %q", tc.wantUser, addr, out)
-		}
-		if tc.check != "" {
-			out := runSSH(t, c, id, addr, cc, tc.check)
-			if !strings.Contains(out, tc.checkWant) {
-				t.Fatalf("ssh %s %q = %q, want %q in it", addr, tc.check, out, tc.checkWant)
-			}
-		}
-	}
-}
-
-type driverState struct {
-	Nics []struct {
-		IP     string `json:"ip"`
-		Bridge string `json:"bridge"`
-	} `json:"nics"`
-	Fips []struct {
-		Fip    string `json:"fip"`
-		Bridge string `json:"bridge"`
-	} `json:"fips"`
-}
-
-// assertOurs refuses to go on unless addr belongs to server id as the test
-// driver created it and the host routes it to that driver's bridge.
-func assertOurs(t *testing.T, c *e2eConfig, id, addr string) {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(c.StateDir, id, "state.json"))
-	if err != nil {
-		t.Fatalf("REFUSING to connect to %s: server %s has no test-driver state: %v", addr, id, err)
-	}
-	var st driverState
-	if err := json.Unmarshal(raw, &st); err != nil {
-		t.Fatalf("parse driver state of %s: %v", id, err)
-	}
-	bridge := ""
-	for _, n := range st.Nics {
-		if n.IP == addr {
-			bridge = n.Bridge
-		}
-	}
-	for _, f := range st.Fips {
-		if f.Fip == addr {
-			bridge = f.Bridge
-		}
-	}
-	if bridge == "" || !strings.HasPrefix(bridge, "fe2e-") {
-		t.Fatalf("REFUSING to connect to %s: not an address the test driver created for %s", addr, id)
-	}
-	var routes []struct {
-		Dev string `json:"dev"`
-	}
-	out, err := exec.Command("ip", "-j", "route", "get", addr).Output()
-	if err != nil || json.Unmarshal(out, &routes) != nil || len(routes) != 1 {
-		t.Fatalf("REFUSING to connect to %s: ip route get: %s %v", addr, out, err)
-	}
-	if routes[0].Dev != bridge {
-		t.Fatalf("REFUSING to connect to %s: routed via %q, not the driver's bridge %s", addr, routes[0].Dev, bridge)
-	}
-	// the helper checks the same plus: the bridge has only the driver's ports, forwarding off
-	chk, err := exec.Command("/usr/bin/python3", "-P", c.Helper, "route-check", addr).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(chk)) != bridge {
-		t.Fatalf("REFUSING to connect to %s: route-check: %s %v", addr, chk, err)
-	}
-}
-
-func runSSH(t *testing.T, c *e2eConfig, id, addr string, cc *pb.ConnectorConfig, command string) string {
-	t.Helper()
-	assertOurs(t, c, id, addr)
-	signer, err := ssh.ParsePrivateKey(cc.GetKey())
-	if err != nil {
-		t.Fatalf("ConnectInfo key of %s does not parse: %v", id, err)
-	}
-	console := filepath.Join(c.StateDir, id, "console.log")
-	cfg := &ssh.ClientConfig{
-		User: cc.GetUsername(),
-		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		// The host key must be one the instance printed on its console.
-		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			text, err := os.ReadFile(console)
-			if err != nil {
-				return err
-			}
-			if fp := ssh.FingerprintSHA256(key); !bytes.Contains(text, []byte(fp)) {
-				return fmt.Errorf("host key %s was not printed on the console of %s", fp, id)
-			}
-			return nil
-		},
-		Timeout: 10 * time.Second,
-	}
-	var client *ssh.Client
-	deadline := time.Now().Add(90 * time.Second) // the runner retries too: sshd may still be starting
+	deadline := time.Now().Add(timeout)
 	for {
-		client, err = ssh.Dial("tcp", net.JoinHostPort(addr, "22"), cfg)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ssh %s@%s (server %s): %v", cc.GetUsername(), addr, id, err)
-		}
-		time.Sleep(time.Second)
-	}
-	defer client.Close()
-	session, err := client.NewSession()
-	if err != nil {
-		t.Fatalf("ssh session on %s: %v", addr, err)
-	}
-	defer session.Close()
-	out, err := session.CombinedOutput(command)
-	if err != nil {
-		t.Fatalf("ssh %s %q: %v: %s", addr, command, err, out)
-	}
-	return string(out)
-}
-
-// assertInstanceGone: the driver removed everything of server id.
-func assertInstanceGone(t *testing.T, c *e2eConfig, id string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var left []string
-		if _, err := os.Stat("/run/netns/fleeting-e2e-" + id); err == nil {
-			left = append(left, "netns")
-		}
-		if _, err := os.Stat(filepath.Join(c.StateDir, id)); err == nil {
-			left = append(left, "state dir")
-		}
-		veth := "fe2v" + strings.ReplaceAll(id, "-", "")[:9]
-		links, _ := os.ReadDir("/sys/class/net")
-		for _, l := range links {
-			if strings.HasPrefix(l.Name(), veth) {
-				left = append(left, "link "+l.Name())
+		up := states(t, g)
+		left := 0
+		for id, s := range up {
+			if never != "" && s == never {
+				t.Fatalf("instance %s reported %s", id, s)
+			}
+			if s != provider.StateDeleted {
+				left++
 			}
 		}
-		procs, _ := os.ReadDir("/proc")
-		for _, pr := range procs {
-			root, err := os.Readlink(filepath.Join("/proc", pr.Name(), "root"))
-			if err == nil && strings.HasPrefix(root, filepath.Join(c.StateDir, id)) {
-				left = append(left, "process "+pr.Name())
-			}
-		}
-		mounts, _ := os.ReadFile("/proc/self/mountinfo")
-		if bytes.Contains(mounts, []byte(filepath.Join(c.StateDir, id))) {
-			left = append(left, "mount")
-		}
-		if len(left) == 0 {
+		if left == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server %s deleted but left behind: %v", id, left)
+			t.Fatalf("group not empty after %v: %v", timeout, up)
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// login checks ConnectInfo and Heartbeat of id, then logs in with its
+// credentials and checks the user and the operator's file.
+func loginAndCheck(t *testing.T, c *e2ekit.Config, g provider.InstanceGroup, id, user string) {
+	t.Helper()
+	info, err := g.ConnectInfo(ctx(t), id)
+	if err != nil {
+		t.Fatalf("ConnectInfo(%s): %v", id, err)
+	}
+	if err := g.Heartbeat(ctx(t), id); err != nil {
+		t.Fatalf("Heartbeat(%s) of a running instance: %v", id, err)
+	}
+	if info.Username != user || info.Protocol != provider.ProtocolSSH || info.OS != "linux" || len(info.Key) == 0 {
+		t.Fatalf("ConnectInfo(%s) username=%q protocol=%q os=%q key %d bytes, want %s/ssh/linux and a key",
+			id, info.Username, info.Protocol, info.OS, len(info.Key), user)
+	}
+	out := e2ekit.RunSSH(t, c, id, info.InternalAddr, info.Username, info.Key,
+		"id -un; cat /etc/fleeting-e2e /etc/flatcar/update.conf")
+	if !strings.HasPrefix(out, user+"\n") || !strings.Contains(out, "written by ignition") ||
+		!strings.Contains(out, "SERVER=disabled") {
+		t.Fatalf("ssh %s@%s: %q, want the user, the operator's file and update.conf", user, info.InternalAddr, out)
+	}
+}
+
+// TestRestart: the runner goes away with the instances up; a new plugin
+// process with the same config and state dir lists them running and hands
+// out keys that log in.
+func TestRestart(t *testing.T) {
+	t.Parallel()
+	c := e2ekit.LoadConfig(t)
+	group := "e2e-restart-" + c.RunID
+	cfg, _ := json.Marshal(c.PluginConfig(group, "flatcar", "flatcar", false, map[string]any{
+		"server_spec": map[string]any{"user_data": `{"ignition":{"version":"3.3.0"},"storage":{"files":[` +
+			`{"path":"/etc/fleeting-e2e","mode":420,"contents":{"source":"data:,written%20by%20ignition%0A"}}]}}`}}))
+	p := e2ekit.RunPlugin(t, cfg)
+	g := p.Runner.InstanceGroup()
+	var ids []string
+	defer func() { // leave nothing behind, even when failing
+		if len(ids) > 0 && t.Failed() {
+			_, _ = g.Decrease(context.Background(), ids)
+		}
+	}()
+	if _, err := g.Init(ctx(t), hclog.NewNullLogger(), settings()); err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	if n, err := g.Increase(ctx(t), 2); err != nil || n != 2 {
+		t.Fatalf("Increase(2) = %d, %v", n, err)
+	}
+	ids = waitRunning(t, g, 2, 4*time.Minute)
+	for _, id := range ids {
+		loginAndCheck(t, c, g, id, "core")
+	}
+	if err := g.Shutdown(ctx(t)); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	p.Runner.Kill()
+
+	p = e2ekit.RunPlugin(t, cfg)
+	g = p.Runner.InstanceGroup()
+	if _, err := g.Init(ctx(t), hclog.NewNullLogger(), settings()); err != nil {
+		t.Fatalf("Init after restart: %v", err)
+	}
+	again := waitRunning(t, g, 2, time.Minute)
+	if strings.Join(again, ",") != strings.Join(ids, ",") {
+		t.Fatalf("after restart the group has %v, want %v", again, ids)
+	}
+	for _, id := range ids {
+		loginAndCheck(t, c, g, id, "core")
+	}
+	done, err := g.Decrease(ctx(t), ids)
+	if err != nil || len(done) != len(ids) {
+		t.Fatalf("Decrease(%v) = %v, %v", ids, done, err)
+	}
+	waitEmpty(t, g, 2*time.Minute, "")
+	for _, id := range ids {
+		e2ekit.AssertInstanceGone(t, c, id)
+	}
+	ids = nil
+}
+
+// TestNeverReady: an image that never prints cloud-init's finished line is
+// never handed out as running; on_boot_timeout=delete removes it after
+// boot_time.
+func TestNeverReady(t *testing.T) {
+	t.Parallel()
+	c := e2ekit.LoadConfig(t)
+	group := "e2e-never-ready-" + c.RunID
+	cfg, _ := json.Marshal(c.PluginConfig(group, "cloud-init", "ubuntu-never-ready", false, map[string]any{
+		"boot_time": "25s", "readiness": map[string]any{"on_boot_timeout": "delete"}}))
+	p := e2ekit.RunPlugin(t, cfg)
+	g := p.Runner.InstanceGroup()
+	if _, err := g.Init(ctx(t), hclog.NewNullLogger(), settings()); err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	if n, err := g.Increase(ctx(t), 1); err != nil || n != 1 {
+		t.Fatalf("Increase(1) = %d, %v", n, err)
+	}
+	var ids []string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(ids) == 0 {
+		for id := range states(t, g) {
+			ids = append(ids, id)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the instance never appeared in Update")
+		}
+		time.Sleep(time.Second)
+	}
+	waitEmpty(t, g, 150*time.Second, provider.StateRunning)
+	for _, id := range ids {
+		e2ekit.AssertInstanceGone(t, c, id)
+	}
+}
+
+// TestInitInfo: through fleeting's client, Init answers the plugin's version
+// and build_info (what the runner logs as "plugin initialized: version=...
+// build info=...").
+func TestInitInfo(t *testing.T) {
+	t.Parallel()
+	c := e2ekit.LoadConfig(t)
+	cfg, _ := json.Marshal(c.PluginConfig("e2e-init-info-"+c.RunID, "cloud-init", "ubuntu", false, nil))
+	p := e2ekit.RunPlugin(t, cfg)
+	info, err := p.Runner.InstanceGroup().Init(ctx(t), hclog.NewNullLogger(), settings())
+	if err != nil {
+		t.Fatalf("Init: %v", err)
+	}
+	t.Logf("Init: id=%q max_size=%d version=%q build_info=%q", info.ID, info.MaxSize, info.Version, info.BuildInfo)
+	if info.Version == "" || info.BuildInfo == "" {
+		t.Fatalf("Init: version %q, build_info %q: want both", info.Version, info.BuildInfo)
+	}
+	// The same version as `plugin version`; build_info in fleeting's VersionInfo.BuildInfo
+	// shape (sha=...; ref=...; <runtime>=...; built_at=...; os_arch=...) with a revision and a date.
+	out, err := exec.Command(e2ekit.PluginBin(t), "version").Output()
+	if err != nil {
+		t.Fatalf("plugin version: %v", err)
+	}
+	if !regexp.MustCompile(`(?m)^Version:\s+` + regexp.QuoteMeta(info.Version) + `$`).Match(out) {
+		t.Fatalf("Init version %q is not the one `version` prints:\n%s", info.Version, out)
+	}
+	fields := map[string]string{}
+	for _, kv := range strings.Split(info.BuildInfo, "; ") {
+		k, v, _ := strings.Cut(kv, "=")
+		fields[k] = v
+	}
+	for _, k := range []string{"sha", "built_at", "os_arch"} {
+		if v := fields[k]; v == "" || v == "unknown" {
+			t.Errorf("build_info %q: %s is %q", info.BuildInfo, k, v)
+		}
 	}
 }

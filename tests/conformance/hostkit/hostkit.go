@@ -30,12 +30,13 @@ import (
 	"google.golang.org/grpc"
 )
 
-// Handshake is the go-plugin handshake fleeting_openstack/cli/main.py expects
-// (MAGIC_COOKIE_*; unverified against upstream fleeting, see docs/protocol.md).
+// Handshake is fleeting's go-plugin handshake (the fleeting module's
+// internal/plugin.Handshake, which hosts outside that module cannot import):
+// magic cookie FLEETING_INSTANCE_GROUP_PLUGIN, app protocol version 0.
 var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "FLEETING_PLUGIN",
-	MagicCookieValue: "fleeting",
+	ProtocolVersion:  0,
+	MagicCookieKey:   "FLEETING_INSTANCE_GROUP_PLUGIN",
+	MagicCookieValue: "4c6410b1-cb78-4962-8c76-ab936d0ea908",
 }
 
 // PluginName is the name the hosts dispense (client-side only: it never
@@ -59,9 +60,18 @@ func (p ClientPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grp
 	return p.NewClient(c), nil
 }
 
-// Plugins is the versioned plugin set a host offers (PluginName, app version 1).
-func Plugins(newClient func(*grpc.ClientConn) interface{}) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{1: {PluginName: ClientPlugin{NewClient: newClient}}}
+// Plugins is the versioned plugin set a host offers: PluginName at each of
+// versions (go-plugin's client puts them, comma-separated, in the plugin's
+// PLUGIN_PROTOCOL_VERSIONS); none given: Handshake.ProtocolVersion (0).
+func Plugins(newClient func(*grpc.ClientConn) interface{}, versions ...int) map[int]plugin.PluginSet {
+	if len(versions) == 0 {
+		versions = []int{int(Handshake.ProtocolVersion)}
+	}
+	out := map[int]plugin.PluginSet{}
+	for _, v := range versions {
+		out[v] = plugin.PluginSet{PluginName: ClientPlugin{NewClient: newClient}}
+	}
+	return out
 }
 
 // LogSink collects what go-plugin's client re-logs from the plugin's stderr
@@ -111,6 +121,16 @@ func (s *LogSink) Find(message string) map[string]interface{} {
 	return nil
 }
 
+// FindPrefix is the first line whose @message starts with prefix, or nil.
+func (s *LogSink) FindPrefix(prefix string) map[string]interface{} {
+	for _, l := range s.Lines() {
+		if m, _ := l["@message"].(string); strings.HasPrefix(m, prefix) {
+			return l
+		}
+	}
+	return nil
+}
+
 // MustEnv is the value of an environment variable the test cannot run without
 // (it fails, never skips, when it is missing).
 func MustEnv(t *testing.T, name string) string {
@@ -137,6 +157,9 @@ type Options struct {
 	Handshake plugin.HandshakeConfig
 	NewClient func(*grpc.ClientConn) interface{}
 	AutoMTLS  bool
+	// Versions are the app protocol versions offered (default: the
+	// handshake's ProtocolVersion).
+	Versions []int
 	// Env is the plugin's whole environment besides what go-plugin adds.
 	Env []string
 }
@@ -147,13 +170,14 @@ func Logger(name string, level hclog.Level, out io.Writer) hclog.Logger {
 }
 
 // ClientConfig is the go-plugin client configuration every host starts the
-// plugin with: cmd, gRPC only, PluginName handing out newClient's stub, one
-// minute to start. Callers set the rest (AutoMTLS, multiplexing, sockets).
+// plugin with: cmd, gRPC only, PluginName handing out newClient's stub at
+// app protocol version handshake.ProtocolVersion, one minute to start.
+// Callers set the rest (other versions, AutoMTLS, multiplexing, sockets).
 func ClientConfig(cmd *exec.Cmd, handshake plugin.HandshakeConfig, newClient func(*grpc.ClientConn) interface{},
 	logger hclog.Logger) *plugin.ClientConfig {
 	return &plugin.ClientConfig{
 		HandshakeConfig:  handshake,
-		VersionedPlugins: Plugins(newClient),
+		VersionedPlugins: Plugins(newClient, int(handshake.ProtocolVersion)),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           logger,
@@ -193,6 +217,9 @@ func Start(t *testing.T, bin string, o Options) *Host {
 	sink := &LogSink{}
 	cfg := ClientConfig(cmd, o.Handshake, o.NewClient, Logger("host", hclog.Trace, sink))
 	cfg.AutoMTLS = o.AutoMTLS
+	if len(o.Versions) > 0 {
+		cfg.VersionedPlugins = Plugins(o.NewClient, o.Versions...)
+	}
 	c := plugin.NewClient(cfg)
 	raw, rc, err := Connect(t, c, sink)
 	if err != nil {

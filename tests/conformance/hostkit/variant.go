@@ -17,9 +17,9 @@ import (
 // (fleeting_openstack/contract/service.py, ContractHolder).
 const ContractLogMessage = "serving the runner's contract"
 
-// BuiltinLogMessage is the plugin's warn line when it falls back to the
-// built-in reconstruction.
-const BuiltinLogMessage = "no fleeting contract found in the runner; serving the built-in reconstruction"
+// BuiltinLogMessage is how the plugin's warn line starts when it finds no
+// contract in the runner and serves its built-in one (fleeting's).
+const BuiltinLogMessage = "no fleeting contract found in the runner; serving the built-in"
 
 // VariantEnv is the environment of a plugin started by a variant host: this
 // process's, without anything that would let the plugin find its contract
@@ -92,7 +92,7 @@ func fileSHA256(t *testing.T, path string) string {
 // parent process's executable — and never fell back to the built-in contract.
 func AssertContractFromThisBinary(t *testing.T, logs *LogSink, service string, methods []string) {
 	t.Helper()
-	if l := logs.Find(BuiltinLogMessage); l != nil {
+	if l := logs.FindPrefix(BuiltinLogMessage); l != nil {
 		t.Fatalf("the plugin fell back to the built-in contract: %v", l)
 	}
 	l := logs.Find(ContractLogMessage)

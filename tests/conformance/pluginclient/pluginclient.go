@@ -15,7 +15,7 @@ import (
 	"fleeting-openstack/conformance/hostkit"
 )
 
-// Handshake is the go-plugin handshake the plugin expects.
+// Handshake is fleeting's go-plugin handshake (cookie and app version 0).
 var Handshake = hostkit.Handshake
 
 // LogSink collects what go-plugin's client re-logs from the plugin's stderr.
@@ -24,5 +24,8 @@ type LogSink = hostkit.LogSink
 // NewInstanceGroup is the built-in InstanceGroup stub over a plugin connection.
 func NewInstanceGroup(c *grpc.ClientConn) interface{} { return pb.NewInstanceGroupClient(c) }
 
-// Plugins is the versioned plugin set a client offers ("instancegroup", app version 1).
-func Plugins() map[int]plugin.PluginSet { return hostkit.Plugins(NewInstanceGroup) }
+// Plugins is the versioned plugin set a client offers ("instancegroup" at
+// each of versions; none given: fleeting's 0).
+func Plugins(versions ...int) map[int]plugin.PluginSet {
+	return hostkit.Plugins(NewInstanceGroup, versions...)
+}

@@ -23,6 +23,7 @@ package smoke
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,18 +128,29 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Init: %v", err)
 	}
-	info := initResp.GetInfo()
-	t.Logf("Init: id=%q max_size=%d version=%q", info.GetId(), info.GetMaxSize(), info.GetVersion())
+	info := initResp
+	t.Logf("Init: id=%q max_size=%d version=%q build_info=%q", info.GetId(), info.GetMaxSize(), info.GetVersion(), info.GetBuildInfo())
 	if info.GetId() == "" || info.GetVersion() == "" {
 		t.Fatalf("Init info incomplete: %v", info)
 	}
-	up, err := group.Update(ctx, &pb.UpdateRequest{})
+	stream, err := group.Update(ctx, &pb.Empty{})
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	t.Logf("Update: %d instance(s)", len(up.GetInstances()))
-	if len(up.GetInstances()) != 0 {
-		t.Fatalf("Update of a fresh group = %v, want no instances", up.GetInstances())
+	var instances []string
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Update stream: %v", err)
+		}
+		instances = append(instances, m.GetInstance())
+	}
+	t.Logf("Update: %d instance(s)", len(instances))
+	if len(instances) != 0 {
+		t.Fatalf("Update of a fresh group = %v, want no instances", instances)
 	}
 
 	client.Kill()

@@ -28,8 +28,9 @@ DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md")) + [ROOT / "README.md"]
 SCHEMA = json.loads((ROOT / "schemas" / "plugin_config.schema.json").read_text())
 FILE = re.compile(r"`([A-Za-z0-9_][A-Za-z0-9_./-]*\.(?:py|go|proto|sh|md|toml|json|yaml))`")
-#: named in the docs, not in this repository: fleeting's Go module, openstacksdk's data, the build's output
-ELSEWHERE = ("internal/plugin/", "config/defaults.json", "fleeting_openstack/_build_info.py")
+#: named in the docs, not in this repository: fleeting's Go module (internal/plugin/*, plugin/*.go),
+#: openstacksdk's data, the build's output
+ELSEWHERE = ("internal/plugin/", "plugin/bootstrap.go", "config/defaults.json", "fleeting_openstack/_build_info.py")
 #: the keys of [runners.autoscaler.connector_config] (gitlab-runner's ConnectorConfig)
 CONNECTOR_KEYS = {"os", "arch", "protocol", "protocol_port", "username", "password", "key_path",
                   "use_static_credentials", "keepalive", "timeout", "use_external_addr"}

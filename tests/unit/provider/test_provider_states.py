@@ -244,6 +244,7 @@ def test_increase_names_tags_and_decrease(tmp_path):
     assert p.decrease(ids) == ids and sorted(cloud.deleted) == ids
     assert states(p) == {sid: State.DELETING for sid in ids}
     cloud.finish_deletes()
+    assert states(p) == {sid: State.DELETED for sid in ids}  # once: the runner drops them at once
     assert states(p) == {}
     # The index never repeats, also for a new provider on the same state dir.
     assert start(tmp_path, cloud).increase(1) == 1
@@ -281,3 +282,26 @@ def test_init_adopts_the_go_plugins_servers(tmp_path):
     p = start(tmp_path, cloud)
     assert cloud.tagged == [("legacy", "fleeting:g")]
     assert states(p) == {"legacy": State.RUNNING}
+
+
+def test_a_server_gone_behind_the_plugins_back_is_reported_deleted_once(tmp_path):
+    """A server the last Update listed and Nova no longer has: ``deleted`` in the next Update (so
+    fleeting's Provisioner drops it at once instead of pruning it as timed out after 5 more
+    Updates), then never again."""
+    cloud = FakeCloud()
+    p = start(tmp_path, cloud)
+    cloud.add(member("a"), member("b"))
+    assert states(p) == {"a": State.RUNNING, "b": State.RUNNING}
+    cloud.delete_server("a")  # as an admin would, behind the plugin's back
+    cloud.finish_deletes()
+    first = p.update()
+    assert dict(first) == {"a": State.DELETED, "b": State.RUNNING}
+    assert [sid for sid, _ in first].count("a") == 1
+    for _ in range(3):
+        assert states(p) == {"b": State.RUNNING}
+    # one the plugin deleted itself goes deleting -> deleted -> never again, too
+    cloud.set_status("b", "SHUTOFF")
+    assert states(p) == {"b": State.DELETING}
+    cloud.finish_deletes()
+    assert states(p) == {"b": State.DELETED}
+    assert states(p) == {}

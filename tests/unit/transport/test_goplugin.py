@@ -75,6 +75,51 @@ def test_stdout_is_only_the_handshake_and_shutdown_cleans_up(tmp_path):
         proc.kill()
 
 
+def test_shutdown_with_a_call_in_flight_exits_before_goplugin_kills(tmp_path):
+    """go-plugin's Kill waits 2 s after Controller.Shutdown, then SIGKILLs: an Increase still
+    working (its worker threads Python would wait for at exit) must not hold the process."""
+    proc, line = launch(tmp_path)
+    try:
+        addr = line.rstrip("\n").split("|")[3]
+        channel = grpc.insecure_channel("unix:" + addr)
+        group = fleeting_pb2_grpc.InstanceGroupStub(channel)
+        group.Init(fleeting_pb2.InitRequest(config=b'{"name":"t","hang_increase":30}'), timeout=10)
+        pending = group.Increase.future(fleeting_pb2.IncreaseRequest(n=2), timeout=60)
+        time.sleep(0.5)
+        assert not pending.done()
+        started = time.monotonic()
+        goplugin_pb2_grpc.GRPCControllerStub(channel).Shutdown(goplugin_pb2.Empty(), timeout=10)
+        assert proc.wait(timeout=10) == 0
+        took = time.monotonic() - started
+        assert took < 1.9, f"exited {took:.2f}s after Shutdown: go-plugin would have SIGKILLed it at 2 s"
+        assert not os.path.exists(addr)
+    finally:
+        proc.kill()
+
+
+def test_partial_increase_and_decrease_answer_ok_with_what_was_done(tmp_path):
+    """fleeting's Go client drops the body of an error answer: a partial Increase/Decrease is
+    answered OK with the count / ids done (else the runner counts 0 while servers exist), and the
+    reason is logged at warn."""
+    proc, line = launch(tmp_path)
+    try:
+        addr = line.rstrip("\n").split("|")[3]
+        channel = grpc.insecure_channel("unix:" + addr)
+        group = fleeting_pb2_grpc.InstanceGroupStub(channel)
+        group.Init(fleeting_pb2.InitRequest(config=b'{"name":"t","max_size":2}'), timeout=10)
+        assert group.Increase(fleeting_pb2.IncreaseRequest(n=5), timeout=10).succeeded == 2
+        done = group.Decrease(fleeting_pb2.DecreaseRequest(instances=["mem-1", "nope"]), timeout=10)
+        assert list(done.succeeded) == ["mem-1"]
+        goplugin_pb2_grpc.GRPCControllerStub(channel).Shutdown(goplugin_pb2.Empty(), timeout=10)
+        assert proc.wait(timeout=10) == 0
+        warned = [e for e in map(json.loads, proc.stderr.read().splitlines()) if e["@level"] == "warn"]
+        messages = [e["@message"] for e in warned]
+        assert "Increase partly done: max_size 2 reached" in messages, messages
+        assert "Decrease partly done: no such instance: nope" in messages, messages
+    finally:
+        proc.kill()
+
+
 def test_multiplex_answered_false(tmp_path):
     proc, line = launch(tmp_path, {"PLUGIN_MULTIPLEX_GRPC": "true"})
     try:

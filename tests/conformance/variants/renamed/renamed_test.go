@@ -2,7 +2,7 @@
 
 // Host of the variant contract "renamed" (renamed.proto: package
 // acme.autoscale.v7, service Fleet, other message names) with another magic
-// cookie than the plugin's guess. go-plugin's real client starts the
+// cookie than fleeting's. go-plugin's real client starts the
 // installed plugin as this test binary's own child, so the plugin reads the
 // contract from /proc/<ppid>/exe — this binary, which embeds no other
 // fleeting-like descriptor (it imports ../../hostkit, never ../../fleetingpb).
@@ -27,8 +27,8 @@ import (
 	pb "fleeting-openstack/conformance/variants/renamed/pb"
 )
 
-// handshake differs from the plugin's guess (FLEETING_PLUGIN=fleeting): the
-// plugin must serve a go-plugin host anyway.
+// handshake differs from fleeting's (FLEETING_INSTANCE_GROUP_PLUGIN=4c6410b1-...):
+// the plugin must serve a go-plugin host anyway.
 var handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  1,
 	MagicCookieKey:   "ACME_AUTOSCALE_PLUGIN",
@@ -103,7 +103,7 @@ func TestRenamedContract(t *testing.T) {
 	hostkit.AssertContractFromThisBinary(t, h.Logs, "acme.autoscale.v7.Fleet",
 		[]string{"Init", "Update", "Increase", "Decrease", "ConnectInfo", "Heartbeat", "Shutdown"})
 	// Served because go-plugin's environment is there, not because any cookie would do.
-	l := h.Logs.Find("magic cookie differs from this plugin's guess; serving the go-plugin host anyway")
+	l := h.Logs.FindPrefix("magic cookie differs from fleeting's")
 	if l == nil || !strings.Contains(fmt.Sprint(l["seen"]), handshake.MagicCookieKey) {
 		t.Fatalf("no debug line about the differing cookie %s: %v", handshake.MagicCookieKey, l)
 	}
