@@ -17,7 +17,9 @@ The login user and its key are merged into the operator's user_data:
   operator's content as its own, untouched part and our cloud-config part.
 
 Readiness: cloud-init's final message, ``Cloud-init v. <version> finished at
-...``, in the console tail (any prefix). A failed cloud-init module, a finish
+...``, in the console tail (any prefix); when the operator's cloud-config sets its own
+``final_message``, that line instead (cloud-init's ``$UPTIME``, ``$TIMESTAMP``, ``$VERSION``,
+``$DATASOURCE`` matched as the values cloud-init prints). A failed cloud-init module, a finish
 without datasource (``DataSourceNone``: the key was never applied) or an
 emergency shell are FAILED.
 """
@@ -47,7 +49,7 @@ from fleeting_openstack.plugin import (
     hookimpl,
 )
 
-from ._common import GeneratedKeyStrategy, cloud_init_readiness, first_line
+from ._common import FinalMessage, GeneratedKeyStrategy, cloud_init_readiness, first_line
 
 NAME = "cloud-init"
 CLOUD_CONFIG = "#cloud-config"
@@ -78,8 +80,6 @@ DISTRO_USERS = {
     "arch": "arch",
     "alpine": "alpine",
 }
-
-_FINAL_MARKER = re.compile(r"Cloud-init v\. \S+ finished at")
 
 
 def _content_type(text: str) -> str | None:
@@ -143,13 +143,39 @@ def _users_errors(cfg: Mapping[str, Any], where: str) -> list[str]:
 
 
 def _final_message_errors(cfg: Mapping[str, Any], where: str) -> list[str]:
+    """An operator's final_message is fine (readiness then waits for that line), unless cloud-init
+    would print nothing for it or its line cannot be recognised (:class:`FinalMessage`)."""
     msg = cfg.get("final_message")
-    if msg is None or _FINAL_MARKER.search(str(msg).replace("{{version}}", "X").replace("{{ version }}", "X")):
+    if msg is None or not str(msg).strip():
         return []
-    return [
-        f"{where}: 'final_message' replaces the line 'Cloud-init v. ... finished at' that readiness "
-        "waits for; start it with 'Cloud-init v. {{version}} finished at {{timestamp}}.' or remove it"
-    ]
+    return [f"{where}: {e}" for e in FinalMessage(str(msg)).errors]
+
+
+_PLACEHOLDER_TOKEN = re.compile(r"\{\{\s*fleeting\.([A-Za-z_]+)\s*\}\}")
+
+
+def final_message_of(user_data: str | None) -> FinalMessage | None:
+    """The operator's own ``final_message`` in ``user_data`` (a #cloud-config, or the last
+    text/cloud-config MIME part that sets one, as cloud-init's merge keeps the last), or None:
+    cloud-init prints its default line. ``{{fleeting.*}}`` placeholders stay wildcards."""
+    if _is_empty(user_data):
+        return None
+    assert user_data is not None
+    text = _PLACEHOLDER_TOKEN.sub(lambda m: f"@@fleeting.{m.group(1)}@@", user_data)
+    try:
+        if _is_mime(text):
+            configs = [cfg for _, cfg, _ in _mime_cloud_configs(_parse_mime(text))]
+        elif _content_type(text) == "text/cloud-config":
+            configs = [_load_cloud_config(text, "user_data")]
+        else:
+            return None
+    except UserDataError:
+        return None
+    messages = [str(c["final_message"]) for c in configs if str(c.get("final_message") or "").strip()]
+    if not messages:
+        return None
+    final = FinalMessage(re.sub(r"@@fleeting\.([A-Za-z_]+)@@", r"{{fleeting.\1}}", messages[-1]))
+    return final if final.pattern is not None else None
 
 
 def _key_field(entry: dict[str, Any]) -> str:
@@ -371,8 +397,8 @@ class CloudInitStrategy(GeneratedKeyStrategy):
         return wrap_other(user_data, ctype, credentials)
 
     @hookimpl
-    def fleeting_readiness(self, observation: Observation) -> ReadinessResult:
-        return cloud_init_readiness(observation)
+    def fleeting_readiness(self, observation: Observation, user_data: str | None) -> ReadinessResult:
+        return cloud_init_readiness(observation, final_message_of(user_data))
 
 
 @hookimpl

@@ -19,6 +19,7 @@ from typing import Any
 from fleeting_openstack.plugin import ImageInfo, Observation, ReadinessResult, StrategyRegistry, hookimpl
 
 from ._common import cloud_init_readiness, login_prompt_readiness, option_errors
+from .cloud_init import final_message_of
 
 NAME = "custom"
 READINESS = {
@@ -48,8 +49,13 @@ class CustomStrategy:
         return False
 
     @hookimpl
-    def fleeting_readiness(self, observation: Observation, options: Mapping[str, Any]) -> ReadinessResult | None:
-        decide = READINESS.get(options.get("readiness", "none"))
+    def fleeting_readiness(
+        self, observation: Observation, options: Mapping[str, Any], user_data: str | None
+    ) -> ReadinessResult | None:
+        mode = options.get("readiness", "none")
+        if mode == "cloud-init":  # the operator's own final_message, when the user_data sets one
+            return cloud_init_readiness(observation, final_message_of(user_data))
+        decide = READINESS.get(mode)
         return decide(observation) if decide else None
 
 

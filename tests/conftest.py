@@ -49,7 +49,10 @@ DEVCLOUD_FIXTURES = frozenset({"devcloud", "admin", "demo", "plugin_config", "cl
 #: what a file needs beyond its tier, by path below tests/ (checked: every entry must exist)
 NEEDS: dict[str, tuple[str, ...]] = {
     "e2e/test_e2e.py": ("root", "go"),
+    "e2e/test_final_message_e2e.py": ("root",),
     "packaging/test_single_file.py": ("root", "go"),
+    "packaging/test_readme_first_command.py": ("root",),
+    "packaging/test_artifact.py": ("root", "go"),
     "packaging/test_generated_code.py": ("go",),
     "conformance/test_conformance_go.py": ("go",),
     "conformance/test_contract_variants.py": ("go",),

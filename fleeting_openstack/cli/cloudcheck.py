@@ -9,14 +9,15 @@ login user, credentials and state directory).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from fleeting_openstack.config import ConfigIssue
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
+    from fleeting_openstack.plugin.bound import BoundStrategy
 
 
 def _issue(problem: str) -> ConfigIssue:
@@ -26,14 +27,24 @@ def _issue(problem: str) -> ConfigIssue:
     return ConfigIssue(path, message)
 
 
-def strategy_issues(cfg: PluginConfig) -> list[ConfigIssue]:
-    """Offline: is the strategy installed, can it use the operator's user_data, and
-    can the clouds.yaml be read (and does it define the cloud)?"""
+def strategy_issues(
+    cfg: PluginConfig,
+    connector: Mapping[str, Any] | None = None,
+    connector_key: str | None = None,
+    *,
+    clouds_file: bool = True,
+) -> list[ConfigIssue]:
+    """Offline: is the strategy installed, can it use the operator's options and user_data (each
+    problem at the key the operator wrote), can the clouds.yaml be read (and does it define the
+    cloud), and does the runner's connector_config (``connector`` at ``connector_key``, absolute
+    paths; None for a plugin_config file) give the credentials the strategy needs? Without
+    ``clouds_file`` the clouds.yaml is not looked at (``render-user-data`` offline needs no cloud)."""
     from fleeting_openstack.openstack.session import clouds_file_problem
+    from fleeting_openstack.plugin.bound import check_key
     from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     issues = []
-    if not cfg.auth_from_env:
+    if clouds_file and not cfg.auth_from_env:
         problem = clouds_file_problem(cfg.clouds_config, cfg.cloud)
         if problem is not None:
             issues.append(ConfigIssue(*problem))
@@ -41,7 +52,38 @@ def strategy_issues(cfg: PluginConfig) -> list[ConfigIssue]:
         strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
     except UnknownStrategyError as exc:
         return [*issues, ConfigIssue("strategy", str(exc))]
-    return issues + [ConfigIssue("server_spec.user_data", e) for e in strategy.check(cfg.server_spec.user_data)]
+    user_data_key = "user_data_file" if cfg.user_data_file else "server_spec.user_data"
+    found = [ConfigIssue(check_key(e, user_data_key), e) for e in strategy.check(cfg.server_spec.user_data)]
+    return issues + found + credential_issues(cfg, strategy, connector, connector_key)
+
+
+def credential_issues(
+    cfg: PluginConfig, strategy: BoundStrategy, connector: Mapping[str, Any] | None, connector_key: str | None
+) -> list[ConfigIssue]:
+    """Init's credential rule, offline: a strategy that injects no key (``custom``) needs the runner's
+    static credentials. ``connector``: the runner's connector_config table at ``connector_key``
+    (a config.toml), or None for a plugin_config file (then the rule can only be a warning)."""
+    if strategy.wants_generated_key:
+        return []
+    if connector_key is None:
+        return [
+            ConfigIssue(
+                "strategy",
+                f"strategy {strategy.name!r} injects no credentials: the runner's connector_config must set "
+                "use_static_credentials = true with key_path (the private key of server_spec.key_name) or password",
+                "warning",
+            )
+        ]
+    table = connector if connector is not None else {}
+    if table.get("use_static_credentials") is not True:
+        return [
+            ConfigIssue(
+                f"{connector_key}.use_static_credentials",
+                f"must be true with strategy {strategy.name!r} (it injects no credentials, so Init fails): set "
+                "use_static_credentials = true and key_path (the private key of server_spec.key_name) or password",
+            )
+        ]
+    return []  # use_static_credentials without key_path or password: sources.connector_issues
 
 
 def check_cloud(

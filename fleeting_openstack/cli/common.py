@@ -156,10 +156,11 @@ class Target:
 _PLUGIN_PATH = re.compile(r"runners\[(\d+)\]\.autoscaler\.plugin")
 
 
-def load_target(path: str, runner: str | None = None) -> Target:
+def load_target(path: str, runner: str | None = None, *, clouds_file: bool = True) -> Target:
     """Validate ``path`` like ``validate`` does and return the one plugin_config to use.
 
     The file is read and each plugin_config loaded once (:func:`fleeting_openstack.config.sources.read_source`).
+    Without ``clouds_file`` the clouds.yaml is not checked (for a command that works offline).
 
     :raises CommandError: unreadable file (2), invalid config (2), no or several
         matching runners (2).
@@ -171,7 +172,7 @@ def load_target(path: str, runner: str | None = None) -> Target:
         source = read_source(path)
     except UnreadableFileError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    report = validate.report_for(source)
+    report = validate.report_for(source, clouds_file=clouds_file)
     warnings_all = [f"{w.path}: {w.message}" if w.path else w.message for w in report.warnings]
 
     if report.kind == "plugin_config":
@@ -361,9 +362,18 @@ def run(command: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int
             return code
     except CommandError as exc:
         err.write(f"{PROG} {command}: {exc}\n")
+        _json_failure(args, out, str(exc), exc.code)
         return exc.code
     except Exception as exc:
         if getattr(args, "verbose", False):
             raise
         err.write(f"{PROG} {command}: {type(exc).__name__}: {exc}\n")
+        _json_failure(args, out, f"{type(exc).__name__}: {exc}", EXIT_FAILED)
         return EXIT_FAILED
+
+
+def _json_failure(args: argparse.Namespace, out: TextIO, error: str, code: int) -> None:
+    """With ``--json``, stdout is always one JSON document: on failure ``{"error", "exit_status"}``."""
+    if getattr(args, "json", False):
+        doc = {"path": getattr(args, "path", None), "error": error, "exit_status": code}
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

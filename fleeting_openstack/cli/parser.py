@@ -17,8 +17,10 @@ Exit status, the same for every command (:data:`EXIT_CODES`):
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn, TextIO
 
 PROG = "fleeting-plugin-openstack"
@@ -185,11 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
         _render,
         "Render the user_data exactly as the plugin sends it to Nova for a new instance (decoded from "
         "base64): the boot strategy and site plugins applied, templating applied, with a throwaway SSH "
-        "key. Offline: the image is not looked up unless --check-cloud is given.",
+        "key. Offline: the image is not looked up and clouds.yaml is not read unless --check-cloud is given.",
     )
     add_path(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="log lines of the plugin and SDK")
     p.add_argument(
-        "--instance-name", metavar="NAME", help="name of the new instance (default: the name template with index 1)"
+        "--username",
+        metavar="NAME",
+        help="the login user (the runner's connector_config.username); offline, without it the strategy must name one",
+    )
+    p.add_argument(
+        "--instance-name",
+        metavar="NAME",
+        help="name of the new instance, one the server_spec.name template gives (its number is the index; "
+        "default: the template with index 1)",
     )
     p.add_argument(
         "--check-cloud",
@@ -234,6 +245,29 @@ def run_protocol(argv: list[str], err: TextIO) -> int:
     return int(protocol_cmd.main(argv) or 0)
 
 
+#: The libraries whose own log lines (keystoneauth's "Failed to discover available identity
+#: versions ...", urllib3's retries) a command shows only with -v: the command says what failed.
+LIBRARY_LOGGERS = ("keystoneauth", "keystoneauth1", "openstack", "urllib3", "stevedore", "requests")
+
+
+@contextlib.contextmanager
+def quiet_libraries(verbose: bool) -> Iterator[None]:
+    """Without ``verbose``, the libraries' log records are dropped while a command runs (Python would
+    print their warnings as bare lines on stderr); the levels are restored afterwards."""
+    if verbose:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved, strict=True):
+            lg.setLevel(level)
+
+
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     """Command name -> its parser."""
     for action in parser._actions:
@@ -264,7 +298,8 @@ def main(argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | 
         out.write(parser.format_help())
         return EXIT_OK
     try:
-        code: int = args.func(args, out, err)
+        with quiet_libraries(bool(getattr(args, "verbose", False))):
+            code: int = args.func(args, out, err)
         return code
     except KeyboardInterrupt:
         err.write(f"{PROG} {args.command}: interrupted\n")

@@ -25,6 +25,13 @@ from fleeting_openstack.contract import discovery, mapping, protofmt
 from fleeting_openstack.contract.service import ServedContract
 
 PROG = "fleeting-plugin-openstack protocol"
+EPILOG = (
+    "exit status:\n"
+    "  0  the runner's contract was found and every field the plugin needs maps onto it\n"
+    "  1  problems (listed under problems:): no contract found in BINARY, so the plugin would serve its\n"
+    "     built-in one (fleeting's), or a needed field cannot be mapped\n"
+    "  2  usage error, no gitlab-runner on PATH, or BINARY cannot be read"
+)
 
 
 def _field_facts(mm: mapping.MessageMap) -> dict[str, str]:
@@ -119,7 +126,8 @@ def report(path: str) -> dict[str, Any]:
             for rpc, mm in served.methods.items()
             if rpc in mapping.MAPPED
         },
-        "problems": served.problems,
+        # What the exit status says: no contract found is a problem too (the text and --json agree).
+        "problems": ([] if contract.origin != "builtin" else notes) + list(served.problems),
         "differences": differences(served, builtin) if contract.origin != "builtin" else [],
         "proto": "\n".join(protofmt.render(f) for f in contract.files),
     }
@@ -154,12 +162,16 @@ def _text(doc: dict[str, Any]) -> str:
         out.append("\ndifferences from the built-in contract (fleeting's):")
         out += [f"  - {d}" for d in doc["differences"]] or ["  none"]
     out += ["", ".proto:", doc["proto"]]
-    return "\n".join(out)
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def main(argv: list[str]) -> int:
+    from fleeting_openstack.cli.parser import _Formatter
+
     parser = argparse.ArgumentParser(
         prog=PROG,
+        formatter_class=_Formatter,
+        epilog=EPILOG,
         description=(
             "Print the fleeting contract the plugin would serve when started by BINARY "
             "(default: gitlab-runner on PATH): its source, the .proto, the field mapping "

@@ -1,4 +1,8 @@
-"""``render-user-data PATH [--runner NAME] [--instance-name NAME] [--check-cloud]``.
+"""``render-user-data PATH [--runner NAME] [--username NAME] [--instance-name NAME] [--check-cloud]``.
+
+``--username NAME`` gives the login user (the runner's ``connector_config.username``), so a
+plugin_config JSON renders offline too; offline the clouds.yaml is not read. ``--instance-name``
+must be a name of the group's template; its number is the index the templating sees.
 
 Prints, on stdout and nothing else, the user_data Nova would receive for a new
 instance of the group, decoded from the base64 of the create request: built
@@ -10,13 +14,15 @@ placeholder with the configured ``imageRef`` (a strategy that reads image
 properties may then differ); ``--check-cloud`` resolves it as Init does.
 
 Exit status: 0 printed; 1 the config or the strategy cannot produce user_data
-(or a cloud check failed); 2 usage, unreadable file, no such runner.
+(or a cloud check failed); 2 usage (an --instance-name the template does not give), unreadable
+file, no such runner.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import tempfile
 from typing import TYPE_CHECKING, TextIO
 
@@ -39,9 +45,31 @@ def throwaway_key(strategy: BoundStrategy, cfg: PluginConfig, image: ImageInfo) 
         return KeyStore(tmp).instance_key(new_salt(), key_type).public_key_openssh
 
 
-def render_text(target: Target, *, name: str | None = None, check_cloud: bool = False) -> tuple[str | None, list[str]]:
-    """(the decoded user_data Nova receives or None, notes for stderr)."""
-    from fleeting_openstack.config.identity import server_name
+class BadInstanceName(ValueError):
+    """``--instance-name`` is not a name the group's template gives (exit status 2)."""
+
+
+def instance(template: str, name: str | None) -> tuple[str, int]:
+    """The new instance's name and index: ``name`` checked against the server name ``template``
+    (its index is the number in it), or the template's first name (index 1)."""
+    from fleeting_openstack.config.identity import index_of, server_name
+
+    if name is None:
+        return server_name(template, 1), 1
+    index = index_of(template, name)
+    if index is None:
+        raise BadInstanceName(
+            f"--instance-name {name!r} is not a name of this group: server_spec.name {template!r} gives names "
+            f"such as {server_name(template, 7)!r} (the number is the instance index)"
+        )
+    return name, index
+
+
+def render_text(
+    target: Target, *, name: str | None = None, check_cloud: bool = False, username: str | None = None
+) -> tuple[str | None, list[str]]:
+    """(the decoded user_data Nova receives or None, notes for stderr). ``username``: the login
+    user to render for (``--username``), over the runner's connector_config."""
     from fleeting_openstack.openstack.nova import create_request
     from fleeting_openstack.openstack.resources import image_info
     from fleeting_openstack.plugin import userdata
@@ -50,6 +78,9 @@ def render_text(target: Target, *, name: str | None = None, check_cloud: bool = 
     from fleeting_openstack.provider import initchecks
 
     cfg, connector = target.config, target.connector
+    if username:
+        connector = dataclasses.replace(connector, username=username)
+    name, index = instance(cfg.server_spec.name_template, name)
     notes: list[str] = []
     region = ""
     if check_cloud:
@@ -72,8 +103,9 @@ def render_text(target: Target, *, name: str | None = None, check_cloud: bool = 
         username = connector.username or strategy.default_username(image) or ""
         if not username and connector.protocol in ("", "ssh"):  # Init's own check (initchecks)
             raise ValueError(
-                "no login user known offline: set connector_config.username in config.toml, "
-                "or use --check-cloud to read the image property os_admin_user as Init does"
+                "no login user known offline: give it with --username NAME (the runner's "
+                "connector_config.username), or use --check-cloud to read the image property "
+                "os_admin_user as Init does"
             )
         notes.append("offline: the image was not looked up (--check-cloud does, as Init)")
     public_key = None
@@ -83,8 +115,8 @@ def render_text(target: Target, *, name: str | None = None, check_cloud: bool = 
     text = userdata.render(
         strategy,
         cfg,
-        name=name or server_name(cfg.server_spec.name_template, 1),
-        index=1,
+        name=name,
+        index=index,
         region=region,
         image=image,
         username=username,
@@ -102,12 +134,16 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from fleeting_openstack.cli.common import CommandError, load_target
 
     try:
-        target = load_target(args.path, args.runner)
+        # Offline the clouds.yaml is not needed: it may be readable only by the runner's user.
+        target = load_target(args.path, args.runner, clouds_file=args.check_cloud)
     except CommandError as exc:
         err.write(f"{PROG}: {exc}\n")
         return exc.code
     try:
-        text, notes = render_text(target, name=args.instance_name, check_cloud=args.check_cloud)
+        text, notes = render_text(target, name=args.instance_name, check_cloud=args.check_cloud, username=args.username)
+    except BadInstanceName as exc:
+        err.write(f"{PROG}: {exc}\n")
+        return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - strategy, template or size problem: one line
         err.write(f"{PROG}: {exc}\n")
         return EXIT_PROBLEMS

@@ -4,6 +4,7 @@ The state comes from the provider's own Update decision (``states.assess``),
 gathered without acting (``OpenStackProvider.assessments``) by a provider
 initialised read-only (``cli.common.observe``): nothing is deleted, tagged or
 written. The addresses are the ones ConnectInfo would report (``provider.addresses``).
+Exit status 1 when Init would fail (the problems are listed), as for every command.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from fleeting_openstack.cli.common import (
+    EXIT_FAILED,
     EXIT_OK,
     PROG,
     Progress,
@@ -144,4 +146,4 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
         out.write(format_status(target, provider.problems, rows) + "\n")
-    return EXIT_OK
+    return EXIT_FAILED if provider.problems else EXIT_OK

@@ -159,10 +159,28 @@ def _run_check_cloud(
         report.errors.append(ConfigIssue(prefix, f"cloud check failed: {type(exc).__name__}: {exc}"))
         return
     for issue in found:
-        issue = issue.with_prefix(prefix)
+        issue = _at(issue, prefix, _connector_key(prefix) if connector is not None else None)
         target = {"warning": report.warnings, "info": report.resolved}.get(issue.severity, report.errors)
         if issue not in target:  # an offline check may have found it already
             target.append(issue)
+
+
+def _connector_key(plugin_config_path: str) -> str | None:
+    """``runners[0].autoscaler.plugin_config`` -> ``runners[0].autoscaler.connector_config``: where
+    the runner's connector_config is written (None for a plugin_config file: not in it)."""
+    head, sep, _ = plugin_config_path.rpartition(".plugin_config")
+    return f"{head}.connector_config" if sep else None
+
+
+def _at(issue: ConfigIssue, prefix: str, connector_key: str | None) -> ConfigIssue:
+    """``issue`` at the key the operator wrote: a plugin_config key below ``prefix``; the runner's
+    connector_config (``connector_config.*``, or already absolute) at ``connector_key``."""
+    if connector_key is not None:
+        if issue.path == connector_key or issue.path.startswith(connector_key + "."):
+            return issue
+        if issue.path == "connector_config" or issue.path.startswith("connector_config."):
+            return ConfigIssue(connector_key + issue.path[len("connector_config") :], issue.message, issue.severity)
+    return issue.with_prefix(prefix)
 
 
 def _add(report: ValidationReport, issues: Iterable[ConfigIssue]) -> None:
@@ -170,9 +188,10 @@ def _add(report: ValidationReport, issues: Iterable[ConfigIssue]) -> None:
         (report.warnings if issue.severity == "warning" else report.errors).append(issue)
 
 
-def report_for(source: Source, check_cloud: CheckCloud | None = None) -> ValidationReport:
+def report_for(source: Source, check_cloud: CheckCloud | None = None, *, clouds_file: bool = True) -> ValidationReport:
     """The report on a :class:`~fleeting_openstack.config.sources.Source` (read and loaded once):
-    its issues, plus for each config the offline strategy checks and, with ``check_cloud``, the cloud's."""
+    its issues, plus for each config the offline strategy checks and, with ``check_cloud``, the cloud's.
+    Without ``clouds_file`` the clouds.yaml is not checked (a command that needs no cloud)."""
     from fleeting_openstack.cli.cloudcheck import strategy_issues
 
     report = ValidationReport(source=source.source, kind=source.kind)
@@ -181,7 +200,12 @@ def report_for(source: Source, check_cloud: CheckCloud | None = None) -> Validat
         if entry.loaded is not None:
             cfg = entry.loaded.config
             report.configs.append(ValidatedConfig(entry.path, cfg, entry.runner))
-            report.errors.extend(i.with_prefix(entry.path) for i in strategy_issues(cfg))
+            table = entry.autoscaler.get("connector_config") if entry.autoscaler is not None else None
+            connector_key = _connector_key(entry.path) if entry.autoscaler is not None else None
+            found = strategy_issues(
+                cfg, table if isinstance(table, Mapping) else None, connector_key, clouds_file=clouds_file
+            )
+            _add(report, (_at(i, entry.path, connector_key) for i in found))
             if check_cloud is not None:
                 connector = entry.connector([])[0] if entry.autoscaler is not None else None
                 _run_check_cloud(check_cloud, cfg, entry.path, report, connector)
@@ -240,6 +264,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "user, state directory...) and show what was resolved",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show the log lines of the SDK (with --check-cloud)"
+    )
     return parser
 
 

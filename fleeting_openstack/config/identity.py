@@ -25,6 +25,7 @@ __all__ = [
     "PLUGIN_METADATA",
     "TAG_PREFIX",
     "group_tag",
+    "index_of",
     "keypair_name",
     "name_pattern",
     "name_prefix",
@@ -93,3 +94,13 @@ def name_pattern(template: str) -> re.Pattern[str]:
         before, _, after = template.partition("%d")
         return re.compile(re.escape(before) + r"[0-9]+" + re.escape(after))
     return re.compile(re.escape(template) + r"-[0-9]+")
+
+
+def index_of(template: str, name: str) -> int | None:
+    """The instance index in ``name`` when it is a name :func:`server_name` gives (None: it is not)."""
+    if "%d" in template:
+        before, _, after = template.partition("%d")
+    else:
+        before, after = template + "-", ""
+    m = re.fullmatch(re.escape(before) + r"([0-9]+)" + re.escape(after), name)
+    return int(m.group(1)) if m else None

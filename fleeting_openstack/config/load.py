@@ -42,6 +42,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -121,6 +122,19 @@ def _with_user_data_file(document: Mapping[str, Any], issues: IssueCollector) ->
     return doc
 
 
+def _from_file(doc: Mapping[str, Any]) -> bool:
+    """The user_data came from user_data_file (which was read, and server_spec.user_data was unset)."""
+    spec = doc.get("server_spec")
+    return bool(doc.get("user_data_file")) and isinstance(spec, Mapping) and isinstance(spec.get("user_data"), str)
+
+
+def _moved(issue: ConfigIssue) -> ConfigIssue:
+    """An issue of ``server_spec.user_data`` at ``user_data_file``, where the operator wrote it."""
+    if issue.path == "server_spec.user_data":
+        return ConfigIssue("user_data_file", issue.message, issue.severity)
+    return issue
+
+
 def _with_environment(document: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector) -> dict[str, Any]:
     """``OS_CLOUD`` and ``OS_CLIENT_CONFIG_FILE`` override ``cloud`` and ``clouds_config``."""
     doc = dict(document)
@@ -135,6 +149,13 @@ def _with_environment(document: Mapping[str, Any], env: Mapping[str, str], issue
     return doc
 
 
+#: The longest single wait (a socket or lock timeout) the plugin uses: Python's timers overflow
+#: near Go's largest duration, so a longer api_timeout, api_connect_timeout or probe_timeout is
+#: this (106 days: no call waits that long in practice).
+WAIT_MAX = float(int(threading.TIMEOUT_MAX) // 1000)
+_WAITS = frozenset({"api_connect_timeout", "probe_timeout"})
+
+
 def _build(doc: Mapping[str, Any], env: Mapping[str, str], findings: rules.Findings) -> PluginConfig:
     """The dataclasses of a checked document: what it sets, and the dataclasses' defaults for the rest."""
     durations = findings.durations
@@ -143,7 +164,7 @@ def _build(doc: Mapping[str, Any], env: Mapping[str, str], findings: rules.Findi
     def duration(key: str, path: str | None = None, into: dict[str, Any] = settings) -> None:
         value = durations.get(path or key)
         if value is not None:
-            into[key] = value
+            into[key] = min(value, WAIT_MAX) if key in _WAITS else value
 
     for key in ("max_size", "create_concurrency", "delete_concurrency"):
         if key in doc:
@@ -194,6 +215,7 @@ def _build(doc: Mapping[str, Any], env: Mapping[str, str], findings: rules.Findi
         address["ip_version"] = int(addr_doc["ip_version"])
 
     clouds_config = doc.get("clouds_config")
+    api_timeout = durations.get("api_timeout")
     assert findings.nova_microversion is not None  # an invalid one is an error: no build
     return PluginConfig(
         name=doc["name"],
@@ -202,7 +224,7 @@ def _build(doc: Mapping[str, Any], env: Mapping[str, str], findings: rules.Findi
         clouds_config=os.path.expanduser(clouds_config) if clouds_config else None,
         nova_microversion=findings.nova_microversion,
         boot_time=durations.get("boot_time"),
-        api_timeout=durations.get("api_timeout"),
+        api_timeout=None if api_timeout is None else min(api_timeout, WAIT_MAX),
         floating_ip_pool=doc.get("floating_ip_pool") or None,
         log_level=doc.get("log_level"),
         readiness=ReadinessConfig(**readiness),
@@ -233,6 +255,10 @@ def load_plugin_config(
     findings = rules.check(doc, env, issues)
     doc = _with_environment(compat.canonical_forms(doc), env, issues)
     errors, warnings = issues.finish()
+    if _from_file(doc) and not any(e.path == "user_data_file" for e in errors):
+        # the operator wrote the user_data in user_data_file: report it there
+        errors = [_moved(e) for e in errors]
+        warnings = [_moved(w) for w in warnings]
     if errors:
         raise ConfigError(errors, warnings)
     return LoadedConfig(_build(doc, env, findings), tuple(warnings))

@@ -38,6 +38,7 @@ from fleeting_openstack.openstack.nova import NOVA_USER_DATA_MAX, UserDataTooLar
 
 __all__ = [
     "DURATIONS",
+    "MINIMUMS",
     "NOVA_DEFAULT_METADATA_QUOTA",
     "NOVA_MAX_METADATA_KEYS",
     "NOVA_MAX_TAGS",
@@ -406,6 +407,72 @@ DURATIONS: dict[str, bool] = {
 }
 
 
+#: Durations so short that the plugin cannot work, by JSON path: (error below, warning below, why).
+#: Errors are values no cloud can meet; warnings are values a test cloud may be set up for.
+MINIMUMS: dict[str, tuple[float, float, str]] = {
+    "build_timeout": (
+        10.0,
+        60.0,
+        "a server in BUILD longer than this is deleted, and Nova takes longer than that to build one; "
+        'use the time your cloud needs, e.g. "30m" (the default)',
+    ),
+    "api_timeout": (
+        1.0,
+        2.0,
+        'every OpenStack request that takes longer fails; use the default "60s" or at least "10s"',
+    ),
+    "api_connect_timeout": (
+        0.1,
+        1.0,
+        'every connection that takes longer to open fails; use the default "10s"',
+    ),
+    "readiness.probe_timeout": (
+        0.01,
+        0.1,
+        'no TCP or SSH probe completes that fast; use the default "3s"',
+    ),
+}
+
+
+def _check_minimums(doc: Mapping[str, Any], durations: Mapping[str, float | None], issues: IssueCollector) -> None:
+    for path, (error_below, warn_below, why) in MINIMUMS.items():
+        seconds = durations.get(path)
+        if seconds is None or seconds >= warn_below:
+            continue
+        head, _, key = path.rpartition(".")
+        table = doc.get(head) if head else doc
+        given = repr(table.get(key)) if isinstance(table, Mapping) else f"{seconds:g}s"
+        if seconds < error_below:
+            issues.check(path, f"{given} is too short: {why}")
+        else:
+            issues.warn(path, f"{given} is very short: {why}")
+
+
+def _check_state_dir(doc: Mapping[str, Any], issues: IssueCollector) -> None:
+    creds = doc.get("credentials")
+    state_dir = creds.get("state_dir") if isinstance(creds, Mapping) else None
+    if isinstance(state_dir, str) and state_dir and not state_dir.startswith(("/", "~")):
+        issues.check(
+            "credentials.state_dir",
+            f"{state_dir!r} is a relative path: the runner starts the plugin in a working directory of its "
+            'own, so the keys would land somewhere else each time; use an absolute path such as "/var/lib/'
+            'fleeting-openstack"',
+        )
+
+
+def _check_metrics(doc: Mapping[str, Any], issues: IssueCollector) -> None:
+    metrics = doc.get("metrics")
+    listen = metrics.get("listen") if isinstance(metrics, Mapping) else None
+    if not isinstance(listen, str) or issues.blocked("metrics.listen"):
+        return
+    port = listen.rpartition(":")[2]
+    if port.isdigit() and not 0 < int(port) < 65536:
+        issues.check(
+            "metrics.listen",
+            f'port {int(port)} is out of range: use a port from 1 to 65535, e.g. "127.0.0.1:9464" or ":9464"',
+        )
+
+
 @dataclass(frozen=True)
 class Findings:
     """What the rules worked out: ``durations`` (path -> seconds, None where unset or invalid) and
@@ -421,6 +488,9 @@ def check(doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector
     resolved = microversions.resolve(doc, env, issues)
     mv = None if resolved is None else resolved[1]
     durations = {path: _duration_value(doc, path, issues, positive=positive) for path, positive in DURATIONS.items()}
+    _check_minimums(doc, durations, issues)
+    _check_state_dir(doc, issues)
+    _check_metrics(doc, issues)
     strategy = doc.get("strategy")
     if isinstance(strategy, str):
         if strategy != strategy.strip():

@@ -36,7 +36,9 @@ __all__ = [
     "Source",
     "UnreadableFileError",
     "connector_config",
+    "connector_issues",
     "read_source",
+    "shared_group_issues",
     "source_from_data",
 ]
 
@@ -132,6 +134,89 @@ def connector_config(table: Any, warnings: list[str], where: str) -> tuple[Conne
     ), table.get("use_external_addr") is True
 
 
+def connector_issues(table: Any, where: str) -> list[ConfigIssue]:
+    """What in the runner's connector_config table (at ``where``) cannot work, found offline:
+    a ``key_path`` that does not exist (unreadable by this user: a warning, the runner may run as
+    another), static credentials without a key or password, durations beyond Go's range."""
+    from fleeting_openstack.config.units import parse_duration
+
+    if not isinstance(table, Mapping):
+        return []
+    found: list[ConfigIssue] = []
+    key_path = table.get("key_path")
+    if isinstance(key_path, str) and key_path:
+        try:
+            with open(key_path, "rb"):
+                pass
+        except PermissionError as exc:
+            found.append(
+                ConfigIssue(
+                    f"{where}.key_path",
+                    f"cannot read {key_path} as this user ({exc.strerror}): the runner reads it at start; make it "
+                    "readable by the user gitlab-runner runs as",
+                    "warning",
+                )
+            )
+        except OSError as exc:
+            found.append(
+                ConfigIssue(
+                    f"{where}.key_path",
+                    f"cannot read {key_path}: {exc.strerror or exc}: the runner fails to start this runner; give "
+                    "the path of the private key of server_spec.key_name, or remove key_path",
+                )
+            )
+    if table.get("use_static_credentials") is True and not key_path and not table.get("password"):
+        found.append(
+            ConfigIssue(
+                f"{where}.use_static_credentials",
+                "is true but neither key_path nor password is set: the runner has nothing to log in with; set "
+                "key_path (the private key of server_spec.key_name) or password",
+            )
+        )
+    for key in ("keepalive", "timeout"):
+        value = table.get(key)
+        if isinstance(value, str):
+            try:
+                seconds = parse_duration(value)
+            except ValueError as exc:
+                found.append(ConfigIssue(f"{where}.{key}", f"{exc}; gitlab-runner refuses it"))
+                continue
+            if seconds < 0:
+                found.append(ConfigIssue(f"{where}.{key}", f"must not be negative (got {value!r})"))
+    return found
+
+
+def shared_group_issues(entries: list[ConfigEntry]) -> list[ConfigIssue]:
+    """Two runners on one instance group: each runner deletes the instances it has no state for
+    ("for safety"), so they destroy each other's. An error when both use the same cloud (and
+    clouds.yaml), a warning when the clouds differ (they may be different projects). Read from
+    the plugin_configs as written, so it is found even while other errors remain."""
+    found: list[ConfigIssue] = []
+    seen: dict[str, tuple[ConfigEntry, tuple[Any, ...]]] = {}
+    for entry in entries:
+        raw = entry.raw if entry.raw is not None else (entry.autoscaler or {}).get("plugin_config")
+        if entry.index is None or not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+            continue
+        name = raw["name"]
+        where = (raw.get("cloud"), raw.get("clouds_config"), raw.get("auth_from_env"))
+        first, first_where = seen.setdefault(name, (entry, where))
+        if first is entry:
+            continue
+        same_cloud = first_where == where
+        who = f"runners[{first.index}]" + (f" ({first.runner!r})" if first.runner else "")
+        found.append(
+            ConfigIssue(
+                f"{entry.path}.name",
+                f"group {name!r} is also used by {who}"
+                + ("" if same_cloud else " (with another cloud entry: fine only if that is another project)")
+                + ": each runner must own its group, or each deletes the other's instances; give this "
+                "runner a name of its own",
+                "error" if same_cloud else "warning",
+            )
+        )
+    return found
+
+
 # --------------------------------------------------------------------------
 # One plugin_config
 # --------------------------------------------------------------------------
@@ -210,6 +295,8 @@ def _runner_entry(i: int, entry: Mapping[str, Any], env: Mapping[str, str] | Non
     out.path = f"{rpath}.autoscaler.plugin_config"
     out.uses_plugin = True
     out.autoscaler = autoscaler
+    connector_found = connector_issues(autoscaler.get("connector_config"), f"{rpath}.autoscaler.connector_config")
+    out.after.extend(connector_found)
     plugin_config = autoscaler.get("plugin_config")
     if plugin_config is None:
         out.issues.append(ConfigIssue(out.path, "is required: [runners.autoscaler.plugin_config] is missing"))
@@ -262,6 +349,7 @@ def _runner_config(
             if runner != name and runner != str(i):
                 continue
         source.entries.append(_runner_entry(i, entry, env))
+    source.issues.extend(shared_group_issues(source.plugin_entries))
     found = len(source.plugin_entries)
     if runner is not None and not found:
         raise NoSuchRunnerError(

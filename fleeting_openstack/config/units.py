@@ -13,7 +13,13 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["microversion_tuple", "parse_duration", "parse_microversion"]
+__all__ = ["GO_DURATION_MAX", "microversion_tuple", "parse_duration", "parse_microversion"]
+
+#: Go's time.Duration is an int64 of nanoseconds: ParseDuration refuses anything beyond this
+#: ("2562047h47m16.854775807s", about 292 years), and so does the plugin (gitlab-runner, the
+#: original plugin and Python's timeouts would all fail on it).
+GO_DURATION_MAX = "2562047h47m16.854775807s"
+_GO_MAX_NS = (1 << 63) - 1
 
 _DURATION_UNITS_NS: dict[str, int] = {
     "ns": 1,
@@ -33,7 +39,8 @@ def parse_duration(text: str) -> float:
 
     Examples: ``"10m"`` -> 600.0, ``"1h30m"`` -> 5400.0, ``"1.5h"`` -> 5400.0,
     ``"500ms"`` -> 0.5, ``"0"`` -> 0.0, ``"-2s"`` -> -2.0.  Units: ns, us (µs, μs),
-    ms, s, m, h.  Raises ValueError for anything else ("", "10", "1d", "m").
+    ms, s, m, h.  Raises ValueError for anything else ("", "10", "1d", "m"), and, as Go's
+    ParseDuration does, for a duration beyond an int64 of nanoseconds (:data:`GO_DURATION_MAX`).
     """
     if not isinstance(text, str):
         raise ValueError(f"duration must be a string, got {type(text).__name__}")
@@ -67,6 +74,8 @@ def parse_duration(text: str) -> float:
         except InvalidOperation as exc:  # pragma: no cover - guarded by the regex
             raise ValueError(f"invalid duration {text!r}") from exc
         total += number * _DURATION_UNITS_NS[unit]
+        if total > _GO_MAX_NS + (1 if negative else 0):
+            raise ValueError(f"duration {text!r} is out of Go's range: at most {GO_DURATION_MAX} (about 292 years)")
     seconds = float(total / Decimal(1_000_000_000))
     return -seconds if negative else seconds
 

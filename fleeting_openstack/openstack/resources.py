@@ -86,31 +86,34 @@ def resolve_resources(
             ("server_spec.flavor", f"flavor {body.get('flavor_name') or body.get('flavorRef')!r} ({flavor_ref})")
         )
     networks = body.get("networks")
+    # Each reference is either a problem (not found) or a resolved line, never both.
     if isinstance(networks, list):
         for i, net in enumerate(networks):
-            if net.get("uuid") and not cloud.network_exists(net["uuid"]):
-                problems.append(f"server_spec.networks[{i}].uuid: network {net['uuid']} not found")
-            if net.get("port") and not cloud.port_exists(net["port"]):
-                problems.append(f"server_spec.networks[{i}].port: port {net['port']} not found")
-            for kind in ("uuid", "port"):
-                if net.get(kind):
-                    said.append(
-                        (f"server_spec.networks[{i}].{kind}", f"{'network' if kind == 'uuid' else 'port'} {net[kind]}")
-                    )
+            for kind, exists in (("uuid", cloud.network_exists), ("port", cloud.port_exists)):
+                what = "network" if kind == "uuid" else "port"
+                if not net.get(kind):
+                    continue
+                if exists(net[kind]):
+                    said.append((f"server_spec.networks[{i}].{kind}", f"{what} {net[kind]}"))
+                else:
+                    problems.append(f"server_spec.networks[{i}].{kind}: {what} {net[kind]} not found")
     for i, group in enumerate(body.get("security_groups") or []):
         ref = group.get("name") if isinstance(group, dict) else group
         if ref and not cloud.security_group_exists(ref):
             problems.append(f"server_spec.security_groups[{i}]: security group {ref!r} not found")
-        said.append((f"server_spec.security_groups[{i}]", f"security group {ref!r}"))
+        else:
+            said.append((f"server_spec.security_groups[{i}]", f"security group {ref!r}"))
     if body.get("key_name"):
         if not cloud.keypair_exists(body["key_name"]):
             problems.append(f"server_spec.key_name: keypair {body['key_name']!r} not found")
-        said.append(("server_spec.key_name", f"keypair {body['key_name']!r}"))
+        else:
+            said.append(("server_spec.key_name", f"keypair {body['key_name']!r}"))
     group = (spec.scheduler_hints or {}).get("group")
     if group:
         if not cloud.server_group_exists(group):
             problems.append(f"server_spec.scheduler_hints.group: server group {group} not found")
-        said.append(("server_spec.scheduler_hints.group", f"server group {group}"))
+        else:
+            said.append(("server_spec.scheduler_hints.group", f"server group {group}"))
 
     internal = external = None
     if cfg.address.internal_network:

@@ -286,7 +286,10 @@ def _known_clouds(cloud: str | None) -> str:
 
         config = openstack.config.OpenStackConfig()
         names = sorted(config.get_cloud_names())
-        where = config.config_filename or "no clouds.yaml found"
+        found = config.config_filename
+        searched = list(dict.fromkeys(getattr(config, "_config_files", None) or openstack.config.loader.CONFIG_FILES))
     except Exception:  # noqa: BLE001 - only a hint
         return ""
-    return f" (clouds defined in {where}: {', '.join(names) or 'none'})"
+    if not found:
+        return f" (no clouds.yaml found; searched: {', '.join(searched)}; set clouds_config to its path)"
+    return f" (clouds defined in {found}: {', '.join(names) or 'none'})"

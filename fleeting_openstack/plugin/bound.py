@@ -10,6 +10,7 @@ restricts every call to the site plugins plus the selected strategy.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol, cast
@@ -28,13 +29,29 @@ from fleeting_openstack.plugin.types import (
     is_key_type,
 )
 
-__all__ = ["MAX_USER_DATA_BASE64", "BoundStrategy", "HookDispatcher"]
+__all__ = ["MAX_USER_DATA_BASE64", "BoundStrategy", "HookDispatcher", "check_key"]
 
 #: Nova refuses user_data whose base64 form is longer than this (the limit lives in openstack/nova.py).
 MAX_USER_DATA_BASE64 = NOVA_USER_DATA_MAX
 
 # A syntactically valid public key for the trial render in check().
 _SAMPLE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMFleetingOpenstackSampleKeyForChecks0000 fleeting-check"
+
+
+_OPTION_MESSAGE = re.compile(r"^option '([^']+)'")
+
+
+def check_key(message: str, user_data_key: str = "server_spec.user_data") -> str:
+    """The plugin_config key a :meth:`BoundStrategy.check` message is about: ``strategy_options.<name>``
+    for a strategy option (the built-ins' "option 'name' ..."), ``strategy_options`` for the table
+    itself, else the user_data, which the operator wrote at ``user_data_key`` (``user_data_file``
+    when the text came from that file)."""
+    m = _OPTION_MESSAGE.match(message)
+    if m:
+        return f"strategy_options.{m.group(1)}"
+    if message.startswith("strategy options "):
+        return "strategy_options"
+    return user_data_key
 
 
 class HookDispatcher(Protocol):
@@ -53,10 +70,14 @@ class HookDispatcher(Protocol):
 class BoundStrategy:
     """One strategy, bound to the operator's options: what the provider calls."""
 
-    def __init__(self, manager: HookDispatcher, name: str, options: Mapping[str, Any]) -> None:
+    def __init__(
+        self, manager: HookDispatcher, name: str, options: Mapping[str, Any], user_data: str | None = None
+    ) -> None:
         self._manager = manager
         self.name = name
         self.options: Mapping[str, Any] = options
+        #: the operator's user_data as configured (readiness may look for what it makes the server print)
+        self.user_data = user_data
 
     def __repr__(self) -> str:
         return f"BoundStrategy({self.name!r})"
@@ -175,7 +196,9 @@ class BoundStrategy:
             return ReadinessResult.failed("server status is ERROR")
         if status != "ACTIVE":
             return ReadinessResult.waiting(f"server status is {status or 'unknown'}")
-        result = self._call("fleeting_readiness", observation=observation, options=self.options)
+        result = self._call(
+            "fleeting_readiness", observation=observation, options=self.options, user_data=self.user_data
+        )
         if result is None:
             return ReadinessResult.ready(f"strategy {self.name!r} has no boot marker; ACTIVE is ready")
         if not isinstance(result, ReadinessResult):

@@ -239,7 +239,9 @@ def fleeting_inject_credentials(
 
 
 @hookspec(firstresult=True)
-def fleeting_readiness(observation: Observation, options: Mapping[str, Any], strategy: str) -> ReadinessResult | None:
+def fleeting_readiness(
+    observation: Observation, options: Mapping[str, Any], strategy: str, user_data: str | None
+) -> ReadinessResult | None:
     """Decide from what the cloud shows whether an ACTIVE server has booted.
 
     Asked only for ACTIVE servers (the facade answers for other statuses).
@@ -256,4 +258,7 @@ def fleeting_readiness(observation: Observation, options: Mapping[str, Any], str
     :param observation: status, age, boot_time, console tail and addresses.
     :param options: the operator's strategy options.
     :param strategy: the selected strategy's name.
+    :param user_data: the operator's user_data as configured (``server_spec.user_data`` or the
+        text of ``user_data_file``; None when unset), before templating and injection: what the
+        instance was asked to print (cloud-init's ``final_message``, say) can be read from it.
     """

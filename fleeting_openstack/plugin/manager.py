@@ -209,8 +209,11 @@ class StrategyManager:
         """The plugin and ``strategy:NAME`` names this manager did not load."""
         return self._blocked
 
-    def strategy(self, name: str, options: Mapping[str, Any] | None = None) -> BoundStrategy:
-        """The strategy ``name``, bound to the operator's ``options``.
+    def strategy(
+        self, name: str, options: Mapping[str, Any] | None = None, user_data: str | None = None
+    ) -> BoundStrategy:
+        """The strategy ``name``, bound to the operator's ``options`` (and ``user_data``, which
+        readiness may read).
 
         :raises UnknownStrategyError: no such strategy (lists the installed ones).
         """
@@ -219,7 +222,7 @@ class StrategyManager:
             blocked = {name, STRATEGY_PREFIX + name} & self._blocked
             hint = f" (blocked by {BLOCK_ENV}={','.join(sorted(blocked))})" if blocked else ""
             raise UnknownStrategyError(f"unknown boot strategy {name!r}{hint}; installed strategies: {installed}")
-        return BoundStrategy(self, name, options or {})
+        return BoundStrategy(self, name, options or {}, user_data)
 
     # -- hook calling (BoundStrategy's HookDispatcher) -----------------------
 

@@ -50,16 +50,18 @@ def run(
 ) -> InitChecks:
     """Run Init's checks for ``cfg`` with the runner's ``connector`` config."""
     from fleeting_openstack.openstack.client import Cloud, CloudError
+    from fleeting_openstack.plugin.bound import check_key
     from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     out = InitChecks()
     say(f"loading boot strategy {cfg.strategy}")
     try:
-        out.strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options)
+        out.strategy = default_manager().strategy(cfg.strategy, cfg.strategy_options, cfg.server_spec.user_data)
     except UnknownStrategyError as exc:
         out.fatal, out.fatal_key = str(exc), "strategy"
         return out
-    out.problems += [f"server_spec.user_data: {e}" for e in out.strategy.check(cfg.server_spec.user_data)]
+    user_data_key = "user_data_file" if cfg.user_data_file else "server_spec.user_data"
+    out.problems += [f"{check_key(e, user_data_key)}: {e}" for e in out.strategy.check(cfg.server_spec.user_data)]
 
     where = cfg.cloud or "(OS_* environment)"
     say(f"authenticating to cloud {where}")

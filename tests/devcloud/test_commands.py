@@ -154,8 +154,9 @@ def test_unreachable_cloud_fails_with_one_line(tmp_path, plugin_config, devcloud
     path = tmp_path / "pc.json"
     path.write_text(json.dumps(plugin_config(clouds_config=str(bad))))
     code, out, err = run("status", str(path), "--json")
-    assert code == 1 and out == ""
-    assert "Init failed" in err and "Traceback" not in err
+    assert code == 1 and json.loads(out)["exit_status"] == 1  # --json: JSON on stdout, always (issue 20)
+    assert "Init failed" in json.loads(out)["error"]
+    assert "Init failed" in err and "Traceback" not in err and len(err.splitlines()) == 1
 
 
 # -- status and reap against the devcloud ----------------------------------------------------
@@ -300,14 +301,14 @@ def test_status_observes_without_side_effects(plugin_config, demo, devcloud, gro
     path.write_text(json.dumps(plugin_config(credentials={"state_dir": str(state_dir)},
                                              server_spec={"flavorRef": "no-such-flavor"})))
     code, out, err = run("status", str(path), "--json")
-    assert code == 0, err
+    assert code == 1, err  # Init would fail: a problem found, the exit status of every command (issue 20)
     doc = json.loads(out)
     assert [s["id"] for s in doc["servers"]] == [legacy.id]
     assert any("server_spec.flavorRef" in p for p in doc["problems"])
     assert group_tag(group_name) not in (demo.compute.get_server(legacy.id).tags or [])
     assert not state_dir.exists()
     code, out, _ = run("status", str(path))
-    assert "Init would fail: server_spec.flavorRef" in out
+    assert code == 1 and "Init would fail: server_spec.flavorRef" in out
 
 
 @pytest.mark.usefixtures("cleanup_group")

@@ -72,10 +72,11 @@ def ignition_validate(tmp_path):
 
 
 def test_cloud_init(tmp_path, cloud_init_schema):
-    done = render(tmp_path, toml("cloud-init", CLOUD_CONFIG, username="debian"), "--instance-name", "preview-7")
+    # --instance-name is a name of the group's template; its number is the index (issue 20)
+    done = render(tmp_path, toml("cloud-init", CLOUD_CONFIG, username="debian"), "--instance-name", "grp-w7")
     assert done.returncode == 0, done.stderr
     cloud_init_schema(done.stdout)
-    assert "hostname: preview-7" in done.stdout and "grp 1" in done.stdout  # templating applied
+    assert "hostname: grp-w7" in done.stdout and "grp 7" in done.stdout  # templating applied
     assert "name: debian" in done.stdout and KEY.search(done.stdout)
     assert "throwaway" in done.stderr and "{{" not in done.stdout
 

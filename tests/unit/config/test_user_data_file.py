@@ -48,8 +48,11 @@ def test_the_same_checks_as_inline(tmp_path):
         from_file = tmp_path / f"file-{strategy}.json"
         from_file.write_text(json.dumps(config(strategy=strategy, user_data_file=str(encoded))))
         a, b = run_cli("validate", str(inline)), run_cli("validate", str(from_file))
-        assert a[0] == b[0] and a[1].replace(str(inline), "X") == b[1].replace(str(from_file), "X")
-        assert f"server_spec.user_data: {severity}:" in b[1]
+        # the same checks, each reported at the key the operator wrote (issue 20)
+        assert a[0] == b[0] and a[1].replace(str(inline), "X").replace(
+            "server_spec.user_data:", "user_data_file:"
+        ) == b[1].replace(str(from_file), "X")
+        assert f"user_data_file: {severity}:" in b[1] and "server_spec.user_data" not in b[1]
     big = tmp_path / "big"
     big.write_text("#cloud-config\n# " + "x" * NOVA_USER_DATA_MAX + "\n")
     with pytest.raises(ConfigError, match="after base64 encoding; Nova's limit"):

@@ -25,7 +25,8 @@ def test_static_keypair_leaves_user_data_alone(strategy):
         ("#cloud-config\n- just\n- a list\n", "must be a mapping"),
         ("#cloud-config\nusers: 5\n", "'users' must be"),
         ("hello world\n", "cloud-init does not recognise"),
-        ("#cloud-config\nfinal_message: booted\n", "final_message"),
+        ("#cloud-config\nfinal_message: 'done at $TIMESTAMP.'\n", "sub-key"),  # cloud-init prints nothing
+        ("#cloud-config\nfinal_message: 'done in $SECONDS'\n", "knows no value 'SECONDS'"),
         (operator_multipart(("cloud-config", "#cloud-config\nusers: [a\n")), "MIME part 1"),
     ],
 )
@@ -37,6 +38,7 @@ def test_check_reports_unusable_user_data(strategy, user_data, fragment):
 @pytest.mark.parametrize(
     "user_data",
     [None, "", OPERATOR_CONFIG, SCRIPT, "#cloud-config\nfinal_message: 'Cloud-init v. {{version}} finished at {{timestamp}}. ok'\n",
+     "#cloud-config\nfinal_message: booted\n",  # an operator's own final_message (issue 20)
      operator_multipart(("cloud-config", OPERATOR_CONFIG), ("x-shellscript", SCRIPT)), "#cloud-boothook\n#!/bin/sh\necho hi\n"],
 )
 def test_check_accepts_usable_user_data(strategy, user_data):
