@@ -5,7 +5,7 @@
    current Git revision.
 2. Makes a minimal Debian root (``debootstrap --variant=minbase bookworm``,
    cached as a tarball under ``$FLEETING_SINGLE_FILE_CACHE``, default
-   ``/var/tmp/fleeting-single-file``) and checks that it has no python3.
+   ``/var/tmp/fleeting-single-file``; tests/support/debian_root.py) and checks that it has no python3.
 3. Copies in the executable, clouds.yaml and a plugin_config for the devcloud,
    and the Go smoke test (``tests/conformance/smoke``, compiled with
    ``go test -c``), and runs the smoke test INSIDE the root: HashiCorp's
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from debian_root import TARBALL, chroot, make_tarball
 from devcloud.fixtures import plugin_config as group_config
 from project import ROOT, package_version
 
@@ -44,10 +44,6 @@ EXECUTABLE = ROOT / "dist" / "linux" / "amd64" / "plugin"
 SOURCES = [ROOT / "fleeting_openstack", ROOT / "strategies", ROOT / "schemas", ROOT / "packaging",
            ROOT / "pyproject.toml"]
 CONFORMANCE = ROOT / "tests" / "conformance"
-CACHE = Path(os.environ.get("FLEETING_SINGLE_FILE_CACHE", "/var/tmp/fleeting-single-file"))
-SUITE = "bookworm"
-TARBALL = CACHE / f"debian-{SUITE}-minbase-amd64.tar.gz"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
 def git_revision() -> str | None:
@@ -98,60 +94,6 @@ def single_file() -> Path:
     return EXECUTABLE
 
 
-def apt_mirror() -> str:
-    """The Debian mirror apt uses here (one-line or deb822 sources), else deb.debian.org."""
-    files = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
-    for path in files:
-        if not path.is_file():
-            continue
-        text = path.read_text(errors="replace")
-        if path.suffix == ".sources":
-            for stanza in re.split(r"\n\s*\n", text):
-                fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.*)$", stanza, re.M))
-                if SUITE in fields.get("Suites", "").split() and "deb" in fields.get("Types", "").split():
-                    return fields["URIs"].split()[0]
-        elif path.suffix == ".list" or path.name == "sources.list":
-            for line in text.splitlines():
-                m = re.match(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+(\S+)", line.strip())
-                if m and m.group(2) == SUITE:
-                    return m.group(1)
-    return DEFAULT_MIRROR
-
-
-def ensure_debootstrap() -> str:
-    found = shutil.which("debootstrap") or (Path("/usr/sbin/debootstrap").is_file() and "/usr/sbin/debootstrap")
-    if found:
-        return str(found)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "debootstrap"]):
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        assert proc.returncode == 0, f"{' '.join(cmd)} failed (debootstrap is required):\n{proc.stderr[-3000:]}"
-    found = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
-    assert Path(found).is_file(), "debootstrap is required and could not be installed"
-    return found
-
-
-def make_tarball() -> None:
-    """debootstrap once; later runs unpack the cached tarball (a few seconds)."""
-    debootstrap = ensure_debootstrap()
-    CACHE.mkdir(parents=True, exist_ok=True)
-    work = CACHE / f"root.{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    try:
-        proc = subprocess.run([debootstrap, "--variant=minbase", SUITE, str(work), apt_mirror()],
-                              capture_output=True, text=True, timeout=1200,
-                              env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        assert proc.returncode == 0, f"debootstrap failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        for junk in [*(work / "var/cache/apt/archives").glob("*.deb"), *(work / "var/lib/apt/lists").glob("*_*")]:
-            junk.unlink()
-        partial = TARBALL.with_suffix(f".partial.{os.getpid()}")
-        subprocess.run(["tar", "-C", str(work), "--numeric-owner", "-czf", str(partial), "."], check=True)
-        partial.rename(TARBALL)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def debian_root(tmp_path_factory) -> Iterator[Path]:
     assert os.geteuid() == 0, "this test makes a chroot and must run as root (CI does)"
@@ -179,18 +121,6 @@ def smoke_binary(tmp_path_factory) -> Path:
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"go test -c failed:\n{proc.stdout}\n{proc.stderr}"
     return out
-
-
-def chroot(root: Path, argv: list[str], env: dict[str, str] | None = None,
-           timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run argv inside root, with /proc mounted in a private mount namespace
-    (gone with the process) and a clean environment; same network namespace."""
-    clean = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
-    clean.update(env or {})
-    script = 'mount -t proc proc "$1/proc" && root=$1 && shift && exec chroot "$root" "$@"'
-    cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(root),
-           "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in clean.items()), *argv]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture()
