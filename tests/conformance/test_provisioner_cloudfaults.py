@@ -10,8 +10,6 @@ needs it; pauses the shared devcloud's nova-compute for at most 20 s (resumed in
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import test_provisioner as suite
-import yaml
-from installed import plugin_executable
+from driver_suites import delete_run_servers, provisioner_env
 
 HERE = Path(__file__).parent
 TESTS = ("TestNovaListHangsTwoMinutes", "TestUnseenCreatesAreListedNotPruned")
@@ -31,31 +28,8 @@ TESTS = ("TestNovaListHangsTwoMinutes", "TestUnseenCreatesAreListedNotPruned")
 
 def test_provisioner_through_cloud_faults(devcloud: dict[str, Any], admin: Any, tmp_path: Path) -> None:
     suite.preconditions(devcloud)
-    fx = devcloud
     run_id = uuid.uuid4().hex[:6]
-    clouds = yaml.safe_load(Path(fx["clouds_yaml"]).read_text())["clouds"]
-    auth = clouds[fx["clouds"]["admin"]]["auth"]
-    config = {
-        "plugin_bin": plugin_executable(),
-        "clouds_yaml": fx["clouds_yaml"],
-        "cloud": fx["clouds"]["demo"],
-        "project": fx["project"]["id"],
-        "admin": {k: auth[k] for k in ("auth_url", "username", "password", "project_name",
-                                       "user_domain_name", "project_domain_name")},
-        "images": {"tiny-raw": fx["images"]["tiny-raw"], **suite.e2e_images(admin)},
-        "flavor": fx["flavors"]["m1.tiny"],
-        "network": fx["networks"]["workers"],
-        "shared_network": fx["networks"]["private"],
-        "security_group": fx["security_group"]["name"],
-        "server_group": fx["server_group"]["id"],
-        "helper": str(suite.HELPER),
-        "driver_state": str(suite.DRIVER_STATE),
-        "tmp_dir": str(tmp_path),
-        "run_id": run_id,
-    }
-    (tmp_path / "provisioner.json").write_text(json.dumps(config, indent=1))
-    env = dict(os.environ, FLEETING_PLUGIN_BIN=plugin_executable(), FLEETING_PYTHON=sys.executable,
-               FLEETING_PROVISIONER_CONFIG=str(tmp_path / "provisioner.json"))
+    env = provisioner_env(devcloud, admin, tmp_path, run_id, FLEETING_PYTHON=sys.executable)
     started = time.monotonic()
     try:
         proc = subprocess.run([shutil.which("go"), "test", "-count=1", "-v", "-tags", "provisioner",
@@ -63,12 +37,7 @@ def test_provisioner_through_cloud_faults(devcloud: dict[str, Any], admin: Any, 
                                "./provisioner/..."],
                               cwd=HERE, env=env, capture_output=True, text=True, timeout=720)
     finally:
-        leftovers = [s for s in admin.compute.servers(all_projects=True)
-                     if (s.name or "").startswith("prov-") and f"-{run_id}-" in (s.name or "")]
-        for server in leftovers:
-            admin.compute.delete_server(server.id, ignore_missing=True)
-        for server in leftovers:
-            admin.compute.wait_for_delete(server, wait=120)
+        leftovers = delete_run_servers(admin, lambda name: name.startswith("prov-") and f"-{run_id}-" in name)
     (tmp_path / "go-test.log").write_text(proc.stdout + proc.stderr)
     print(f"\nProvisioner through cloud faults: {time.monotonic() - started:.1f}s "
           f"(full output: {tmp_path / 'go-test.log'})")

@@ -39,25 +39,22 @@ import shutil
 import subprocess
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from driver_suites import (DRIVER_STATE, HELPER, build_go_test, delete_run_servers,
+                           driver_problem, e2e_images, run_confined)
+from driver_suites import IMAGES as E2E_IMAGES
 from installed import plugin_executable
-from project import ROOT
+from project import CONFORMANCE
 
-CONFORMANCE = ROOT / "tests" / "conformance"
-TESTDRIVER = ROOT / "tests" / "devcloud" / "testdriver"
-HELPER = TESTDRIVER / "e2e_instance.py"
-DRIVER = "fleeting_testdriver.TestDriver"
-STATE = Path(os.environ.get("FLEETING_E2E_STATE", "/var/lib/fleeting-e2e"))
+STATE = DRIVER_STATE
 IGNITION = "/usr/lib/dracut/modules.d/30ignition/ignition"
 
 # Images the E2E uses (public, created once by this test with the admin cloud).
 IMAGES = {
-    "ubuntu": ("e2e-ubuntu", {"os_admin_user": "ubuntu", "os_distro": "ubuntu", "fleeting_e2e_os": "ubuntu"}),
-    "flatcar": ("e2e-flatcar", {"os_admin_user": "core", "os_distro": "flatcar", "fleeting_e2e_os": "flatcar"}),
+    **E2E_IMAGES,
     "ubuntu-never-ready": ("e2e-ubuntu-never-ready", {"os_admin_user": "ubuntu", "os_distro": "ubuntu",
                                                       "fleeting_e2e_os": "ubuntu",
                                                       "fleeting_e2e_fault": "never-ready"}),
@@ -68,25 +65,6 @@ IMAGES = {
 
 def helper(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["/usr/bin/python3", "-P", str(HELPER), *args], capture_output=True, text=True)
-
-
-def nova_compute_driver(state: Path) -> tuple[str, str]:
-    """(compute_driver in nova-compute.conf, PYTHONPATH of the running nova-compute)."""
-    conf = (state / "etc/nova/nova-compute.conf").read_text()
-    driver = [line.split("=", 1)[1].strip() for line in conf.splitlines()
-              if line.strip().startswith("compute_driver")][-1]
-    pid = int((state / "run/nova-compute.pid").read_text().split()[0])
-    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    pythonpath = next((e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"PYTHONPATH=")), "")
-    return driver, pythonpath
-
-
-def same_testdriver(directory: Path) -> bool:
-    """directory holds this checkout's test driver (the same files: another worktree of it will do)."""
-    try:
-        return all((directory / f.name).read_bytes() == f.read_bytes() for f in TESTDRIVER.glob("*.py"))
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -101,17 +79,9 @@ def e2e_ready(devcloud) -> dict[str, Any]:
                       ("/usr/bin/cloud-init", "cloud-init"), ("/usr/sbin/iptables", "iptables")):
         if not os.access(path, os.X_OK):
             problems.append(f"{path} is missing: apt-get install {pkg}")
-    state = Path(devcloud["clouds_yaml"]).parent
-    try:
-        driver, pythonpath = nova_compute_driver(state)
-    except (OSError, ValueError, IndexError, StopIteration) as exc:
-        problems.append(f"cannot tell which virt driver nova-compute runs: {exc}")
-    else:
-        if driver != DRIVER or not any(same_testdriver(Path(p)) for p in pythonpath.split(":") if p):
-            problems.append(
-                f"nova-compute runs compute_driver={driver} with PYTHONPATH={pythonpath!r}; the E2E needs "
-                f"the test driver: DEVCLOUD_COMPUTE_DRIVER={DRIVER} "
-                f"DEVCLOUD_EXTRA_PYTHONPATH={TESTDRIVER} tests/devcloud/start")
+    problem = driver_problem(devcloud, "the E2E")
+    if problem:
+        problems.append(problem)
     if problems:
         pytest.fail("E2E preconditions:\n  - " + "\n  - ".join(problems))
     return devcloud
@@ -127,15 +97,7 @@ def no_orphans_before(e2e_ready, admin) -> None:
 
 @pytest.fixture(scope="module")
 def images(e2e_ready, admin) -> dict[str, str]:
-    out = {}
-    for key, (name, props) in IMAGES.items():
-        image = admin.image.find_image(name)
-        if image is None:
-            image = admin.image.create_image(
-                name=name, disk_format="raw", container_format="bare", visibility="public",
-                data=b"\0" * 16384, os_type="linux", architecture="x86_64", fleeting_e2e="true", **props)
-        out[key] = image.id
-    return out
+    return e2e_images(admin, IMAGES)
 
 
 def host_networks() -> list[ipaddress.IPv4Network]:
@@ -211,57 +173,6 @@ def fip_pool(e2e_ready, admin) -> Iterator[dict[str, str]]:
             admin.network.delete_network(network, ignore_missing=True)
 
 
-def cgroup2_root() -> Path:
-    """Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified beside v1)."""
-    for line in Path("/proc/self/mounts").read_text().splitlines():
-        fields = line.split()
-        if len(fields) > 2 and fields[2] == "cgroup2":
-            return Path(fields[1])
-    raise AssertionError("no cgroup v2 hierarchy is mounted (the E2E confines its Go test with one)")
-
-
-def _iptables(tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([tool, "-w", *args], capture_output=True, text=True, check=check)
-
-
-@contextmanager
-def confined(run_id: str) -> Iterator[Path]:
-    """A cgroup whose processes may send only over loopback and the test driver's bridges (fe2e-*)."""
-    cgroup = cgroup2_root() / f"fleeting-e2e-{run_id}"
-    chain = f"FE2E-{run_id}"
-    rules = []
-    cgroup.mkdir()
-    try:
-        for tool, bridges in (("iptables", True), ("ip6tables", False)):
-            _iptables(tool, "-N", chain)
-            _iptables(tool, "-A", chain, "-o", "lo", "-j", "RETURN")
-            if bridges:
-                _iptables(tool, "-A", chain, "-o", "fe2e-+", "-j", "RETURN")
-            _iptables(tool, "-A", chain, "-j", "REJECT")
-            hook = ("OUTPUT", "-m", "cgroup", "--path", cgroup.name, "-j", chain)
-            _iptables(tool, "-I", *hook)
-            rules.append((tool, hook))
-        yield cgroup
-    finally:
-        for tool, hook in rules:
-            _iptables(tool, "-D", *hook, check=False)
-        for tool in ("iptables", "ip6tables"):
-            _iptables(tool, "-F", chain, check=False)
-            _iptables(tool, "-X", chain, check=False)
-        for _ in range(50):
-            try:
-                cgroup.rmdir()
-                break
-            except OSError:
-                time.sleep(0.2)
-
-
-def join_cgroup(cgroup: Path):
-    def preexec() -> None:
-        (cgroup / "cgroup.procs").write_text(str(os.getpid()))
-    return preexec
-
-
 def go_events(output: str) -> dict[str, dict[str, Any]]:
     """`go test -json` output -> test name -> {"action": pass/fail/skip, "output": text, "elapsed": s}."""
     tests: dict[str, dict[str, Any]] = {}
@@ -286,10 +197,6 @@ FLEETING_CASES = ("cloud-init", "ignition", "flatcar", "custom-static", "cloud-i
 HAND_WRITTEN = ("TestRestart", "TestNeverReady", "TestInitInfo")
 
 
-def run_servers(admin, run_id: str) -> list[Any]:
-    return [s for s in admin.compute.servers(all_projects=True) if run_id in (s.name or "")]
-
-
 def test_provisioning_end_to_end(e2e_ready, admin, images, fip_pool, tmp_path) -> None:
     fx = e2e_ready
     run_id = uuid.uuid4().hex[:8]
@@ -311,31 +218,18 @@ def test_provisioning_end_to_end(e2e_ready, admin, images, fip_pool, tmp_path) -
     env = dict(os.environ, FLEETING_PLUGIN_BIN=plugin_executable(), FLEETING_E2E_CONFIG=str(tmp_path / "e2e.json"))
     go = shutil.which("go")
     # Compile first, outside the confinement (the module proxy is not loopback).
-    build = subprocess.run([go, "test", "-tags", "e2e", "-c", "-o", str(tmp_path / "e2e.test"), "./e2e"],
-                           cwd=CONFORMANCE, env=env, capture_output=True, text=True, timeout=900)
-    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+    build_go_test("e2e", tmp_path / "e2e.test", env)
     workers_cidr = ipaddress.ip_network(admin.network.get_subnet(fx["subnets"]["workers-subnet"]).cidr)
     started = time.monotonic()
     try:
-        with confined(run_id) as cgroup:
-            # The confinement holds: from inside, an address off the driver's bridges is refused at once.
-            probe = subprocess.run(
-                ["/usr/bin/python3", "-c", "import socket,sys\n"
-                 "try: socket.create_connection(('203.0.113.1', 22), timeout=5)\n"
-                 "except ConnectionRefusedError: sys.exit(0)\n"
-                 "except OSError as e: sys.exit(f'not refused: {e}')\n"
-                 "sys.exit('connected')"], preexec_fn=join_cgroup(cgroup), capture_output=True, text=True)
-            assert probe.returncode == 0, f"the cgroup confinement does not hold: {probe.stderr}"
-            proc = subprocess.run([str(tmp_path / "e2e.test"), "-test.count=1", "-test.v=test2json",
-                                   "-test.parallel=8", "-test.timeout=25m"],
-                                  cwd=CONFORMANCE / "e2e", env=env, capture_output=True, text=True, timeout=1700,
-                                  preexec_fn=join_cgroup(cgroup))
+        # The confinement is checked first: from inside, an address off the driver's bridges is
+        # refused at once (tests/support/confinement.py).
+        proc = run_confined(f"fleeting-e2e-{run_id}",
+                            [str(tmp_path / "e2e.test"), "-test.count=1", "-test.v=test2json",
+                             "-test.parallel=8", "-test.timeout=25m"],
+                            cwd=CONFORMANCE / "e2e", env=env, timeout=1700, chain=f"FE2E-{run_id}")
     finally:
-        leftovers = run_servers(admin, run_id)
-        for server in leftovers:
-            admin.compute.delete_server(server.id, ignore_missing=True)
-        for server in leftovers:
-            admin.compute.wait_for_delete(server, wait=120)
+        leftovers = delete_run_servers(admin, lambda name: run_id in name)
     elapsed = time.monotonic() - started
     converted = subprocess.run([go, "tool", "test2json", "-t"], input=proc.stdout, capture_output=True, text=True)
     (tmp_path / "go-test.log").write_text(proc.stdout + proc.stderr)

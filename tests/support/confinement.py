@@ -1,10 +1,11 @@
 """Confine a test's processes to loopback and the test driver's bridges (docs/e2e.md).
 
-The same confinement as tests/e2e/test_e2e.py's: a cgroup v2 whose processes may
+The confinement of tests/e2e/test_e2e.py's Go test: a cgroup v2 whose processes may
 send only over ``lo`` and the driver's ``fe2e-*`` bridges (iptables/ip6tables
 OUTPUT rules matching the cgroup); anything else is rejected at once. Used by
-the Go suites that SSH into devcloud instances (their Go-side checks refuse any
-address the driver did not make; this holds even if such a check were wrong).
+the Go suites that SSH into devcloud instances, the E2E and tests/conformance/provisioner
+(their Go-side checks refuse any address the driver did not make; this holds even if
+such a check were wrong).
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ def _iptables(tool: str, *args: str, check: bool = True) -> subprocess.Completed
 
 
 @contextmanager
-def confined(name: str) -> Iterator[Path]:
-    """A cgroup ``name`` whose processes may send only over loopback and the driver's bridges;
-    checked with :data:`PROBE` before it is handed out."""
+def confined(name: str, chain: str | None = None) -> Iterator[Path]:
+    """A cgroup ``name`` whose processes may send only over loopback and the driver's bridges
+    (iptables chain ``chain``, by default ``name`` in capitals); checked with :data:`PROBE`
+    before it is handed out."""
     cgroup = cgroup2_root() / name
-    chain = name.upper()[:28]
+    chain = chain or name.upper()[:28]
     rules = []
     cgroup.mkdir()
     try:
