@@ -43,8 +43,15 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from driver_suites import (DRIVER_STATE, HELPER, build_go_test, delete_run_servers,
-                           driver_problem, e2e_images, run_confined)
+from driver_suites import (
+    DRIVER_STATE,
+    HELPER,
+    build_go_test,
+    delete_run_servers,
+    driver_problem,
+    e2e_images,
+    run_confined,
+)
 from driver_suites import IMAGES as E2E_IMAGES
 from installed import plugin_executable
 from project import CONFORMANCE
