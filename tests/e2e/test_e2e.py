@@ -252,9 +252,10 @@ def test_provisioning_end_to_end(e2e_ready, admin, images, fip_pool, tmp_path) -
         # fleeting's TestProvisioning logs where it connects: the instance's address on `workers`, or
         # with UseExternalAddr a floating IP of this run's pool.
         want = ipaddress.ip_network(fip_pool["cidr"]) if case.endswith("external") else workers_cidr
-        addrs = [line.rsplit(",", 1)[-1].strip() for line in tests[name]["output"].splitlines()
-                 if "connecting: " in line]
-        assert addrs, f"{name}: TestProvisioning connected to no instance:\n{tests[name]['output'][-3000:]}"
+        # (its attempts are subtests attempt-N: provisioning_test.go repeats a run that found nothing running)
+        output = "".join(t["output"] for n, t in tests.items() if n == name or n.startswith(name + "/attempt-"))
+        addrs = [line.rsplit(",", 1)[-1].strip() for line in output.splitlines() if "connecting: " in line]
+        assert addrs, f"{name}: TestProvisioning connected to no instance:\n{output[-3000:]}"
         for addr in addrs:
             assert ipaddress.ip_address(addr) in want, f"{name}: connected to {addr}, not in {want}"
     for name in HAND_WRITTEN:
