@@ -24,7 +24,7 @@ no key store and serves no metrics; members are listed by tag *or* metadata. Tho
 commands call :meth:`OpenStackProvider.assessments` (or :meth:`evaluate`), which
 never acts; only :meth:`update` acts on the verdicts.
 
-(About 440 lines, over the project's ~400: the seven fleeting commands and the Init that
+(About 510 lines, over the project's ~400: the seven fleeting commands and the Init that
 wires the modules above are the whole class; what is left is wiring, each decision is elsewhere.)
 """
 
