@@ -37,6 +37,16 @@ from urllib.parse import urlsplit
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "proxy-connection"}
 
 
+class _Listener(ThreadingHTTPServer):
+    """The proxy's socket. socketserver's listen backlog is 5: on a loaded machine the
+    accepting thread falls behind the plugin's concurrent connections, the kernel drops
+    SYNs and a client sees a ConnectTimeout the test never injected (seen once in CI on
+    the lost-create test). A deep backlog keeps injected faults the only faults."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass
 class Rule:
     action: str
@@ -93,8 +103,7 @@ class Proxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _any
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Listener(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"proxy-{name}", daemon=True)
         self.thread.start()
