@@ -34,7 +34,7 @@ from fleeting_openstack.config.model import (
 )
 from fleeting_openstack.config.schema import closest, short_repr
 from fleeting_openstack.config.units import parse_duration
-from fleeting_openstack.openstack.nova import NOVA_USER_DATA_MAX, UserDataTooLarge, check_user_data_size
+from fleeting_openstack.userdata_limit import NOVA_USER_DATA_MAX, UserDataTooLarge, check_user_data_size
 
 __all__ = [
     "DURATIONS",

@@ -1,11 +1,8 @@
 """Nova specifics beyond servers: the user_data rules, the create body, limits and keypairs.
 
-* **user_data**: Nova takes the base64 of the UTF-8 text and refuses more
-  than :data:`NOVA_USER_DATA_MAX` characters. The limit and its check live
-  here once (:func:`check_user_data_size`, which computes the size without
-  encoding): the config rules check the configured text at load, the boot
-  strategy the text it renders for each create (so ``validate``'s trial render
-  reports it too). :func:`create_request` then encodes the text, once, into
+* **user_data**: the limit and its check live in the leaf module
+  :mod:`fleeting_openstack.userdata_limit` (config, the strategy host and this
+  adapter all need it). :func:`create_request` encodes the text, once, into
   the ``POST /servers`` body; it does not check again.
 * **limits and keypairs**: :class:`NovaExtras`, a mixin of
   :class:`~fleeting_openstack.openstack.client.Cloud`: ``compute_limits`` /
@@ -15,7 +12,6 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,25 +19,10 @@ from typing import TYPE_CHECKING, Any
 from fleeting_openstack.openstack.errors import checked_id
 from fleeting_openstack.openstack.models import Keypair
 from fleeting_openstack.openstack.session import Session
+from fleeting_openstack.userdata_limit import CONFIGURED, RENDERED, encode_user_data
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import ServerSpec
-
-#: Nova's limit on ``user_data``, in bytes *after* base64 encoding.
-NOVA_USER_DATA_MAX = 65535
-
-#: The key named when the configured user_data cannot be encoded.
-CONFIGURED = "server_spec.user_data"
-#: The key named when the text the boot strategy rendered cannot be encoded.
-RENDERED = "user_data (server_spec.user_data as rendered by the boot strategy)"
-
-
-class UserDataTooLarge(ValueError):
-    """The base64 form of a user_data text is longer than Nova accepts (``size``: its length)."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(f"user_data is {size} bytes after base64 encoding; Nova's limit is {NOVA_USER_DATA_MAX}")
-        self.size = size
 
 
 class _Keep:
@@ -51,35 +32,6 @@ class _Keep:
 
 #: ``create_request(user_data=KEEP)``: the configured text (the default).
 KEEP: Any = _Keep()
-
-
-def _utf8(text: str, key: str) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = exc.object[exc.start : exc.end]
-        raise ValueError(
-            f"{key}: character {bad!r} at position {exc.start} cannot be encoded as UTF-8 "
-            "(a lone surrogate: an escape such as \\ud800 in the config, or a strategy's "
-            "output); Nova needs UTF-8 text"
-        ) from None
-
-
-def encode_user_data(text: str, key: str = CONFIGURED) -> str:
-    """The ``user_data`` value sent to Nova for the plain text ``text``: its
-    UTF-8 bytes in base64. A text that is not valid Unicode (a lone surrogate)
-    raises ValueError naming ``key`` and the position. No size check: see
-    :func:`check_user_data_size`."""
-    return base64.b64encode(_utf8(text, key)).decode("ascii")
-
-
-def check_user_data_size(text: str, key: str = CONFIGURED) -> int:
-    """The length of ``text``'s base64 form (computed, not encoded); :class:`UserDataTooLarge`
-    when Nova would refuse it, ValueError naming ``key`` when it is not valid Unicode."""
-    size = 4 * ((len(_utf8(text, key)) + 2) // 3)
-    if size > NOVA_USER_DATA_MAX:
-        raise UserDataTooLarge(size)
-    return size
 
 
 def create_request(

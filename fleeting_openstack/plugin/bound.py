@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
-from fleeting_openstack.openstack.nova import NOVA_USER_DATA_MAX, RENDERED, UserDataTooLarge, check_user_data_size
 from fleeting_openstack.plugin import templating, trace
 from fleeting_openstack.plugin.types import (
     ImageInfo,
@@ -28,6 +27,7 @@ from fleeting_openstack.plugin.types import (
     UserDataError,
     is_key_type,
 )
+from fleeting_openstack.userdata_limit import NOVA_USER_DATA_MAX, RENDERED, UserDataTooLarge, check_user_data_size
 
 __all__ = ["MAX_USER_DATA_BASE64", "BoundStrategy", "HookDispatcher", "check_key"]
 

@@ -22,7 +22,7 @@ from fleeting_openstack.config import (
     parse_microversion,
     schema,
 )
-from fleeting_openstack.openstack.nova import encode_user_data
+from fleeting_openstack.userdata_limit import encode_user_data
 from project import EXAMPLES
 
 IMAGE = "d5460af5-83f3-47d7-9c4f-80294c66b267"

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from fleeting_openstack.config import ConfigError, load_plugin_config
-from fleeting_openstack.openstack.nova import NOVA_USER_DATA_MAX
+from fleeting_openstack.userdata_limit import NOVA_USER_DATA_MAX
 from installed import run_cli
 
 SPEC = {"name": "g-%d", "imageRef": "d5460af5-83f3-47d7-9c4f-80294c66b267", "flavorRef": "f", "networks": "none"}

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from fleeting_openstack.config import load_plugin_config
+from fleeting_openstack import userdata_limit
 from fleeting_openstack.openstack import nova
 
 IMAGE = "d5460af5-83f3-47d7-9c4f-80294c66b267"
@@ -23,27 +24,27 @@ def spec_of(**server_spec: object):
 
 
 def test_encode_user_data():
-    assert nova.encode_user_data("#cloud-config\n") == "I2Nsb3VkLWNvbmZpZwo="
-    assert base64.b64decode(nova.encode_user_data("é")) == "é".encode()
+    assert userdata_limit.encode_user_data("#cloud-config\n") == "I2Nsb3VkLWNvbmZpZwo="
+    assert base64.b64decode(userdata_limit.encode_user_data("é")) == "é".encode()
 
 
 def test_size_check_counts_base64_of_the_utf8_bytes_without_encoding():
     limit_text = 65535 // 4 * 3  # 49149 bytes -> 65532 base64 characters
     for text in ("", "a", "ab", "abc", "é" * 7, "#" * limit_text):
-        assert nova.check_user_data_size(text) == len(nova.encode_user_data(text))
-    with pytest.raises(nova.UserDataTooLarge, match="is 65536 bytes after base64 encoding; Nova's limit is 65535"):
-        nova.check_user_data_size("#" * (limit_text + 3))
-    with pytest.raises(nova.UserDataTooLarge) as caught:
-        nova.check_user_data_size("é" * 25000)  # 50000 UTF-8 bytes -> 66668 base64 characters
+        assert userdata_limit.check_user_data_size(text) == len(userdata_limit.encode_user_data(text))
+    with pytest.raises(userdata_limit.UserDataTooLarge, match="is 65536 bytes after base64 encoding; Nova's limit is 65535"):
+        userdata_limit.check_user_data_size("#" * (limit_text + 3))
+    with pytest.raises(userdata_limit.UserDataTooLarge) as caught:
+        userdata_limit.check_user_data_size("é" * 25000)  # 50000 UTF-8 bytes -> 66668 base64 characters
     assert caught.value.size == 66668
 
 
 def test_text_that_is_not_unicode_names_the_key():
     with pytest.raises(ValueError, match=r"^user_data \(server_spec.user_data as rendered by the boot strategy\): "
                                          r"character '\\ud800' at position 1 cannot be encoded"):
-        nova.check_user_data_size("#\ud800", nova.RENDERED)
+        userdata_limit.check_user_data_size("#\ud800", userdata_limit.RENDERED)
     with pytest.raises(ValueError, match=r"^server_spec.user_data: character"):
-        nova.encode_user_data("\ud800")
+        userdata_limit.encode_user_data("\ud800")
 
 
 def test_create_request():
