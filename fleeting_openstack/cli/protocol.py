@@ -21,6 +21,7 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 
+from fleeting_openstack.cli.usage import Formatter
 from fleeting_openstack.contract import discovery, mapping, protofmt
 from fleeting_openstack.contract.service import ServedContract
 
@@ -166,11 +167,9 @@ def _text(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from fleeting_openstack.cli.parser import _Formatter
-
     parser = argparse.ArgumentParser(
         prog=PROG,
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         epilog=EPILOG,
         description=(
             "Print the fleeting contract the plugin would serve when started by BINARY "

@@ -37,7 +37,8 @@ from fleeting_openstack.config.model import (
 )
 from fleeting_openstack.config.rules import NOVA_MAX_TAGS
 from fleeting_openstack.config.schema import schema
-from fleeting_openstack.config.units import parse_duration, parse_microversion
+from fleeting_openstack.config.units import parse_microversion
+from fleeting_openstack.godurations import parse_duration
 
 __all__ = [
     "DEFAULT_NOVA_MICROVERSION",

@@ -33,7 +33,7 @@ from fleeting_openstack.config.model import (
     boots_from_volume,
 )
 from fleeting_openstack.config.schema import closest, short_repr
-from fleeting_openstack.config.units import parse_duration
+from fleeting_openstack.godurations import parse_duration
 from fleeting_openstack.userdata_limit import NOVA_USER_DATA_MAX, UserDataTooLarge, check_user_data_size
 
 __all__ = [

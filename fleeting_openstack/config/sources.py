@@ -7,7 +7,8 @@ finds every ``[[runners]]`` entry that uses this plugin, and loads each
 plugin_config once (:func:`.load.load_plugin_config`): a :class:`Source` with,
 per entry, the runner's name, the plugin_config as written (what the runner
 sends), the :class:`~.model.PluginConfig` and the runner's
-``connector_config`` as the :class:`ConnectorConfig` the plugin receives.
+``connector_config`` as a :class:`RunnerConnector` (the fields the plugin receives at Init, in plain
+values: the CLI makes the wire contract's ``ConnectorConfig`` of it, so ``config`` imports no contract).
 Every problem found on the way is a :class:`~.issues.ConfigIssue` with its
 path (``runners[0].autoscaler.plugin_config.server_spec.name``), in the order
 ``validate`` reports them.
@@ -26,13 +27,13 @@ from typing import Any
 from fleeting_openstack.config.issues import ConfigError, ConfigIssue
 from fleeting_openstack.config.load import load_plugin_config, parse_document
 from fleeting_openstack.config.model import LoadedConfig
-from fleeting_openstack.contract.instancegroup import ConnectorConfig
 
 __all__ = [
     "AUTOSCALER_EXECUTORS",
     "GO_PLUGINS",
     "ConfigEntry",
     "NoSuchRunnerError",
+    "RunnerConnector",
     "Source",
     "UnreadableFileError",
     "connector_config",
@@ -54,6 +55,22 @@ class UnreadableFileError(Exception):
 
 class NoSuchRunnerError(Exception):
     """``--runner`` names no runner that uses this plugin, or PATH is no config.toml (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class RunnerConnector:
+    """The runner's ``connector_config`` table as read from config.toml: what the plugin receives at
+    Init (fleeting's ConnectorConfig) and ``use_external_addr``. Secrets are kept out of its repr."""
+
+    os: str = ""
+    arch: str = ""
+    protocol: str = ""
+    protocol_port: int = 0
+    username: str = ""
+    password: str = field(default="", repr=False)
+    key: bytes = field(default=b"", repr=False)
+    use_static_credentials: bool = False
+    use_external_addr: bool = False
 
 
 @dataclass
@@ -79,8 +96,8 @@ class ConfigEntry:
     issues: list[ConfigIssue] = field(default_factory=list)
     after: list[ConfigIssue] = field(default_factory=list)
 
-    def connector(self, warnings: list[str]) -> tuple[ConnectorConfig, bool]:
-        """The runner's connector_config as the plugin receives it, and its ``use_external_addr``;
+    def connector(self, warnings: list[str]) -> RunnerConnector:
+        """The runner's connector_config as the plugin receives it (with its ``use_external_addr``);
         a key file that cannot be read is a line in ``warnings``."""
         table = self.autoscaler.get("connector_config") if self.autoscaler is not None else None
         where = self.path.rsplit(".", 1)[0] + ".connector_config" if self.path else "connector_config"
@@ -103,10 +120,10 @@ class Source:
         return [e for e in self.entries if e.uses_plugin]
 
 
-def connector_config(table: Any, warnings: list[str], where: str) -> tuple[ConnectorConfig, bool]:
-    """The runner's connector_config table as the ConnectorConfig the plugin receives."""
+def connector_config(table: Any, warnings: list[str], where: str) -> RunnerConnector:
+    """The runner's connector_config table as the fields the plugin receives."""
     if not isinstance(table, Mapping):
-        return ConnectorConfig(), False
+        return RunnerConnector()
     key = b""
     key_path = table.get("key_path")
     if isinstance(key_path, str) and key_path:
@@ -122,7 +139,7 @@ def connector_config(table: Any, warnings: list[str], where: str) -> tuple[Conne
         return value if isinstance(value, str) else ""
 
     port = table.get("protocol_port")
-    return ConnectorConfig(
+    return RunnerConnector(
         os=text("os"),
         arch=text("arch"),
         protocol=text("protocol"),
@@ -131,14 +148,15 @@ def connector_config(table: Any, warnings: list[str], where: str) -> tuple[Conne
         password=text("password"),
         key=key,
         use_static_credentials=table.get("use_static_credentials") is True,
-    ), table.get("use_external_addr") is True
+        use_external_addr=table.get("use_external_addr") is True,
+    )
 
 
 def connector_issues(table: Any, where: str) -> list[ConfigIssue]:
     """What in the runner's connector_config table (at ``where``) cannot work, found offline:
     a ``key_path`` that does not exist (unreadable by this user: a warning, the runner may run as
     another), static credentials without a key or password, durations beyond Go's range."""
-    from fleeting_openstack.config.units import parse_duration
+    from fleeting_openstack.godurations import parse_duration
 
     if not isinstance(table, Mapping):
         return []

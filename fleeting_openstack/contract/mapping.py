@@ -481,7 +481,7 @@ def _parse_text_time(text: str, kind: str) -> float | None:
         return None if kind == TIMESTAMP else 0.0
     if kind == TIMESTAMP:
         return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    from fleeting_openstack.config.units import parse_duration
+    from fleeting_openstack.godurations import parse_duration
 
     return parse_duration(text)
 

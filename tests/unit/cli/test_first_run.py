@@ -14,7 +14,7 @@ import pytest
 
 from fleeting_openstack.config import load_plugin_config
 from fleeting_openstack.config.rules import DURATIONS
-from fleeting_openstack.config.units import GO_DURATION_MAX, parse_duration
+from fleeting_openstack.godurations import GO_DURATION_MAX, parse_duration
 from fleeting_openstack.openstack.resources import resolve_resources
 from installed import plugin_executable, run_cli
 
