@@ -23,7 +23,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from fleeting_openstack.cli.usage import Formatter
 from fleeting_openstack.contract import discovery, mapping, protofmt
-from fleeting_openstack.contract.service import ServedContract
+from fleeting_openstack.contract.servedcontract import ServedContract
 
 PROG = "fleeting-plugin-openstack protocol"
 EPILOG = (

@@ -50,6 +50,7 @@ __all__ = [
     "ValidatedConfig",
     "ValidationReport",
     "add_arguments",
+    "default_check_cloud",
     "main",
     "report_for",
     "run",
@@ -114,7 +115,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _default_check_cloud() -> CheckCloud | None:
+def default_check_cloud() -> CheckCloud | None:
+    """The built-in cloud check (:func:`.cloudcheck.check_cloud`), or None in a build without it."""
     try:
         from fleeting_openstack.cli import cloudcheck
     except ImportError:
@@ -139,7 +141,7 @@ def run(
     checker: CheckCloud | None = None
     progress: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if args.check_cloud:
-        checker = check_cloud or _default_check_cloud()
+        checker = check_cloud or default_check_cloud()
         if checker is None:
             print("fleeting-plugin-openstack validate: --check-cloud is not available in this build", file=err)
             return 2

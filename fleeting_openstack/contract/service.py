@@ -5,7 +5,7 @@ The service is not generated code: it serves whatever contract
 executable, or the built-in one: fleeting's), with messages built from the
 discovered descriptors and fields mapped by :mod:`fleeting_openstack.contract.mapping`.
 Discovery runs right after the handshake line, and the first RPC waits for it
-(:mod:`fleeting_openstack.contract.served`).
+(:mod:`fleeting_openstack.contract.servedcontract`).
 
 Knows nothing of go-plugin or OpenStack. Every provider error becomes a gRPC
 status whose message names the RPC and the reason: the error type is lost
@@ -33,9 +33,9 @@ from fleeting_openstack.contract.instancegroup import (
     Settings,
 )
 from fleeting_openstack.contract.kinds import BOOL, DURATION, INT, JSON, KEY, STATE, STR, STRLIST, TIMESTAMP
-from fleeting_openstack.contract.served import ContractHolder, ServedContract
+from fleeting_openstack.contract.servedcontract import ContractHolder, ServedContract
 
-# ContractHolder and ServedContract (contract/served.py) are part of what serving needs.
+# ContractHolder and ServedContract (contract/servedcontract.py) are part of what serving needs.
 __all__ = ["ContractHolder", "FleetingService", "ServedContract", "register"]
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import pytest
 from google.protobuf import message_factory
 
 from fleeting_openstack.contract import discovery, mapping, rawfields
-from fleeting_openstack.contract.served import ServedContract
+from fleeting_openstack.contract.servedcontract import ServedContract
 
 from wirecontract import compile_proto, pool_of  # noqa: E402
 
