@@ -45,7 +45,7 @@ def _field_facts(mm: mapping.MessageMap) -> dict[str, str]:
             if fd.message_type
             else fd.enum_type.full_name
             if fd.enum_type
-            else mapping._TYPE_NAMES.get(fd.type, "?")
+            else mapping.TYPE_NAMES.get(fd.type, "?")
         )
         numbers = ".".join(str(f.number) for f in leaf.path)
         out[key] = f"{leaf.dotted} = {numbers} ({'repeated ' if fd.is_repeated else ''}{kind})"
