@@ -35,7 +35,7 @@ from fleeting_openstack.config.model import (
     ServerSpec,
     default_state_dir,
 )
-from fleeting_openstack.config.rules import NOVA_MAX_TAGS
+from fleeting_openstack.config.novarules import NOVA_MAX_TAGS
 from fleeting_openstack.config.schema import schema
 from fleeting_openstack.config.units import parse_microversion
 from fleeting_openstack.godurations import parse_duration

@@ -45,7 +45,7 @@ DEFAULT_NOVA_MICROVERSION = "2.79"
 STATE_DIR_NAME = "fleeting-plugin-openstack"
 
 
-def _looks_base64_encoded(text: str) -> bool:
+def looks_base64_encoded(text: str) -> bool:
     """Already-encoded user_data: valid base64 that decodes to UTF-8 text."""
     compact = "".join(text.split())
     if len(compact) < 16:
