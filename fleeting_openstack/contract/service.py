@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -187,8 +187,12 @@ class FleetingService(grpc.GenericRpcHandler):
         )
 
     def _guard(
-        self, mm: MethodMap, served: ServedContract, call: Callable[[], Any], context: grpc.ServicerContext
-    ) -> Any:
+        self,
+        mm: MethodMap,
+        served: ServedContract,
+        call: Callable[[], Message | list[Message]],
+        context: grpc.ServicerContext,
+    ) -> Message | list[Message]:
         """Log, time, and turn exceptions into readable gRPC statuses named after the RPC."""
         name, started = mm.rpc, time.monotonic()
         try:
