@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fleeting_openstack.config.issues import ConfigIssue
 
@@ -32,7 +31,7 @@ class RunnerConnector:
     use_external_addr: bool = False
 
 
-def connector_config(table: Any, warnings: list[str], where: str) -> RunnerConnector:
+def connector_config(table: object, warnings: list[str], where: str) -> RunnerConnector:
     """The runner's connector_config table as the fields the plugin receives."""
     if not isinstance(table, Mapping):
         return RunnerConnector()
@@ -64,7 +63,7 @@ def connector_config(table: Any, warnings: list[str], where: str) -> RunnerConne
     )
 
 
-def connector_issues(table: Any, where: str) -> list[ConfigIssue]:
+def connector_issues(table: object, where: str) -> list[ConfigIssue]:
     """What in the runner's connector_config table (at ``where``) cannot work, found offline:
     a ``key_path`` that does not exist (unreadable by this user: a warning, the runner may run as
     another), static credentials without a key or password, durations beyond Go's range."""

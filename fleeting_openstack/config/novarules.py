@@ -12,13 +12,13 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Any
 
 from fleeting_openstack.config.compat import DEPRECATIONS
 from fleeting_openstack.config.identity import GROUP_METADATA_KEY, PLUGIN_METADATA
 from fleeting_openstack.config.issues import IssueCollector, join_path
 from fleeting_openstack.config.model import boots_from_volume, looks_base64_encoded
 from fleeting_openstack.config.schema import closest, short_repr
+from fleeting_openstack.jsontypes import JSONValue
 from fleeting_openstack.userdata_limit import NOVA_USER_DATA_MAX, UserDataTooLarge, check_user_data_size
 
 __all__ = [
@@ -56,7 +56,7 @@ _KNOWN_HINTS = (
 )
 
 
-def is_uuid(value: Any) -> bool:
+def is_uuid(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID_RE.match(value))
 
 
@@ -65,7 +65,7 @@ def _is_printable_name(text: str) -> bool:
     return all(ch.isprintable() or unicodedata.category(ch) == "Cc" for ch in text)
 
 
-def check_name_template(spec: Mapping[str, Any], issues: IssueCollector) -> None:
+def check_name_template(spec: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     name = spec.get("name")
     path = "server_spec.name"
     if not isinstance(name, str) or not name:
@@ -85,7 +85,7 @@ def check_name_template(spec: Mapping[str, Any], issues: IssueCollector) -> None
         )
 
 
-def check_image_flavor(spec: Mapping[str, Any], issues: IssueCollector) -> None:
+def check_image_flavor(spec: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     bfv = boots_from_volume(spec.get("block_device_mapping_v2"))
     has_ref = "imageRef" in spec
     image_ref = spec.get("imageRef")
@@ -113,11 +113,14 @@ def check_image_flavor(spec: Mapping[str, Any], issues: IssueCollector) -> None:
         issues.check("server_spec.flavor_name", "conflicts with flavorRef; set exactly one of them")
     elif not has_fref and not has_fname:
         issues.check("server_spec", "needs a flavor: set flavorRef (flavor ID) or flavor_name")
-    if isinstance(spec.get("flavorRef"), str) and spec["flavorRef"] and not spec["flavorRef"].strip():
+    flavor_ref = spec.get("flavorRef")
+    if isinstance(flavor_ref, str) and flavor_ref and not flavor_ref.strip():
         issues.check("server_spec.flavorRef", "must not be blank")
 
 
-def check_networks(spec: Mapping[str, Any], mv: tuple[int, int] | None, max_size: int, issues: IssueCollector) -> None:
+def check_networks(
+    spec: Mapping[str, JSONValue], mv: tuple[int, int] | None, max_size: int, issues: IssueCollector
+) -> None:
     nets = spec.get("networks")
     base = "server_spec.networks"
     if nets is None:
@@ -160,7 +163,7 @@ def check_networks(spec: Mapping[str, Any], mv: tuple[int, int] | None, max_size
             )
 
 
-def check_security_groups(spec: Mapping[str, Any], issues: IssueCollector) -> None:
+def check_security_groups(spec: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     groups = spec.get("security_groups")
     if not isinstance(groups, list):
         return
@@ -175,7 +178,7 @@ def check_security_groups(spec: Mapping[str, Any], issues: IssueCollector) -> No
             seen.add(name)
 
 
-def check_scheduler_hints(spec: Mapping[str, Any], issues: IssueCollector) -> None:
+def check_scheduler_hints(spec: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     hints = spec.get("scheduler_hints")
     base = "server_spec.scheduler_hints"
     if not isinstance(hints, dict):
@@ -207,7 +210,7 @@ def check_scheduler_hints(spec: Mapping[str, Any], issues: IssueCollector) -> No
         issues.warn(f"{base}.cidr", "is used only together with build_near_host_ip")
 
 
-def check_block_devices(spec: Mapping[str, Any], issues: IssueCollector) -> None:
+def check_block_devices(spec: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     bdms = spec.get("block_device_mapping_v2")
     if not isinstance(bdms, list):
         return
@@ -237,7 +240,7 @@ def check_block_devices(spec: Mapping[str, Any], issues: IssueCollector) -> None
             )
         boot_index = bdm.get("boot_index")
         try:
-            index = int(boot_index) if boot_index is not None else None
+            index = int(boot_index) if isinstance(boot_index, (str, int, float)) else None
         except (TypeError, ValueError):
             index = None
         if index == 0:
@@ -255,7 +258,7 @@ NOVA_MAX_METADATA_KEYS = 128
 PLUGIN_METADATA_KEYS = len(PLUGIN_METADATA)
 
 
-def check_tags_metadata(doc: Mapping[str, Any], spec: Mapping[str, Any], issues: IssueCollector) -> None:
+def check_tags_metadata(doc: Mapping[str, JSONValue], spec: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     group = doc.get("name") if isinstance(doc.get("name"), str) else None
     tags = spec.get("tags")
     if isinstance(tags, list):
@@ -288,7 +291,7 @@ def check_tags_metadata(doc: Mapping[str, Any], spec: Mapping[str, Any], issues:
             )
 
 
-def check_misc_spec(spec: Mapping[str, Any], issues: IssueCollector) -> None:
+def check_misc_spec(spec: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     ud = spec.get("user_data")
     if isinstance(ud, str) and looks_base64_encoded(ud):
         issues.warn(

@@ -19,7 +19,6 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from fleeting_openstack.config import microversions, novarules
 from fleeting_openstack.config.issues import IssueCollector, join_path
@@ -28,6 +27,7 @@ from fleeting_openstack.config.model import (
 )
 from fleeting_openstack.config.schema import short_repr
 from fleeting_openstack.godurations import parse_duration
+from fleeting_openstack.jsontypes import JSONValue
 
 __all__ = [
     "DURATIONS",
@@ -37,9 +37,9 @@ __all__ = [
 ]
 
 
-def _duration_value(doc: Mapping[str, Any], path: str, issues: IssueCollector, *, positive: bool) -> float | None:
+def _duration_value(doc: Mapping[str, JSONValue], path: str, issues: IssueCollector, *, positive: bool) -> float | None:
     parts = path.split(".")
-    node: Any = doc
+    node: object = doc
     for part in parts:
         if not isinstance(node, Mapping) or part not in node:
             return None
@@ -67,7 +67,7 @@ _FREE_TEXT = re.compile(
 )
 
 
-def _check_control_chars(node: Any, path: str, issues: IssueCollector) -> None:
+def _check_control_chars(node: object, path: str, issues: IssueCollector) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             _check_control_chars(value, join_path(path, str(key)), issues)
@@ -122,7 +122,9 @@ MINIMUMS: dict[str, tuple[float, float, str]] = {
 }
 
 
-def _check_minimums(doc: Mapping[str, Any], durations: Mapping[str, float | None], issues: IssueCollector) -> None:
+def _check_minimums(
+    doc: Mapping[str, JSONValue], durations: Mapping[str, float | None], issues: IssueCollector
+) -> None:
     for path, (error_below, warn_below, why) in MINIMUMS.items():
         seconds = durations.get(path)
         if seconds is None or seconds >= warn_below:
@@ -136,7 +138,7 @@ def _check_minimums(doc: Mapping[str, Any], durations: Mapping[str, float | None
             issues.warn(path, f"{given} is very short: {why}")
 
 
-def _check_state_dir(doc: Mapping[str, Any], issues: IssueCollector) -> None:
+def _check_state_dir(doc: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     creds = doc.get("credentials")
     state_dir = creds.get("state_dir") if isinstance(creds, Mapping) else None
     if isinstance(state_dir, str) and state_dir and not state_dir.startswith(("/", "~")):
@@ -148,7 +150,7 @@ def _check_state_dir(doc: Mapping[str, Any], issues: IssueCollector) -> None:
         )
 
 
-def _check_metrics(doc: Mapping[str, Any], issues: IssueCollector) -> None:
+def _check_metrics(doc: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     metrics = doc.get("metrics")
     listen = metrics.get("listen") if isinstance(metrics, Mapping) else None
     if not isinstance(listen, str) or issues.blocked("metrics.listen"):
@@ -170,7 +172,7 @@ class Findings:
     nova_microversion: str | None
 
 
-def check(doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector) -> Findings:
+def check(doc: Mapping[str, JSONValue], env: Mapping[str, str], issues: IssueCollector) -> Findings:
     """Run every rule over ``doc`` (normalised, schema-checked); problems go to ``issues``."""
     _check_control_chars(doc, "", issues)
     resolved = microversions.resolve(doc, env, issues)
@@ -214,8 +216,8 @@ def check(doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector
                 and novarules.is_uuid(internal)
                 and isinstance(nets, list)
                 and nets
-                and all(isinstance(n, Mapping) and "port" not in n for n in nets)
-                and internal.lower() not in {str(n.get("uuid", "")).lower() for n in nets}
+                and all(isinstance(n, dict) and "port" not in n for n in nets)
+                and internal.lower() not in {str(n.get("uuid", "")).lower() for n in nets if isinstance(n, dict)}
             ):
                 issues.warn(
                     "address.internal_network",

@@ -17,11 +17,11 @@ import importlib.resources
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import jsonschema
 
 from fleeting_openstack.config.issues import ConfigIssue, IssueCollector, format_path, join_path
+from fleeting_openstack.jsontypes import JSONObject, JSONValue
 
 __all__ = [
     "canonical_keys",
@@ -40,17 +40,17 @@ __all__ = [
 
 
 @functools.lru_cache(maxsize=1)
-def _schema() -> dict[str, Any]:
+def _schema() -> JSONObject:
     text = (
         importlib.resources.files("fleeting_openstack.schemas")
         .joinpath("plugin_config.schema.json")
         .read_text(encoding="utf-8")
     )
-    document: dict[str, Any] = json.loads(text)
+    document: JSONObject = json.loads(text)
     return document
 
 
-def schema() -> dict[str, Any]:
+def schema() -> JSONObject:
     """The JSON Schema (draft 2020-12) of plugin_config, as a fresh dict."""
     return copy.deepcopy(_schema())
 
@@ -61,17 +61,17 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(_schema(), format_checker=cls.FORMAT_CHECKER)
 
 
-def _def(name: str) -> dict[str, Any]:
-    definition: dict[str, Any] = _schema()["$defs"][name]
+def _def(name: str) -> JSONObject:
+    definition: JSONObject = _schema()["$defs"][name]
     return definition
 
 
-def canonical_keys(section_schema: Mapping[str, Any]) -> list[str]:
+def canonical_keys(section_schema: Mapping[str, JSONValue]) -> list[str]:
     """Property names of a schema object, without the deprecated ones."""
     return [k for k, v in section_schema.get("properties", {}).items() if not v.get("deprecated")]
 
 
-def section_schemas() -> dict[str, dict[str, Any]]:
+def section_schemas() -> dict[str, JSONObject]:
     """The schema of each section whose keys are normalised ("" is the top level, ``[]`` list items)."""
     return {
         "": _schema(),
@@ -183,7 +183,7 @@ _TYPE_WORDS = {
 }
 
 
-def describe_type(value: Any) -> str:
+def describe_type(value: object) -> str:
     """The JSON type of ``value`` in a word (``"list"``, ``"object"``, ``"integer"``...)."""
     if isinstance(value, bool):
         return "boolean"
@@ -209,13 +209,13 @@ def _types_phrase(types_: Sequence[str]) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def short_repr(value: Any, limit: int = 60) -> str:
+def short_repr(value: object, limit: int = 60) -> str:
     """``repr(value)``, cut to ``limit`` characters for a message."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _branch_types(schema_: Mapping[str, Any]) -> list[str]:
+def _branch_types(schema_: Mapping[str, JSONValue]) -> list[str]:
     if "$ref" in schema_:
         ref = schema_["$ref"]
         if ref.startswith("#/$defs/"):
@@ -236,9 +236,9 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
     v = err.validator
     sch = err.schema if isinstance(err.schema, Mapping) else {}
     custom = sch.get("errorMessage")
-    inst: Any = err.instance
+    inst: object = err.instance
     # jsonschema types it ``Any | Unset``; it is set on every error a validator reports.
-    value: Any = err.validator_value
+    value: object = err.validator_value
 
     if "propertyNames" in err.schema_path or "propertyNames" in err.absolute_schema_path:
         # err.instance is the offending key; the path is its object's.
@@ -326,7 +326,7 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
     return [ConfigIssue(path, err.message)]
 
 
-def check(doc: Mapping[str, Any], issues: IssueCollector) -> None:
+def check(doc: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     """Run the schema over ``doc``; its errors go to ``issues`` (as schema errors: later checks of
     the same spot stay quiet)."""
     found: list[tuple[ConfigIssue, bool]] = []

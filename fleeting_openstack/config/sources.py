@@ -22,12 +22,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fleeting_openstack.config.connector import RunnerConnector, connector_config, connector_issues
 from fleeting_openstack.config.issues import ConfigError, ConfigIssue
 from fleeting_openstack.config.load import load_plugin_config, parse_document
 from fleeting_openstack.config.model import LoadedConfig
+from fleeting_openstack.jsontypes import JSONValue
 
 __all__ = [
     "AUTOSCALER_EXECUTORS",
@@ -72,9 +72,9 @@ class ConfigEntry:
     runner: str | None = None
     index: int | None = None
     uses_plugin: bool = False
-    raw: Mapping[str, Any] | None = None
+    raw: Mapping[str, JSONValue] | None = None
     loaded: LoadedConfig | None = None
-    autoscaler: Mapping[str, Any] | None = None
+    autoscaler: Mapping[str, JSONValue] | None = None
     issues: list[ConfigIssue] = field(default_factory=list)
     after: list[ConfigIssue] = field(default_factory=list)
 
@@ -108,12 +108,12 @@ def shared_group_issues(entries: list[ConfigEntry]) -> list[ConfigIssue]:
     clouds.yaml), a warning when the clouds differ (they may be different projects). Read from
     the plugin_configs as written, so it is found even while other errors remain."""
     found: list[ConfigIssue] = []
-    seen: dict[str, tuple[ConfigEntry, tuple[Any, ...]]] = {}
+    seen: dict[str, tuple[ConfigEntry, tuple[object, ...]]] = {}
     for entry in entries:
         raw = entry.raw if entry.raw is not None else (entry.autoscaler or {}).get("plugin_config")
-        if entry.index is None or not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        name = raw.get("name") if isinstance(raw, Mapping) else None
+        if entry.index is None or not isinstance(raw, Mapping) or not isinstance(name, str):
             continue
-        name = raw["name"]
         where = (raw.get("cloud"), raw.get("clouds_config"), raw.get("auth_from_env"))
         first, first_where = seen.setdefault(name, (entry, where))
         if first is entry:
@@ -138,7 +138,7 @@ def shared_group_issues(entries: list[ConfigEntry]) -> list[ConfigIssue]:
 # --------------------------------------------------------------------------
 
 
-def _load_entry(entry: ConfigEntry, raw: Any, env: Mapping[str, str] | None) -> None:
+def _load_entry(entry: ConfigEntry, raw: object, env: Mapping[str, str] | None) -> None:
     """Load ``raw`` (JSON text or a table) into ``entry``: the config, or its issues."""
     prefix = entry.path
     try:
@@ -158,7 +158,7 @@ def _load_entry(entry: ConfigEntry, raw: Any, env: Mapping[str, str] | None) -> 
 # --------------------------------------------------------------------------
 
 
-def _is_our_plugin(plugin: Any) -> bool:
+def _is_our_plugin(plugin: object) -> bool:
     return isinstance(plugin, str) and "openstack" in plugin.lower()
 
 
@@ -166,10 +166,11 @@ def _names_go_plugin(plugin: str) -> bool:
     return any(repo in plugin.lower() for repo in GO_PLUGINS)
 
 
-def _runner_entry(i: int, entry: Mapping[str, Any], env: Mapping[str, str] | None) -> ConfigEntry:
+def _runner_entry(i: int, entry: Mapping[str, JSONValue], env: Mapping[str, str] | None) -> ConfigEntry:
     """What one ``[[runners]]`` table says about this plugin (not filtered by ``--runner``)."""
     rpath = f"runners[{i}]"
-    name = entry.get("name") if isinstance(entry.get("name"), str) else None
+    named = entry.get("name")
+    name = named if isinstance(named, str) else None
     out = ConfigEntry(rpath, runner=name, index=i)
     executor = entry.get("executor")
     autoscaler = entry.get("autoscaler")
@@ -240,10 +241,8 @@ def _runner_entry(i: int, entry: Mapping[str, Any], env: Mapping[str, str] | Non
     return out
 
 
-def _runner_config(
-    data: Mapping[str, Any], source: Source, *, env: Mapping[str, str] | None, runner: str | None
-) -> None:
-    runners = data.get("runners")
+def _runner_config(data: object, source: Source, *, env: Mapping[str, str] | None, runner: str | None) -> None:
+    runners = data.get("runners") if isinstance(data, Mapping) else None
     if not isinstance(runners, list) or not runners:
         source.issues.append(ConfigIssue("runners", "no [[runners]] entries: nothing to validate"))
         return
@@ -255,7 +254,8 @@ def _runner_config(
                     ConfigEntry(f"runners[{i}]", index=i, issues=[ConfigIssue(f"runners[{i}]", "must be a table")])
                 )
             continue
-        name = entry.get("name") if isinstance(entry.get("name"), str) else None
+        named = entry.get("name")
+        name = named if isinstance(named, str) else None
         if runner is not None:
             autoscaler = entry.get("autoscaler")
             if isinstance(autoscaler, Mapping) and (
@@ -287,7 +287,7 @@ def _runner_config(
 
 
 def source_from_data(
-    data: Any, *, kind: str, source: str = "<data>", env: Mapping[str, str] | None = None, runner: str | None = None
+    data: object, *, kind: str, source: str = "<data>", env: Mapping[str, str] | None = None, runner: str | None = None
 ) -> Source:
     """Already-decoded data: ``kind`` is "plugin_config" or "runner_config"."""
     out = Source(source=source, kind=kind)
