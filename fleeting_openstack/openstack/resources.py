@@ -109,7 +109,7 @@ def resolve_resources(
         else:
             said.append(("server_spec.key_name", f"keypair {body['key_name']!r}"))
     group = (spec.scheduler_hints or {}).get("group")
-    if group:
+    if isinstance(group, str) and group:
         if not cloud.server_group_exists(group):
             problems.append(f"server_spec.scheduler_hints.group: server group {group} not found")
         else:
