@@ -10,9 +10,10 @@ login user, credentials and state directory).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.config import ConfigIssue
+from fleeting_openstack.jsontypes import JSONValue
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
@@ -29,7 +30,7 @@ def _issue(problem: str) -> ConfigIssue:
 
 def strategy_issues(
     cfg: PluginConfig,
-    connector: Mapping[str, Any] | None = None,
+    connector: Mapping[str, JSONValue] | None = None,
     connector_key: str | None = None,
     *,
     clouds_file: bool = True,
@@ -58,7 +59,7 @@ def strategy_issues(
 
 
 def credential_issues(
-    cfg: PluginConfig, strategy: BoundStrategy, connector: Mapping[str, Any] | None, connector_key: str | None
+    cfg: PluginConfig, strategy: BoundStrategy, connector: Mapping[str, JSONValue] | None, connector_key: str | None
 ) -> list[ConfigIssue]:
     """Init's credential rule, offline: a strategy that injects no key (``custom``) needs the runner's
     static credentials. ``connector``: the runner's connector_config table at ``connector_key``

@@ -31,11 +31,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from fleeting_openstack.cli.usage import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, PROG
 from fleeting_openstack.config import LoadedConfig, PluginConfig
 from fleeting_openstack.contract.instancegroup import ConnectorConfig
+from fleeting_openstack.jsontypes import JSONObject, JSONValue
 
 if TYPE_CHECKING:
     from fleeting_openstack.provider.group import OpenStackProvider
@@ -140,14 +141,14 @@ class Target:
     path: str  # "" for a plugin_config file, else runners[i].autoscaler.plugin_config
     runner: str | None
     config: PluginConfig
-    raw: Mapping[str, Any]  # plugin_config as written (what the runner sends)
+    raw: Mapping[str, JSONValue]  # plugin_config as written (what the runner sends)
     connector: ConnectorConfig
     use_external_addr: bool = False
     warnings: list[str] = field(default_factory=list)
     #: ``config`` as loaded (with its warnings), so Init does not load and validate it again.
     loaded: LoadedConfig | None = None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JSONObject:
         return {
             "source": self.source,
             "runner": self.runner,

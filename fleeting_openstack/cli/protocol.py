@@ -17,7 +17,7 @@ import argparse
 import json
 import shutil
 import sys
-from typing import Any
+from typing import TypedDict
 
 from google.protobuf.descriptor import FieldDescriptor
 
@@ -33,6 +33,40 @@ EPILOG = (
     "     built-in one (fleeting's), or a needed field cannot be mapped\n"
     "  2  usage error, no gitlab-runner on PATH, or BINARY cannot be read"
 )
+
+
+class MethodRow(TypedDict):
+    """A method the contract declares, and the plugin RPC it is served as (None: Unimplemented)."""
+
+    name: str
+    server_streaming: bool
+    served_as: str | None
+
+
+class RpcMapping(TypedDict):
+    """How one plugin RPC maps onto the contract's method: slot -> field, per message."""
+
+    method: str
+    streamed: bool
+    request: dict[str, str]
+    response: dict[str, str]
+    ignored: dict[str, list[str]]
+
+
+class ProtocolReport(TypedDict):
+    """What ``protocol`` prints (one JSON document with ``--json``)."""
+
+    binary: str
+    sha256: str
+    embedded_files: int
+    found: bool
+    notes: list[str]
+    service: str
+    methods: list[MethodRow]
+    mapping: dict[str, RpcMapping]
+    problems: list[str]
+    differences: list[str]
+    proto: str
 
 
 def _field_facts(mm: mapping.MessageMap) -> dict[str, str]:
@@ -88,7 +122,7 @@ def differences(found: ServedContract, builtin: ServedContract) -> list[str]:
     return diffs
 
 
-def report(path: str) -> dict[str, Any]:
+def report(path: str) -> ProtocolReport:
     candidate = discovery.read_source(path)
     contract = discovery.build(candidate.files, "binary", path, candidate.sha256)
     notes = []
@@ -134,7 +168,7 @@ def report(path: str) -> dict[str, Any]:
     }
 
 
-def _text(doc: dict[str, Any]) -> str:
+def _text(doc: ProtocolReport) -> str:
     out = [
         f"binary:    {doc['binary']} (sha256 {doc['sha256'][:12]}, {doc['embedded_files']} embedded .proto files)",
         f"contract:  {doc['service']} "

@@ -9,12 +9,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from fleeting_openstack.cli.cloudcheck import strategy_issues
 from fleeting_openstack.config import ConfigIssue, PluginConfig
 from fleeting_openstack.config.sources import ConfigEntry, Source
 from fleeting_openstack.contract.instancegroup import ConnectorConfig
+from fleeting_openstack.jsontypes import JSONObject
 
 __all__ = ["CheckCloud", "ValidatedConfig", "ValidationReport", "report_for", "runner_connector"]
 
@@ -54,7 +54,7 @@ class ValidatedConfig:
     config: PluginConfig
     runner: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "path": self.path,
             "runner": self.runner,
@@ -84,7 +84,7 @@ class ValidationReport:
     def exit_code(self) -> int:
         return 0 if self.ok else 1
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return {
             "source": self.source,
             "kind": self.kind,

@@ -29,7 +29,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from fleeting_openstack.cli.report import CheckCloud, ValidatedConfig, ValidationReport, report_for
 from fleeting_openstack.config.sources import (
@@ -60,7 +60,7 @@ __all__ = [
 
 
 def validate_data(
-    data: Mapping[str, Any],
+    data: Mapping[str, object],
     *,
     kind: str,
     source: str = "<data>",
