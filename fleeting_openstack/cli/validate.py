@@ -7,10 +7,10 @@ validated, with paths prefixed ``runners[i].autoscaler.plugin_config.``.
 The file is read, and each plugin_config loaded, once by
 :func:`fleeting_openstack.config.sources.read_source`; this module adds the
 offline strategy checks and the cloud's, and presents the report
-(:func:`report_for`, also used by the commands for people).
+(:func:`.report.report_for`, where every command that reads a PATH starts).
 
 Every error and warning is reported with its path.  Exit status (the scheme
-of every command, :mod:`.parser`): 0 valid (warnings allowed), 1 any error,
+of every command, :mod:`.usage`): 0 valid (warnings allowed), 1 any error,
 2 the file cannot be read, no such ``--runner``, or bad usage.
 
 ``--check-cloud`` also runs every check Init runs against the cloud, through a
