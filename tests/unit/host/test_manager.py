@@ -1,4 +1,4 @@
-"""The strategy facade: loading, registry, blocking, tracing, hook semantics."""
+"""The strategy host end to end through StrategyManager: loading, registry, blocking, tracing, hook semantics."""
 
 from __future__ import annotations
 
