@@ -103,6 +103,13 @@ def test_types_units_enums_and_the_one_string_field_as_plugin_config(tmp_path):
     assert values.read(msg, init.request, "config", mapping.JSON) == b'{"name":"x"}'
     assert values.read(msg, init.request, "connector.keepalive", mapping.DURATION) == 30.5
     assert values.read(msg, init.request, "connector.timeout", mapping.DURATION) == 2.5
+    # the typed readers the service uses: the same values, and the kind's zero where nothing is mapped
+    assert values.read_bytes(msg, init.request, "config") == b'{"name":"x"}'
+    assert values.read_seconds(msg, init.request, "connector.keepalive") == 30.5
+    assert values.read_str(msg, init.request, "connector.username") == ""
+    assert values.read_int(msg, init.request, "connector.protocol_port") == 0
+    assert values.read_bool(msg, init.request, "connector.use_static_credentials") is False
+    assert values.read_strlist(msg, init.request, "instances") == []
 
     ci = served.methods["ConnectInfo"]
     out = message_factory.GetMessageClass(ci.method.output_type)()
@@ -120,6 +127,9 @@ def test_types_units_enums_and_the_one_string_field_as_plugin_config(tmp_path):
     item = lst.items.add()
     values.write(item, element, "state", mapping.STATE, "deleting")
     assert item.status == 3
+    # a value of the wrong type for its kind is refused, not written half
+    with pytest.raises(TypeError, match="seconds"):
+        values.write(out, ci.response, "connector.timeout", mapping.DURATION, "1.5")
 
 
 def test_integer_durations_default_to_go_nanoseconds_and_times_to_unix_seconds(tmp_path):
