@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from fleeting_openstack.microversion import microversion_tuple  # the one parser (a leaf: the adapter uses it too)
+
 __all__ = ["GO_DURATION_MAX", "microversion_tuple", "parse_duration", "parse_microversion"]
 
 #: Go's time.Duration is an int64 of nanoseconds: ParseDuration refuses anything beyond this
@@ -78,15 +80,6 @@ def parse_duration(text: str) -> float:
             raise ValueError(f"duration {text!r} is out of Go's range: at most {GO_DURATION_MAX} (about 292 years)")
     seconds = float(total / Decimal(1_000_000_000))
     return -seconds if negative else seconds
-
-
-def microversion_tuple(text: str) -> tuple[int, int]:
-    """``"2.79"`` -> ``(2, 79)``: any ``MAJOR.MINOR`` (as a cloud advertises its range).
-
-    Raises ValueError when ``text`` is not two integers separated by a dot.
-    """
-    major, minor = text.split(".")
-    return int(major), int(minor)
 
 
 _MICROVERSION_RE = re.compile(r"^2\.([0-9]+)$")
