@@ -170,3 +170,17 @@ def test_no_sdk_deprecation_from_the_adapters_own_calls():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert c.network_exists(NET) and not c.keypair_exists("k") and not c.server_group_exists("g")
+
+
+def test_sdk_deprecations_fail_a_unit_test():
+    """tests/unit/conftest.py: what the adapter used to trigger is an error in this tier."""
+    import openstack.warnings as sdk_warnings
+
+    def old_call() -> None:
+        import openstack.resource  # noqa: F401 - attribute the warning to the SDK module, as the SDK does
+
+        warnings.warn_explicit("ignore_missing is deprecated", sdk_warnings.RemovedInSDK60Warning,
+                               "resource.py", 1, module="openstack.resource")
+
+    with pytest.raises(sdk_warnings.RemovedInSDK60Warning):
+        old_call()
