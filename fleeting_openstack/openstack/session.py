@@ -2,13 +2,15 @@
 
 :func:`authenticate` turns a clouds.yaml entry (or the ``OS_*`` environment)
 into an authenticated openstacksdk connection, with bounded timeouts and the
-plugin's own error words. :class:`Session` holds that connection and sends
-Nova and Neutron requests through it (raw REST bodies, Nova's configured
-microversion on every request) and wraps openstacksdk lookups; idempotent
-calls are retried within the :class:`~.retry.RetryPolicy` budget. The
-resource calls (:mod:`.client`, :mod:`.nova`, :mod:`.neutron`, :mod:`.cinder`)
-are built on these and never touch the connection otherwise. Every call is a
-raw REST request (no SDK resource, no ``find_*``): see :mod:`.sdk`.
+plugin's own error words; the caller's :class:`~.recording.Recorder` is
+told of every HTTP request. :class:`Session` holds that connection and sends
+Nova, Neutron, Glance and Cinder requests through it: raw REST bodies (no
+SDK resource, no ``find_*``: see :mod:`.sdk`; :meth:`Session._find` does
+what ``find_*`` did), Nova's configured microversion on every Nova request,
+each answered Nova call told to the observers of :meth:`Session.observe_nova`.
+Idempotent calls are retried within the :class:`~.retry.RetryPolicy` budget.
+The resource calls (:mod:`.client`, :mod:`.nova`, :mod:`.neutron`,
+:mod:`.cinder`) are built on these and never touch the connection otherwise.
 """
 
 from __future__ import annotations
