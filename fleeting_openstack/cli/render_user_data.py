@@ -73,9 +73,9 @@ def render_text(
     from fleeting_openstack.host import default_manager
     from fleeting_openstack.host import render as userdata
     from fleeting_openstack.openstack.nova import create_request
-    from fleeting_openstack.openstack.resources import image_info
     from fleeting_openstack.plugin.types import ImageInfo
     from fleeting_openstack.provider import initchecks
+    from fleeting_openstack.provider.imageinfo import image_info
 
     cfg, connector = target.config, target.connector
     if username:
@@ -123,9 +123,10 @@ def render_text(
         public_key=public_key,
         password=connector.password,
     )
-    request = create_request(cfg.server_spec, image_ref="image", flavor_ref="flavor", user_data=text)
-    encoded = request["server"].get("user_data")
-    if encoded is None:
+    request = create_request(cfg.server_spec.body, image_ref="image", flavor_ref="flavor", user_data=text)
+    server = request["server"]
+    encoded = server.get("user_data") if isinstance(server, dict) else None
+    if not isinstance(encoded, str):
         return None, [*notes, "no user_data: Nova receives none"]
     return base64.b64decode(encoded).decode("utf-8"), notes
 

@@ -1,26 +1,18 @@
-"""Nova microversions, parsed in one place (Go durations: the leaf :mod:`fleeting_openstack.godurations`).
+"""Nova microversions in a configuration (Go durations: the leaf :mod:`fleeting_openstack.godurations`).
 
-Nova microversions (``"2.79"``) are compared as ``(major, minor)``
-tuples: :func:`microversion_tuple` is the one parser (the cloud's advertised
-range uses it too), :func:`parse_microversion` the strict form a
-configuration must have.
+Nova microversions (``"2.79"``) are compared as ``(major, minor)`` tuples:
+:func:`microversion_tuple` (the leaf :mod:`fleeting_openstack.microversion`, which
+the adapter uses too) is the one parser, :func:`parse_microversion` the strict
+form a configuration must have.
 """
 
 from __future__ import annotations
 
 import re
 
+from fleeting_openstack.microversion import microversion_tuple  # the one parser (a leaf: the adapter uses it too)
+
 __all__ = ["microversion_tuple", "parse_microversion"]
-
-
-def microversion_tuple(text: str) -> tuple[int, int]:
-    """``"2.79"`` -> ``(2, 79)``: any ``MAJOR.MINOR`` (as a cloud advertises its range).
-
-    Raises ValueError when ``text`` is not two integers separated by a dot.
-    """
-    major, minor = text.split(".")
-    return int(major), int(minor)
-
 
 _MICROVERSION_RE = re.compile(r"^2\.([0-9]+)$")
 

@@ -155,8 +155,8 @@ class Creator:
         from fleeting_openstack.host import render as userdata
         from fleeting_openstack.openstack.client import CloudError
         from fleeting_openstack.openstack.nova import create_request
-        from fleeting_openstack.openstack.resources import image_info
         from fleeting_openstack.provider import metrics
+        from fleeting_openstack.provider.imageinfo import image_info
         from fleeting_openstack.provider.keys import new_salt
         from fleeting_openstack.provider.limiter import is_capacity
 
@@ -195,16 +195,15 @@ class Creator:
         while server_id is None:
             choice = self.choices.current
             request = create_request(
-                cfg.server_spec,
+                cfg.server_spec.body,
+                name=name,
                 image_ref=res.image_ref,
                 flavor_ref=choice[0],
+                availability_zone=choice[1],
                 user_data=user_data,
                 metadata=metadata,
                 tags=tags if self.tags_in_body else (),
             )
-            request["server"]["name"] = name
-            if choice[1]:
-                request["server"]["availability_zone"] = choice[1]
             try:
                 server_id = self.limit.call(functools.partial(self.cloud.create_server, request))
             except CloudError as exc:
