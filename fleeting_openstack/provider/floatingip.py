@@ -17,29 +17,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.openstack.models import Server
+from fleeting_openstack.provider.cloud import FloatingIPCloud
 from fleeting_openstack.provider.leaks import floating_ip_description as description
-from fleeting_openstack.provider.leaks import floating_ip_server, stray_floating_ips
+from fleeting_openstack.provider.leaks import floating_ip_server, stray_floating_ips, text
 
 if TYPE_CHECKING:
     from fleeting_openstack.contract.instancegroup import State
+    from fleeting_openstack.jsontypes import JSONObject
     from fleeting_openstack.provider.groupview import GroupView
 
 log = logging.getLogger("fleeting_openstack.floatingip")
 
 __all__ = ["FloatingIPCloud", "FloatingIPs", "description"]
-
-
-class FloatingIPCloud(Protocol):
-    """The adapter's Neutron calls (:mod:`fleeting_openstack.openstack.neutron`) this module makes."""
-
-    def network_id(self, ref: str) -> str | None: ...
-    def server_ports(self, server_id: str) -> list[dict[str, Any]]: ...
-    def floating_ips(self, network_id: str) -> list[dict[str, Any]]: ...
-    def create_floating_ip(self, network_id: str, port_id: str, description: str) -> dict[str, Any]: ...
-    def delete_floating_ip(self, fip_id: str) -> None: ...
 
 
 class FloatingIPs:
@@ -50,7 +42,7 @@ class FloatingIPs:
         self.pool_ref = pool_ref
         self.group_tag = group_tag
         self.pool_id: str | None = None
-        self.by_server: dict[str, dict[str, Any]] = {}  # server id -> floating IP document
+        self.by_server: dict[str, JSONObject] = {}  # server id -> floating IP document
         self._lock = threading.Lock()
         self._loaded = False
 
@@ -65,15 +57,15 @@ class FloatingIPs:
             return
         found, strays = stray_floating_ips(self.cloud.floating_ips(self.pool_id), self.group_tag, members)
         for fip in strays:
-            server = floating_ip_server(fip.get("description") or "", self.group_tag)
+            server = floating_ip_server(text(fip, "description"), self.group_tag)
             log.info(
                 "releasing a floating IP whose server left the group",
-                extra={"floating_ip": fip.get("floating_ip_address"), "server": server},
+                extra={"floating_ip": text(fip, "floating_ip_address"), "server": server},
             )
             try:
-                self.cloud.delete_floating_ip(fip["id"])
+                self.cloud.delete_floating_ip(text(fip, "id"))
             except Exception as exc:  # noqa: BLE001 - tried again at the next resync
-                log.warning("could not release floating IP %s: %s", fip.get("floating_ip_address"), exc)
+                log.warning("could not release floating IP %s: %s", text(fip, "floating_ip_address"), exc)
         with self._lock:
             self.by_server = found
             self._loaded = True
@@ -94,14 +86,14 @@ class FloatingIPs:
             return  # no port yet: the next Update tries again
         try:
             fip = self.cloud.create_floating_ip(
-                self.pool_id, sorted(ports, key=lambda p: p["id"])[0]["id"], description(self.group_tag, server.id)
+                self.pool_id, sorted(text(p, "id") for p in ports)[0], description(self.group_tag, server.id)
             )
         except Exception:
             self._loaded = False  # it may exist all the same: look before creating another
             raise
         with self._lock:
             self.by_server[server.id] = fip
-        log.info("floating IP attached", extra={"server": server.id, "floating_ip": fip.get("floating_ip_address")})
+        log.info("floating IP attached", extra={"server": server.id, "floating_ip": text(fip, "floating_ip_address")})
 
     def on_update(self, view: GroupView | None, evaluated: Sequence[tuple[Server, State]]) -> None:
         """Update's part: after a full resync release strays; give ACTIVE members their floating IP.
@@ -120,7 +112,7 @@ class FloatingIPs:
     def address(self, server_id: str) -> str:
         with self._lock:
             fip = self.by_server.get(server_id)
-        return (fip or {}).get("floating_ip_address") or ""
+        return text(fip, "floating_ip_address") if fip is not None else ""
 
     def release(self, server_id: str) -> None:
         with self._lock:
@@ -128,6 +120,6 @@ class FloatingIPs:
         if fip is None:
             return
         try:
-            self.cloud.delete_floating_ip(fip["id"])
+            self.cloud.delete_floating_ip(text(fip, "id"))
         except Exception as exc:  # noqa: BLE001 - the next resync releases it
-            log.warning("could not release floating IP %s: %s", fip.get("floating_ip_address"), exc)
+            log.warning("could not release floating IP %s: %s", text(fip, "floating_ip_address"), exc)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,7 +49,6 @@ from fleeting_openstack.contract.instancegroup import (
     State,
 )
 from fleeting_openstack.provider.states import Memory, Verdict
-from fleeting_openstack.transport import hclog
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import LoadedConfig, PluginConfig
@@ -58,14 +57,15 @@ if TYPE_CHECKING:
     from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.provider.access import Access
     from fleeting_openstack.provider.addresses import Addresses, ServerImages
-    from fleeting_openstack.provider.collaborators import GroupCloud, InitCheckRunner
+    from fleeting_openstack.provider.cloud import ProviderCloud
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
     from fleeting_openstack.provider.create import Creator
     from fleeting_openstack.provider.deletes import Deletes
+    from fleeting_openstack.provider.fallbacks import Choices
     from fleeting_openstack.provider.floatingip import FloatingIPs
     from fleeting_openstack.provider.groupview import GroupView
+    from fleeting_openstack.provider.initchecks import InitCheckRunner
     from fleeting_openstack.provider.keys import KeyStore
-    from fleeting_openstack.provider.limiter import Choices
     from fleeting_openstack.provider.verdicts import Verdicts
 
 log = logging.getLogger("fleeting_openstack.provider")
@@ -80,19 +80,28 @@ class OpenStackProvider:
 
     ``checks``: Init's checks and the collaborators they open (default
     ``initchecks.run``: the real cloud; a test passes one returning a fake cloud).
+    ``set_log_level``: what plugin_config ``log_level`` is handed to (plugin mode: the
+    CLI passes its log handler's setter; the provider knows no transport); None: ignored.
     ``reasons`` holds, per server id, why it got its state at the last Update or
     evaluation; ``would_reap`` the servers the last :meth:`evaluate` found the plugin deletes.
     """
 
-    def __init__(self, *, observe: bool = False, checks: InitCheckRunner | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        observe: bool = False,
+        checks: InitCheckRunner | None = None,
+        set_log_level: Callable[[str], None] | None = None,
+    ) -> None:
         self.observe = observe
+        self._set_log_level = set_log_level
         self._checks = checks
         self.problems: list[str] = []
         self.reasons: dict[str, str] = {}
         self.would_reap: dict[str, str] = {}
         self.cfg: PluginConfig | None = None
         self.settings = Settings()
-        self.cloud: GroupCloud | None = None
+        self.cloud: ProviderCloud | None = None
         self.strategy: BoundStrategy | None = None
         self.keys: KeyStore | None = None
         self.resolved: Resolved | None = None
@@ -172,8 +181,8 @@ class OpenStackProvider:
         cfg = loaded.config
         for warning in loaded.warnings:
             log.warning("plugin_config: %s", warning)
-        if cfg.log_level:
-            hclog.set_level(cfg.log_level)
+        if cfg.log_level and self._set_log_level is not None:
+            self._set_log_level(cfg.log_level)
         self.cfg, self.settings = cfg, settings
         if cfg.metrics_listen and not self.observe:
             from fleeting_openstack.provider import metrics
@@ -282,7 +291,7 @@ class OpenStackProvider:
             id=cfg.provider_id, max_size=cfg.max_size, version=__version__, build_info=buildinfo.one_line()
         )
 
-    def _ready_parts(self) -> tuple[PluginConfig, GroupCloud, _Parts]:
+    def _ready_parts(self) -> tuple[PluginConfig, ProviderCloud, _Parts]:
         if self.cfg is None or self.cloud is None or self._parts is None:
             raise RuntimeError("the provider is not initialised (Init has not succeeded)")
         return self.cfg, self.cloud, self._parts
@@ -398,7 +407,7 @@ class OpenStackProvider:
     def increase(self, delta: int) -> int:
         if delta <= 0:
             return 0
-        from fleeting_openstack.provider.limiter import cap_increase
+        from fleeting_openstack.provider.increasecap import cap_increase
 
         cfg, cloud, parts = self._ready_parts()
         assert self.create_limit is not None and self.choices is not None

@@ -56,20 +56,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.config.identity import META_CLUSTER
+from fleeting_openstack.provider.cloud import ListingCloud
 
 if TYPE_CHECKING:
     from fleeting_openstack.openstack.client import Server
-
-
-class ListingCloud(Protocol):
-    """The adapter's server reads the view makes."""
-
-    def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
-
-    def get_server(self, server_id: str) -> Server: ...
 
 
 log = logging.getLogger("fleeting_openstack.groupview")

@@ -18,13 +18,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.config.identity import META_CLUSTER, group_tag, keypair_name, name_pattern, name_prefix
 from fleeting_openstack.openstack.models import FloatingIP, Keypair, Port, Server, Volume
+from fleeting_openstack.provider.cloud import LeakCloud
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
+    from fleeting_openstack.jsontypes import JSONObject
 
 #: The kinds, in the order ``reap --yes`` deletes them.
 KINDS = ("server", "floating_ip", "port", "keypair", "volume")
@@ -39,7 +41,7 @@ class Leak:
     action: str = "would delete"  # "would delete" | "deleted" | "failed"
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | None]:
         return {
             "kind": self.kind,
             "id": self.id,
@@ -48,22 +50,6 @@ class Leak:
             "action": self.action,
             "error": self.error,
         }
-
-
-class LeakCloud(Protocol):
-    """The adapter calls (:class:`~fleeting_openstack.openstack.client.Cloud`) leak finding uses."""
-
-    def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
-    def project_ports(self) -> list[Port]: ...
-    def project_floating_ips(self) -> list[FloatingIP]: ...
-    def keypairs(self) -> list[Keypair]: ...
-    def has_block_storage(self) -> bool: ...
-    def volumes(self) -> list[Volume]: ...
-    def delete_server(self, server_id: str) -> None: ...
-    def delete_floating_ip(self, fip_id: str) -> None: ...
-    def delete_port(self, port_id: str) -> None: ...
-    def delete_keypair(self, name: str) -> None: ...
-    def delete_volume(self, volume_id: str) -> None: ...
 
 
 def marked(resource: Port | FloatingIP | Volume, tag: str) -> str:
@@ -308,16 +294,22 @@ def floating_ip_server(description: str, tag: str) -> str | None:
     return description[len(prefix) :] if description.startswith(prefix) else None
 
 
+def text(doc: JSONObject, key: str) -> str:
+    """A string field of a raw Neutron document ("" when absent, null or not a string)."""
+    value = doc.get(key)
+    return value if isinstance(value, str) else ""
+
+
 def stray_floating_ips(
-    fips: Iterable[dict[str, Any]], tag: str, members: Iterable[str]
-) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    fips: Iterable[JSONObject], tag: str, members: Iterable[str]
+) -> tuple[dict[str, JSONObject], list[JSONObject]]:
     """(member server id -> its floating IP, the group's floating IPs to release): one per
     member is kept; those of servers no longer in the group, and extra ones, are strays."""
     live = set(members)
-    kept: dict[str, dict[str, Any]] = {}
+    kept: dict[str, JSONObject] = {}
     strays = []
     for fip in fips:
-        server = floating_ip_server(fip.get("description") or "", tag)
+        server = floating_ip_server(text(fip, "description"), tag)
         if server is None:
             continue
         if server in live and server not in kept:

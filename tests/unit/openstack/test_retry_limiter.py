@@ -8,7 +8,9 @@ import logging
 
 import pytest
 
-from fleeting_openstack.provider.limiter import Choices, CreateBreaker, CreatesPaused, quota_headroom
+from fleeting_openstack.provider.createpause import CreateBreaker, CreatesPaused
+from fleeting_openstack.provider.fallbacks import Choices
+from fleeting_openstack.provider.increasecap import quota_headroom
 from fleeting_openstack.openstack.client import CloudError, NotFound, checked_id, InvalidId
 from fleeting_openstack.openstack.redact import redact
 from fleeting_openstack.openstack.retry import RetryPolicy, parse_retry_after
