@@ -9,7 +9,7 @@ a config these commands accept is one the runner's plugin accepts.
 
 * ``status``: every server of the group, with the state the plugin reports to
   the runner. The state comes from the provider's own Update logic run
-  read-only (``OpenStackProvider(observe=True)``): nothing is deleted, tagged
+  read-only (``provider.observer.GroupObserver``): nothing is deleted, tagged
   or written, so it is safe next to a running runner.
 * ``reap``: what the group leaked — servers the plugin would delete, Neutron
   ports and floating IPs, Nova keypairs and Cinder volumes (see
@@ -47,7 +47,7 @@ from fleeting_openstack.config import LoadedConfig, PluginConfig
 from fleeting_openstack.contract.instancegroup import ConnectorConfig
 
 if TYPE_CHECKING:
-    from fleeting_openstack.provider.group import OpenStackProvider
+    from fleeting_openstack.provider.observer import GroupObserver
 
 PROG = "fleeting-plugin-openstack"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -238,17 +238,17 @@ def load_target(path: str, runner: str | None = None, *, clouds_file: bool = Tru
     )
 
 
-def observe(target: Target) -> OpenStackProvider:
-    """A read-only provider initialised exactly as the plugin's Init would be."""
+def observe(target: Target) -> GroupObserver:
+    """The group observed read-only, opened exactly as the plugin's Init would be."""
     from fleeting_openstack.contract.instancegroup import Settings
-    from fleeting_openstack.provider.group import OpenStackProvider
+    from fleeting_openstack.provider.observer import GroupObserver
 
-    provider = OpenStackProvider(observe=True)
+    observer = GroupObserver()
     try:
-        provider.init(json.dumps(target.raw).encode(), Settings(target.connector), loaded=target.loaded)
+        observer.open(json.dumps(target.raw).encode(), Settings(target.connector), loaded=target.loaded)
     except ValueError as exc:
         raise CommandError(f"Init failed: {exc}", EXIT_FAILED) from None
-    return provider
+    return observer
 
 
 # --------------------------------------------------------------------------

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.cloud import ProviderCloud
     from fleeting_openstack.provider.createpause import CreateBreaker
     from fleeting_openstack.provider.fallbacks import Choices
-    from fleeting_openstack.provider.floatingip import FloatingIPs
+    from fleeting_openstack.provider.resources.floatingips import FloatingIPs
 
 log = logging.getLogger("fleeting_openstack.safety")
 #: Adoption was logged by the provider before it moved here: its logger name is operator-visible.
@@ -137,7 +137,7 @@ def create_helpers(
     from fleeting_openstack.openstack.client import NotFound
     from fleeting_openstack.provider.createpause import CreateBreaker
     from fleeting_openstack.provider.fallbacks import Choices
-    from fleeting_openstack.provider.floatingip import FloatingIPs
+    from fleeting_openstack.provider.resources.floatingips import FloatingIPs
 
     flavors = [resolved.flavor_ref if resolved else ""]
     for i, ref in enumerate(cfg.flavor_fallbacks):

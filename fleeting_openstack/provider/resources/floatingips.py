@@ -1,15 +1,18 @@
-"""Optional per-instance floating IPs (``floating_ip_pool``).
+"""Floating IPs as a resource kind: the one kind besides servers the plugin creates (``floating_ip_pool``).
 
-* **Allocated and attached in one call** (``POST /floatingips`` with the
+* **Created: allocated and attached in one call** (``POST /floatingips`` with the
   server's port) once the server is ACTIVE and has a port; the floating IP's
-  description names the group and the server: ``fleeting:<group> server=<id>``.
+  description names the group and the server: ``fleeting:<group> server=<id>``
+  (:meth:`FloatingIPs.ensure`; a failed create: :meth:`FloatingIPs.failed_create`).
 * **Reported** as the server's external address (Nova's address list may lag
   behind; the plugin's own record is used until it shows).
 * **Released with the server** (Decrease, a server the plugin deletes), and
   **never leaked**: at every full resync of the group, a floating IP whose
   description names this group but whose server is no longer a member is
   released, so what a crashed plugin left is collected after its restart
-  (the rule is :func:`.leaks.stray_floating_ips`, next to ``reap``'s).
+  (:func:`stray_floating_ips`).
+* **Leaks** ``reap`` finds (:class:`FloatingIPKind`): on a leaked port, or marked and
+  associated with no port (:func:`floating_ip_leaks`).
 """
 
 from __future__ import annotations
@@ -20,18 +23,87 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from fleeting_openstack.openstack.models import Server
-from fleeting_openstack.provider.cloud import FloatingIPCloud
-from fleeting_openstack.provider.leaks import floating_ip_description as description
-from fleeting_openstack.provider.leaks import floating_ip_server, stray_floating_ips, text
+from fleeting_openstack.provider.resources.kind import Leak, LeakScan, marked
 
 if TYPE_CHECKING:
     from fleeting_openstack.contract.instancegroup import State
     from fleeting_openstack.jsontypes import JSONObject
+    from fleeting_openstack.openstack.models import FloatingIP
+    from fleeting_openstack.provider.cloud import FloatingIPCloud, LeakCloud
     from fleeting_openstack.provider.groupview import GroupView
 
+#: The logger of the module these lines came from (provider/floatingip.py): its name is operator-visible.
 log = logging.getLogger("fleeting_openstack.floatingip")
 
-__all__ = ["FloatingIPCloud", "FloatingIPs", "description"]
+__all__ = [
+    "FloatingIPKind",
+    "FloatingIPs",
+    "description",
+    "floating_ip_leaks",
+    "floating_ip_server",
+    "stray_floating_ips",
+]
+
+
+def description(tag: str, server_id: str) -> str:
+    """The description of a floating IP the plugin attached to ``server_id`` (``floating_ip_pool``)."""
+    return f"{tag} server={server_id}"
+
+
+def floating_ip_server(description: str, tag: str) -> str | None:
+    """The server a floating IP of this group was attached to (from its description), None if not the group's."""
+    prefix = tag + " server="
+    return description[len(prefix) :] if description.startswith(prefix) else None
+
+
+def text(doc: JSONObject, key: str) -> str:
+    """A string field of a raw Neutron document ("" when absent, null or not a string)."""
+    value = doc.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def stray_floating_ips(
+    fips: Iterable[JSONObject], tag: str, members: Iterable[str]
+) -> tuple[dict[str, JSONObject], list[JSONObject]]:
+    """(member server id -> its floating IP, the group's floating IPs to release): one per
+    member is kept; those of servers no longer in the group, and extra ones, are strays."""
+    live = set(members)
+    kept: dict[str, JSONObject] = {}
+    strays = []
+    for fip in fips:
+        server = floating_ip_server(text(fip, "description"), tag)
+        if server is None:
+            continue
+        if server in live and server not in kept:
+            kept[server] = fip
+        else:
+            strays.append(fip)
+    return kept, strays
+
+
+def floating_ip_leaks(fips: Iterable[FloatingIP], leaked_ports: set[str], tag: str) -> list[Leak]:
+    """Floating IPs on a leaked port, and marked ones associated with no port."""
+    leaks = []
+    for fip in fips:
+        if fip.port_id in leaked_ports:
+            leaks.append(Leak("floating_ip", fip.id, fip.address, f"associated with leaked port {fip.port_id}"))
+        elif not fip.port_id and marked(fip, tag):
+            leaks.append(Leak("floating_ip", fip.id, fip.address, f"{marked(fip, tag)}; not associated"))
+    return leaks
+
+
+class FloatingIPKind:
+    """Leak finding and deleting (``reap``); the provider's own floating IPs are :class:`FloatingIPs`."""
+
+    kind = "floating_ip"
+
+    def leaks(self, scan: LeakScan) -> list[Leak]:
+        scan.say("listing floating IPs")
+        ports = {leak.id for leak in scan.found if leak.kind == "port"}
+        return floating_ip_leaks(scan.cloud.project_floating_ips(), ports, scan.tag)
+
+    def delete(self, cloud: LeakCloud, resource_id: str) -> None:
+        cloud.delete_floating_ip(resource_id)
 
 
 class FloatingIPs:
@@ -89,7 +161,7 @@ class FloatingIPs:
                 self.pool_id, sorted(text(p, "id") for p in ports)[0], description(self.group_tag, server.id)
             )
         except Exception:
-            self._loaded = False  # it may exist all the same: look before creating another
+            self.failed_create()
             raise
         with self._lock:
             self.by_server[server.id] = fip
@@ -108,6 +180,12 @@ class FloatingIPs:
                     self.ensure(server)
         except Exception as exc:  # noqa: BLE001 - floating IPs never fail an Update; retried next time
             log.warning("floating IP handling failed: %s", exc)
+
+    def failed_create(self) -> None:
+        """The clean-up of a create that failed: it may exist all the same (the answer was lost), so
+        the next :meth:`ensure` reloads the group's floating IPs before creating another, and
+        the next full resync releases it if its server is gone."""
+        self._loaded = False
 
     def address(self, server_id: str) -> str:
         with self._lock:
