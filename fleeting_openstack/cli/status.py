@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO, TypedDict
 
 from fleeting_openstack.cli.common import (
     EXIT_FAILED,
@@ -33,7 +33,40 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.observer import GroupObserver
 
 
-def server_rows(observer: GroupObserver, target: Target, progress: Progress | None = None) -> list[dict[str, Any]]:
+class AddressRow(TypedDict):
+    network: str
+    ip: str
+    version: int
+    type: str
+
+
+class ImageRow(TypedDict):
+    id: str | None
+    name: str | None
+
+
+class ServerRow(TypedDict):
+    """One server of ``status --json``."""
+
+    id: str
+    name: str
+    nova_status: str
+    task_state: str | None
+    state: str
+    reason: str
+    plugin_deletes: bool
+    created: str
+    age_seconds: float
+    internal_addr: str
+    external_addr: str
+    connect_addr: str
+    addresses: list[AddressRow]
+    image: ImageRow
+    flavor: str | None
+    fault: str | None
+
+
+def server_rows(observer: GroupObserver, target: Target, progress: Progress | None = None) -> list[ServerRow]:
     """Every group server as a dict (the ``--json`` shape of ``status``)."""
     now = time.time()
     rows = []
@@ -47,33 +80,32 @@ def server_rows(observer: GroupObserver, target: Target, progress: Progress | No
         except Exception:  # noqa: BLE001 - an address problem must not hide the server
             internal, external = "", ""
         image = observer.image(server)
-        rows.append(
-            {
-                "id": server.id,
-                "name": server.name,
-                "nova_status": server.status,
-                "task_state": server.task_state,
-                "state": verdict.state.value,
-                "reason": verdict.reason,
-                "plugin_deletes": verdict.reap,
-                "created": iso_time(server.created),
-                "age_seconds": round(server.age(now), 1),
-                "internal_addr": internal,
-                "external_addr": external,
-                "connect_addr": (external or internal) if target.use_external_addr else internal,
-                "addresses": [
-                    {"network": a.network, "ip": a.ip, "version": a.version, "type": a.kind} for a in server.addresses
-                ],
-                "image": {"id": image.id if image else server.image_id, "name": image.name if image else None},
-                "flavor": server.flavor,
-                "fault": server.fault or None,
-            }
-        )
+        row: ServerRow = {
+            "id": server.id,
+            "name": server.name,
+            "nova_status": server.status,
+            "task_state": server.task_state,
+            "state": verdict.state.value,
+            "reason": verdict.reason,
+            "plugin_deletes": verdict.reap,
+            "created": iso_time(server.created),
+            "age_seconds": round(server.age(now), 1),
+            "internal_addr": internal,
+            "external_addr": external,
+            "connect_addr": (external or internal) if target.use_external_addr else internal,
+            "addresses": [
+                {"network": a.network, "ip": a.ip, "version": a.version, "type": a.kind} for a in server.addresses
+            ],
+            "image": {"id": image.id if image else server.image_id, "name": image.name if image else None},
+            "flavor": server.flavor,
+            "fault": server.fault or None,
+        }
+        rows.append(row)
     rows.sort(key=lambda r: (r["created"], r["name"]))
     return rows
 
 
-def format_status(target: Target, problems: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+def format_status(target: Target, problems: Sequence[str], rows: Sequence[ServerRow]) -> str:
     cfg = target.config
     where = f"runner {target.runner!r}, " if target.runner else ""
     lines = [
