@@ -14,6 +14,7 @@ from fleeting_openstack.provider.increasecap import quota_headroom
 from fleeting_openstack.openstack.client import CloudError, NotFound, checked_id, InvalidId
 from fleeting_openstack.openstack.redact import redact
 from fleeting_openstack.openstack.retry import RetryPolicy, parse_retry_after
+from support.fakecloud import FakeCloud
 
 
 class Clock:
@@ -125,25 +126,13 @@ def test_choices_move_on_and_come_back():
     assert choices.current == ("big", "az1")
 
 
-class FakeLimits:
-    def __init__(self, absolute, flavor, net=None):
-        self.absolute, self.flavor, self.net = absolute, flavor, net or {}
-
-    def compute_limits(self):
-        return self.absolute
-
-    def flavor_size(self, ref):
-        return self.flavor
-
-    def network_quota(self):
-        return self.net
-
-
 def test_quota_headroom_takes_the_tightest_limit():
-    cloud = FakeLimits({"maxTotalInstances": 50, "totalInstancesUsed": 10, "maxTotalCores": 20,
-                        "totalCoresUsed": 12, "maxTotalRAMSize": -1, "totalRAMUsed": 0},
-                       {"vcpus": 2, "ram": 512}, {"port": {"limit": 100, "used": 97, "reserved": 0},
-                                                  "floatingip": {"limit": 10, "used": 9, "reserved": 0}})
+    cloud = FakeCloud()
+    cloud.limits = {"maxTotalInstances": 50, "totalInstancesUsed": 10, "maxTotalCores": 20,
+                    "totalCoresUsed": 12, "maxTotalRAMSize": -1, "totalRAMUsed": 0}
+    cloud.flavor_sizes = {"f": {"vcpus": 2, "ram": 512}}
+    cloud.network_quotas = {"port": {"limit": 100, "used": 97, "reserved": 0},
+                            "floatingip": {"limit": 10, "used": 9, "reserved": 0}}
     assert quota_headroom(cloud, "f", ports_per_server=0, floating_ips=False) == (
         4, "Nova quota cores: 12 of 20 used, 2 per server")
     assert quota_headroom(cloud, "f", ports_per_server=1, floating_ips=False)[0] == 3
