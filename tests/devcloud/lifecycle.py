@@ -9,11 +9,13 @@ import time
 
 from fleeting_openstack.contract.instancegroup import ConnectorConfig, Settings, State
 from fleeting_openstack.provider.group import OpenStackProvider
+from fleeting_openstack.transport import hclog
 
 
 def start(cfg: dict, connector: ConnectorConfig | None = None) -> OpenStackProvider:
-    """An OpenStackProvider after Init with ``cfg`` (a plugin_config dict)."""
-    provider = OpenStackProvider()
+    """An OpenStackProvider after Init with ``cfg`` (a plugin_config dict); its ``log_level``
+    applied as in plugin mode."""
+    provider = OpenStackProvider(set_log_level=hclog.set_level)
     provider.init(json.dumps(cfg).encode(), Settings(connector or ConnectorConfig()))
     return provider
 
