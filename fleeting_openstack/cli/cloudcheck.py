@@ -17,7 +17,7 @@ from fleeting_openstack.config import ConfigIssue
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
-    from fleeting_openstack.plugin.bound import BoundStrategy
+    from fleeting_openstack.host import BoundStrategy
 
 
 def _issue(problem: str) -> ConfigIssue:
@@ -39,9 +39,8 @@ def strategy_issues(
     cloud), and does the runner's connector_config (``connector`` at ``connector_key``, absolute
     paths; None for a plugin_config file) give the credentials the strategy needs? Without
     ``clouds_file`` the clouds.yaml is not looked at (``render-user-data`` offline needs no cloud)."""
+    from fleeting_openstack.host import UnknownStrategyError, check_key, default_manager
     from fleeting_openstack.openstack.session import clouds_file_problem
-    from fleeting_openstack.plugin.bound import check_key
-    from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     issues = []
     if clouds_file and not cfg.auth_from_env:

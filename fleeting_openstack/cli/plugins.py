@@ -27,7 +27,7 @@ def plugin_rows(manager: Any) -> list[dict[str, Any]]:
 
 
 def cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from fleeting_openstack.plugin.manager import BLOCK_ENV, ENTRY_POINT_GROUP, StrategyError, default_manager
+    from fleeting_openstack.host import BLOCK_ENV, ENTRY_POINT_GROUP, StrategyError, default_manager
 
     selected = None
     if args.runner and not args.path:

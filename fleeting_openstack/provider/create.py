@@ -40,9 +40,9 @@ from fleeting_openstack.provider.cloud import CreateCloud
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import Settings
+    from fleeting_openstack.host import BoundStrategy
     from fleeting_openstack.openstack.client import Server
     from fleeting_openstack.openstack.resources import Resolved
-    from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.plugin.types import ImageInfo
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
     from fleeting_openstack.provider.createpause import CreateBreaker
@@ -139,10 +139,10 @@ class Creator:
 
     def create(self) -> str:
         """Request one server; its id. Raises when none was made (or it cannot be known)."""
+        from fleeting_openstack.host import render as userdata
         from fleeting_openstack.openstack.client import CloudError
         from fleeting_openstack.openstack.nova import create_request
         from fleeting_openstack.openstack.resources import image_info
-        from fleeting_openstack.plugin import userdata
         from fleeting_openstack.provider import metrics
         from fleeting_openstack.provider.fallbacks import is_capacity
         from fleeting_openstack.provider.keys import new_salt

@@ -21,9 +21,9 @@ from fleeting_openstack.config.identity import META_CLUSTER, group_tag
 if TYPE_CHECKING:
     from fleeting_openstack.config import LoadedConfig, PluginConfig
     from fleeting_openstack.contract.instancegroup import Settings
+    from fleeting_openstack.host import BoundStrategy
     from fleeting_openstack.openstack.models import Server
     from fleeting_openstack.openstack.resources import Resolved
-    from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.provider.access import Access
     from fleeting_openstack.provider.addresses import Addresses, ServerImages
     from fleeting_openstack.provider.cloud import ProviderCloud
@@ -100,7 +100,7 @@ def load(config: bytes, loaded: LoadedConfig | None) -> PluginConfig:
 def checks(cfg: PluginConfig, settings: Settings, runner: InitCheckRunner | None, *, observe: bool) -> InitChecks:
     """Init's checks (:func:`.initchecks.run` unless a test passes ``runner``); ValueError when Init
     cannot go on at all. An observer opens no key store."""
-    from fleeting_openstack.plugin.manager import default_manager
+    from fleeting_openstack.host import default_manager
     from fleeting_openstack.provider import initchecks
 
     manager = default_manager()

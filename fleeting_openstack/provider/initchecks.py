@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
+    from fleeting_openstack.host import BoundStrategy
     from fleeting_openstack.openstack.client import Cloud
     from fleeting_openstack.openstack.resources import Resolved
-    from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.provider.cloud import ProviderCloud
     from fleeting_openstack.provider.keys import KeyStore
 
@@ -57,9 +57,8 @@ def run(
     cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open", say: Callable[[str], None] = lambda text: None
 ) -> InitChecks:
     """Run Init's checks for ``cfg`` with the runner's ``connector`` config."""
+    from fleeting_openstack.host import UnknownStrategyError, check_key, default_manager
     from fleeting_openstack.openstack.client import Cloud, CloudError
-    from fleeting_openstack.plugin.bound import check_key
-    from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     out = InitChecks()
     say(f"loading boot strategy {cfg.strategy}")

@@ -25,7 +25,7 @@ log = logging.getLogger("fleeting_openstack.provider")
 
 
 class ReadinessHook(Protocol):
-    """The boot strategy's readiness decision (``plugin.manager.BoundStrategy``)."""
+    """The boot strategy's readiness decision (``host.BoundStrategy``)."""
 
     def readiness(self, observation: Observation) -> ReadinessResult: ...
 
