@@ -60,6 +60,20 @@ def test_a_failing_limits_call_skips_the_advisory_pre_check(tmp_path):
     assert p.increase(2) == 2  # Nova's answer to each create decides
 
 
+def test_quota_headroom_takes_the_tightest_limit():
+    cloud = FakeCloud()
+    cloud.limits = {"maxTotalInstances": 50, "totalInstancesUsed": 10, "maxTotalCores": 20,
+                    "totalCoresUsed": 12, "maxTotalRAMSize": -1, "totalRAMUsed": 0}
+    cloud.flavor_sizes = {"f": {"vcpus": 2, "ram": 512}}
+    cloud.network_quotas = {"port": {"limit": 100, "used": 97, "reserved": 0},
+                            "floatingip": {"limit": 10, "used": 9, "reserved": 0}}
+    assert quota_headroom(cloud, "f", ports_per_server=0, floating_ips=False) == (
+        4, "Nova quota cores: 12 of 20 used, 2 per server")
+    assert quota_headroom(cloud, "f", ports_per_server=1, floating_ips=False)[0] == 3
+    assert quota_headroom(cloud, "f", ports_per_server=1, floating_ips=True) == (
+        1, "Neutron quota floating IPs: 9 of 10 used, 1 per server")
+
+
 class NoLimits:
     """A cloud object that lacks the calls: a bug, which the pre-check no longer hides."""
 
