@@ -242,8 +242,9 @@ def observe(target: Target) -> GroupObserver:
     """The group observed read-only, opened exactly as the plugin's Init would be."""
     from fleeting_openstack.contract.instancegroup import Settings
     from fleeting_openstack.provider.observer import GroupObserver
+    from fleeting_openstack.transport import hclog
 
-    observer = GroupObserver()
+    observer = GroupObserver(set_log_level=hclog.set_level)
     try:
         observer.open(json.dumps(target.raw).encode(), Settings(target.connector), loaded=target.loaded)
     except ValueError as exc:

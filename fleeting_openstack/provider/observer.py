@@ -34,11 +34,15 @@ class GroupObserver:
     """One group, observed read-only. :meth:`open` first (Init's checks); then ask.
 
     ``checks``: Init's checks (default ``initchecks.run``: the real cloud; a test passes
-    one returning a fake cloud). ``reasons``: per server id, why it got its state at the
-    last :meth:`evaluate`; ``would_reap``: the servers the plugin would delete, with why."""
+    one returning a fake cloud). ``set_log_level``: what plugin_config ``log_level`` is handed
+    to, as the provider's Init does (None: ignored). ``reasons``: per server id, why it got its
+    state at the last :meth:`evaluate`; ``would_reap``: the servers the plugin would delete, with why."""
 
-    def __init__(self, *, checks: InitCheckRunner | None = None) -> None:
+    def __init__(
+        self, *, checks: InitCheckRunner | None = None, set_log_level: Callable[[str], None] | None = None
+    ) -> None:
         self._checks = checks
+        self._set_log_level = set_log_level
         self._state: GroupState | None = None
         self.reasons: dict[str, str] = {}
         self.would_reap: dict[str, str] = {}
@@ -49,6 +53,8 @@ class GroupObserver:
         from fleeting_openstack.provider.states import Memory
 
         cfg = groupstate.load(config, loaded)
+        if cfg.log_level and self._set_log_level is not None:
+            self._set_log_level(cfg.log_level)
         found = groupstate.checks(cfg, settings, self._checks, observe=True)
         try:
             self._state = groupstate.build(

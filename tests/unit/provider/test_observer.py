@@ -77,6 +77,13 @@ def test_observer_finds_and_deletes_leaks(tmp_path):
     assert cloud.tagged == []
 
 
+def test_the_log_level_is_handed_to_what_the_cli_passes(tmp_path):
+    levels: list[str] = []
+    obs = GroupObserver(checks=init_checks(FakeCloud()), set_log_level=levels.append)
+    obs.open(json.dumps(plugin_config(state_dir=str(tmp_path), log_level="warn")).encode(), Settings())
+    assert levels == ["warn"]
+
+
 def test_a_closed_observer_closes_its_cloud_and_an_unopened_one_refuses(tmp_path):
     cloud = FakeCloud()
     obs = observer(tmp_path, cloud)
