@@ -39,7 +39,7 @@ from fleeting_openstack.contract.instancegroup import ConnectorConfig
 from fleeting_openstack.jsontypes import JSONObject, JSONValue
 
 if TYPE_CHECKING:
-    from fleeting_openstack.provider.group import OpenStackProvider
+    from fleeting_openstack.provider.observer import GroupObserver
 
 __all__ = [
     "EXIT_FAILED",
@@ -245,17 +245,18 @@ def load_target(path: str, runner: str | None = None, *, clouds_file: bool = Tru
     )
 
 
-def observe(target: Target) -> OpenStackProvider:
-    """A read-only provider initialised exactly as the plugin's Init would be."""
+def observe(target: Target) -> GroupObserver:
+    """The group observed read-only, opened exactly as the plugin's Init would be."""
     from fleeting_openstack.contract.instancegroup import Settings
-    from fleeting_openstack.provider.group import OpenStackProvider
+    from fleeting_openstack.provider.observer import GroupObserver
+    from fleeting_openstack.transport import hclog
 
-    provider = OpenStackProvider(observe=True)
+    observer = GroupObserver(set_log_level=hclog.set_level)
     try:
-        provider.init(json.dumps(target.raw).encode(), Settings(target.connector), loaded=target.loaded)
+        observer.open(json.dumps(target.raw).encode(), Settings(target.connector), loaded=target.loaded)
     except ValueError as exc:
         raise CommandError(f"Init failed: {exc}", EXIT_FAILED) from None
-    return provider
+    return observer
 
 
 # --------------------------------------------------------------------------

@@ -45,8 +45,9 @@ def _provider() -> InstanceGroup:
         provider: InstanceGroup = getattr(importlib.import_module(module), attr or "provider")()
         return provider
     from fleeting_openstack.provider.group import OpenStackProvider
+    from fleeting_openstack.transport import hclog
 
-    return OpenStackProvider()
+    return OpenStackProvider(set_log_level=hclog.set_level)
 
 
 def serve_plugin() -> int:

@@ -2,8 +2,9 @@
 
 Servers the plugin would delete, Neutron ports and floating IPs, Nova keypairs
 and Cinder volumes; the rules are in :mod:`fleeting_openstack.provider.leaks`
-(:func:`~fleeting_openstack.provider.leaks.find_leaks`), the cloud calls in the
-adapter. The input, the spinner and the table are those of :mod:`.common`.
+(:func:`~fleeting_openstack.provider.leaks.find_leaks`), found and deleted through the
+read-only observer (:meth:`fleeting_openstack.provider.observer.GroupObserver.leaks`), the
+cloud calls in the adapter. The input, the spinner and the table are those of :mod:`.common`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from fleeting_openstack.cli.common import EXIT_FAILED, EXIT_OK, Progress, Target, load_target, observe, table
-from fleeting_openstack.openstack.client import Cloud
-from fleeting_openstack.provider.leaks import Leak, delete_leak, find_leaks
+
+if TYPE_CHECKING:
+    from fleeting_openstack.provider.observer import Leak
 
 
 def format_reap(target: Target, leaks: Sequence[Leak], notes: Sequence[str], deleting: bool) -> str:
@@ -47,26 +49,20 @@ def format_reap(target: Target, leaks: Sequence[Leak], notes: Sequence[str], del
 def cmd_reap(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = load_target(args.path, args.runner)
     with Progress(err, "connecting to the cloud") as progress:
-        provider = observe(target)
-        cloud = provider.cloud
-        # observe() runs Init's own checks, which connect the real adapter: reap's calls are on it.
-        assert isinstance(cloud, Cloud), type(cloud)
+        observer = observe(target)
         try:
             progress.say(f"evaluating the servers of group {target.config.name}")
-            evaluated = provider.evaluate()
-            leaks, notes = find_leaks(
-                cloud, target.config, [server for server, _ in evaluated], provider.would_reap, progress.say
-            )
+            leaks, notes = observer.leaks(progress.say)
             if args.yes:
                 for leak in leaks:
                     progress.say(f"deleting {leak.kind} {leak.name or leak.id}")
                     try:
-                        delete_leak(cloud, leak)
+                        observer.delete(leak)
                         leak.action = "deleted"
                     except Exception as exc:  # noqa: BLE001 - report it, go on with the rest
                         leak.action, leak.error = "failed", str(exc) or type(exc).__name__
         finally:
-            provider.close()
+            observer.close()
     for w in target.warnings:
         err.write(f"warning: {w}\n")
     failed = [leak for leak in leaks if leak.action == "failed"]

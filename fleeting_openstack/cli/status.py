@@ -1,20 +1,20 @@
 """``status``: every server of the group and the state the plugin reports, read-only.
 
 The state comes from the provider's own Update decision (``states.assess``),
-gathered without acting (``OpenStackProvider.assessments``) by a provider
-initialised read-only (``cli.common.observe``): nothing is deleted, tagged or
-written. The addresses are the ones ConnectInfo would report (``provider.addresses``).
+gathered without acting by the read-only observer
+(:class:`fleeting_openstack.provider.observer.GroupObserver`, opened by
+``cli.common.observe``): nothing is deleted, tagged or written. The addresses are
+the ones ConnectInfo would report (``GroupObserver.addresses``).
 Exit status 1 when Init would fail (the problems are listed), as for every command.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO, TypedDict
 
 from fleeting_openstack.cli.common import (
     EXIT_FAILED,
@@ -30,52 +30,82 @@ from fleeting_openstack.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from fleeting_openstack.provider.group import OpenStackProvider
+    from fleeting_openstack.provider.observer import GroupObserver
 
 
-def server_rows(provider: OpenStackProvider, target: Target, progress: Progress | None = None) -> list[dict[str, Any]]:
+class AddressRow(TypedDict):
+    network: str
+    ip: str
+    version: int
+    type: str
+
+
+class ImageRow(TypedDict):
+    id: str | None
+    name: str | None
+
+
+class ServerRow(TypedDict):
+    """One server of ``status --json``."""
+
+    id: str
+    name: str
+    nova_status: str
+    task_state: str | None
+    state: str
+    reason: str
+    plugin_deletes: bool
+    created: str
+    age_seconds: float
+    internal_addr: str
+    external_addr: str
+    connect_addr: str
+    addresses: list[AddressRow]
+    image: ImageRow
+    flavor: str | None
+    fault: str | None
+
+
+def server_rows(observer: GroupObserver, target: Target, progress: Progress | None = None) -> list[ServerRow]:
     """Every group server as a dict (the ``--json`` shape of ``status``)."""
-    assert provider.cloud is not None and provider.addresses is not None and provider.images is not None
     now = time.time()
     rows = []
-    for server, verdict in provider.assessments():
+    for server, verdict in observer.verdicts():
         if server.status == "ERROR" and not server.fault:
-            with contextlib.suppress(Exception):  # list answers may omit the fault
-                server = provider.cloud.get_server(server.id)
+            server = observer.record(server)  # list answers may omit the fault
         if progress is not None:
             progress.say(f"looking at {server.name}")
         try:
-            internal, external = provider.addresses.of(server)
+            internal, external = observer.addresses(server)
         except Exception:  # noqa: BLE001 - an address problem must not hide the server
             internal, external = "", ""
-        image = provider.images.of(server)
-        rows.append(
-            {
-                "id": server.id,
-                "name": server.name,
-                "nova_status": server.status,
-                "task_state": server.task_state,
-                "state": verdict.state.value,
-                "reason": verdict.reason,
-                "plugin_deletes": verdict.reap,
-                "created": iso_time(server.created),
-                "age_seconds": round(server.age(now), 1),
-                "internal_addr": internal,
-                "external_addr": external,
-                "connect_addr": (external or internal) if target.use_external_addr else internal,
-                "addresses": [
-                    {"network": a.network, "ip": a.ip, "version": a.version, "type": a.kind} for a in server.addresses
-                ],
-                "image": {"id": image.id if image else server.image_id, "name": image.name if image else None},
-                "flavor": server.flavor,
-                "fault": server.fault or None,
-            }
-        )
+        image = observer.image(server)
+        row: ServerRow = {
+            "id": server.id,
+            "name": server.name,
+            "nova_status": server.status,
+            "task_state": server.task_state,
+            "state": verdict.state.value,
+            "reason": verdict.reason,
+            "plugin_deletes": verdict.reap,
+            "created": iso_time(server.created),
+            "age_seconds": round(server.age(now), 1),
+            "internal_addr": internal,
+            "external_addr": external,
+            "connect_addr": (external or internal) if target.use_external_addr else internal,
+            "addresses": [
+                {"network": a.network, "ip": a.ip, "version": a.version, "type": a.kind} for a in server.addresses
+            ],
+            "image": {"id": image.id if image else server.image_id, "name": image.name if image else None},
+            "flavor": server.flavor,
+            "fault": server.fault or None,
+        }
+        rows.append(row)
     rows.sort(key=lambda r: (r["created"], r["name"]))
     return rows
 
 
-def format_status(target: Target, problems: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+def format_status(target: Target, problems: Sequence[str], rows: Sequence[ServerRow]) -> str:
     cfg = target.config
     where = f"runner {target.runner!r}, " if target.runner else ""
     lines = [
@@ -127,23 +157,24 @@ def format_status(target: Target, problems: Sequence[str], rows: Sequence[Mappin
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = load_target(args.path, args.runner)
     with Progress(err, "connecting to the cloud") as progress:
-        provider = observe(target)
+        observer = observe(target)
         try:
             progress.say(f"listing the servers of group {target.config.name}")
-            rows = server_rows(provider, target, progress)
+            rows = server_rows(observer, target, progress)
+            problems = observer.problems
         finally:
-            provider.close()
+            observer.close()
     for w in target.warnings:
         err.write(f"warning: {w}\n")
     if args.json:
         doc = dict(
             target.describe(),
             use_external_addr=target.use_external_addr,
-            problems=list(provider.problems),
+            problems=problems,
             warnings=target.warnings,
             servers=rows,
         )
         out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
-        out.write(format_status(target, provider.problems, rows) + "\n")
-    return EXIT_FAILED if provider.problems else EXIT_OK
+        out.write(format_status(target, problems, rows) + "\n")
+    return EXIT_FAILED if problems else EXIT_OK

@@ -1,7 +1,7 @@
 """Neutron calls of the adapter (a mixin of :class:`~fleeting_openstack.openstack.client.Cloud`).
 
 The network quota of Increase's pre-check; per-instance floating IPs
-(``floating_ip_pool``: :mod:`fleeting_openstack.provider.floatingip`); and the
+(``floating_ip_pool``: :mod:`fleeting_openstack.provider.resources.floatingips`); and the
 project-wide port and floating IP listings and deletes of ``reap``.
 """
 

@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.config.identity import META_KEY_TYPE, META_SALT
 from fleeting_openstack.contract.instancegroup import ConnectInfo, InstanceUnhealthy
@@ -45,18 +46,17 @@ class Access:
             raise RuntimeError(f"server {instance_id} is {server.status}, not ACTIVE")
         internal, external = self.addresses.of(server)
         connector = self.settings.connector
-        overrides: dict[str, Any] = {}
-        if not connector.username:
-            overrides["username"] = self.username
-        if not connector.protocol:
-            overrides["protocol"] = "ssh"
+        # What the runner left empty is filled from what the plugin knows.
+        username = connector.username or self.username
+        protocol = connector.protocol or "ssh"
         image = self.images.of(server)
-        if not connector.os:
-            overrides["os"] = (image.properties.get("os_type") if image else None) or "linux"
-        if not connector.arch and image:
-            arch = image.properties.get("architecture") or image.properties.get("hw_architecture")
-            if arch:
-                overrides["arch"] = {"x86_64": "amd64", "aarch64": "arm64"}.get(arch, arch)
+        os_name = connector.os or (image.properties.get("os_type") if image else None) or "linux"
+        arch = connector.arch
+        if not arch and image:
+            found = image.properties.get("architecture") or image.properties.get("hw_architecture")
+            if found:
+                arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(found, found)
+        key = connector.key
         if not connector.use_static_credentials and self.keys is not None:
             if self.guard.lost(server):
                 raise RuntimeError(
@@ -69,11 +69,9 @@ class Access:
                     f"server {instance_id} has no {META_SALT} metadata: it was not "
                     "created with a generated key; use static credentials for it"
                 )
-            key = self.keys.instance_key(salt, server.metadata.get(META_KEY_TYPE, "ed25519"))
-            overrides["key"] = key.private_key_pem
-        return ConnectInfo(
-            id=instance_id, connector=connector.merged(**overrides), internal_addr=internal, external_addr=external
-        )
+            key = self.keys.instance_key(salt, server.metadata.get(META_KEY_TYPE, "ed25519")).private_key_pem
+        filled = replace(connector, username=username, protocol=protocol, os=os_name, arch=arch, key=key)
+        return ConnectInfo(id=instance_id, connector=filled, internal_addr=internal, external_addr=external)
 
     def heartbeat(self, server: Server) -> None:
         """Raises ``InstanceUnhealthy`` when the runner cannot use the server."""

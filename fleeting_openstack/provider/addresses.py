@@ -18,6 +18,8 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from fleeting_openstack.provider.cloud import ImageSource
+
 if TYPE_CHECKING:
     from fleeting_openstack.openstack.client import Address, Image, Server
     from fleeting_openstack.openstack.resources import Resolved
@@ -29,10 +31,6 @@ class FloatingAddresses(Protocol):
     """The plugin's own floating IPs (``floatingip.FloatingIPs``): server id -> address."""
 
     def address(self, server_id: str) -> str: ...
-
-
-class ImageSource(Protocol):
-    def image(self, ref: str | None = None, name: str | None = None) -> Image: ...
 
 
 class Addresses:

@@ -8,7 +8,7 @@
   create carries a request UUID in its metadata (``fleeting-request``); the server
   with that UUID is looked up by name and kept when found.
 * **Capacity refusals** move to the next flavor / availability zone fallback
-  (``limiter.Choices``); repeated failures pause creates (``limiter.CreateBreaker``).
+  (``fallbacks.Choices``); repeated failures pause creates (``createpause.CreateBreaker``).
 * **Tagging**: with microversion >= 2.52 the group tag is part of the create
   request; between 2.26 and 2.52 it is added right after, and a server that cannot
   be tagged is deleted so it cannot leak.
@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.config.identity import (
     META_CLUSTER,
@@ -35,6 +35,7 @@ from fleeting_openstack.config.identity import (
     group_tag,
     server_name,
 )
+from fleeting_openstack.provider.cloud import CreateCloud
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
@@ -44,25 +45,11 @@ if TYPE_CHECKING:
     from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.plugin.types import ImageInfo
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
+    from fleeting_openstack.provider.createpause import CreateBreaker
+    from fleeting_openstack.provider.fallbacks import Choices
     from fleeting_openstack.provider.keys import KeyStore
-    from fleeting_openstack.provider.limiter import Choices, CreateBreaker
 
 log = logging.getLogger("fleeting_openstack.provider")
-
-
-class CreateCloud(Protocol):
-    """The adapter calls a create makes (``openstack.client.Cloud``)."""
-
-    @property
-    def region(self) -> str: ...
-
-    def create_server(self, request: Mapping[str, Any]) -> str: ...
-
-    def delete_server(self, server_id: str) -> None: ...
-
-    def add_tag(self, server_id: str, tag: str) -> None: ...
-
-    def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
 
 
 def placeholder(
@@ -157,8 +144,8 @@ class Creator:
         from fleeting_openstack.openstack.nova import create_request
         from fleeting_openstack.provider import metrics
         from fleeting_openstack.provider.imageinfo import image_info
+        from fleeting_openstack.provider.fallbacks import is_capacity
         from fleeting_openstack.provider.keys import new_salt
-        from fleeting_openstack.provider.limiter import is_capacity
 
         cfg, res = self.cfg, self.resolved
         if self.blocker:

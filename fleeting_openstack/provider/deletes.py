@@ -21,19 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
 
 from fleeting_openstack.config.identity import META_SALT
+from fleeting_openstack.provider.cloud import DeleteCloud
 from fleeting_openstack.provider.states import REDELETE_AFTER, Memory
 
 if TYPE_CHECKING:
     from fleeting_openstack.openstack.client import Server
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
+    from fleeting_openstack.provider.createpause import CreateBreaker
+    from fleeting_openstack.provider.fallbacks import Choices
     from fleeting_openstack.provider.keys import KeyStore
-    from fleeting_openstack.provider.limiter import Choices, CreateBreaker
-
-
-class DeleteCloud(Protocol):
-    def get_server(self, server_id: str) -> Server: ...
-
-    def delete_server(self, server_id: str) -> None: ...
 
 
 class Releasable(Protocol):
@@ -138,7 +134,7 @@ class Deletes:
             extra={"server": server.id, "server_name": server.name, "status": server.status, "fault": server.fault},
         )
         if server.status == "ERROR" and self.choices is not None and self.breaker is not None:
-            from fleeting_openstack.provider.limiter import is_capacity
+            from fleeting_openstack.provider.fallbacks import is_capacity
 
             if is_capacity(server.fault):
                 self.breaker.failed(f"server went to ERROR: {server.fault}")

@@ -56,20 +56,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.config.identity import META_CLUSTER
+from fleeting_openstack.provider.cloud import ListingCloud
 
 if TYPE_CHECKING:
     from fleeting_openstack.openstack.client import Server
-
-
-class ListingCloud(Protocol):
-    """The adapter's server reads the view makes."""
-
-    def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
-
-    def get_server(self, server_id: str) -> Server: ...
 
 
 log = logging.getLogger("fleeting_openstack.groupview")
@@ -111,6 +104,9 @@ class GroupView:
         resync_interval: float,
         prefix: str = "",
         clock: Callable[[], float] = time.time,
+        group: str | None = None,
+        stale_limit: float = float("inf"),
+        on_untagged: Callable[[Server], None] | None = None,
     ) -> None:
         self.cloud = cloud
         self.tag = tag
@@ -136,11 +132,11 @@ class GroupView:
         self.flights = 0  # refreshes started by refresh_within
         self.stale_answers = 0  # refresh_within calls answered without waiting for a refresh to end
         #: Seconds after the last good refresh during which a failing refresh reports the last known states.
-        self.stale_limit: float = float("inf")
+        self.stale_limit: float = stale_limit
         #: The group name: a server with metadata fleeting-cluster=<group> is a member even without its tag.
-        self.group: str | None = None
+        self.group: str | None = group
         #: Called with a member found by metadata whose tag is missing (the provider re-tags it).
-        self.on_untagged: Callable[[Server], None] | None = None
+        self.on_untagged: Callable[[Server], None] | None = on_untagged
 
     @property
     def fresh(self) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.host import BoundStrategy
     from fleeting_openstack.openstack.client import Cloud
     from fleeting_openstack.openstack.resources import Resolved
+    from fleeting_openstack.provider.cloud import ProviderCloud
     from fleeting_openstack.provider.keys import KeyStore
 
 
@@ -36,13 +37,20 @@ class InitChecks:
     lines, each enough to fail Init; ``resolved``: (path, what it resolved to, with ids)."""
 
     strategy: BoundStrategy | None = None
-    cloud: Cloud | None = None
+    cloud: ProviderCloud | None = None  # the adapter (a test's InitCheckRunner: its fake)
     resolved: Resolved | None = None
     keys: KeyStore | None = None  # when keys == "open"
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
     fatal_key: str = ""
     summary: list[tuple[str, str]] = field(default_factory=list)
+
+
+class InitCheckRunner(Protocol):
+    """:func:`run`'s signature: Init gets its cloud, strategy, key store and resolved
+    resources from one (the default is :func:`run`; a test passes its own, with a fake cloud)."""
+
+    def __call__(self, cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open") -> InitChecks: ...
 
 
 def run(
@@ -68,7 +76,7 @@ def run(
         from fleeting_openstack.openstack.retry import RetryPolicy
         from fleeting_openstack.provider import metrics
 
-        out.cloud = Cloud.connect(
+        cloud = Cloud.connect(
             None if cfg.auth_from_env else cfg.cloud,
             None if cfg.auth_from_env else cfg.clouds_config,
             cfg.nova_microversion,
@@ -80,23 +88,24 @@ def run(
     except CloudError as exc:
         out.fatal, out.fatal_key = str(exc), exc.key
         return out
+    out.cloud = cloud
     out.summary.append(("cloud", f"{where}: authenticated, Nova offers microversion {cfg.nova_microversion}"))
     say("resolving the image, flavor, networks, security groups, keypair, server group")
-    _resolve(out, cfg, connector, keys, say)
+    _resolve(out, cloud, cfg, connector, keys, say)
     return out
 
 
 def _resolve(
-    out: InitChecks, cfg: PluginConfig, connector: ConnectorConfig, keys: str, say: Callable[[str], None]
+    out: InitChecks, cloud: Cloud, cfg: PluginConfig, connector: ConnectorConfig, keys: str, say: Callable[[str], None]
 ) -> None:
     from fleeting_openstack.openstack.resources import Resolved, resolve_resources
     from fleeting_openstack.provider.imageinfo import image_info
     from fleeting_openstack.provider.keys import KeyStore, KeyStoreError
 
     problems = out.problems
-    assert out.cloud is not None and out.strategy is not None  # run() returned before otherwise
+    assert out.strategy is not None  # run() returned before otherwise
     found = resolve_resources(
-        out.cloud,
+        cloud,
         cfg.server_spec.body,
         problems,
         out.summary,

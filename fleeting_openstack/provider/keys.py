@@ -36,7 +36,11 @@ import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 # cryptography (~7 MiB resident) is imported when the first key is made, not at Init.
 
@@ -208,7 +212,7 @@ class KeyStore:
         self._check_salt(salt)
         if key_type == "ed25519":
             seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt.encode(), info=_HKDF_INFO).derive(self._master)
-            key: Any = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+            key: Ed25519PrivateKey | RSAPrivateKey = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
         elif key_type == "rsa":
             key = self._rsa_key(salt)
         else:
@@ -224,7 +228,7 @@ class KeyStore:
             .decode(),
         )
 
-    def _rsa_key(self, salt: str) -> Any:
+    def _rsa_key(self, salt: str) -> RSAPrivateKey:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
 

@@ -18,7 +18,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 log = logging.getLogger("fleeting_openstack.metrics")
 
@@ -37,9 +43,25 @@ NAMES = (
 )
 STATES = ("creating", "running", "deleting", "timeout")
 
+
+@dataclass(frozen=True)
+class _Metrics:
+    """The metrics while they are served (one registry per process)."""
+
+    instances: Gauge
+    creates: Counter
+    deletes: Counter
+    failures: Counter
+    api: Counter
+    api_latency: Histogram
+    update: Histogram
+    ready: Histogram
+    build_info: Gauge
+
+
 _lock = threading.Lock()
-_m: dict[str, Any] | None = None
-_server: Any = None
+_m: _Metrics | None = None
+_server: WSGIServer | None = None
 _listen: str | None = None
 
 
@@ -55,18 +77,18 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return match.group(1) or match.group(2) or "0.0.0.0", int(match.group(3))
 
 
-def _create(registry: Any) -> dict[str, Any]:
+def _create(registry: CollectorRegistry) -> _Metrics:
     from prometheus_client import Counter, Gauge, Histogram
 
     from fleeting_openstack import __version__
 
     latency = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-    m: dict[str, Any] = {
-        "instances": Gauge(
+    m = _Metrics(
+        instances=Gauge(
             f"{PREFIX}_instances", "Servers of the group by the state the plugin reports", ["state"], registry=registry
         ),
-        "creates": Counter(f"{PREFIX}_creates", "Servers the plugin asked Nova to create", registry=registry),
-        "deletes": Counter(
+        creates=Counter(f"{PREFIX}_creates", "Servers the plugin asked Nova to create", registry=registry),
+        deletes=Counter(
             f"{PREFIX}_deletes",
             "Servers the plugin deleted, by reason "
             "(runner: Decrease; status_error, status_other, stuck_build, boot_failed, "
@@ -74,44 +96,44 @@ def _create(registry: Any) -> dict[str, Any]:
             ["reason"],
             registry=registry,
         ),
-        "failures": Counter(
+        failures=Counter(
             f"{PREFIX}_failures",
             "Failed operations by operation and reason (http_<status>, or the error's class)",
             ["operation", "reason"],
             registry=registry,
         ),
-        "api": Counter(
+        api=Counter(
             f"{PREFIX}_api_requests",
             "OpenStack API requests by service, method and HTTP status (error: no answer)",
             ["service", "method", "status"],
             registry=registry,
         ),
-        "api_latency": Histogram(
+        api_latency=Histogram(
             f"{PREFIX}_api_request_duration_seconds",
             "OpenStack API request latency (the whole request)",
             ["service", "method"],
             buckets=latency,
             registry=registry,
         ),
-        "update": Histogram(
+        update=Histogram(
             f"{PREFIX}_update_duration_seconds",
             "Duration of the runner's Update calls",
             buckets=latency,
             registry=registry,
         ),
-        "ready": Histogram(
+        ready=Histogram(
             f"{PREFIX}_instance_ready_seconds",
             "Seconds from a server's creation until the plugin reports it running",
             buckets=(15, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800),
             registry=registry,
         ),
-        "build_info": Gauge(
+        build_info=Gauge(
             f"{PREFIX}_build_info", "Always 1; the plugin's version as a label", ["version"], registry=registry
         ),
-    }
-    m["build_info"].labels(__version__).set(1)
+    )
+    m.build_info.labels(__version__).set(1)
     for state in STATES:
-        m["instances"].labels(state).set(0)
+        m.instances.labels(state).set(0)
     return m
 
 
@@ -135,7 +157,7 @@ def start(listen: str) -> tuple[str, int]:
     return bound
 
 
-def _bound(server: Any) -> tuple[str, int]:
+def _bound(server: WSGIServer) -> tuple[str, int]:
     host, port = server.server_address[:2]
     return str(host), int(port)
 
@@ -156,33 +178,33 @@ def instances(states: list[str]) -> None:
     if _m is None:
         return
     for state in STATES:
-        _m["instances"].labels(state).set(sum(1 for s in states if s == state))
+        _m.instances.labels(state).set(sum(1 for s in states if s == state))
 
 
 def created() -> None:
     if _m is not None:
-        _m["creates"].inc()
+        _m.creates.inc()
 
 
 def deleted(reason: str) -> None:
     if _m is not None:
-        _m["deletes"].labels(reason).inc()
+        _m.deletes.labels(reason).inc()
 
 
 def failed(operation: str, exc: BaseException) -> None:
     if _m is not None:
         status = getattr(exc, "status", None)
-        _m["failures"].labels(operation, f"http_{status}" if status else type(exc).__name__).inc()
+        _m.failures.labels(operation, f"http_{status}" if status else type(exc).__name__).inc()
 
 
 def update_seconds(seconds: float) -> None:
     if _m is not None:
-        _m["update"].observe(seconds)
+        _m.update.observe(seconds)
 
 
 def ready_seconds(seconds: float) -> None:
     if _m is not None:
-        _m["ready"].observe(max(0.0, seconds))
+        _m.ready.observe(max(0.0, seconds))
 
 
 def reap_reason(reason: str) -> str:
@@ -207,5 +229,5 @@ def api_request(service: str, method: str, status: str, seconds: float) -> None:
     """One HTTP request of the OpenStack adapter (status ``error``: no answer). This module
     is the adapter's recorder (:class:`fleeting_openstack.openstack.recording.Recorder`)."""
     if _m is not None:
-        _m["api"].labels(service, method, status).inc()
-        _m["api_latency"].labels(service, method).observe(seconds)
+        _m.api.labels(service, method, status).inc()
+        _m.api_latency.labels(service, method).observe(seconds)

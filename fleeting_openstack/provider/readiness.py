@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from fleeting_openstack.provider.cloud import Console
 from fleeting_openstack.provider.states import Look
 
 if TYPE_CHECKING:
@@ -21,10 +22,6 @@ if TYPE_CHECKING:
     from fleeting_openstack.plugin.types import Observation, ReadinessResult
 
 log = logging.getLogger("fleeting_openstack.provider")
-
-
-class Console(Protocol):
-    def console_tail(self, server_id: str, lines: int) -> str: ...
 
 
 class ReadinessHook(Protocol):

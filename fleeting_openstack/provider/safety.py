@@ -21,10 +21,11 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.config.identity import META_CLUSTER, group_tag
+from fleeting_openstack.provider.cloud import Tagger
 from fleeting_openstack.provider.states import KeyCheck, key_mismatch
 
 if TYPE_CHECKING:
@@ -33,19 +34,14 @@ if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.openstack.client import Server
     from fleeting_openstack.openstack.resources import Resolved
-    from fleeting_openstack.provider.collaborators import GroupCloud
-    from fleeting_openstack.provider.floatingip import FloatingIPs
-    from fleeting_openstack.provider.limiter import Choices, CreateBreaker
+    from fleeting_openstack.provider.cloud import ProviderCloud
+    from fleeting_openstack.provider.createpause import CreateBreaker
+    from fleeting_openstack.provider.fallbacks import Choices
+    from fleeting_openstack.provider.resources.floatingips import FloatingIPs
 
 log = logging.getLogger("fleeting_openstack.safety")
 #: Adoption was logged by the provider before it moved here: its logger name is operator-visible.
 provider_log = logging.getLogger("fleeting_openstack.provider")
-
-
-class Tagger(Protocol):
-    def add_tag(self, server_id: str, tag: str) -> None: ...
-
-    def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterable[Server]: ...
 
 
 _IMAGE_FLAVOR = ("server_spec.imageRef", "server_spec.image_name", "server_spec.flavorRef", "server_spec.flavor_name")
@@ -134,13 +130,14 @@ def tolerate_missing_image(problems: list[str], members_of_group: Callable[[], S
 
 
 def create_helpers(
-    cfg: PluginConfig, cloud: GroupCloud, resolved: Resolved | None, problems: list[str]
+    cfg: PluginConfig, cloud: ProviderCloud, resolved: Resolved | None, problems: list[str]
 ) -> tuple[CreateBreaker, Choices, FloatingIPs | None]:
     """The create breaker, the flavor/AZ choices and the floating IPs (``floating_ip_pool``);
     misses are appended to ``problems``."""
     from fleeting_openstack.openstack.client import NotFound
-    from fleeting_openstack.provider.floatingip import FloatingIPs
-    from fleeting_openstack.provider.limiter import Choices, CreateBreaker
+    from fleeting_openstack.provider.createpause import CreateBreaker
+    from fleeting_openstack.provider.fallbacks import Choices
+    from fleeting_openstack.provider.resources.floatingips import FloatingIPs
 
     flavors = [resolved.flavor_ref if resolved else ""]
     for i, ref in enumerate(cfg.flavor_fallbacks):

@@ -11,15 +11,18 @@ from fleeting_openstack.config import PluginConfig
 from fleeting_openstack.contract.instancegroup import ConnectorConfig, Settings, State
 from fleeting_openstack.openstack.client import Cloud, NovaCall
 from fleeting_openstack.provider import initchecks
-from fleeting_openstack.provider.collaborators import InitCheckRunner
+from fleeting_openstack.provider.initchecks import InitCheckRunner
 from fleeting_openstack.provider.group import OpenStackProvider
+from fleeting_openstack.transport import hclog
 
 
 def start(cfg: dict, connector: ConnectorConfig | None = None, *,
           nova_calls: list[NovaCall] | None = None) -> OpenStackProvider:
     """An OpenStackProvider after Init with ``cfg`` (a plugin_config dict). ``nova_calls``:
-    every answered Nova call of the provider's cloud is appended to it (Cloud.observe_nova)."""
-    provider = OpenStackProvider(checks=None if nova_calls is None else observed_checks(nova_calls))
+    every answered Nova call of the provider's cloud is appended to it (Cloud.observe_nova); its
+    ``log_level`` applied as in plugin mode."""
+    provider = OpenStackProvider(checks=None if nova_calls is None else observed_checks(nova_calls),
+                                 set_log_level=hclog.set_level)
     provider.init(json.dumps(cfg).encode(), Settings(connector or ConnectorConfig()))
     return provider
 

@@ -20,7 +20,16 @@ Nova's behaviours the plugin depends on are modelled where tests need them:
 * ``pause_compute()``: servers created from then on have no ``updated_at`` (no compute
   host touched them), so ``changes-since`` never lists them until ``resume_compute()``;
 * ``hold_listings()``: every server listing hangs until ``release_listings()`` (a Nova
-  whose server list stops answering); ``max_listings_in_flight`` says how many hung at once.
+  whose server list stops answering); ``max_listings_in_flight`` says how many hung at once;
+* the project's limits and quotas Increase's pre-check reads (``limits``: Nova's absolute
+  limits, ``flavor_sizes``, ``network_quotas``; empty: nothing limits), ``limits_error``:
+  ``/limits`` fails (the pre-check is then skipped);
+* floating IPs (``floating_ip_pool``): pool networks (``networks``), the ports of a server
+  (``ports`` with its ``device_id``), and the floating IP documents Neutron keeps (``fip_docs``).
+
+It is the only fake cloud of the unit tier, and mypy checks it against the provider's
+:class:`~fleeting_openstack.provider.cloud.ProviderCloud` (``scripts/lint``; see the end of
+this file): a call the provider makes that it lacks fails the lint, not a test at random.
 
 :func:`init_checks` gives ``OpenStackProvider(checks=...)`` this cloud instead of a
 real one, so a test drives the provider through its public commands (Init, Update,
@@ -35,7 +44,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fleeting_openstack.openstack.client import (
     Address,
@@ -52,7 +61,9 @@ from fleeting_openstack.openstack.client import (
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
-    from fleeting_openstack.provider.initchecks import InitChecks
+    from fleeting_openstack.jsontypes import JSONObject
+    from fleeting_openstack.provider.cloud import ProviderCloud
+    from fleeting_openstack.provider.initchecks import InitCheckRunner, InitChecks
     from fleeting_openstack.provider.keys import KeyStore
 
 IMAGE = "11111111-1111-4111-8111-111111111111"
@@ -132,6 +143,13 @@ class FakeCloud:
         self._listing_error: Exception | None = None
         self.listings_in_flight = 0
         self.max_listings_in_flight = 0
+        # Increase's quota pre-check: Nova's absolute limits (empty: none), flavor id -> size, Neutron quotas
+        self.limits: dict[str, int] = {}
+        self.limits_error: Exception | None = None
+        self.flavor_sizes: dict[str, dict[str, int]] = {}
+        self.network_quotas: JSONObject = {}
+        # floating_ip_pool: the floating IP documents Neutron keeps (its own shape, not reap's FloatingIP)
+        self.fip_docs: list[JSONObject] = []
 
     # -- test controls -------------------------------------------------------
     def add(self, *servers: Server, record_fault: str = "") -> None:
@@ -215,8 +233,8 @@ class FakeCloud:
             raise NotFound(f"server {server_id} not found", 404)
         return self.servers[server_id]
 
-    def create_server(self, request: Mapping[str, Any]) -> str:
-        body = request["server"]
+    def create_server(self, request: Mapping[str, object]) -> str:
+        body = cast("dict[str, Any]", request["server"])  # the adapter's create body (nova.create_request)
         with self._lock:
             self.created.append(dict(request))
             failure = self._create_failures.pop(0) if self._create_failures else None
@@ -290,7 +308,34 @@ class FakeCloud:
         return ref in self.server_groups
 
     def compute_limits(self) -> dict[str, int]:
-        raise CloudError("limits are not modelled", 501)  # the quota pre-check is advisory: skipped
+        if self.limits_error is not None:
+            raise self.limits_error
+        return dict(self.limits)
+
+    def flavor_size(self, ref: str) -> dict[str, int]:
+        return dict(self.flavor_sizes.get(ref, {"vcpus": 1, "ram": 1024}))
+
+    def network_quota(self) -> JSONObject:
+        return dict(self.network_quotas)
+
+    # -- floating IPs (floating_ip_pool) ------------------------------------------
+    def network_id(self, ref: str) -> str | None:
+        for net_id, name in self.networks.items():
+            if ref in (net_id, name):
+                return net_id
+        return None
+
+    def server_ports(self, server_id: str) -> list[JSONObject]:
+        return [{"id": p.id, "device_id": p.device_id} for p in self.ports if p.device_id == server_id]
+
+    def floating_ips(self, network_id: str) -> list[JSONObject]:
+        return [dict(d) for d in self.fip_docs if d.get("floating_network_id") == network_id]
+
+    def create_floating_ip(self, network_id: str, port_id: str, description: str) -> JSONObject:
+        doc: JSONObject = {"id": f"fip-{next(self._ids)}", "floating_network_id": network_id, "port_id": port_id,
+                           "description": description, "floating_ip_address": f"203.0.113.{len(self.fip_docs) + 1}"}
+        self.fip_docs.append(doc)
+        return dict(doc)
 
     def widen_pool(self, size: int) -> None:
         pass
@@ -321,6 +366,7 @@ class FakeCloud:
     def delete_floating_ip(self, fip_id: str) -> None:
         self.removed.append(("floating_ip", fip_id))
         self.fips = [f for f in self.fips if f.id != fip_id]
+        self.fip_docs = [d for d in self.fip_docs if d.get("id") != fip_id]
 
     def delete_keypair(self, name: str) -> None:
         self.removed.append(("keypair", name))
@@ -331,7 +377,7 @@ class FakeCloud:
         self.volume_list = [v for v in self.volume_list if v.id != volume_id]
 
 def init_checks(cloud: FakeCloud, *, key_store: KeyStore | None = None, username: str = "ubuntu",
-                image: Image | None = None) -> Any:
+                image: Image | None = None) -> InitCheckRunner:
     """An ``initchecks.run`` that finds everything and hands the provider ``cloud``
     (and ``key_store`` when Init opens one: ``keys="open"``)."""
     from fleeting_openstack.openstack.resources import Resolved
@@ -346,3 +392,9 @@ def init_checks(cloud: FakeCloud, *, key_store: KeyStore | None = None, username
                           keys=key_store if keys == "open" else None)
 
     return run
+
+
+if TYPE_CHECKING:
+    # The static check (scripts/lint runs mypy --strict on this file): FakeCloud is everything the
+    # provider asks of the cloud, with the adapter's signatures.
+    _checked: ProviderCloud = FakeCloud()

@@ -10,7 +10,7 @@ from fakecloud import FakeCloud, init_checks, plugin_config
 from fleeting_openstack import config
 from fleeting_openstack.cli.common import load_target
 from fleeting_openstack.contract.instancegroup import Settings
-from fleeting_openstack.provider.group import OpenStackProvider
+from fleeting_openstack.provider.observer import GroupObserver
 
 
 def test_init_uses_the_targets_loaded_config_without_loading_it_again(tmp_path, monkeypatch):
@@ -23,11 +23,11 @@ def test_init_uses_the_targets_loaded_config_without_loading_it_again(tmp_path, 
         raise AssertionError("Init loaded and validated the config a second time")
 
     monkeypatch.setattr(config, "load_plugin_config", load_again)
-    provider = OpenStackProvider(observe=True, checks=init_checks(FakeCloud()))
-    provider.init(json.dumps(dict(target.raw)).encode(), Settings(target.connector), loaded=target.loaded)
-    assert provider.cfg is target.config
+    observer = GroupObserver(checks=init_checks(FakeCloud()))
+    observer.open(json.dumps(dict(target.raw)).encode(), Settings(target.connector), loaded=target.loaded)
+    assert observer.config is target.config
 
     # without ``loaded`` Init loads the bytes itself (the runner's path): the patched loader is called
     with pytest.raises(AssertionError, match="second time"):
-        OpenStackProvider(observe=True, checks=init_checks(FakeCloud())).init(
+        GroupObserver(checks=init_checks(FakeCloud())).open(
             json.dumps(dict(target.raw)).encode(), Settings(target.connector))

@@ -1,14 +1,11 @@
-"""Retry policy, create breaker, fallback choices and quota headroom: the
-decisions themselves, with synthetic answers (the devcloud side is in the
-fault suite)."""
+"""Retry policy, ids in URLs and log redaction: the decisions themselves, with synthetic
+answers (the devcloud side is in the fault suite). The create pause, the fallbacks and the
+quota pre-check are the provider's: tests/unit/provider/test_{createpause,fallbacks,increasecap}.py."""
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
-from fleeting_openstack.provider.limiter import Choices, CreateBreaker, CreatesPaused, quota_headroom
 from fleeting_openstack.openstack.client import CloudError, NotFound, checked_id, InvalidId
 from fleeting_openstack.openstack.redact import redact
 from fleeting_openstack.openstack.retry import RetryPolicy, parse_retry_after
@@ -80,73 +77,6 @@ def test_retry_after_parsing():
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
-
-
-def test_breaker_pauses_after_three_failures_logs_once_and_doubles(caplog):
-    clock = Clock()
-    breaker = CreateBreaker(max_pause=300, clock=clock)
-    caplog.set_level(logging.INFO, logger="fleeting_openstack.limiter")
-    for _ in range(2):
-        breaker.failed("quota")
-        breaker.check()
-    breaker.failed("quota")
-    with pytest.raises(CreatesPaused, match="paused for another 10s after 3 consecutive failures"):
-        breaker.check()
-    clock.t += 10
-    breaker.check()  # the probe may go
-    breaker.failed("quota")
-    with pytest.raises(CreatesPaused, match="another 20s"):
-        breaker.check()
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1  # once per episode
-    breaker.succeeded()
-    breaker.check()
-    assert any("succeed again" in r.getMessage() for r in caplog.records)
-    off = CreateBreaker(max_pause=0)
-    for _ in range(10):
-        off.failed("x")
-    off.check()
-
-
-def test_choices_move_on_and_come_back():
-    clock = Clock()
-    choices = Choices(["big", "small"], ["az1", "az2"], reset_after=600, clock=clock)
-    assert choices.current == ("big", "az1")
-    assert choices.advance(("big", "az1"), "Quota exceeded for cores")
-    assert choices.current == ("small", "az1")
-    assert choices.advance(("big", "az1"), "stale") and choices.current == ("small", "az1")  # already moved
-    assert choices.advance(("small", "az1"), "The requested availability zone is not available")
-    assert choices.current == ("big", "az2")
-    assert choices.advance(("big", "az2"), "No valid host") and choices.current == ("small", "az2")
-    assert not choices.advance(("small", "az2"), "No valid host")
-    clock.t += 601
-    assert choices.current == ("big", "az1")
-
-
-class FakeLimits:
-    def __init__(self, absolute, flavor, net=None):
-        self.absolute, self.flavor, self.net = absolute, flavor, net or {}
-
-    def compute_limits(self):
-        return self.absolute
-
-    def flavor_size(self, ref):
-        return self.flavor
-
-    def network_quota(self):
-        return self.net
-
-
-def test_quota_headroom_takes_the_tightest_limit():
-    cloud = FakeLimits({"maxTotalInstances": 50, "totalInstancesUsed": 10, "maxTotalCores": 20,
-                        "totalCoresUsed": 12, "maxTotalRAMSize": -1, "totalRAMUsed": 0},
-                       {"vcpus": 2, "ram": 512}, {"port": {"limit": 100, "used": 97, "reserved": 0},
-                                                  "floatingip": {"limit": 10, "used": 9, "reserved": 0}})
-    assert quota_headroom(cloud, "f", ports_per_server=0, floating_ips=False) == (
-        4, "Nova quota cores: 12 of 20 used, 2 per server")
-    assert quota_headroom(cloud, "f", ports_per_server=1, floating_ips=False)[0] == 3
-    assert quota_headroom(cloud, "f", ports_per_server=1, floating_ips=True) == (
-        1, "Neutron quota floating IPs: 9 of 10 used, 1 per server")
 
 
 def test_ids_checked_before_urls():

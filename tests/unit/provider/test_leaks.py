@@ -1,4 +1,5 @@
-"""provider/leaks.py: what ``reap`` finds and deletes, and the provider's stray floating IPs (on FakeCloud)."""
+"""provider/leaks.py and provider/resources/: what ``reap`` finds and deletes, and the provider's stray
+floating IPs (on FakeCloud)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fleeting_openstack.config.identity import group_tag, name_pattern
 from fleeting_openstack.openstack.client import FloatingIP, Keypair, Port
 from fleeting_openstack.openstack.models import volume_from_doc
 from fleeting_openstack.provider import leaks
+from fleeting_openstack.provider.resources import floatingips
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
 from fakecloud import FakeCloud, make_server  # noqa: E402
@@ -110,13 +112,13 @@ def test_ports_floating_ips_keypairs_and_servers():
 
 def test_stray_floating_ips_are_those_of_servers_that_left():
     tag = group_tag("grp")
-    fips = [{"id": "a", "description": leaks.floating_ip_description(tag, "s1")},
-            {"id": "b", "description": leaks.floating_ip_description(tag, "s1")},  # a second one: stray
-            {"id": "c", "description": leaks.floating_ip_description(tag, "gone")},
-            {"id": "d", "description": leaks.floating_ip_description(group_tag("other"), "gone")},
+    fips = [{"id": "a", "description": floatingips.description(tag, "s1")},
+            {"id": "b", "description": floatingips.description(tag, "s1")},  # a second one: stray
+            {"id": "c", "description": floatingips.description(tag, "gone")},
+            {"id": "d", "description": floatingips.description(group_tag("other"), "gone")},
             {"id": "e", "description": None}]
-    kept, strays = leaks.stray_floating_ips(fips, tag, ["s1", "s2"])
+    kept, strays = floatingips.stray_floating_ips(fips, tag, ["s1", "s2"])
     assert {server: fip["id"] for server, fip in kept.items()} == {"s1": "a"}
     assert [fip["id"] for fip in strays] == ["b", "c"]
-    assert leaks.floating_ip_server(fips[2]["description"], tag) == "gone"
-    assert leaks.floating_ip_server("fleeting:grpx server=s1", tag) is None
+    assert floatingips.floating_ip_server(fips[2]["description"], tag) == "gone"
+    assert floatingips.floating_ip_server("fleeting:grpx server=s1", tag) is None

@@ -35,13 +35,13 @@ FAILED_BOOT = ("Cloud-init v. 22.4.2 running 'modules:final'\n"
                "Up 9.0 seconds\n")
 
 
-def start(tmp_path, cloud: FakeCloud, *, boot_time: str | None = None, on_boot_timeout: str = "running",
-          observe: bool = False) -> OpenStackProvider:
+def start(tmp_path, cloud: FakeCloud, *, boot_time: str | None = None,
+          on_boot_timeout: str = "running") -> OpenStackProvider:
     """A provider after Init with a real plugin_config, on ``cloud``."""
     settings: dict = {"build_timeout": "60s", "readiness": {"on_boot_timeout": on_boot_timeout}}
     if boot_time is not None:
         settings["boot_time"] = boot_time
-    provider = OpenStackProvider(observe=observe, checks=init_checks(cloud))
+    provider = OpenStackProvider(checks=init_checks(cloud))
     provider.init(json.dumps(plugin_config(state_dir=str(tmp_path), **settings)).encode(), Settings())
     return provider
 
@@ -199,32 +199,6 @@ def test_one_bad_server_does_not_fail_update(tmp_path):
               good)
     assert states(p) == {"bad": State.CREATING, "good": State.RUNNING}
     assert p.reasons["bad"] == "could not evaluate: boom"
-
-
-def test_observing_provider_reports_but_never_deletes(tmp_path):
-    """The read-only twin of Update (what status and reap use)."""
-    cloud = FakeCloud()
-    p = start(tmp_path, cloud, boot_time="600s", on_boot_timeout="delete", observe=True)
-    member = {"fleeting-cluster": "g"}  # found by metadata: an observer adopts (tags) nothing
-    cloud.add(*[make_server(sid, status, age=age, name=f"g-{sid}", metadata=member,
-                            fault="boom" if status == "ERROR" else "")
-                for sid, status, age in [("err", "ERROR", 10), ("off", "SHUTOFF", 10), ("old", "BUILD", 61),
-                                         ("new", "BUILD", 10), ("boot", "ACTIVE", 10), ("late", "ACTIVE", 601)]])
-    cloud.add(make_server("stranger", "ERROR"))  # not a member
-    for _ in range(2):  # twice: nothing is remembered as "already deleting"
-        found = {s.id: st for s, st in p.evaluate()}
-        assert found == {"err": State.DELETING, "off": State.DELETING, "old": State.DELETING,
-                         "new": State.CREATING, "boot": State.CREATING, "late": State.DELETING}
-    assert cloud.deleted == [] and cloud.tagged == []
-    assert set(p.would_reap) == {"err", "off", "old", "late"}
-    assert {s.id for s, v in p.assessments() if v.reap} == {"err", "off", "old", "late"}
-    assert p.reasons["off"] == "status SHUTOFF"
-    assert p.reasons["old"].startswith("stuck in BUILD")
-    assert p.reasons["new"].startswith("building")
-    assert p.reasons["boot"].startswith("waiting for the boot marker: ")
-    assert p.reasons["late"].startswith("no boot marker within boot_time")
-    with pytest.raises(RuntimeError, match="never acts"):
-        p.update()
 
 
 # -- Increase, Decrease, ConnectInfo -------------------------------------------------------
