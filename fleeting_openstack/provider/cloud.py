@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from fleeting_openstack.jsontypes import JSONObject
+    from fleeting_openstack.jsontypes import JSONObject, JSONValue
     from fleeting_openstack.openstack.models import FloatingIP, Image, Keypair, Port, Server, Volume
 
 __all__ = [
@@ -60,7 +60,7 @@ class ServerCreation(Protocol):
     @property
     def region(self) -> str: ...
 
-    def create_server(self, request: Mapping[str, object]) -> str: ...
+    def create_server(self, request: Mapping[str, JSONValue]) -> str: ...
 
 
 class ServerDelete(Protocol):

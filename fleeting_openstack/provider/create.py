@@ -143,8 +143,8 @@ class Creator:
         from fleeting_openstack.openstack.client import CloudError
         from fleeting_openstack.openstack.nova import create_request
         from fleeting_openstack.provider import metrics
-        from fleeting_openstack.provider.imageinfo import image_info
         from fleeting_openstack.provider.fallbacks import is_capacity
+        from fleeting_openstack.provider.imageinfo import image_info
         from fleeting_openstack.provider.keys import new_salt
 
         cfg, res = self.cfg, self.resolved

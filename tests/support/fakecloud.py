@@ -46,6 +46,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from fleeting_openstack.jsontypes import JSONValue
 from fleeting_openstack.openstack.client import (
     Address,
     CloudError,
@@ -233,7 +234,7 @@ class FakeCloud:
             raise NotFound(f"server {server_id} not found", 404)
         return self.servers[server_id]
 
-    def create_server(self, request: Mapping[str, object]) -> str:
+    def create_server(self, request: Mapping[str, JSONValue]) -> str:
         body = cast("dict[str, Any]", request["server"])  # the adapter's create body (nova.create_request)
         with self._lock:
             self.created.append(dict(request))
