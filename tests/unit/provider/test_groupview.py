@@ -585,11 +585,11 @@ def test_updates_share_one_refresh_in_flight():
     nova.hold()
     try:
         answer, took = timed(lambda: view.refresh_within(0.05))
-        assert answer is None and 0.05 <= took < 0.1  # its own refresh, waited for 0.05 s
+        assert answer is None and 0.05 <= took < 0.5  # its own refresh, waited for 0.05 s
         assert view.refreshing
         for _ in range(5):
-            answer, took = timed(lambda: view.refresh_within(0.05))
-            assert answer is None and took < 0.04  # a refresh is running: not waited for
+            answer, took = timed(lambda: view.refresh_within(1.0))
+            assert answer is None and took < 0.5  # a refresh is running: not waited for (not 1 s)
         nova.delta = [server("b")]
         release_later(nova)
         joined = view.refresh_within(2.0, join=True)  # waits for the refresh in flight
@@ -644,7 +644,7 @@ def test_after_a_refresh_hung_and_failed_the_next_one_is_not_waited_for(monkeypa
     nova.hold()  # and the cloud still hangs
     try:
         answer, took = timed(lambda: view.refresh_within(1.0))
-        assert answer is None and took < 0.04  # started by this call, yet not waited for
+        assert answer is None and took < 0.5  # started by this call, yet not waited for (not 1 s)
     finally:
         nova.release()
     settle(view)
