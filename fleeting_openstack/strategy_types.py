@@ -1,8 +1,8 @@
-"""Deprecated import path, kept so third-party strategies written before 0.2 keep loading.
+"""Deprecated import path (0.1), kept so third-party strategies written for 0.1 keep loading until 0.3.0.
 
 Everything a strategy needs is now imported from :mod:`fleeting_openstack.plugin`
-(docs/strategies.md). This module re-exports that public face with a DeprecationWarning;
-it will be removed in a later release (CHANGELOG.md).
+(docs/strategies.md). This module re-exports that public face with a DeprecationWarning
+naming the new path; it is removed in 0.3.0 (CHANGELOG.md).
 """
 
 import warnings
@@ -11,7 +11,8 @@ from fleeting_openstack.plugin import *  # noqa: F403 - the whole public face, a
 from fleeting_openstack.plugin import __all__  # noqa: F401 - what the star import brings
 
 warnings.warn(
-    "fleeting_openstack.strategy_types is deprecated: import from fleeting_openstack.plugin",
+    "fleeting_openstack.strategy_types is deprecated and will be removed in 0.3.0: "
+    "import from fleeting_openstack.plugin",
     DeprecationWarning,
     stacklevel=2,
 )

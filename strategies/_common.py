@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
-from fleeting_openstack.plugin import KEY_TYPES, Observation, ReadinessResult, hookimpl
+from fleeting_openstack.plugin import KEY_TYPES, Observation, ReadinessResult, StrategyOptions, hookimpl
 
 # --------------------------------------------------------------------------
 # Console
@@ -203,7 +202,7 @@ def login_prompt_readiness(obs: Observation) -> ReadinessResult:
 # --------------------------------------------------------------------------
 
 
-def option_errors(options: Mapping[str, Any], known: Mapping[str, str], strategy: str) -> list[str]:
+def option_errors(options: StrategyOptions, known: Mapping[str, str], strategy: str) -> list[str]:
     """Unknown keys (typos must not pass silently) and the common ``key_type``."""
     errors = []
     for key in options:
@@ -227,12 +226,13 @@ class GeneratedKeyStrategy:
     options_help: Mapping[str, str] = {"key_type": "'ed25519' (default) or 'rsa'"}
 
     @hookimpl
-    def fleeting_key_type(self, options: Mapping[str, Any]) -> str | None:
-        return options.get("key_type")
+    def fleeting_key_type(self, options: StrategyOptions) -> str | None:
+        key_type = options.get("key_type")
+        return key_type if isinstance(key_type, str) else None
 
     @hookimpl
     def fleeting_wants_generated_key(self) -> bool:
         return True
 
-    def known_option_errors(self, options: Mapping[str, Any]) -> list[str]:
+    def known_option_errors(self, options: StrategyOptions) -> list[str]:
         return option_errors(options, self.options_help, self.name)

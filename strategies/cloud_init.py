@@ -34,7 +34,6 @@ from collections.abc import Mapping
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from typing import Any
 
 import yaml
 
@@ -44,6 +43,7 @@ from fleeting_openstack.plugin import (
     InstanceCredentials,
     Observation,
     ReadinessResult,
+    StrategyOptions,
     StrategyRegistry,
     UserDataError,
     hookimpl,
@@ -101,7 +101,7 @@ def _is_empty(text: str | None) -> bool:
     return text is None or not text.strip()
 
 
-def _load_cloud_config(text: str, where: str) -> dict[str, Any]:
+def _load_cloud_config(text: str, where: str) -> dict[str, object]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -128,21 +128,21 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _represent_str)
 
 
-def _dump_cloud_config(cfg: Mapping[str, Any]) -> str:
+def _dump_cloud_config(cfg: Mapping[str, object]) -> str:
     body = yaml.dump(
         dict(cfg), Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
     )
     return f"{CLOUD_CONFIG}\n{body}" if cfg else f"{CLOUD_CONFIG}\n"
 
 
-def _users_errors(cfg: Mapping[str, Any], where: str) -> list[str]:
+def _users_errors(cfg: Mapping[str, object], where: str) -> list[str]:
     users = cfg.get("users")
     if users is None or isinstance(users, (str, list, dict)):
         return []
     return [f"{where}: 'users' must be a list, a mapping or a string, not {type(users).__name__}"]
 
 
-def _final_message_errors(cfg: Mapping[str, Any], where: str) -> list[str]:
+def _final_message_errors(cfg: Mapping[str, object], where: str) -> list[str]:
     """An operator's final_message is fine (readiness then waits for that line), unless cloud-init
     would print nothing for it or its line cannot be recognised (:class:`FinalMessage`)."""
     msg = cfg.get("final_message")
@@ -178,20 +178,26 @@ def final_message_of(user_data: str | None) -> FinalMessage | None:
     return final if final.pattern is not None else None
 
 
-def _key_field(entry: dict[str, Any]) -> str:
+def _key_field(entry: dict[str, object]) -> str:
     return "ssh-authorized-keys" if "ssh-authorized-keys" in entry else "ssh_authorized_keys"
 
 
-def _add_credentials(entry: dict[str, Any], creds: InstanceCredentials) -> dict[str, Any]:
+def _add_credentials(entry: dict[str, object], creds: InstanceCredentials) -> dict[str, object]:
     if creds.public_key_openssh:
         field = _key_field(entry)
-        keys = entry.get(field)
-        if keys is None:
+        given = entry.get(field)
+        keys: list[object]
+        if given is None:
             keys = []
-        elif isinstance(keys, str):
-            keys = [keys]
+        elif isinstance(given, str):
+            keys = [given]
+        elif isinstance(given, list):
+            keys = list(given)
         else:
-            keys = list(keys)
+            raise UserDataError(
+                f"cloud-config user {entry.get('name', creds.username)!r}: {field!r} must be a list or a string, "
+                f"not {type(given).__name__}"
+            )
         if creds.public_key_openssh not in keys:
             keys.append(creds.public_key_openssh)
         entry[field] = keys
@@ -201,11 +207,11 @@ def _add_credentials(entry: dict[str, Any], creds: InstanceCredentials) -> dict[
     return entry
 
 
-def _new_entry(creds: InstanceCredentials) -> dict[str, Any]:
+def _new_entry(creds: InstanceCredentials) -> dict[str, object]:
     return _add_credentials({"name": creds.username}, creds)
 
 
-def _has_user(cfg: Mapping[str, Any], name: str) -> bool:
+def _has_user(cfg: Mapping[str, object], name: str) -> bool:
     users = cfg.get("users")
     if isinstance(users, list):
         return any(isinstance(u, dict) and u.get("name") == name for u in users)
@@ -214,7 +220,7 @@ def _has_user(cfg: Mapping[str, Any], name: str) -> bool:
     return False
 
 
-def add_login(cfg: dict[str, Any], creds: InstanceCredentials, *, add_default: bool = True) -> dict[str, Any]:
+def add_login(cfg: dict[str, object], creds: InstanceCredentials, *, add_default: bool = True) -> dict[str, object]:
     """``cfg`` with the login user and its credentials (changed in place)."""
     users = cfg.get("users")
     name = creds.username
@@ -288,7 +294,7 @@ def _leaf_parts(msg: Message) -> list[Message]:
     return [p for p in msg.walk() if not p.is_multipart()]
 
 
-def _mime_cloud_configs(msg: Message) -> list[tuple[Message, dict[str, Any], str]]:
+def _mime_cloud_configs(msg: Message) -> list[tuple[Message, dict[str, object], str]]:
     found = []
     for i, part in enumerate(_leaf_parts(msg), 1):
         if _part_type(part) == "text/cloud-config":
@@ -364,7 +370,7 @@ class CloudInitStrategy(GeneratedKeyStrategy):
     name = NAME
 
     @hookimpl
-    def fleeting_check_config(self, user_data: str | None, options: Mapping[str, Any]) -> list[str]:
+    def fleeting_check_config(self, user_data: str | None, options: StrategyOptions) -> list[str]:
         return self.known_option_errors(options) + user_data_errors(user_data)
 
     @hookimpl

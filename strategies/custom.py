@@ -13,10 +13,14 @@ Option ``readiness`` chooses how an ACTIVE server is judged booted:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from fleeting_openstack.plugin import ImageInfo, Observation, ReadinessResult, StrategyRegistry, hookimpl
+from fleeting_openstack.plugin import (
+    ImageInfo,
+    Observation,
+    ReadinessResult,
+    StrategyOptions,
+    StrategyRegistry,
+    hookimpl,
+)
 
 from ._common import cloud_init_readiness, login_prompt_readiness, option_errors
 from .cloud_init import final_message_of
@@ -34,7 +38,7 @@ class CustomStrategy:
     name = NAME
 
     @hookimpl
-    def fleeting_check_config(self, options: Mapping[str, Any]) -> list[str]:
+    def fleeting_check_config(self, options: StrategyOptions) -> list[str]:
         errors = option_errors(options, OPTIONS, NAME)
         if options.get("readiness", "none") not in READINESS:
             errors.append(f"option 'readiness' must be one of {', '.join(READINESS)}, got {options['readiness']!r}")
@@ -50,12 +54,12 @@ class CustomStrategy:
 
     @hookimpl
     def fleeting_readiness(
-        self, observation: Observation, options: Mapping[str, Any], user_data: str | None
+        self, observation: Observation, options: StrategyOptions, user_data: str | None
     ) -> ReadinessResult | None:
         mode = options.get("readiness", "none")
         if mode == "cloud-init":  # the operator's own final_message, when the user_data sets one
             return cloud_init_readiness(observation, final_message_of(user_data))
-        decide = READINESS.get(mode)
+        decide = READINESS.get(mode) if isinstance(mode, str) else None
         return decide(observation) if decide else None
 
 

@@ -14,12 +14,11 @@ Everything else (spec versions, key injection) is the ``ignition`` strategy's.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import quote
 
-from fleeting_openstack.plugin import InstanceContext, StrategyRegistry, hookimpl
+from fleeting_openstack.plugin import InstanceContext, JSONObject, StrategyOptions, StrategyRegistry, hookimpl
 
-from .ignition import IgnitionStrategy, file_paths
+from .ignition import IgnitionStrategy, array_at, file_paths, object_at
 
 NAME = "flatcar"
 UPDATE_CONF = "/etc/flatcar/update.conf"
@@ -27,7 +26,7 @@ LEGACY_UPDATE_CONF = "/etc/coreos/update.conf"
 UPDATE_SETTINGS = "SERVER=disabled\nREBOOT_STRATEGY=off\n"
 
 
-def update_conf_file() -> dict[str, Any]:
+def update_conf_file() -> JSONObject:
     return {
         "path": UPDATE_CONF,
         "overwrite": True,
@@ -44,16 +43,16 @@ class FlatcarStrategy(IgnitionStrategy):
     }
 
     @hookimpl
-    def fleeting_check_config(self, user_data: str | None, options: Mapping[str, Any]) -> list[str]:
+    def fleeting_check_config(self, user_data: str | None, options: StrategyOptions) -> list[str]:
         errors = self.known_option_errors(options)
         if not isinstance(options.get("disable_updates", True), bool):
             errors.append(f"option 'disable_updates' must be true or false, got {options['disable_updates']!r}")
         return errors + self.check_user_data(user_data)
 
-    def base_config(self, ctx: InstanceContext) -> dict[str, Any]:
+    def base_config(self, ctx: InstanceContext) -> JSONObject:
         cfg = super().base_config(ctx)
         if ctx.options.get("disable_updates", True) and not file_paths(cfg) & {UPDATE_CONF, LEGACY_UPDATE_CONF}:
-            cfg.setdefault("storage", {}).setdefault("files", []).append(update_conf_file())
+            array_at(object_at(cfg, "storage"), "files").append(update_conf_file())
         return cfg
 
 

@@ -29,15 +29,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from fleeting_openstack.plugin import (
     ImageInfo,
     InstanceContext,
     InstanceCredentials,
+    JSONObject,
+    JSONValue,
     Observation,
     ReadinessResult,
+    StrategyOptions,
     StrategyRegistry,
     UserDataError,
     hookimpl,
@@ -51,12 +52,12 @@ SUPPORTED = re.compile(r"3\.[0-4]\.0")
 DEFAULT_USER = "core"
 
 
-def parse(text: str | None) -> dict[str, Any]:
+def parse(text: str | None) -> JSONObject:
     """The Ignition config in ``text`` (a minimal one when empty); UserDataError if unusable."""
     if text is None or not text.strip():
         return {"ignition": {"version": MINIMAL_VERSION}}
     try:
-        cfg = json.loads(text)
+        cfg: JSONValue = json.loads(text)
     except json.JSONDecodeError as exc:
         hint = ""
         if text.lstrip().startswith(("#cloud-config", "#!", "variant:")):
@@ -84,7 +85,7 @@ def parse(text: str | None) -> dict[str, Any]:
     return cfg
 
 
-def structure_errors(cfg: Mapping[str, Any]) -> list[str]:
+def structure_errors(cfg: JSONObject) -> list[str]:
     """The parts of the config this strategy edits must have their spec types."""
     errors = []
     passwd = cfg.get("passwd")
@@ -109,11 +110,27 @@ def structure_errors(cfg: Mapping[str, Any]) -> list[str]:
     return errors
 
 
-def dump(cfg: Mapping[str, Any]) -> str:
+def dump(cfg: JSONObject) -> str:
     return json.dumps(cfg, separators=(",", ":"), ensure_ascii=False)
 
 
-def add_login(cfg: dict[str, Any], creds: InstanceCredentials) -> dict[str, Any]:
+def object_at(parent: JSONObject, key: str) -> JSONObject:
+    """``parent[key]``, an empty object put there when absent (:func:`parse` checked its type)."""
+    value = parent.setdefault(key, {})
+    if not isinstance(value, dict):
+        raise UserDataError(f"user_data: {key!r} must be an object")
+    return value
+
+
+def array_at(parent: JSONObject, key: str) -> list[JSONValue]:
+    """``parent[key]``, an empty array put there when absent (:func:`parse` checked its type)."""
+    value = parent.setdefault(key, [])
+    if not isinstance(value, list):
+        raise UserDataError(f"user_data: {key!r} must be an array")
+    return value
+
+
+def add_login(cfg: JSONObject, creds: InstanceCredentials) -> JSONObject:
     if creds.password:
         raise UserDataError(
             "the ignition strategy cannot set a plain password (Ignition only accepts passwordHash); "
@@ -121,10 +138,10 @@ def add_login(cfg: dict[str, Any], creds: InstanceCredentials) -> dict[str, Any]
         )
     if not creds.public_key_openssh:
         return cfg
-    users = cfg.setdefault("passwd", {}).setdefault("users", [])
+    users = array_at(object_at(cfg, "passwd"), "users")
     for user in users:
-        if user.get("name") == creds.username:
-            keys = user.setdefault("sshAuthorizedKeys", [])
+        if isinstance(user, dict) and user.get("name") == creds.username:
+            keys = array_at(user, "sshAuthorizedKeys")
             if creds.public_key_openssh not in keys:
                 keys.append(creds.public_key_openssh)
             return cfg
@@ -132,8 +149,11 @@ def add_login(cfg: dict[str, Any], creds: InstanceCredentials) -> dict[str, Any]
     return cfg
 
 
-def file_paths(cfg: Mapping[str, Any]) -> set[str]:
-    files = (cfg.get("storage") or {}).get("files") or []
+def file_paths(cfg: JSONObject) -> set[str]:
+    storage = cfg.get("storage")
+    files = storage.get("files") if isinstance(storage, dict) else None
+    if not isinstance(files, list):
+        return set()
     return {path for f in files if isinstance(f, dict) and isinstance(path := f.get("path"), str)}
 
 
@@ -148,14 +168,14 @@ class IgnitionStrategy(GeneratedKeyStrategy):
         return []
 
     @hookimpl
-    def fleeting_check_config(self, user_data: str | None, options: Mapping[str, Any]) -> list[str]:
+    def fleeting_check_config(self, user_data: str | None, options: StrategyOptions) -> list[str]:
         return self.known_option_errors(options) + self.check_user_data(user_data)
 
     @hookimpl
     def fleeting_default_username(self, image: ImageInfo) -> str:
         return image.os_admin_user or DEFAULT_USER
 
-    def base_config(self, ctx: InstanceContext) -> dict[str, Any]:
+    def base_config(self, ctx: InstanceContext) -> JSONObject:
         return parse(ctx.user_data)
 
     @hookimpl

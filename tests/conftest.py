@@ -39,7 +39,7 @@ sys.path.append(str(TESTS / "support"))
 
 from strategy_kit import load_manager  # noqa: E402 - tests/support, on the path above
 
-from fleeting_openstack.plugin.manager import StrategyManager  # noqa: E402
+from fleeting_openstack.host import StrategyManager  # noqa: E402
 
 pytest_plugins = ["devcloud_fixtures"]
 

@@ -1,1 +1,1 @@
-"""The command line: plugin mode when bare, one argparse tree, a module per command."""
+"""The command line: plugin mode when bare, one argparse tree, a module per command (shared pieces import none)."""

@@ -10,14 +10,15 @@ login user, credentials and state directory).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fleeting_openstack.config import ConfigIssue
+from fleeting_openstack.jsontypes import JSONValue
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
-    from fleeting_openstack.plugin.bound import BoundStrategy
+    from fleeting_openstack.host import BoundStrategy
 
 
 def _issue(problem: str) -> ConfigIssue:
@@ -29,7 +30,7 @@ def _issue(problem: str) -> ConfigIssue:
 
 def strategy_issues(
     cfg: PluginConfig,
-    connector: Mapping[str, Any] | None = None,
+    connector: Mapping[str, JSONValue] | None = None,
     connector_key: str | None = None,
     *,
     clouds_file: bool = True,
@@ -39,9 +40,8 @@ def strategy_issues(
     cloud), and does the runner's connector_config (``connector`` at ``connector_key``, absolute
     paths; None for a plugin_config file) give the credentials the strategy needs? Without
     ``clouds_file`` the clouds.yaml is not looked at (``render-user-data`` offline needs no cloud)."""
+    from fleeting_openstack.host import UnknownStrategyError, check_key, default_manager
     from fleeting_openstack.openstack.session import clouds_file_problem
-    from fleeting_openstack.plugin.bound import check_key
-    from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     issues = []
     if clouds_file and not cfg.auth_from_env:
@@ -58,7 +58,7 @@ def strategy_issues(
 
 
 def credential_issues(
-    cfg: PluginConfig, strategy: BoundStrategy, connector: Mapping[str, Any] | None, connector_key: str | None
+    cfg: PluginConfig, strategy: BoundStrategy, connector: Mapping[str, JSONValue] | None, connector_key: str | None
 ) -> list[ConfigIssue]:
     """Init's credential rule, offline: a strategy that injects no key (``custom``) needs the runner's
     static credentials. ``connector``: the runner's connector_config table at ``connector_key``

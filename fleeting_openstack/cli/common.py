@@ -1,56 +1,63 @@
-"""Commands for people: ``status``, ``reap`` and ``plugins``.
+"""What the commands for people share: the target config, a spinner, tables, the exit codes.
 
-All three read what ``validate`` reads — a plugin_config JSON file or the
+A shared piece of the CLI: it imports no command (the contract "cli: main > parser > the
+commands > their shared pieces" in pyproject.toml), so every command can import it.
+
+Every command that reads a PATH reads what ``validate`` reads — a plugin_config JSON file or the
 runner's ``config.toml`` (its ``[runners.autoscaler.plugin_config]`` and
-``[runners.autoscaler.connector_config]``; ``--runner NAME`` picks one runner
-when several use this plugin) — through :mod:`fleeting_openstack.config.sources`
-(read and loaded once) and :mod:`fleeting_openstack.cli.validate`'s report, so
-a config these commands accept is one the runner's plugin accepts.
+``[runners.autoscaler.connector_config]``; ``--runner NAME`` picks one runner when several use this
+plugin) — through :mod:`fleeting_openstack.config.sources` (read and loaded once) and
+:mod:`.report` (``validate``'s report), so a config these commands accept is one the runner's plugin
+accepts (:func:`load_target`).
 
-* ``status``: every server of the group, with the state the plugin reports to
-  the runner. The state comes from the provider's own Update logic run
-  read-only (``OpenStackProvider(observe=True)``): nothing is deleted, tagged
-  or written, so it is safe next to a running runner.
-* ``reap``: what the group leaked — servers the plugin would delete, Neutron
-  ports and floating IPs, Nova keypairs and Cinder volumes (see
-  :mod:`fleeting_openstack.provider.leaks` for the exact rules) — listed,
-  and deleted only with ``--yes`` (:mod:`.reap`).
-* ``plugins``: the installed boot strategies and site plugins.
+Output: a table for people, ``--json`` for scripts (stdout). Anything that waits on the cloud shows
+a one-line spinner on stderr (:class:`Progress`), only when stderr is a terminal (never in pipes,
+logs or CI), erased before the result is printed.
 
-Output: a table for people, ``--json`` for scripts (stdout). Anything that
-waits on the cloud shows a one-line spinner on stderr, only when stderr is a
-terminal (never in pipes, logs or CI), erased before the result is printed.
+Exit status (the scheme of every command, :mod:`.usage`): 0 done; 1 problems found (an invalid
+configuration, Init fails, the cloud refused, a delete failed); 2 bad usage or cannot run (an
+unreadable file, no such runner).
 
-Exit status (the scheme of every command, :mod:`.parser`): 0 done; 1 problems
-found (an invalid configuration, Init fails, the cloud refused, a delete
-failed); 2 bad usage or cannot run (an unreadable file, no such runner).
-
-Like the plugin, these commands talk to OpenStack only through the adapter
+Like the plugin, the commands talk to OpenStack only through the adapter
 (:class:`fleeting_openstack.openstack.client.Cloud`), never an SDK connection.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
-import logging
 import re
 import shutil
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from fleeting_openstack.cli.usage import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, PROG
 from fleeting_openstack.config import LoadedConfig, PluginConfig
 from fleeting_openstack.contract.instancegroup import ConnectorConfig
+from fleeting_openstack.jsontypes import JSONObject, JSONValue
 
 if TYPE_CHECKING:
     from fleeting_openstack.provider.group import OpenStackProvider
 
-PROG = "fleeting-plugin-openstack"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROG",
+    "CommandError",
+    "Progress",
+    "Target",
+    "human_age",
+    "iso_time",
+    "load_target",
+    "observe",
+    "table",
+]
+
+#: Problems found (exit status 1): the name the commands for people use.
+EXIT_FAILED = EXIT_PROBLEMS
 
 
 class CommandError(Exception):
@@ -134,14 +141,14 @@ class Target:
     path: str  # "" for a plugin_config file, else runners[i].autoscaler.plugin_config
     runner: str | None
     config: PluginConfig
-    raw: Mapping[str, Any]  # plugin_config as written (what the runner sends)
+    raw: Mapping[str, JSONValue]  # plugin_config as written (what the runner sends)
     connector: ConnectorConfig
     use_external_addr: bool = False
     warnings: list[str] = field(default_factory=list)
     #: ``config`` as loaded (with its warnings), so Init does not load and validate it again.
     loaded: LoadedConfig | None = None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> JSONObject:
         return {
             "source": self.source,
             "runner": self.runner,
@@ -165,14 +172,14 @@ def load_target(path: str, runner: str | None = None, *, clouds_file: bool = Tru
     :raises CommandError: unreadable file (2), invalid config (2), no or several
         matching runners (2).
     """
-    from fleeting_openstack.cli import validate
+    from fleeting_openstack.cli.report import report_for, runner_connector
     from fleeting_openstack.config.sources import UnreadableFileError, read_source
 
     try:
         source = read_source(path)
     except UnreadableFileError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    report = validate.report_for(source, clouds_file=clouds_file)
+    report = report_for(source, clouds_file=clouds_file)
     warnings_all = [f"{w.path}: {w.message}" if w.path else w.message for w in report.warnings]
 
     if report.kind == "plugin_config":
@@ -224,7 +231,7 @@ def load_target(path: str, runner: str | None = None, *, clouds_file: bool = Tru
         lines = [f"{path}: {e.path}: error: {e.message}" for e in own_errors] or [report.format_text()]
         raise CommandError("\n".join(lines), EXIT_FAILED)
     warnings = [w for w in warnings_all if w.startswith(prefix + ".") or not w.startswith("runners[")]
-    connector, external = chosen.connector(warnings)
+    connector, external = runner_connector(chosen, warnings)
     return Target(
         str(path),
         chosen.path,
@@ -284,96 +291,3 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@contextlib.contextmanager
-def _quiet_logs(verbose: bool, stream: TextIO) -> Iterator[None]:
-    """Plain log lines on stderr; the provider's own warnings only with -v (status
-    already shows them as reasons). Restores the logging setup afterwards."""
-    root = logging.getLogger()
-    provider_log = logging.getLogger("fleeting_openstack.provider")
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    old = (root.level, provider_log.level)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    if not verbose:
-        provider_log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old[0])
-        provider_log.setLevel(old[1])
-
-
-# --------------------------------------------------------------------------
-# Entry point
-# --------------------------------------------------------------------------
-
-HELP = {
-    "status": "every server of the group and the state the plugin reports (read-only)",
-    "reap": "what the group leaked; deleted only with --yes",
-    "plugins": "installed boot strategies and site plugins, with their hooks",
-}
-DESCRIPTIONS = {
-    "status": "Every server of the group: Nova status, the state the plugin reports to the runner, "
-    "age, addresses, image, flavor, readiness and fault. Read-only.",
-    "reap": "Find what the group leaked (unusable servers, ports, floating IPs, keypairs, volumes); "
-    "delete it only with --yes.",
-    "plugins": "Installed boot strategies and site plugins, their versions and hooks; with PATH, the "
-    "strategy that config selects is marked.",
-}
-
-
-def add_arguments(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
-    """The arguments of ``command`` (a subparser of :func:`fleeting_openstack.cli.parser.build_parser`)."""
-    from fleeting_openstack.cli.parser import add_path
-
-    add_path(parser, optional=command == "plugins")
-    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    if command == "reap":
-        parser.add_argument("--yes", action="store_true", help="really delete what was found")
-    if command != "plugins":
-        parser.add_argument("-v", "--verbose", action="store_true", help="log lines of the plugin and SDK")
-    return parser
-
-
-def _command(command: str) -> Any:
-    """The function of ``command``, each in its module of :mod:`fleeting_openstack.cli`."""
-    import importlib
-
-    return getattr(importlib.import_module(f"fleeting_openstack.cli.{command}"), f"cmd_{command}")
-
-
-def main(command: str, argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Run ``command`` (status, reap, plugins) with ``argv``; returns the exit status."""
-    from fleeting_openstack.cli import parser as cmdline
-
-    return cmdline.main([command, *argv], stdout=stdout, stderr=stderr)
-
-
-def run(command: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Run ``command`` for parsed ``args``; returns the exit status."""
-    try:
-        with _quiet_logs(getattr(args, "verbose", False), err):
-            code: int = _command(command)(args, out, err)
-            return code
-    except CommandError as exc:
-        err.write(f"{PROG} {command}: {exc}\n")
-        _json_failure(args, out, str(exc), exc.code)
-        return exc.code
-    except Exception as exc:
-        if getattr(args, "verbose", False):
-            raise
-        err.write(f"{PROG} {command}: {type(exc).__name__}: {exc}\n")
-        _json_failure(args, out, f"{type(exc).__name__}: {exc}", EXIT_FAILED)
-        return EXIT_FAILED
-
-
-def _json_failure(args: argparse.Namespace, out: TextIO, error: str, code: int) -> None:
-    """With ``--json``, stdout is always one JSON document: on failure ``{"error", "exit_status"}``."""
-    if getattr(args, "json", False):
-        doc = {"path": getattr(args, "path", None), "error": error, "exit_status": code}
-        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

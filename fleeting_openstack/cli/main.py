@@ -35,12 +35,6 @@ MAGIC_COOKIE_VALUE = "4c6410b1-cb78-4962-8c76-ab936d0ea908"
 ENV_PROVIDER = "FLEETING_OPENSTACK_PROVIDER"
 
 
-def version_text() -> str:
-    from fleeting_openstack import buildinfo
-
-    return buildinfo.version_block()
-
-
 def _provider() -> InstanceGroup:
     """The provider to serve: the OpenStack one, or a test's (``FLEETING_OPENSTACK_PROVIDER``)."""
     spec = os.environ.get(ENV_PROVIDER)

@@ -18,59 +18,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import NoReturn, TextIO
+from typing import TextIO
 
-PROG = "fleeting-plugin-openstack"
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-
-EXIT_CODES = {
-    EXIT_OK: "the command did its job and found nothing wrong",
-    EXIT_PROBLEMS: "problems found: invalid config, a failed cloud or Init check, the cloud refused, a delete failed",
-    EXIT_USAGE: "usage error or cannot run: bad arguments, unreadable file, no such runner",
-}
-
-EPILOG = (
-    "exit status (every command):\n"
-    + "".join(f"  {code}  {text}\n" for code, text in EXIT_CODES.items())
-    + f"PATH is a plugin_config JSON file or a runner config.toml; `{PROG} COMMAND --help` for details.\n"
-    "Started by gitlab-runner (fleeting's magic cookie FLEETING_INSTANCE_GROUP_PLUGIN in the environment,\n"
-    "no arguments) it serves the plugin."
+from fleeting_openstack.cli.usage import (
+    EPILOG,
+    EXIT_CODES,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    PROG,
+    Formatter,
+    Parser,
+    add_path,
 )
 
-PATH_HELP = "plugin_config JSON file, or gitlab-runner config.toml"
-RUNNER_HELP = "the [[runners]] entry of config.toml to use (its name, or its index from 0)"
-
-
-class _Formatter(argparse.HelpFormatter):
-    """Descriptions wrapped to the terminal; the exit-status epilog kept as written."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        if text.startswith("exit status"):
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-        return super()._fill_text(text, width, indent)
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors print the usage and the error, and exit 2 (argparse's own code)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def add_path(parser: argparse.ArgumentParser, *, optional: bool = False, runner: bool = True) -> None:
-    parser.add_argument("path", metavar="PATH", nargs="?" if optional else None, help=PATH_HELP)
-    if runner:
-        parser.add_argument("--runner", metavar="NAME", help=RUNNER_HELP)
+__all__ = ["EXIT_CODES", "EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "PROG", "build_parser", "main", "subcommands"]
 
 
 def _version(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from fleeting_openstack.cli.main import version_text
+    from fleeting_openstack import buildinfo
 
-    out.write(version_text())
+    out.write(buildinfo.version_block())
     return EXIT_OK
 
 
@@ -88,9 +60,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _people(command: str) -> Callable[[argparse.Namespace, TextIO, TextIO], int]:
     def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-        from fleeting_openstack.cli import common as commands
-
-        return commands.run(command, args, out, err)
+        return run_people(command, args, out, err)
 
     return run
 
@@ -125,20 +95,18 @@ def _help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, Text
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree (also read by shell completion and the docs tests)."""
-    parser = _Parser(
+    parser = Parser(
         prog=PROG,
         epilog=EPILOG,
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         description="GitLab fleeting plugin for OpenStack. gitlab-runner starts it as a plugin; "
         "people use the commands below.",
     )
     parser.add_argument("--version", "-version", action="store_true", help="print version information")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def add(name: str, help_: str, func: Callable[..., int], description: str | None = None) -> argparse.ArgumentParser:
-        p = sub.add_parser(
-            name, help=help_, description=description or help_, epilog=EPILOG, formatter_class=_Formatter
-        )
+        p = sub.add_parser(name, help=help_, description=description or help_, epilog=EPILOG, formatter_class=Formatter)
         p.set_defaults(func=func)
         return p
 
@@ -175,11 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate.add_arguments(p)
 
-    from fleeting_openstack.cli import common as commands
-
-    for name, help_ in commands.HELP.items():
-        p = add(name, help_, _people(name), commands.DESCRIPTIONS[name])
-        commands.add_arguments(p, name)
+    for name, help_ in PEOPLE_HELP.items():
+        p = add(name, help_, _people(name), PEOPLE_DESCRIPTIONS[name])
+        add_people_arguments(p, name)
 
     p = add(
         "render-user-data",
@@ -304,3 +270,98 @@ def main(argv: Sequence[str], *, stdout: TextIO | None = None, stderr: TextIO | 
     except KeyboardInterrupt:
         err.write(f"{PROG} {args.command}: interrupted\n")
         return 130
+
+
+# --------------------------------------------------------------------------
+# The commands for people that read a group: status, reap, plugins
+# --------------------------------------------------------------------------
+
+PEOPLE_HELP = {
+    "status": "every server of the group and the state the plugin reports (read-only)",
+    "reap": "what the group leaked; deleted only with --yes",
+    "plugins": "installed boot strategies and site plugins, with their hooks",
+}
+PEOPLE_DESCRIPTIONS = {
+    "status": "Every server of the group: Nova status, the state the plugin reports to the runner, "
+    "age, addresses, image, flavor, readiness and fault. Read-only.",
+    "reap": "Find what the group leaked (unusable servers, ports, floating IPs, keypairs, volumes); "
+    "delete it only with --yes.",
+    "plugins": "Installed boot strategies and site plugins, their versions and hooks; with PATH, the "
+    "strategy that config selects is marked.",
+}
+
+
+def add_people_arguments(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The arguments of ``command`` (a subparser of :func:`build_parser`)."""
+    add_path(parser, optional=command == "plugins")
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    if command == "reap":
+        parser.add_argument("--yes", action="store_true", help="really delete what was found")
+    if command != "plugins":
+        parser.add_argument("-v", "--verbose", action="store_true", help="log lines of the plugin and SDK")
+    return parser
+
+
+def _people_command(command: str) -> Callable[[argparse.Namespace, TextIO, TextIO], int]:
+    """The function of ``command``, each in its module of :mod:`fleeting_openstack.cli` (imported when run)."""
+    if command == "status":
+        from fleeting_openstack.cli.status import cmd_status
+
+        return cmd_status
+    if command == "reap":
+        from fleeting_openstack.cli.reap import cmd_reap
+
+        return cmd_reap
+    from fleeting_openstack.cli.plugins import cmd_plugins
+
+    return cmd_plugins
+
+
+def run_people(command: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run ``command`` (status, reap, plugins) for parsed ``args``: logs on ``err``, a failure as one line
+    (and one JSON document with ``--json``); returns the exit status."""
+    from fleeting_openstack.cli.common import CommandError
+
+    try:
+        with _quiet_logs(getattr(args, "verbose", False), err):
+            code = _people_command(command)(args, out, err)
+            return code
+    except CommandError as exc:
+        err.write(f"{PROG} {command}: {exc}\n")
+        _json_failure(args, out, str(exc), exc.code)
+        return exc.code
+    except Exception as exc:
+        if getattr(args, "verbose", False):
+            raise
+        err.write(f"{PROG} {command}: {type(exc).__name__}: {exc}\n")
+        _json_failure(args, out, f"{type(exc).__name__}: {exc}", EXIT_PROBLEMS)
+        return EXIT_PROBLEMS
+
+
+def _json_failure(args: argparse.Namespace, out: TextIO, error: str, code: int) -> None:
+    """With ``--json``, stdout is always one JSON document: on failure ``{"error", "exit_status"}``."""
+    if getattr(args, "json", False):
+        doc = {"path": getattr(args, "path", None), "error": error, "exit_status": code}
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextlib.contextmanager
+def _quiet_logs(verbose: bool, stream: TextIO) -> Iterator[None]:
+    """Plain log lines on stderr; the provider's own warnings only with -v (status
+    already shows them as reasons). Restores the logging setup afterwards."""
+    root = logging.getLogger()
+    provider_log = logging.getLogger("fleeting_openstack.provider")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    old = (root.level, provider_log.level)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:
+        provider_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old[0])
+        provider_log.setLevel(old[1])

@@ -4,15 +4,45 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import Protocol, TextIO, TypedDict
 
 from fleeting_openstack.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, load_target, table
 
 HOOK_PREFIX = "fleeting_"
 
 
-def plugin_rows(manager: Any) -> list[dict[str, Any]]:
-    rows = []
+class InstalledPlugin(Protocol):
+    """What the command reads of one installed plugin (the manager's ``PluginInfo``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str | None: ...
+    @property
+    def hooks(self) -> Sequence[str]: ...
+    @property
+    def strategies(self) -> Sequence[str]: ...
+
+
+class PluginSource(Protocol):
+    """Where the installed plugins come from (the strategy manager)."""
+
+    def installed(self) -> Sequence[InstalledPlugin]: ...
+
+
+class PluginRow(TypedDict):
+    """One line of ``plugins`` (one object of its ``--json``)."""
+
+    name: str
+    version: str | None
+    kind: str
+    strategies: list[str]
+    hooks: list[str]
+
+
+def plugin_rows(manager: PluginSource) -> list[PluginRow]:
+    rows: list[PluginRow] = []
     for info in manager.installed():
         rows.append(
             {
@@ -27,7 +57,7 @@ def plugin_rows(manager: Any) -> list[dict[str, Any]]:
 
 
 def cmd_plugins(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from fleeting_openstack.plugin.manager import BLOCK_ENV, ENTRY_POINT_GROUP, StrategyError, default_manager
+    from fleeting_openstack.host import BLOCK_ENV, ENTRY_POINT_GROUP, StrategyError, default_manager
 
     selected = None
     if args.runner and not args.path:

@@ -17,12 +17,13 @@ import argparse
 import json
 import shutil
 import sys
-from typing import Any
+from typing import TypedDict
 
 from google.protobuf.descriptor import FieldDescriptor
 
+from fleeting_openstack.cli.usage import Formatter
 from fleeting_openstack.contract import discovery, mapping, protofmt
-from fleeting_openstack.contract.service import ServedContract
+from fleeting_openstack.contract.servedcontract import ServedContract
 
 PROG = "fleeting-plugin-openstack protocol"
 EPILOG = (
@@ -32,6 +33,40 @@ EPILOG = (
     "     built-in one (fleeting's), or a needed field cannot be mapped\n"
     "  2  usage error, no gitlab-runner on PATH, or BINARY cannot be read"
 )
+
+
+class MethodRow(TypedDict):
+    """A method the contract declares, and the plugin RPC it is served as (None: Unimplemented)."""
+
+    name: str
+    server_streaming: bool
+    served_as: str | None
+
+
+class RpcMapping(TypedDict):
+    """How one plugin RPC maps onto the contract's method: slot -> field, per message."""
+
+    method: str
+    streamed: bool
+    request: dict[str, str]
+    response: dict[str, str]
+    ignored: dict[str, list[str]]
+
+
+class ProtocolReport(TypedDict):
+    """What ``protocol`` prints (one JSON document with ``--json``)."""
+
+    binary: str
+    sha256: str
+    embedded_files: int
+    found: bool
+    notes: list[str]
+    service: str
+    methods: list[MethodRow]
+    mapping: dict[str, RpcMapping]
+    problems: list[str]
+    differences: list[str]
+    proto: str
 
 
 def _field_facts(mm: mapping.MessageMap) -> dict[str, str]:
@@ -44,7 +79,7 @@ def _field_facts(mm: mapping.MessageMap) -> dict[str, str]:
             if fd.message_type
             else fd.enum_type.full_name
             if fd.enum_type
-            else mapping._TYPE_NAMES.get(fd.type, "?")
+            else mapping.TYPE_NAMES.get(fd.type, "?")
         )
         numbers = ".".join(str(f.number) for f in leaf.path)
         out[key] = f"{leaf.dotted} = {numbers} ({'repeated ' if fd.is_repeated else ''}{kind})"
@@ -87,7 +122,7 @@ def differences(found: ServedContract, builtin: ServedContract) -> list[str]:
     return diffs
 
 
-def report(path: str) -> dict[str, Any]:
+def report(path: str) -> ProtocolReport:
     candidate = discovery.read_source(path)
     contract = discovery.build(candidate.files, "binary", path, candidate.sha256)
     notes = []
@@ -133,7 +168,7 @@ def report(path: str) -> dict[str, Any]:
     }
 
 
-def _text(doc: dict[str, Any]) -> str:
+def _text(doc: ProtocolReport) -> str:
     out = [
         f"binary:    {doc['binary']} (sha256 {doc['sha256'][:12]}, {doc['embedded_files']} embedded .proto files)",
         f"contract:  {doc['service']} "
@@ -166,11 +201,9 @@ def _text(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from fleeting_openstack.cli.parser import _Formatter
-
     parser = argparse.ArgumentParser(
         prog=PROG,
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
         epilog=EPILOG,
         description=(
             "Print the fleeting contract the plugin would serve when started by BINARY "

@@ -6,7 +6,7 @@ must be a name of the group's template; its number is the index the templating s
 
 Prints, on stdout and nothing else, the user_data Nova would receive for a new
 instance of the group, decoded from the base64 of the create request: built
-by :func:`fleeting_openstack.plugin.userdata.render` (the function Increase calls)
+by :func:`fleeting_openstack.host.render.render` (the function Increase calls)
 and encoded by :func:`fleeting_openstack.openstack.nova.create_request` (the
 request Increase sends). The SSH key in it is a throwaway one generated for
 the preview (never stored); the plugin puts a fresh per-instance key there. Offline the image is a
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from fleeting_openstack.cli.common import Target
     from fleeting_openstack.config import PluginConfig
-    from fleeting_openstack.plugin.manager import BoundStrategy
+    from fleeting_openstack.host import BoundStrategy
     from fleeting_openstack.plugin.types import ImageInfo
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -70,12 +70,12 @@ def render_text(
 ) -> tuple[str | None, list[str]]:
     """(the decoded user_data Nova receives or None, notes for stderr). ``username``: the login
     user to render for (``--username``), over the runner's connector_config."""
+    from fleeting_openstack.host import default_manager
+    from fleeting_openstack.host import render as userdata
     from fleeting_openstack.openstack.nova import create_request
-    from fleeting_openstack.openstack.resources import image_info
-    from fleeting_openstack.plugin import userdata
-    from fleeting_openstack.plugin.manager import default_manager
     from fleeting_openstack.plugin.types import ImageInfo
     from fleeting_openstack.provider import initchecks
+    from fleeting_openstack.provider.imageinfo import image_info
 
     cfg, connector = target.config, target.connector
     if username:
@@ -123,9 +123,10 @@ def render_text(
         public_key=public_key,
         password=connector.password,
     )
-    request = create_request(cfg.server_spec, image_ref="image", flavor_ref="flavor", user_data=text)
-    encoded = request["server"].get("user_data")
-    if encoded is None:
+    request = create_request(cfg.server_spec.body, image_ref="image", flavor_ref="flavor", user_data=text)
+    server = request["server"]
+    encoded = server.get("user_data") if isinstance(server, dict) else None
+    if not isinstance(encoded, str):
         return None, [*notes, "no user_data: Nova receives none"]
     return base64.b64decode(encoded).decode("utf-8"), notes
 

@@ -5,16 +5,19 @@ table into a frozen :class:`PluginConfig`, or raises :class:`ConfigError`
 listing *every* problem at once, each with its JSON path. The modules, in the
 order a document goes through them (:mod:`.load` runs the pipeline):
 
-* :mod:`.sources`: read a plugin_config JSON file or a runner ``config.toml`` once;
+* :mod:`.sources`: read a plugin_config JSON file or a runner ``config.toml`` once
+  (:mod:`.connector`: the runner's connector_config table in plain values);
 * :mod:`.compat`: the Go plugin's spellings and every other normalisation;
 * :mod:`.schema`: the JSON Schema, its errors in plain words;
-* :mod:`.rules` (and :mod:`.microversions`): Nova's own rules, check-only;
+* :mod:`.rules` (with :mod:`.novarules` and :mod:`.microversions`): Nova's own rules and the
+  cross-field checks, check-only;
 * :mod:`.model`: the frozen dataclasses and their defaults;
 * :mod:`.issues`: the issue type, the collector, JSON paths;
-* :mod:`.units`: Go durations and Nova microversions;
+* :mod:`.units`: Nova microversions (Go durations: the leaf :mod:`fleeting_openstack.godurations`);
 * :mod:`.identity`: how the group's servers are marked and named in the cloud.
 
-This package re-exports the public names, so ``from fleeting_openstack.config
+It imports neither ``openstack`` nor ``contract`` (docs/architecture.md). This package
+re-exports the public names, so ``from fleeting_openstack.config
 import load_plugin_config, PluginConfig, ConfigError`` is all a caller needs.
 """
 
@@ -35,9 +38,10 @@ from fleeting_openstack.config.model import (
     ServerSpec,
     default_state_dir,
 )
-from fleeting_openstack.config.rules import NOVA_MAX_TAGS
+from fleeting_openstack.config.novarules import NOVA_MAX_TAGS
 from fleeting_openstack.config.schema import schema
-from fleeting_openstack.config.units import parse_duration, parse_microversion
+from fleeting_openstack.config.units import parse_microversion
+from fleeting_openstack.godurations import parse_duration
 
 __all__ = [
     "DEFAULT_NOVA_MICROVERSION",

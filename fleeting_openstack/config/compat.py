@@ -17,10 +17,10 @@ import copy
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from fleeting_openstack.config.issues import IssueCollector, join_path
 from fleeting_openstack.config.schema import canonical_keys, section_schemas
+from fleeting_openstack.jsontypes import JSONObject, JSONValue
 
 __all__ = ["CASE_INSENSITIVE_SECTIONS", "DEPRECATIONS", "Deprecation", "canonical_forms", "normalise"]
 
@@ -30,33 +30,33 @@ __all__ = ["CASE_INSENSITIVE_SECTIONS", "DEPRECATIONS", "Deprecation", "canonica
 # --------------------------------------------------------------------------
 
 
-def _bool_from_string(value: Any) -> dict[str, Any] | None:
+def _bool_from_string(value: JSONValue) -> JSONObject | None:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return {"use_ignition": value.strip().lower() == "true"}
     return None
 
 
-def _query_from_array(value: Any) -> dict[str, Any] | None:
+def _query_from_array(value: JSONValue) -> JSONObject | None:
     if isinstance(value, list):
         return {"query": json.dumps(value)}
     return None
 
 
-def _split_build_near_host_ip(value: Any) -> dict[str, Any] | None:
+def _split_build_near_host_ip(value: JSONValue) -> JSONObject | None:
     if not isinstance(value, str):
         return None
     ip, sep, prefix = value.partition("/")
-    out: dict[str, Any] = {"build_near_host_ip": ip}
+    out: JSONObject = {"build_near_host_ip": ip}
     if sep:
         out["cidr"] = "/" + prefix
     return out
 
 
-def _empty_means_unset(value: Any) -> dict[str, Any] | None:
+def _empty_means_unset(value: JSONValue) -> JSONObject | None:
     return {} if value == "" else None
 
 
-def _merge_hints(value: Any) -> dict[str, Any] | None:
+def _merge_hints(value: JSONValue) -> JSONObject | None:
     if isinstance(value, dict):
         return dict(value)
     return None
@@ -78,13 +78,13 @@ class Deprecation:
     key: str
     replacement: str
     note: str
-    convert: Callable[[Any], dict[str, Any] | None] | None = None  # {} drops the key
+    convert: Callable[[JSONValue], JSONObject | None] | None = None  # {} drops the key
 
     @property
     def renames(self) -> bool:
         return self.key != self.replacement
 
-    def apply(self, value: Any) -> dict[str, Any] | None:
+    def apply(self, value: JSONValue) -> JSONObject | None:
         if self.convert is None:
             return {self.replacement: value}
         return self.convert(value)
@@ -175,14 +175,14 @@ CASE_INSENSITIVE_SECTIONS = frozenset(
 # --------------------------------------------------------------------------
 
 
-def _normalise_section(obj: dict[str, Any], section: str, path: str, issues: IssueCollector) -> dict[str, Any]:
+def _normalise_section(obj: JSONObject, section: str, path: str, issues: IssueCollector) -> JSONObject:
     sschema = section_schemas()[section]
     canonical = canonical_keys(sschema)
     deps = [d for d in DEPRECATIONS if d.section == section]
-    out: dict[str, Any] = {}
+    out: JSONObject = {}
     origin: dict[str, str] = {}  # new key -> key it came from (for conflict messages)
 
-    def put(key: str, value: Any, source: str) -> None:
+    def put(key: str, value: JSONValue, source: str) -> None:
         if key in out:
             first = origin.get(key, key)
             issues.error(join_path(path, source), f"conflicts with {first!r} (both set {key!r}); remove one of them")
@@ -192,8 +192,10 @@ def _normalise_section(obj: dict[str, Any], section: str, path: str, issues: Iss
 
     # Canonical keys first, so that conflicts are reported on the deprecated spelling.
     ordered = sorted(obj.items(), key=lambda kv: 0 if kv[0] in canonical or not isinstance(kv[0], str) else 1)
+    properties = sschema.get("properties")
+    known = properties if isinstance(properties, dict) else {}
     for key, value in ordered:
-        if not isinstance(key, str) or (key in sschema.get("properties", {}) and key in canonical):
+        if not isinstance(key, str) or (key in known and key in canonical):
             put(key, value, key)
             continue
         dep = next((d for d in deps if d.renames and d.key.lower() == key.lower()), None)
@@ -234,7 +236,7 @@ def _normalise_section(obj: dict[str, Any], section: str, path: str, issues: Iss
     return out
 
 
-def normalise(document: Mapping[str, Any], issues: IssueCollector) -> dict[str, Any]:
+def normalise(document: Mapping[str, JSONValue], issues: IssueCollector) -> JSONObject:
     """``document`` with the deprecated spellings (:data:`DEPRECATIONS`) and case-only variants of
     known keys replaced, each reported as a warning in ``issues`` (a conflict as an error)."""
     doc = _normalise_section(copy.deepcopy(dict(document)), "", "", issues)
@@ -273,7 +275,7 @@ def normalise(document: Mapping[str, Any], issues: IssueCollector) -> dict[str, 
 # --------------------------------------------------------------------------
 
 
-def canonical_forms(document: Mapping[str, Any]) -> dict[str, Any]:
+def canonical_forms(document: Mapping[str, JSONValue]) -> JSONObject:
     """A copy of a checked ``document`` in the one form the plugin uses: ``security_groups``
     items as ``{"name": ...}`` objects, an integer ``flavorRef`` as a string."""
     doc = copy.deepcopy(dict(document))
@@ -284,7 +286,7 @@ def canonical_forms(document: Mapping[str, Any]) -> dict[str, Any]:
         spec["flavorRef"] = str(spec["flavorRef"])
     groups = spec.get("security_groups")
     if isinstance(groups, list):
-        normalised = []
+        normalised: list[JSONValue] = []
         for g in groups:
             name = g if isinstance(g, str) else g.get("name") if isinstance(g, Mapping) else None
             normalised.append({"name": name} if isinstance(name, str) else g)

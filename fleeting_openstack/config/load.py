@@ -45,7 +45,6 @@ import os
 import threading
 import types
 from collections.abc import Mapping
-from typing import Any
 
 from fleeting_openstack.config import compat, rules
 from fleeting_openstack.config.issues import ConfigError, ConfigIssue, IssueCollector
@@ -60,11 +59,12 @@ from fleeting_openstack.config.model import (
 )
 from fleeting_openstack.config.schema import check as check_schema
 from fleeting_openstack.config.schema import describe_type
+from fleeting_openstack.jsontypes import JSONObject, JSONValue
 
 __all__ = ["load_plugin_config", "parse_document"]
 
 
-def parse_document(raw: bytes | str | Mapping[str, Any] | None) -> dict[str, Any]:
+def parse_document(raw: object) -> JSONObject:
     """plugin_config as a new dict: JSON text decoded, a mapping copied; nothing (or ``null``) is ``{}``.
 
     :raises ConfigError: not UTF-8, not JSON, or not an object.
@@ -95,7 +95,7 @@ def parse_document(raw: bytes | str | Mapping[str, Any] | None) -> dict[str, Any
     return doc
 
 
-def _with_user_data_file(document: Mapping[str, Any], issues: IssueCollector) -> dict[str, Any]:
+def _with_user_data_file(document: Mapping[str, JSONValue], issues: IssueCollector) -> JSONObject:
     """``user_data_file``: its text becomes ``server_spec.user_data``, so every check of an
     inline user_data (size, base64, the strategy's own) applies to it unchanged."""
     path = document.get("user_data_file")
@@ -122,7 +122,7 @@ def _with_user_data_file(document: Mapping[str, Any], issues: IssueCollector) ->
     return doc
 
 
-def _from_file(doc: Mapping[str, Any]) -> bool:
+def _from_file(doc: Mapping[str, JSONValue]) -> bool:
     """The user_data came from user_data_file (which was read, and server_spec.user_data was unset)."""
     spec = doc.get("server_spec")
     return bool(doc.get("user_data_file")) and isinstance(spec, Mapping) and isinstance(spec.get("user_data"), str)
@@ -135,7 +135,7 @@ def _moved(issue: ConfigIssue) -> ConfigIssue:
     return issue
 
 
-def _with_environment(document: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector) -> dict[str, Any]:
+def _with_environment(document: Mapping[str, JSONValue], env: Mapping[str, str], issues: IssueCollector) -> JSONObject:
     """``OS_CLOUD`` and ``OS_CLIENT_CONFIG_FILE`` override ``cloud`` and ``clouds_config``."""
     doc = dict(document)
     for key, var in (("cloud", "OS_CLOUD"), ("clouds_config", "OS_CLIENT_CONFIG_FILE")):
@@ -156,88 +156,99 @@ WAIT_MAX = float(int(threading.TIMEOUT_MAX) // 1000)
 _WAITS = frozenset({"api_connect_timeout", "probe_timeout"})
 
 
-def _build(doc: Mapping[str, Any], env: Mapping[str, str], findings: rules.Findings) -> PluginConfig:
+def _object(value: JSONValue | None) -> JSONObject:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: JSONValue | None) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _whole(value: JSONValue | None, default: int) -> int:
+    return int(value) if isinstance(value, (int, float)) else default
+
+
+def _texts(value: JSONValue | None) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _build(doc: Mapping[str, JSONValue], env: Mapping[str, str], findings: rules.Findings) -> PluginConfig:
     """The dataclasses of a checked document: what it sets, and the dataclasses' defaults for the rest."""
     durations = findings.durations
-    settings: dict[str, Any] = {}
 
-    def duration(key: str, path: str | None = None, into: dict[str, Any] = settings) -> None:
-        value = durations.get(path or key)
-        if value is not None:
-            into[key] = min(value, WAIT_MAX) if key in _WAITS else value
+    def seconds(path: str, default: float) -> float:
+        value = durations.get(path)
+        if value is None:
+            return default
+        return min(value, WAIT_MAX) if path.rsplit(".", 1)[-1] in _WAITS else value
 
-    for key in ("max_size", "create_concurrency", "delete_concurrency"):
-        if key in doc:
-            settings[key] = int(doc[key])
-    for key in (
-        "build_timeout",
-        "resync_interval",
-        "api_connect_timeout",
-        "retry_budget",
-        "stale_states_limit",
-        "create_backoff",
-    ):
-        duration(key)
     use_ignition = bool(doc.get("use_ignition", False))
-    if "use_ignition" in doc:
-        settings["use_ignition"] = use_ignition
-    if "auth_from_env" in doc:
-        settings["auth_from_env"] = bool(doc["auth_from_env"])
-    if doc.get("strategy"):
-        settings["strategy"] = doc["strategy"]
-    elif use_ignition:
-        settings["strategy"] = "ignition"
-    if doc.get("strategy_options"):
-        settings["strategy_options"] = types.MappingProxyType(copy.deepcopy(doc["strategy_options"]))
-    for key in ("flavor_fallbacks", "availability_zone_fallbacks"):
-        if doc.get(key):
-            settings[key] = tuple(doc[key])
+    strategy = _text(doc.get("strategy")) or ("ignition" if use_ignition else PluginConfig.strategy)
+    strategy_options = _object(doc.get("strategy_options"))
 
-    readiness_doc = doc.get("readiness") or {}
-    readiness: dict[str, Any] = {}
-    for key in ("console_lines", "probe_port"):
-        if key in readiness_doc:
-            readiness[key] = int(readiness_doc[key])
-    for key in ("on_boot_timeout", "probe"):
-        if key in readiness_doc:
-            readiness[key] = readiness_doc[key]
-    duration("probe_timeout", "readiness.probe_timeout", readiness)
+    readiness_doc = _object(doc.get("readiness"))
+    readiness = ReadinessConfig(
+        console_lines=_whole(readiness_doc.get("console_lines"), ReadinessConfig.console_lines),
+        on_boot_timeout=_text(readiness_doc.get("on_boot_timeout")) or ReadinessConfig.on_boot_timeout,
+        probe=_text(readiness_doc.get("probe")) or ReadinessConfig.probe,
+        probe_port=_whole(readiness_doc.get("probe_port"), ReadinessConfig.probe_port),
+        probe_timeout=seconds("readiness.probe_timeout", ReadinessConfig.probe_timeout),
+    )
 
-    creds_doc = doc.get("credentials") or {}
-    state_dir = creds_doc.get("state_dir")
-    credentials: dict[str, Any] = {"state_dir": os.path.expanduser(state_dir) if state_dir else default_state_dir(env)}
-    if "key_type" in creds_doc:
-        credentials["key_type"] = creds_doc["key_type"]
+    creds_doc = _object(doc.get("credentials"))
+    state_dir = _text(creds_doc.get("state_dir"))
+    credentials = CredentialsConfig(
+        state_dir=os.path.expanduser(state_dir) if state_dir else default_state_dir(env),
+        key_type=_text(creds_doc.get("key_type")) or CredentialsConfig.key_type,
+    )
 
-    addr_doc = doc.get("address") or {}
-    address: dict[str, Any] = {key: addr_doc.get(key) for key in ("internal_network", "external_network")}
-    if "ip_version" in addr_doc:
-        address["ip_version"] = int(addr_doc["ip_version"])
+    addr_doc = _object(doc.get("address"))
+    address = AddressConfig(
+        internal_network=_text(addr_doc.get("internal_network")),
+        external_network=_text(addr_doc.get("external_network")),
+        ip_version=_whole(addr_doc.get("ip_version"), AddressConfig.ip_version),
+    )
 
-    clouds_config = doc.get("clouds_config")
+    clouds_config = _text(doc.get("clouds_config"))
     api_timeout = durations.get("api_timeout")
+    name = _text(doc.get("name"))
+    assert name is not None  # required by the schema: no build without it
     assert findings.nova_microversion is not None  # an invalid one is an error: no build
     return PluginConfig(
-        name=doc["name"],
-        server_spec=ServerSpec(types.MappingProxyType(copy.deepcopy(doc["server_spec"]))),
-        cloud=doc.get("cloud") or None,
+        name=name,
+        server_spec=ServerSpec(types.MappingProxyType(copy.deepcopy(_object(doc.get("server_spec"))))),
+        cloud=_text(doc.get("cloud")) or None,
         clouds_config=os.path.expanduser(clouds_config) if clouds_config else None,
+        auth_from_env=bool(doc.get("auth_from_env", PluginConfig.auth_from_env)),
         nova_microversion=findings.nova_microversion,
         boot_time=durations.get("boot_time"),
+        use_ignition=use_ignition,
+        strategy=strategy,
+        strategy_options=types.MappingProxyType(copy.deepcopy(strategy_options)),
+        build_timeout=seconds("build_timeout", PluginConfig.build_timeout),
+        max_size=_whole(doc.get("max_size"), PluginConfig.max_size),
+        resync_interval=seconds("resync_interval", PluginConfig.resync_interval),
+        create_concurrency=_whole(doc.get("create_concurrency"), PluginConfig.create_concurrency),
+        delete_concurrency=_whole(doc.get("delete_concurrency"), PluginConfig.delete_concurrency),
         api_timeout=None if api_timeout is None else min(api_timeout, WAIT_MAX),
-        floating_ip_pool=doc.get("floating_ip_pool") or None,
-        log_level=doc.get("log_level"),
-        readiness=ReadinessConfig(**readiness),
-        credentials=CredentialsConfig(**credentials),
-        address=AddressConfig(**address),
-        metrics_listen=(doc.get("metrics") or {}).get("listen") or None,
-        user_data_file=doc.get("user_data_file"),
-        **settings,
+        api_connect_timeout=seconds("api_connect_timeout", PluginConfig.api_connect_timeout),
+        retry_budget=seconds("retry_budget", PluginConfig.retry_budget),
+        stale_states_limit=seconds("stale_states_limit", PluginConfig.stale_states_limit),
+        create_backoff=seconds("create_backoff", PluginConfig.create_backoff),
+        flavor_fallbacks=_texts(doc.get("flavor_fallbacks")),
+        availability_zone_fallbacks=_texts(doc.get("availability_zone_fallbacks")),
+        floating_ip_pool=_text(doc.get("floating_ip_pool")) or None,
+        log_level=_text(doc.get("log_level")),
+        readiness=readiness,
+        credentials=credentials,
+        address=address,
+        metrics_listen=_text(_object(doc.get("metrics")).get("listen")) or None,
+        user_data_file=_text(doc.get("user_data_file")),
     )
 
 
 def load_plugin_config(
-    raw: bytes | str | Mapping[str, Any] | None, *, env: Mapping[str, str] | None = None
+    raw: bytes | str | Mapping[str, JSONValue] | None, *, env: Mapping[str, str] | None = None
 ) -> LoadedConfig:
     """Parse, normalise and validate plugin_config.
 

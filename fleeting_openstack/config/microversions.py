@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from fleeting_openstack.config.issues import IssueCollector
 from fleeting_openstack.config.model import DEFAULT_NOVA_MICROVERSION
 from fleeting_openstack.config.units import parse_microversion
+from fleeting_openstack.jsontypes import JSONValue
 
 __all__ = ["MICROVERSION_REQUIREMENTS", "MicroversionRule", "check_keys", "resolve"]
 
@@ -48,7 +48,7 @@ MICROVERSION_REQUIREMENTS: tuple[MicroversionRule, ...] = (
 )
 
 
-def check_keys(spec: Mapping[str, Any], mv: tuple[int, int] | None, issues: IssueCollector) -> None:
+def check_keys(spec: Mapping[str, JSONValue], mv: tuple[int, int] | None, issues: IssueCollector) -> None:
     """An error for each key in ``spec`` that microversion ``mv`` does not know."""
     if mv is None:
         return
@@ -76,7 +76,7 @@ def check_keys(spec: Mapping[str, Any], mv: tuple[int, int] | None, issues: Issu
 
 
 def resolve(
-    doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector
+    doc: Mapping[str, JSONValue], env: Mapping[str, str], issues: IssueCollector
 ) -> tuple[str, tuple[int, int]] | None:
     """The effective nova_microversion (configured > OS_COMPUTE_API_VERSION > the default), or
     None when the configured one is invalid."""
@@ -85,6 +85,8 @@ def resolve(
         if issues.blocked("nova_microversion"):
             return None
         try:
+            if not isinstance(value, str):
+                raise ValueError(f'{value!r} is not a Nova microversion such as "2.79"')
             return value, parse_microversion(value)
         except ValueError as exc:
             issues.check("nova_microversion", str(exc))

@@ -25,6 +25,7 @@ from typing import Any
 from fleeting_openstack.config import identity
 from fleeting_openstack.config.issues import ConfigIssue
 from fleeting_openstack.config.units import parse_microversion
+from fleeting_openstack.jsontypes import JSONObject, JSONValue
 
 __all__ = [
     "DEFAULT_NOVA_MICROVERSION",
@@ -45,7 +46,7 @@ DEFAULT_NOVA_MICROVERSION = "2.79"
 STATE_DIR_NAME = "fleeting-plugin-openstack"
 
 
-def _looks_base64_encoded(text: str) -> bool:
+def looks_base64_encoded(text: str) -> bool:
     """Already-encoded user_data: valid base64 that decodes to UTF-8 text."""
     compact = "".join(text.split())
     if len(compact) < 16:
@@ -57,7 +58,7 @@ def _looks_base64_encoded(text: str) -> bool:
     return decoded.lstrip()[:1] in ("#", "{", "C", "<") or decoded.startswith("Content-Type")
 
 
-def boots_from_volume(bdms: Any) -> bool:
+def boots_from_volume(bdms: object) -> bool:
     """True when a block device with boot_index 0 has destination_type volume (boots from a volume)."""
     if not isinstance(bdms, list):
         return False
@@ -120,9 +121,11 @@ class ServerSpec:
     strings -> ``{"name": ...}``, integer ``flavorRef`` -> string.
     """
 
+    # Any: the schema-checked body is read key by key by the adapter and the provider (``body.get``),
+    # where the schema, not the type, says what each key holds.
     body: Mapping[str, Any]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         return copy.deepcopy(dict(self.body))
 
     # -- name ------------------------------------------------------------
@@ -155,7 +158,7 @@ class ServerSpec:
         return self.body.get("flavor_name")
 
     @property
-    def block_device_mapping_v2(self) -> list[dict[str, Any]]:
+    def block_device_mapping_v2(self) -> list[JSONObject]:
         return copy.deepcopy(list(self.body.get("block_device_mapping_v2") or []))
 
     @property
@@ -165,7 +168,7 @@ class ServerSpec:
 
     # -- networking ------------------------------------------------------
     @property
-    def networks(self) -> list[dict[str, Any]] | str | None:
+    def networks(self) -> list[JSONObject] | str | None:
         """The network list (copies of the items), ``"auto"``/``"none"``, or None if unset."""
         return copy.deepcopy(self.body.get("networks"))
 
@@ -189,7 +192,7 @@ class ServerSpec:
         return [g["name"] for g in self.body.get("security_groups") or []]
 
     @property
-    def scheduler_hints(self) -> dict[str, Any]:
+    def scheduler_hints(self) -> JSONObject:
         return copy.deepcopy(dict(self.body.get("scheduler_hints") or {}))
 
     # -- the rest --------------------------------------------------------
@@ -243,7 +246,7 @@ class PluginConfig:
     boot_time: float | None = None
     use_ignition: bool = False
     strategy: str = "cloud-init"
-    strategy_options: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
+    strategy_options: Mapping[str, JSONValue] = field(default_factory=lambda: types.MappingProxyType({}))
     build_timeout: float = 1800.0
     max_size: int = 1000
     resync_interval: float = 600.0
@@ -275,7 +278,7 @@ class PluginConfig:
         """``openstack/<cloud>/<name>`` (``openstack/<name>`` without a cloud), as the Go plugin reported."""
         return "/".join(p for p in ("openstack", self.cloud or "", self.name) if p)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The effective configuration as plain data (durations in seconds)."""
         return {
             "cloud": self.cloud,

@@ -10,348 +10,36 @@ issues: none changes the document (value forms are made canonical by
 (the durations in seconds and the effective microversion) so that nothing is
 parsed twice.
 
-(About 540 lines, over the project's ~400: one small check per Nova rule, in the order of
-the Nova API reference they follow; split by topic they would scatter that reference.)
+Nova's rules on ``server_spec`` are :mod:`.novarules`; this module runs them with the rest.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from fleeting_openstack.config import microversions
-from fleeting_openstack.config.compat import DEPRECATIONS
-from fleeting_openstack.config.identity import GROUP_METADATA_KEY, PLUGIN_METADATA
+from fleeting_openstack.config import microversions, novarules
 from fleeting_openstack.config.issues import IssueCollector, join_path
 from fleeting_openstack.config.model import (
     PluginConfig,
-    _looks_base64_encoded,
-    boots_from_volume,
 )
-from fleeting_openstack.config.schema import closest, short_repr
-from fleeting_openstack.config.units import parse_duration
-from fleeting_openstack.userdata_limit import NOVA_USER_DATA_MAX, UserDataTooLarge, check_user_data_size
+from fleeting_openstack.config.schema import short_repr
+from fleeting_openstack.godurations import parse_duration
+from fleeting_openstack.jsontypes import JSONValue
 
 __all__ = [
     "DURATIONS",
     "MINIMUMS",
-    "NOVA_DEFAULT_METADATA_QUOTA",
-    "NOVA_MAX_METADATA_KEYS",
-    "NOVA_MAX_TAGS",
-    "PLUGIN_METADATA_KEYS",
     "Findings",
     "check",
 ]
 
-#: Nova's limit on tags per server (the plugin adds one: the group name).
-NOVA_MAX_TAGS = 50
-#: Nova's default ``metadata_items`` quota (the plugin adds one item).
-NOVA_DEFAULT_METADATA_QUOTA = 128
 
-
-# --------------------------------------------------------------------------
-# The rules
-# --------------------------------------------------------------------------
-
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}$")
-_KNOWN_HINTS = (
-    "group",
-    "different_host",
-    "same_host",
-    "query",
-    "target_cell",
-    "different_cell",
-    "build_near_host_ip",
-    "cidr",
-)
-
-
-def _is_uuid(value: Any) -> bool:
-    return isinstance(value, str) and bool(_UUID_RE.match(value))
-
-
-def _is_printable_name(text: str) -> bool:
-    """Printable (control characters are reported by _check_control_chars, not here)."""
-    return all(ch.isprintable() or unicodedata.category(ch) == "Cc" for ch in text)
-
-
-def _check_name_template(spec: Mapping[str, Any], issues: IssueCollector) -> None:
-    name = spec.get("name")
-    path = "server_spec.name"
-    if not isinstance(name, str) or not name:
-        return
-    if name != name.strip():
-        issues.check(path, "must not start or end with whitespace (Nova rejects it)")
-    if not _is_printable_name(name):
-        issues.check(path, "must contain only printable characters")
-    rest = name.replace("%d", "", 1)
-    if "%" in rest:
-        issues.check(path, f"'%' may appear only as a single %d (the instance index) (got {name!r})")
-    elif "%d" not in name:
-        issues.warn(
-            path,
-            'has no %d: the plugin appends "-<index>" to keep names unique; '
-            'put %d where the instance index belongs, e.g. "runner-%d"',
-        )
-
-
-def _check_image_flavor(spec: Mapping[str, Any], issues: IssueCollector) -> None:
-    bfv = boots_from_volume(spec.get("block_device_mapping_v2"))
-    has_ref = "imageRef" in spec
-    image_ref = spec.get("imageRef")
-    has_name = "image_name" in spec
-    if bfv:
-        if has_ref and image_ref != "" and has_name:
-            issues.check("server_spec.image_name", "conflicts with imageRef; set at most one of them")
-    else:
-        if has_ref and image_ref == "":
-            issues.check(
-                "server_spec.imageRef",
-                "may be empty only when block_device_mapping_v2 boots from a "
-                "volume (boot_index 0, destination_type volume)",
-            )
-        elif has_ref and has_name:
-            issues.check("server_spec.image_name", "conflicts with imageRef; set exactly one of them")
-        elif not has_ref and not has_name:
-            issues.check(
-                "server_spec",
-                "needs an image: set imageRef (UUID) or image_name, or boot from a volume with block_device_mapping_v2",
-            )
-    has_fref = "flavorRef" in spec
-    has_fname = "flavor_name" in spec
-    if has_fref and has_fname:
-        issues.check("server_spec.flavor_name", "conflicts with flavorRef; set exactly one of them")
-    elif not has_fref and not has_fname:
-        issues.check("server_spec", "needs a flavor: set flavorRef (flavor ID) or flavor_name")
-    if isinstance(spec.get("flavorRef"), str) and spec["flavorRef"] and not spec["flavorRef"].strip():
-        issues.check("server_spec.flavorRef", "must not be blank")
-
-
-def _check_networks(spec: Mapping[str, Any], mv: tuple[int, int] | None, max_size: int, issues: IssueCollector) -> None:
-    nets = spec.get("networks")
-    base = "server_spec.networks"
-    if nets is None:
-        if mv is not None and mv >= (2, 37):
-            issues.check(
-                base,
-                f"is required by Nova from microversion 2.37 (configured: 2.{mv[1]}): list the "
-                'networks, or write "auto" or "none"',
-            )
-        return
-    if isinstance(nets, str):
-        if mv is not None and mv < (2, 37):
-            issues.check(base, f"{nets!r} needs nova_microversion 2.37 or later (configured: 2.{mv[1]})")
-        return
-    if not isinstance(nets, list):
-        return
-    if not nets:
-        issues.warn(base, 'is an empty list: write "none" for no network, or list at least one network')
-    for i, net in enumerate(nets):
-        if not isinstance(net, Mapping):
-            continue
-        p = f"{base}[{i}]"
-        if "uuid" not in net and "port" not in net:
-            issues.check(p, "needs uuid (a network) or port (an existing port)")
-        if "port" in net and "fixed_ip" in net:
-            issues.check(
-                f"{p}.fixed_ip", "cannot be combined with port (Nova rejects the pair); set the IP on the port"
-            )
-        if max_size > 1 and "port" in net:
-            issues.warn(
-                f"{p}.port",
-                f"a Neutron port attaches to one server only, but max_size allows {max_size} "
-                "servers: the second create fails",
-            )
-        if max_size > 1 and "fixed_ip" in net:
-            issues.warn(
-                f"{p}.fixed_ip",
-                f"a fixed IP can be used by one server only, but max_size allows {max_size} "
-                "servers: the second create fails",
-            )
-
-
-def _check_security_groups(spec: Mapping[str, Any], issues: IssueCollector) -> None:
-    groups = spec.get("security_groups")
-    if not isinstance(groups, list):
-        return
-    seen: set[str] = set()
-    for i, g in enumerate(groups):
-        name = g if isinstance(g, str) else g.get("name") if isinstance(g, Mapping) else None
-        if isinstance(name, str):
-            if name != name.strip():
-                issues.check(f"server_spec.security_groups[{i}]", "must not start or end with whitespace")
-            if name in seen:
-                issues.warn(f"server_spec.security_groups[{i}]", f"duplicate security group {name!r}")
-            seen.add(name)
-
-
-def _check_scheduler_hints(spec: Mapping[str, Any], issues: IssueCollector) -> None:
-    hints = spec.get("scheduler_hints")
-    base = "server_spec.scheduler_hints"
-    if not isinstance(hints, dict):
-        return
-    deprecated = [d.key for d in DEPRECATIONS if d.section == "server_spec.scheduler_hints" and d.renames]
-    for key in list(hints):
-        if key in _KNOWN_HINTS or key in deprecated:
-            continue
-        guess = closest(key, _KNOWN_HINTS, cutoff=0.75)
-        if guess is not None:
-            issues.check(
-                join_path(base, key),
-                f"unknown scheduler hint {key!r}; did you mean {guess!r}? "
-                "(a misspelt hint is silently ignored by Nova)",
-            )
-        else:
-            issues.warn(
-                join_path(base, key),
-                f"{key!r} is not a standard Nova scheduler hint; it is passed to the "
-                "scheduler verbatim (for custom filters)",
-            )
-    query = hints.get("query")
-    if isinstance(query, str):
-        try:
-            json.loads(query)
-        except ValueError:
-            issues.check(f"{base}.query", 'must be a JSON document, e.g. \'[">=", "$free_ram_mb", 1024]\'')
-    if "cidr" in hints and "build_near_host_ip" not in hints:
-        issues.warn(f"{base}.cidr", "is used only together with build_near_host_ip")
-
-
-def _check_block_devices(spec: Mapping[str, Any], issues: IssueCollector) -> None:
-    bdms = spec.get("block_device_mapping_v2")
-    if not isinstance(bdms, list):
-        return
-    boot_zero = []
-    for i, bdm in enumerate(bdms):
-        if not isinstance(bdm, Mapping):
-            continue
-        p = f"server_spec.block_device_mapping_v2[{i}]"
-        source = bdm.get("source_type")
-        dest = bdm.get("destination_type")
-        if source in ("image", "volume", "snapshot"):
-            if "uuid" not in bdm:
-                issues.check(f"{p}.uuid", f"is required with source_type {source!r}")
-            elif not _is_uuid(bdm.get("uuid")):
-                issues.check(f"{p}.uuid", f"must be the UUID of the {source} (got {short_repr(bdm.get('uuid'))})")
-        if source == "blank" and "uuid" in bdm:
-            issues.check(f"{p}.uuid", "must not be set with source_type 'blank'")
-        if source == "volume" and dest == "local":
-            issues.check(f"{p}.destination_type", "must be 'volume' with source_type 'volume'")
-        if source in ("image", "blank") and dest == "volume" and "volume_size" not in bdm:
-            issues.check(f"{p}.volume_size", f"is required to create a volume from source_type {source!r}")
-        creates_volume = dest == "volume" and source in ("image", "blank", "snapshot")
-        if creates_volume and bdm.get("delete_on_termination") is not True:
-            issues.warn(
-                f"{p}.delete_on_termination",
-                "is not true: the volume created for each server outlives it (leaks); set delete_on_termination = true",
-            )
-        boot_index = bdm.get("boot_index")
-        try:
-            index = int(boot_index) if boot_index is not None else None
-        except (TypeError, ValueError):
-            index = None
-        if index == 0:
-            boot_zero.append(i)
-    for i in boot_zero[1:]:
-        issues.check(
-            f"server_spec.block_device_mapping_v2[{i}].boot_index",
-            f"only one device may have boot_index 0 (block_device_mapping_v2[{boot_zero[0]}] has it too)",
-        )
-
-
-#: Nova's hard limit on metadata keys per server (key and value length: the schema, 255).
-NOVA_MAX_METADATA_KEYS = 128
-#: Metadata items the plugin itself sets (cluster, index, request, key salt, key type, key verifier).
-PLUGIN_METADATA_KEYS = len(PLUGIN_METADATA)
-
-
-def _check_tags_metadata(doc: Mapping[str, Any], spec: Mapping[str, Any], issues: IssueCollector) -> None:
-    group = doc.get("name") if isinstance(doc.get("name"), str) else None
-    tags = spec.get("tags")
-    if isinstance(tags, list):
-        extra = 0 if group in tags else 1
-        if len(tags) + extra > NOVA_MAX_TAGS:
-            issues.check(
-                "server_spec.tags",
-                f"has {len(tags)} tags; Nova allows {NOVA_MAX_TAGS} per server and the plugin adds the group "
-                f"name as a tag, so at most {NOVA_MAX_TAGS - 1} may be configured",
-            )
-    meta = spec.get("metadata")
-    if isinstance(meta, dict):
-        if GROUP_METADATA_KEY in meta:
-            issues.check(
-                join_path("server_spec.metadata", GROUP_METADATA_KEY),
-                "is reserved: the plugin sets it to the group name to find its servers",
-            )
-        if len(meta) + PLUGIN_METADATA_KEYS > NOVA_MAX_METADATA_KEYS:
-            issues.check(
-                "server_spec.metadata",
-                f"has {len(meta)} items; Nova accepts at most {NOVA_MAX_METADATA_KEYS} per server and the "
-                f"plugin adds up to {PLUGIN_METADATA_KEYS}, so at most "
-                f"{NOVA_MAX_METADATA_KEYS - PLUGIN_METADATA_KEYS} may be configured",
-            )
-        if len(meta) + 1 > NOVA_DEFAULT_METADATA_QUOTA:
-            issues.warn(
-                "server_spec.metadata",
-                f"has {len(meta)} items; with the plugin's own item that exceeds Nova's default quota of "
-                f"{NOVA_DEFAULT_METADATA_QUOTA} metadata items per server",
-            )
-
-
-def _check_misc_spec(spec: Mapping[str, Any], issues: IssueCollector) -> None:
-    ud = spec.get("user_data")
-    if isinstance(ud, str) and _looks_base64_encoded(ud):
-        issues.warn(
-            "server_spec.user_data",
-            "looks base64-encoded: write the plain text (cloud-config, Ignition "
-            "JSON, script...); the plugin encodes it, so it would be encoded twice",
-        )
-    if isinstance(ud, str):
-        try:
-            size = check_user_data_size(ud)
-        except UserDataTooLarge as exc:
-            issues.check(
-                "server_spec.user_data",
-                f"is {exc.size} bytes after base64 encoding; Nova's limit is {NOVA_USER_DATA_MAX} "
-                f"(about {NOVA_USER_DATA_MAX * 3 // 4} bytes of text)",
-            )
-        except ValueError as exc:
-            issues.check("server_spec.user_data", str(exc).split(": ", 1)[1])
-            return
-        else:
-            if size > NOVA_USER_DATA_MAX - 4096:
-                issues.warn(
-                    "server_spec.user_data",
-                    f"is {size} bytes after base64 encoding, close to Nova's limit of {NOVA_USER_DATA_MAX}: "
-                    "a boot strategy that adds an SSH key may push it over",
-                )
-    for key in ("min_count", "max_count"):
-        value = spec.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 1:
-            issues.check(
-                f"server_spec.{key}",
-                f"must be 1 (got {value}): the plugin creates one server per request "
-                "and tracks each; scale with the runner's [runners.autoscaler] settings",
-            )
-    mn, mx = spec.get("min_count"), spec.get("max_count")
-    if isinstance(mn, int) and isinstance(mx, int) and mn > mx:
-        issues.check("server_spec.min_count", f"must not exceed max_count ({mn} > {mx})")
-    for key in ("key_name", "availability_zone"):
-        value = spec.get(key)
-        if isinstance(value, str) and value and (value != value.strip() or not _is_printable_name(value)):
-            issues.check(f"server_spec.{key}", "must be printable and not start or end with whitespace")
-    desc = spec.get("description")
-    if isinstance(desc, str) and not _is_printable_name(desc):
-        issues.check("server_spec.description", "must contain only printable characters")
-
-
-def _duration_value(doc: Mapping[str, Any], path: str, issues: IssueCollector, *, positive: bool) -> float | None:
+def _duration_value(doc: Mapping[str, JSONValue], path: str, issues: IssueCollector, *, positive: bool) -> float | None:
     parts = path.split(".")
-    node: Any = doc
+    node: object = doc
     for part in parts:
         if not isinstance(node, Mapping) or part not in node:
             return None
@@ -379,7 +67,7 @@ _FREE_TEXT = re.compile(
 )
 
 
-def _check_control_chars(node: Any, path: str, issues: IssueCollector) -> None:
+def _check_control_chars(node: object, path: str, issues: IssueCollector) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             _check_control_chars(value, join_path(path, str(key)), issues)
@@ -434,7 +122,9 @@ MINIMUMS: dict[str, tuple[float, float, str]] = {
 }
 
 
-def _check_minimums(doc: Mapping[str, Any], durations: Mapping[str, float | None], issues: IssueCollector) -> None:
+def _check_minimums(
+    doc: Mapping[str, JSONValue], durations: Mapping[str, float | None], issues: IssueCollector
+) -> None:
     for path, (error_below, warn_below, why) in MINIMUMS.items():
         seconds = durations.get(path)
         if seconds is None or seconds >= warn_below:
@@ -448,7 +138,7 @@ def _check_minimums(doc: Mapping[str, Any], durations: Mapping[str, float | None
             issues.warn(path, f"{given} is very short: {why}")
 
 
-def _check_state_dir(doc: Mapping[str, Any], issues: IssueCollector) -> None:
+def _check_state_dir(doc: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     creds = doc.get("credentials")
     state_dir = creds.get("state_dir") if isinstance(creds, Mapping) else None
     if isinstance(state_dir, str) and state_dir and not state_dir.startswith(("/", "~")):
@@ -460,7 +150,7 @@ def _check_state_dir(doc: Mapping[str, Any], issues: IssueCollector) -> None:
         )
 
 
-def _check_metrics(doc: Mapping[str, Any], issues: IssueCollector) -> None:
+def _check_metrics(doc: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     metrics = doc.get("metrics")
     listen = metrics.get("listen") if isinstance(metrics, Mapping) else None
     if not isinstance(listen, str) or issues.blocked("metrics.listen"):
@@ -482,7 +172,7 @@ class Findings:
     nova_microversion: str | None
 
 
-def check(doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector) -> Findings:
+def check(doc: Mapping[str, JSONValue], env: Mapping[str, str], issues: IssueCollector) -> Findings:
     """Run every rule over ``doc`` (normalised, schema-checked); problems go to ``issues``."""
     _check_control_chars(doc, "", issues)
     resolved = microversions.resolve(doc, env, issues)
@@ -508,14 +198,14 @@ def check(doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector
 
     spec = doc.get("server_spec")
     if isinstance(spec, dict):
-        _check_name_template(spec, issues)
-        _check_image_flavor(spec, issues)
-        _check_networks(spec, mv, max_size, issues)
-        _check_security_groups(spec, issues)
-        _check_scheduler_hints(spec, issues)
-        _check_block_devices(spec, issues)
-        _check_tags_metadata(doc, spec, issues)
-        _check_misc_spec(spec, issues)
+        novarules.check_name_template(spec, issues)
+        novarules.check_image_flavor(spec, issues)
+        novarules.check_networks(spec, mv, max_size, issues)
+        novarules.check_security_groups(spec, issues)
+        novarules.check_scheduler_hints(spec, issues)
+        novarules.check_block_devices(spec, issues)
+        novarules.check_tags_metadata(doc, spec, issues)
+        novarules.check_misc_spec(spec, issues)
         microversions.check_keys(spec, mv, issues)
         address = doc.get("address")
         if isinstance(address, Mapping):
@@ -523,11 +213,11 @@ def check(doc: Mapping[str, Any], env: Mapping[str, str], issues: IssueCollector
             nets = spec.get("networks")
             if (
                 isinstance(internal, str)
-                and _is_uuid(internal)
+                and novarules.is_uuid(internal)
                 and isinstance(nets, list)
                 and nets
-                and all(isinstance(n, Mapping) and "port" not in n for n in nets)
-                and internal.lower() not in {str(n.get("uuid", "")).lower() for n in nets}
+                and all(isinstance(n, dict) and "port" not in n for n in nets)
+                and internal.lower() not in {str(n.get("uuid", "")).lower() for n in nets if isinstance(n, dict)}
             ):
                 issues.warn(
                     "address.internal_network",

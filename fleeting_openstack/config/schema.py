@@ -17,11 +17,11 @@ import importlib.resources
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import jsonschema
 
 from fleeting_openstack.config.issues import ConfigIssue, IssueCollector, format_path, join_path
+from fleeting_openstack.jsontypes import JSONObject, JSONValue
 
 __all__ = [
     "canonical_keys",
@@ -40,17 +40,17 @@ __all__ = [
 
 
 @functools.lru_cache(maxsize=1)
-def _schema() -> dict[str, Any]:
+def _schema() -> JSONObject:
     text = (
         importlib.resources.files("fleeting_openstack.schemas")
         .joinpath("plugin_config.schema.json")
         .read_text(encoding="utf-8")
     )
-    document: dict[str, Any] = json.loads(text)
+    document: JSONObject = json.loads(text)
     return document
 
 
-def schema() -> dict[str, Any]:
+def schema() -> JSONObject:
     """The JSON Schema (draft 2020-12) of plugin_config, as a fresh dict."""
     return copy.deepcopy(_schema())
 
@@ -61,17 +61,25 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(_schema(), format_checker=cls.FORMAT_CHECKER)
 
 
-def _def(name: str) -> dict[str, Any]:
-    definition: dict[str, Any] = _schema()["$defs"][name]
+def _def(name: str) -> JSONObject:
+    defs = _schema()["$defs"]
+    definition = defs.get(name) if isinstance(defs, dict) else None
+    assert isinstance(definition, dict), f"no $defs/{name} in the schema"  # the shipped schema has it
     return definition
 
 
-def canonical_keys(section_schema: Mapping[str, Any]) -> list[str]:
+def _properties(section_schema: Mapping[str, JSONValue]) -> JSONObject:
+    """The ``properties`` of a schema object ({} when it has none)."""
+    props = section_schema.get("properties")
+    return props if isinstance(props, dict) else {}
+
+
+def canonical_keys(section_schema: Mapping[str, JSONValue]) -> list[str]:
     """Property names of a schema object, without the deprecated ones."""
-    return [k for k, v in section_schema.get("properties", {}).items() if not v.get("deprecated")]
+    return [k for k, v in _properties(section_schema).items() if not (isinstance(v, dict) and v.get("deprecated"))]
 
 
-def section_schemas() -> dict[str, dict[str, Any]]:
+def section_schemas() -> dict[str, JSONObject]:
     """The schema of each section whose keys are normalised ("" is the top level, ``[]`` list items)."""
     return {
         "": _schema(),
@@ -152,9 +160,9 @@ def _unknown_key_message(section: str, key: str, candidates: Sequence[str]) -> s
     hint = _MISPLACED.get(section, {}).get(key)
     if hint:
         return f"unknown key {key!r}: {hint}"
-    if section == "" and key in _def("server_spec")["properties"]:
+    if section == "" and key in _properties(_def("server_spec")):
         return f"unknown key {key!r}: it belongs inside server_spec"
-    if section == "server_spec" and key in _schema()["properties"] and key != "name":
+    if section == "server_spec" and key in _properties(_schema()) and key != "name":
         return f"unknown key {key!r}: it belongs at the top level of plugin_config, not inside server_spec"
     suggestion = closest(key, candidates)
     if suggestion:
@@ -183,7 +191,7 @@ _TYPE_WORDS = {
 }
 
 
-def describe_type(value: Any) -> str:
+def describe_type(value: object) -> str:
     """The JSON type of ``value`` in a word (``"list"``, ``"object"``, ``"integer"``...)."""
     if isinstance(value, bool):
         return "boolean"
@@ -209,44 +217,60 @@ def _types_phrase(types_: Sequence[str]) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def short_repr(value: Any, limit: int = 60) -> str:
+def short_repr(value: object, limit: int = 60) -> str:
     """``repr(value)``, cut to ``limit`` characters for a message."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _branch_types(schema_: Mapping[str, Any]) -> list[str]:
-    if "$ref" in schema_:
-        ref = schema_["$ref"]
+def _branch_types(schema_: Mapping[str, JSONValue]) -> list[str]:
+    ref = schema_.get("$ref")
+    if isinstance(ref, str):
         if ref.startswith("#/$defs/"):
             schema_ = {**_def(ref.split("/")[-1]), **{k: v for k, v in schema_.items() if k != "$ref"}}
     t = schema_.get("type")
     if isinstance(t, str):
         return [t]
     if isinstance(t, list):
-        return list(t)
+        return [str(x) for x in t]
     if "const" in schema_ or "enum" in schema_:
         values = schema_.get("enum", [schema_.get("const")])
-        return [json.dumps(v) for v in values]
+        return [json.dumps(v) for v in values] if isinstance(values, list) else []
     return []
+
+
+def _json(value: object) -> JSONValue:
+    """A part of the document or of the schema, as jsonschema hands it over (typed ``Any | Unset``)."""
+    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
+        return value
+    return str(value)
+
+
+def _size(value: JSONValue) -> int:
+    """The length of a string, list or object (what the length and item validators measure)."""
+    return len(value) if isinstance(value, (str, list, dict)) else 0
 
 
 def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
     path = format_path(err.absolute_path)
     v = err.validator
-    sch = err.schema if isinstance(err.schema, Mapping) else {}
-    custom = sch.get("errorMessage")
-    inst: Any = err.instance
+    sch: JSONObject = err.schema if isinstance(err.schema, dict) else {}
+    message = sch.get("errorMessage")
+    custom = message if isinstance(message, str) else None
+    # The instance is a part of the (JSON) document; the validator's value a part of the schema.
+    inst = _json(err.instance)
     # jsonschema types it ``Any | Unset``; it is set on every error a validator reports.
-    value: Any = err.validator_value
+    value = _json(err.validator_value)
+    listed = value if isinstance(value, list) else [value]
 
     if "propertyNames" in err.schema_path or "propertyNames" in err.absolute_schema_path:
         # err.instance is the offending key; the path is its object's.
         return [ConfigIssue(join_path(path, str(inst)), custom or f"invalid key {inst!r}")]
 
     if v == "additionalProperties" and isinstance(inst, Mapping):
-        props = sch.get("properties", {})
-        patterns = list(sch.get("patternProperties", {}))
+        props = _properties(sch)
+        pattern_props = sch.get("patternProperties")
+        patterns = list(pattern_props) if isinstance(pattern_props, dict) else []
         candidates = canonical_keys(sch)
         section = _section_of(path)
         out = []
@@ -257,7 +281,7 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
         return out
 
     if v == "required" and isinstance(inst, Mapping):
-        return [ConfigIssue(join_path(path, k), "is required") for k in value if k not in inst]
+        return [ConfigIssue(join_path(path, str(k)), "is required") for k in listed if k not in inst]
 
     if v in ("anyOf", "oneOf"):
         groups: dict[str | int, list[jsonschema.ValidationError]] = {}
@@ -277,8 +301,8 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
             return [ConfigIssue(path, f"{custom} (got {short_repr(inst)})")]
         if not matching:
             kinds: list[str] = []
-            for branch in value:
-                for t in _branch_types(branch):
+            for branch in listed:
+                for t in _branch_types(branch if isinstance(branch, dict) else {}):
                     if t not in kinds:
                         kinds.append(t)
             if kinds:
@@ -286,14 +310,14 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
         return [ConfigIssue(path, f"{short_repr(inst)} is not valid here")]
 
     if v == "type":
-        expected = value if isinstance(value, list) else [value]
+        expected = [str(t) for t in listed]
         return [ConfigIssue(path, f"must be {_types_phrase(expected)}, got {describe_type(inst)}")]
 
     if custom and v in ("pattern", "format", "enum", "const"):
         return [ConfigIssue(path, f"{custom} (got {short_repr(inst)})")]
 
     if v in ("enum", "const"):
-        allowed = value if v == "enum" else [value]
+        allowed = listed if v == "enum" else [value]
         shown = ", ".join(json.dumps(a) for a in allowed)
         msg = f"must be one of {shown} (got {short_repr(inst)})"
         if isinstance(inst, str):
@@ -310,13 +334,13 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
             return [ConfigIssue(path, "must not be empty")]
         return [ConfigIssue(path, f"must be at least {value} characters long")]
     if v == "maxLength":
-        return [ConfigIssue(path, f"must be at most {value} characters long (got {len(inst)})")]
+        return [ConfigIssue(path, f"must be at most {value} characters long (got {_size(inst)})")]
     if v == "minItems":
         if value == 1:
             return [ConfigIssue(path, "must not be an empty list")]
-        return [ConfigIssue(path, f"must have at least {value} items (got {len(inst)})")]
+        return [ConfigIssue(path, f"must have at least {value} items (got {_size(inst)})")]
     if v == "maxItems":
-        return [ConfigIssue(path, f"must have at most {value} items (got {len(inst)})")]
+        return [ConfigIssue(path, f"must have at most {value} items (got {_size(inst)})")]
     if v == "uniqueItems":
         return [ConfigIssue(path, "must not contain duplicates")]
     if v == "pattern":
@@ -326,7 +350,7 @@ def _convert_error(err: jsonschema.ValidationError) -> list[ConfigIssue]:
     return [ConfigIssue(path, err.message)]
 
 
-def check(doc: Mapping[str, Any], issues: IssueCollector) -> None:
+def check(doc: Mapping[str, JSONValue], issues: IssueCollector) -> None:
     """Run the schema over ``doc``; its errors go to ``issues`` (as schema errors: later checks of
     the same spot stay quiet)."""
     found: list[tuple[ConfigIssue, bool]] = []

@@ -7,7 +7,8 @@ finds every ``[[runners]]`` entry that uses this plugin, and loads each
 plugin_config once (:func:`.load.load_plugin_config`): a :class:`Source` with,
 per entry, the runner's name, the plugin_config as written (what the runner
 sends), the :class:`~.model.PluginConfig` and the runner's
-``connector_config`` as the :class:`ConnectorConfig` the plugin receives.
+``connector_config`` as a :class:`~.connector.RunnerConnector` (plain values: the CLI makes the wire
+contract's ``ConnectorConfig`` of it, so ``config`` imports no contract).
 Every problem found on the way is a :class:`~.issues.ConfigIssue` with its
 path (``runners[0].autoscaler.plugin_config.server_spec.name``), in the order
 ``validate`` reports them.
@@ -21,12 +22,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from fleeting_openstack.config.connector import RunnerConnector, connector_config, connector_issues
 from fleeting_openstack.config.issues import ConfigError, ConfigIssue
 from fleeting_openstack.config.load import load_plugin_config, parse_document
 from fleeting_openstack.config.model import LoadedConfig
-from fleeting_openstack.contract.instancegroup import ConnectorConfig
+from fleeting_openstack.jsontypes import JSONValue
 
 __all__ = [
     "AUTOSCALER_EXECUTORS",
@@ -35,8 +36,6 @@ __all__ = [
     "NoSuchRunnerError",
     "Source",
     "UnreadableFileError",
-    "connector_config",
-    "connector_issues",
     "read_source",
     "shared_group_issues",
     "source_from_data",
@@ -73,14 +72,14 @@ class ConfigEntry:
     runner: str | None = None
     index: int | None = None
     uses_plugin: bool = False
-    raw: Mapping[str, Any] | None = None
+    raw: Mapping[str, JSONValue] | None = None
     loaded: LoadedConfig | None = None
-    autoscaler: Mapping[str, Any] | None = None
+    autoscaler: Mapping[str, JSONValue] | None = None
     issues: list[ConfigIssue] = field(default_factory=list)
     after: list[ConfigIssue] = field(default_factory=list)
 
-    def connector(self, warnings: list[str]) -> tuple[ConnectorConfig, bool]:
-        """The runner's connector_config as the plugin receives it, and its ``use_external_addr``;
+    def connector(self, warnings: list[str]) -> RunnerConnector:
+        """The runner's connector_config as the plugin receives it (with its ``use_external_addr``);
         a key file that cannot be read is a line in ``warnings``."""
         table = self.autoscaler.get("connector_config") if self.autoscaler is not None else None
         where = self.path.rsplit(".", 1)[0] + ".connector_config" if self.path else "connector_config"
@@ -103,101 +102,18 @@ class Source:
         return [e for e in self.entries if e.uses_plugin]
 
 
-def connector_config(table: Any, warnings: list[str], where: str) -> tuple[ConnectorConfig, bool]:
-    """The runner's connector_config table as the ConnectorConfig the plugin receives."""
-    if not isinstance(table, Mapping):
-        return ConnectorConfig(), False
-    key = b""
-    key_path = table.get("key_path")
-    if isinstance(key_path, str) and key_path:
-        try:
-            key = Path(key_path).read_bytes()
-        except OSError as exc:
-            # The runner (another user, maybe) reads it; all Init needs to know is that one is set.
-            warnings.append(f"{where}.key_path: cannot read {key_path}: {exc.strerror or exc}")
-            key = b"(unreadable)"
-
-    def text(name: str) -> str:
-        value = table.get(name)
-        return value if isinstance(value, str) else ""
-
-    port = table.get("protocol_port")
-    return ConnectorConfig(
-        os=text("os"),
-        arch=text("arch"),
-        protocol=text("protocol"),
-        protocol_port=port if isinstance(port, int) and not isinstance(port, bool) else 0,
-        username=text("username"),
-        password=text("password"),
-        key=key,
-        use_static_credentials=table.get("use_static_credentials") is True,
-    ), table.get("use_external_addr") is True
-
-
-def connector_issues(table: Any, where: str) -> list[ConfigIssue]:
-    """What in the runner's connector_config table (at ``where``) cannot work, found offline:
-    a ``key_path`` that does not exist (unreadable by this user: a warning, the runner may run as
-    another), static credentials without a key or password, durations beyond Go's range."""
-    from fleeting_openstack.config.units import parse_duration
-
-    if not isinstance(table, Mapping):
-        return []
-    found: list[ConfigIssue] = []
-    key_path = table.get("key_path")
-    if isinstance(key_path, str) and key_path:
-        try:
-            with open(key_path, "rb"):
-                pass
-        except PermissionError as exc:
-            found.append(
-                ConfigIssue(
-                    f"{where}.key_path",
-                    f"cannot read {key_path} as this user ({exc.strerror}): the runner reads it at start; make it "
-                    "readable by the user gitlab-runner runs as",
-                    "warning",
-                )
-            )
-        except OSError as exc:
-            found.append(
-                ConfigIssue(
-                    f"{where}.key_path",
-                    f"cannot read {key_path}: {exc.strerror or exc}: the runner fails to start this runner; give "
-                    "the path of the private key of server_spec.key_name, or remove key_path",
-                )
-            )
-    if table.get("use_static_credentials") is True and not key_path and not table.get("password"):
-        found.append(
-            ConfigIssue(
-                f"{where}.use_static_credentials",
-                "is true but neither key_path nor password is set: the runner has nothing to log in with; set "
-                "key_path (the private key of server_spec.key_name) or password",
-            )
-        )
-    for key in ("keepalive", "timeout"):
-        value = table.get(key)
-        if isinstance(value, str):
-            try:
-                seconds = parse_duration(value)
-            except ValueError as exc:
-                found.append(ConfigIssue(f"{where}.{key}", f"{exc}; gitlab-runner refuses it"))
-                continue
-            if seconds < 0:
-                found.append(ConfigIssue(f"{where}.{key}", f"must not be negative (got {value!r})"))
-    return found
-
-
 def shared_group_issues(entries: list[ConfigEntry]) -> list[ConfigIssue]:
     """Two runners on one instance group: each runner deletes the instances it has no state for
     ("for safety"), so they destroy each other's. An error when both use the same cloud (and
     clouds.yaml), a warning when the clouds differ (they may be different projects). Read from
     the plugin_configs as written, so it is found even while other errors remain."""
     found: list[ConfigIssue] = []
-    seen: dict[str, tuple[ConfigEntry, tuple[Any, ...]]] = {}
+    seen: dict[str, tuple[ConfigEntry, tuple[object, ...]]] = {}
     for entry in entries:
         raw = entry.raw if entry.raw is not None else (entry.autoscaler or {}).get("plugin_config")
-        if entry.index is None or not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        name = raw.get("name") if isinstance(raw, Mapping) else None
+        if entry.index is None or not isinstance(raw, Mapping) or not isinstance(name, str):
             continue
-        name = raw["name"]
         where = (raw.get("cloud"), raw.get("clouds_config"), raw.get("auth_from_env"))
         first, first_where = seen.setdefault(name, (entry, where))
         if first is entry:
@@ -222,7 +138,7 @@ def shared_group_issues(entries: list[ConfigEntry]) -> list[ConfigIssue]:
 # --------------------------------------------------------------------------
 
 
-def _load_entry(entry: ConfigEntry, raw: Any, env: Mapping[str, str] | None) -> None:
+def _load_entry(entry: ConfigEntry, raw: object, env: Mapping[str, str] | None) -> None:
     """Load ``raw`` (JSON text or a table) into ``entry``: the config, or its issues."""
     prefix = entry.path
     try:
@@ -242,7 +158,7 @@ def _load_entry(entry: ConfigEntry, raw: Any, env: Mapping[str, str] | None) -> 
 # --------------------------------------------------------------------------
 
 
-def _is_our_plugin(plugin: Any) -> bool:
+def _is_our_plugin(plugin: object) -> bool:
     return isinstance(plugin, str) and "openstack" in plugin.lower()
 
 
@@ -250,10 +166,11 @@ def _names_go_plugin(plugin: str) -> bool:
     return any(repo in plugin.lower() for repo in GO_PLUGINS)
 
 
-def _runner_entry(i: int, entry: Mapping[str, Any], env: Mapping[str, str] | None) -> ConfigEntry:
+def _runner_entry(i: int, entry: Mapping[str, JSONValue], env: Mapping[str, str] | None) -> ConfigEntry:
     """What one ``[[runners]]`` table says about this plugin (not filtered by ``--runner``)."""
     rpath = f"runners[{i}]"
-    name = entry.get("name") if isinstance(entry.get("name"), str) else None
+    named = entry.get("name")
+    name = named if isinstance(named, str) else None
     out = ConfigEntry(rpath, runner=name, index=i)
     executor = entry.get("executor")
     autoscaler = entry.get("autoscaler")
@@ -324,10 +241,8 @@ def _runner_entry(i: int, entry: Mapping[str, Any], env: Mapping[str, str] | Non
     return out
 
 
-def _runner_config(
-    data: Mapping[str, Any], source: Source, *, env: Mapping[str, str] | None, runner: str | None
-) -> None:
-    runners = data.get("runners")
+def _runner_config(data: object, source: Source, *, env: Mapping[str, str] | None, runner: str | None) -> None:
+    runners = data.get("runners") if isinstance(data, Mapping) else None
     if not isinstance(runners, list) or not runners:
         source.issues.append(ConfigIssue("runners", "no [[runners]] entries: nothing to validate"))
         return
@@ -339,7 +254,8 @@ def _runner_config(
                     ConfigEntry(f"runners[{i}]", index=i, issues=[ConfigIssue(f"runners[{i}]", "must be a table")])
                 )
             continue
-        name = entry.get("name") if isinstance(entry.get("name"), str) else None
+        named = entry.get("name")
+        name = named if isinstance(named, str) else None
         if runner is not None:
             autoscaler = entry.get("autoscaler")
             if isinstance(autoscaler, Mapping) and (
@@ -371,7 +287,7 @@ def _runner_config(
 
 
 def source_from_data(
-    data: Any, *, kind: str, source: str = "<data>", env: Mapping[str, str] | None = None, runner: str | None = None
+    data: object, *, kind: str, source: str = "<data>", env: Mapping[str, str] | None = None, runner: str | None = None
 ) -> Source:
     """Already-decoded data: ``kind`` is "plugin_config" or "runner_config"."""
     out = Source(source=source, kind=kind)

@@ -13,6 +13,9 @@ is served its own contract), and serves the built-in one when none can be read
   built-in), choice of the service, import resolution, the on-disk cache;
 - :mod:`.mapping`: the plugin's model (Init/Update/... fields) matched onto
   the discovered messages by name, synonym and type, with conversions;
+- :mod:`.servedcontract`: the contract being served (every method mapped) and
+  the holder that finds it once, after the handshake;
+- :mod:`.service`: the fleeting gRPC service on it;
 - :mod:`.rawfields`: a secret-free dump of a message nobody can decode;
 - :mod:`.protofmt`: a descriptor printed back as ``.proto`` text.
 """

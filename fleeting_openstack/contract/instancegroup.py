@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 
 class State(str, enum.Enum):
@@ -53,9 +53,32 @@ class ConnectorConfig:
             f"use_static_credentials={self.use_static_credentials})"
         )
 
-    def merged(self, **overrides: Any) -> ConnectorConfig:
-        """A copy with ``overrides`` (field name -> value) applied."""
-        return replace(self, **overrides)
+    def merged(
+        self,
+        *,
+        os: str | None = None,
+        arch: str | None = None,
+        protocol: str | None = None,
+        protocol_port: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        key: bytes | None = None,
+        use_static_credentials: bool | None = None,
+    ) -> ConnectorConfig:
+        """A copy with the fields given (not None) replaced."""
+        return replace(
+            self,
+            os=self.os if os is None else os,
+            arch=self.arch if arch is None else arch,
+            protocol=self.protocol if protocol is None else protocol,
+            protocol_port=self.protocol_port if protocol_port is None else protocol_port,
+            username=self.username if username is None else username,
+            password=self.password if password is None else password,
+            key=self.key if key is None else key,
+            use_static_credentials=(
+                self.use_static_credentials if use_static_credentials is None else use_static_credentials
+            ),
+        )
 
 
 @dataclass(frozen=True)

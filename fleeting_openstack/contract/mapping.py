@@ -17,22 +17,60 @@ nanoseconds (Go's ``time.Duration``), integer times without one are unix
 seconds; the state enum's value names, minus their common prefix, are the
 fleeting state words.
 
-(About 550 lines, over the project's ~400: the slot table and the two-way
-converters must agree field kind by field kind, so they stay in one place.)
+The slot table is :mod:`.slots`; reading and writing values through the leaves found here,
+:mod:`.values`.
 """
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
-from google.protobuf.message import Message
 
 # also read from here by others as mapping.JSON etc.
 from fleeting_openstack.contract.kinds import BOOL, DURATION, INT, JSON, KEY, RECORDS, STATE, STR, STRLIST, TIMESTAMP
+from fleeting_openstack.contract.slots import (
+    MAPPED,
+    RECORD_SLOTS,
+    RPCS,
+    STATES,
+    Slot,
+    canonical_rpc,
+    norm,
+    slot_kinds,
+)
+
+__all__ = [
+    "BOOL",
+    "DURATION",
+    "FLOATS",
+    "INT",
+    "JSON",
+    "KEY",
+    "MAPPED",
+    "RECORDS",
+    "RECORD_SLOTS",
+    "RPCS",
+    "STATE",
+    "STATES",
+    "STR",
+    "STRLIST",
+    "TIMESTAMP",
+    "TYPE_NAMES",
+    "Leaf",
+    "MessageMap",
+    "MethodMap",
+    "Slot",
+    "canonical_rpc",
+    "compatible",
+    "describe",
+    "layout",
+    "map_message",
+    "map_method",
+    "norm",
+    "slot_kinds",
+]
 
 _INTS = frozenset(
     {
@@ -48,7 +86,7 @@ _INTS = frozenset(
         FieldDescriptor.TYPE_SFIXED64,
     }
 )
-_FLOATS = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT})
+FLOATS = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT})
 _TIMESTAMP = "google.protobuf.Timestamp"
 _DURATION = "google.protobuf.Duration"
 #: unit suffix of a normalised name -> seconds per unit (None: the kind's default).
@@ -76,25 +114,6 @@ _UNITS: dict[str, float | None] = {
     "unix": 1.0,
     "atunix": 1.0,
 }
-STATES = ("creating", "running", "deleting", "deleted", "timeout")
-
-
-def norm(name: str) -> str:
-    return name.replace("_", "").replace("-", "").lower()
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One value of the plugin's model and the names it may go by."""
-
-    key: str
-    names: tuple[str, ...]
-    kind: str
-    required: bool = False
-    #: normalised names of a parent message that make a match more likely.
-    groups: tuple[str, ...] = ()
-    #: may take the one unclaimed leaf of its type when no name matches.
-    by_type: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,130 +129,6 @@ class Leaf:
     @property
     def dotted(self) -> str:
         return ".".join(f.name for f in self.path)
-
-
-def _connector(required: bool = False) -> tuple[Slot, ...]:
-    groups = ("connectorconfig", "connector", "settings", "connectorsettings")
-    spec: list[tuple[str, tuple[str, ...], str]] = [
-        ("os", ("os", "operatingsystem"), STR),
-        ("arch", ("arch", "architecture"), STR),
-        ("protocol", ("protocol",), STR),
-        ("protocol_port", ("protocolport", "port"), INT),
-        ("username", ("username", "user"), STR),
-        ("password", ("password",), STR),
-        ("key", ("key", "privatekey", "sshkey", "keypem"), KEY),
-        ("use_static_credentials", ("usestaticcredentials", "staticcredentials"), BOOL),
-        ("keepalive", ("keepalive",), DURATION),
-        ("timeout", ("timeout",), DURATION),
-    ]
-    return tuple(
-        Slot(f"connector.{key}", names, kind, groups=groups, required=required and key in ("username", "key"))
-        for key, names, kind in spec
-    )
-
-
-_ID = ("id", "instanceid", "instance", "instancename")
-_ERROR = Slot("error", ("error", "err", "message", "reason"), STR)
-RECORD_SLOTS = (Slot("id", _ID, STR, required=True), Slot("state", ("state", "status"), STATE, required=True))
-
-#: canonical RPC -> (method name synonyms, request slots, response slots).
-RPCS: dict[str, tuple[tuple[str, ...], tuple[Slot, ...], tuple[Slot, ...]]] = {
-    "Init": (
-        ("init", "initialize", "initialise", "configure"),
-        (
-            Slot(
-                "config",
-                ("config", "pluginconfig", "configuration", "providerconfig", "configjson"),
-                JSON,
-                required=True,
-                by_type=True,
-            ),
-            *_connector(),
-        ),
-        (
-            Slot("id", ("id", "providerid", "name"), STR, required=True, groups=("info", "providerinfo")),
-            Slot("max_size", ("maxsize", "maxinstances", "max"), INT, required=True),
-            Slot("version", ("version",), STR),
-            Slot("build_info", ("buildinfo", "build"), STR),
-            Slot("capabilities", ("capabilities", "caps", "features"), STRLIST),
-        ),
-    ),
-    "Update": (
-        ("update", "list", "instances", "poll"),
-        (),
-        (Slot("instances", ("instances", "instance", "items", "states"), RECORDS, required=True, by_type=True),),
-    ),
-    "Increase": (
-        ("increase", "scaleup", "grow", "create"),
-        (
-            Slot(
-                "delta",
-                ("delta", "count", "n", "amount", "number", "num", "increase", "by"),
-                INT,
-                required=True,
-                by_type=True,
-            ),
-        ),
-        (
-            Slot(
-                "succeeded",
-                ("succeeded", "created", "count", "n", "increased", "done", "requested"),
-                INT,
-                required=True,
-                by_type=True,
-            ),
-            _ERROR,
-        ),
-    ),
-    "Decrease": (
-        ("decrease", "scaledown", "shrink", "delete", "remove"),
-        (Slot("instances", ("instances", "ids", "instanceids", "instance"), STRLIST, required=True, by_type=True),),
-        (
-            Slot(
-                "succeeded",
-                ("succeeded", "deleted", "removed", "done", "ids", "instances"),
-                STRLIST,
-                required=True,
-                by_type=True,
-            ),
-            _ERROR,
-        ),
-    ),
-    "ConnectInfo": (
-        ("connectinfo", "getconnectinfo", "connect", "connection"),
-        (Slot("id", _ID, STR, required=True, by_type=True),),
-        (
-            Slot("id", _ID, STR),
-            Slot(
-                "internal_addr",
-                ("internaladdr", "internaladdress", "privateaddr", "privateaddress", "internalip", "internal"),
-                STR,
-                required=True,
-            ),
-            Slot(
-                "external_addr",
-                ("externaladdr", "externaladdress", "publicaddr", "publicaddress", "externalip", "external"),
-                STR,
-            ),
-            Slot("expires", ("expires", "expiry", "expiration", "expiresat"), TIMESTAMP),
-            *_connector(required=True),
-        ),
-    ),
-    "Heartbeat": (("heartbeat",), (Slot("id", _ID, STR, required=True, by_type=True),), ()),
-    "Shutdown": (("shutdown", "close", "stop"), (), ()),
-    "Suspend": (("suspend",), (), ()),
-    "Resume": (("resume",), (), ()),
-}
-#: RPCs whose messages the plugin fills or reads (Suspend/Resume answer Unimplemented).
-MAPPED = ("Init", "Update", "Increase", "Decrease", "ConnectInfo", "Heartbeat", "Shutdown")
-
-
-def canonical_rpc(method_name: str) -> str | None:
-    wanted = norm(method_name)
-    for rpc, (names, _, _) in RPCS.items():
-        if wanted in names:
-            return rpc
-    return None
 
 
 def _leaves(desc: Descriptor, prefix: tuple[FieldDescriptor, ...] = ()) -> list[tuple[FieldDescriptor, ...]]:
@@ -280,7 +175,7 @@ def compatible(kind: str, fd: FieldDescriptor) -> bool:
     if kind in (DURATION, TIMESTAMP):
         wanted = _DURATION if kind == DURATION else _TIMESTAMP
         return sub == wanted or (
-            not sub and (fd.type in _INTS or fd.type in _FLOATS or fd.type == FieldDescriptor.TYPE_STRING)
+            not sub and (fd.type in _INTS or fd.type in FLOATS or fd.type == FieldDescriptor.TYPE_STRING)
         )
     return False
 
@@ -319,14 +214,14 @@ def layout(desc: Descriptor) -> str:
             if fd.message_type
             else fd.enum_type.full_name
             if fd.enum_type
-            else _TYPE_NAMES.get(fd.type, "?")
+            else TYPE_NAMES.get(fd.type, "?")
         )
         return ("repeated " if _repeated(fd) else "") + base
 
     return f"{desc.full_name}{{{'; '.join(f'{kind(f)} {f.name} = {f.number}' for f in desc.fields)}}}"
 
 
-_TYPE_NAMES = {getattr(FieldDescriptor, n): n[5:].lower() for n in dir(FieldDescriptor) if n.startswith("TYPE_")}
+TYPE_NAMES = {getattr(FieldDescriptor, n): n[5:].lower() for n in dir(FieldDescriptor) if n.startswith("TYPE_")}
 
 
 def _state_enum(fd: FieldDescriptor) -> tuple[dict[str, int], list[str]]:
@@ -423,124 +318,6 @@ def map_method(rpc: str, method: MethodDescriptor) -> MethodMap:
     if getattr(method, "client_streaming", False):
         problems.append(f"{name}: the runner streams its requests, which fleeting never does")
     return MethodMap(rpc, method, request, response, streamed, problems)
-
-
-# -- values in and out ---------------------------------------------------------------------------
-
-
-def _seconds_per_unit(leaf: Leaf, kind: str) -> float:
-    if leaf.unit is not None:
-        return leaf.unit
-    if leaf.field.type in _FLOATS:
-        return 1.0
-    return 1e-9 if kind == DURATION else 1.0
-
-
-def read(msg: Message, mm: MessageMap, key: str, kind: str) -> Any:
-    """The model value of ``key`` in ``msg`` (the kind's zero value when unmapped).
-
-    Its type follows ``kind`` (str for STR, bytes for JSON and KEY, a list of
-    strings for STRLIST ...), hence ``Any``.
-    """
-    leaf = mm.leaves.get(key)
-    if leaf is None:
-        return {
-            STR: "",
-            JSON: b"",
-            KEY: b"",
-            INT: 0,
-            BOOL: False,
-            DURATION: 0.0,
-            TIMESTAMP: None,
-            STRLIST: [],
-            STATE: "",
-        }.get(kind)
-    node: Message = msg
-    for fd in leaf.path[:-1]:
-        node = getattr(node, fd.name)
-    fd = leaf.field
-    value = getattr(node, fd.name)
-    if kind in (JSON, KEY):
-        return value.encode() if isinstance(value, str) else bytes(value)
-    if kind == STRLIST:
-        return list(value)
-    if kind in (DURATION, TIMESTAMP):
-        if fd.message_type is not None:
-            if kind == TIMESTAMP:
-                return value.ToSeconds() + value.nanos / 1e9 if node.HasField(fd.name) else None
-            return value.ToTimedelta().total_seconds()
-        if fd.type == FieldDescriptor.TYPE_STRING:
-            return _parse_text_time(value, kind)
-        seconds = float(value) * _seconds_per_unit(leaf, kind)
-        return None if kind == TIMESTAMP and not value else seconds
-    return value
-
-
-def _parse_text_time(text: str, kind: str) -> float | None:
-    if not text:
-        return None if kind == TIMESTAMP else 0.0
-    if kind == TIMESTAMP:
-        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    from fleeting_openstack.config.units import parse_duration
-
-    return parse_duration(text)
-
-
-def _go_duration(seconds: float) -> str:
-    return f"{int(seconds)}s" if float(seconds).is_integer() else f"{seconds!r}s"
-
-
-def write(msg: Message, mm: MessageMap, key: str, kind: str, value: Any) -> None:
-    """Put a model value into ``msg``; a slot without a field is skipped.
-
-    ``value``'s type follows ``kind`` (a list of strings for STRLIST, seconds for
-    DURATION and TIMESTAMP ...), hence ``Any``.
-    """
-    leaf = mm.leaves.get(key)
-    if leaf is None or value is None:
-        return
-    node: Message = msg
-    for fd in leaf.path[:-1]:
-        node = getattr(node, fd.name)
-    fd = leaf.field
-    if kind == STRLIST:
-        getattr(node, fd.name).extend(str(v) for v in value)
-        return
-    if kind == STATE:
-        if fd.enum_type is not None:
-            setattr(node, fd.name, mm.enum_states[str(value)])
-        else:
-            setattr(node, fd.name, str(value))
-        return
-    if kind in (JSON, KEY):
-        raw = value if isinstance(value, bytes) else str(value).encode()
-        setattr(node, fd.name, raw if fd.type == FieldDescriptor.TYPE_BYTES else raw.decode("utf-8", "replace"))
-        return
-    if kind in (DURATION, TIMESTAMP):
-        seconds = float(value)
-        if fd.message_type is not None:
-            target = getattr(node, fd.name)
-            target.seconds = int(seconds // 1)
-            target.nanos = round((seconds - seconds // 1) * 1e9) % 1_000_000_000
-        elif fd.type == FieldDescriptor.TYPE_STRING:
-            setattr(
-                node,
-                fd.name,
-                _go_duration(seconds)
-                if kind == DURATION
-                else datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat(),
-            )
-        elif fd.type in _FLOATS:
-            setattr(node, fd.name, seconds / _seconds_per_unit(leaf, kind))
-        else:
-            setattr(node, fd.name, round(seconds / _seconds_per_unit(leaf, kind)))
-        return
-    setattr(node, fd.name, value)
-
-
-def slot_kinds(rpc: str) -> tuple[Mapping[str, str], Mapping[str, str]]:
-    _, request_slots, response_slots = RPCS[rpc]
-    return ({s.key: s.kind for s in request_slots}, {s.key: s.kind for s in response_slots})
 
 
 def describe(mm: MessageMap) -> dict[str, str]:

@@ -5,7 +5,7 @@ The service is not generated code: it serves whatever contract
 executable, or the built-in one: fleeting's), with messages built from the
 discovered descriptors and fields mapped by :mod:`fleeting_openstack.contract.mapping`.
 Discovery runs right after the handshake line, and the first RPC waits for it
-(:mod:`fleeting_openstack.contract.served`).
+(:mod:`fleeting_openstack.contract.servedcontract`).
 
 Knows nothing of go-plugin or OpenStack. Every provider error becomes a gRPC
 status whose message names the RPC and the reason: the error type is lost
@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -33,9 +33,9 @@ from fleeting_openstack.contract.instancegroup import (
     Settings,
 )
 from fleeting_openstack.contract.kinds import BOOL, DURATION, INT, JSON, KEY, STATE, STR, STRLIST, TIMESTAMP
-from fleeting_openstack.contract.served import ContractHolder, ServedContract
+from fleeting_openstack.contract.servedcontract import ContractHolder, ServedContract
 
-# ContractHolder and ServedContract (contract/served.py) are part of what serving needs.
+# ContractHolder and ServedContract (contract/servedcontract.py) are part of what serving needs.
 __all__ = ["ContractHolder", "FleetingService", "ServedContract", "register"]
 
 if TYPE_CHECKING:
@@ -71,17 +71,33 @@ class _Abort(Exception):
 
 
 def _connector_in(msg: Message, mm: MessageMap) -> ConnectorConfig:
-    from fleeting_openstack.contract import mapping
+    from fleeting_openstack.contract import values
 
-    values = {k: mapping.read(msg, mm, f"connector.{k}", kind) for k, kind in _CONNECTOR_KINDS.items()}
-    return ConnectorConfig(**values)
+    def text(key: str) -> str:
+        return values.read_str(msg, mm, f"connector.{key}")
+
+    def seconds(key: str) -> float:
+        return values.read_seconds(msg, mm, f"connector.{key}") or 0.0
+
+    return ConnectorConfig(
+        os=text("os"),
+        arch=text("arch"),
+        protocol=text("protocol"),
+        protocol_port=values.read_int(msg, mm, "connector.protocol_port"),
+        username=text("username"),
+        password=text("password"),
+        key=values.read_bytes(msg, mm, "connector.key", KEY),
+        use_static_credentials=values.read_bool(msg, mm, "connector.use_static_credentials"),
+        keepalive=seconds("keepalive"),
+        timeout=seconds("timeout"),
+    )
 
 
 def _connector_out(msg: Message, mm: MessageMap, cfg: ConnectorConfig) -> None:
-    from fleeting_openstack.contract import mapping
+    from fleeting_openstack.contract import values
 
     for key, kind in _CONNECTOR_KINDS.items():
-        mapping.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
+        values.write(msg, mm, f"connector.{key}", kind, getattr(cfg, key))
 
 
 def _partial(mm: MethodMap, response: Message, exc: PartialError) -> None:
@@ -89,9 +105,9 @@ def _partial(mm: MethodMap, response: Message, exc: PartialError) -> None:
     comes with an error status (fleeting's does), so only an OK answer lets the
     runner count what exists. The reason goes into the contract's error field
     when it has one, and to the log."""
-    from fleeting_openstack.contract import mapping
+    from fleeting_openstack.contract import values
 
-    mapping.write(response, mm.response, "error", STR, str(exc))
+    values.write(response, mm.response, "error", STR, str(exc))
     log.warning("%s partly done: %s", mm.rpc, exc, extra={"rpc": mm.rpc})
 
 
@@ -171,8 +187,12 @@ class FleetingService(grpc.GenericRpcHandler):
         )
 
     def _guard(
-        self, mm: MethodMap, served: ServedContract, call: Callable[[], Any], context: grpc.ServicerContext
-    ) -> Any:
+        self,
+        mm: MethodMap,
+        served: ServedContract,
+        call: Callable[[], Message | list[Message]],
+        context: grpc.ServicerContext,
+    ) -> Message | list[Message]:
         """Log, time, and turn exceptions into readable gRPC statuses named after the RPC."""
         name, started = mm.rpc, time.monotonic()
         try:
@@ -199,34 +219,35 @@ class FleetingService(grpc.GenericRpcHandler):
 
     # -- the RPCs --------------------------------------------------------------------------------
     def _rpc_init(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        from fleeting_openstack.contract import mapping
+        from fleeting_openstack.contract import values
 
-        config = mapping.read(request, mm.request, "config", JSON)
+        config = values.read_bytes(request, mm.request, "config", JSON)
         settings = Settings(connector=_connector_in(request, mm.request))
-        info = self.provider.init(bytes(config), settings)
+        info = self.provider.init(config, settings)
         self.initialized.set()
         log.info("initialised", extra={"id": info.id, "max_size": info.max_size, "version": info.version})
         response = out()
-        for key, kind, value in (
+        init_out: tuple[tuple[str, str, values.ModelValue], ...] = (
             ("id", STR, info.id),
             ("max_size", INT, info.max_size),
             ("version", STR, info.version),
             ("build_info", STR, info.build_info),
             ("capabilities", STRLIST, list(info.capabilities)),
-        ):
-            mapping.write(response, mm.response, key, kind, value)
+        )
+        for key, kind, value in init_out:
+            values.write(response, mm.response, key, kind, value)
         return response
 
     def _rpc_update(self, request: Message, mm: MethodMap, out: type[Message]) -> Message | list[Message]:
-        from fleeting_openstack.contract import mapping
+        from fleeting_openstack.contract import values
 
         instances = list(self.provider.update())
         if mm.streamed:
             messages = []
             for instance_id, state in instances:
                 msg = out()
-                mapping.write(msg, mm.response, "id", STR, instance_id)
-                mapping.write(msg, mm.response, "state", STATE, state.value)
+                values.write(msg, mm.response, "id", STR, instance_id)
+                values.write(msg, mm.response, "state", STATE, state.value)
                 messages.append(msg)
             return messages
         response = out()
@@ -238,14 +259,14 @@ class FleetingService(grpc.GenericRpcHandler):
         container = getattr(node, leaf.field.name)
         for instance_id, state in instances:
             element = container.add()
-            mapping.write(element, element_map, "id", STR, instance_id)
-            mapping.write(element, element_map, "state", STATE, state.value)
+            values.write(element, element_map, "id", STR, instance_id)
+            values.write(element, element_map, "state", STATE, state.value)
         return response
 
     def _rpc_increase(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        from fleeting_openstack.contract import mapping
+        from fleeting_openstack.contract import values
 
-        delta = int(mapping.read(request, mm.request, "delta", INT))
+        delta = values.read_int(request, mm.request, "delta")
         if delta < 0:
             raise ValueError(f"delta must not be negative, got {delta}")
         response = out()
@@ -258,13 +279,13 @@ class FleetingService(grpc.GenericRpcHandler):
                 raise  # nothing made: the reason reaches the runner as the error
             done = exc.done
             _partial(mm, response, exc)
-        mapping.write(response, mm.response, "succeeded", INT, int(done))
+        values.write(response, mm.response, "succeeded", INT, int(done))
         return response
 
     def _rpc_decrease(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        from fleeting_openstack.contract import mapping
+        from fleeting_openstack.contract import values
 
-        ids = mapping.read(request, mm.request, "instances", STRLIST)
+        ids = values.read_strlist(request, mm.request, "instances")
         response = out()
         try:
             done = list(self.provider.decrease(list(ids)))
@@ -275,28 +296,29 @@ class FleetingService(grpc.GenericRpcHandler):
                 raise  # nothing removed: the reason reaches the runner as the error
             done = list(exc.done)
             _partial(mm, response, exc)
-        mapping.write(response, mm.response, "succeeded", STRLIST, done)
+        values.write(response, mm.response, "succeeded", STRLIST, done)
         return response
 
     def _rpc_connectinfo(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        from fleeting_openstack.contract import mapping
+        from fleeting_openstack.contract import values
 
-        info = self.provider.connect_info(str(mapping.read(request, mm.request, "id", STR)))
+        info = self.provider.connect_info(values.read_str(request, mm.request, "id"))
         response = out()
-        for key, kind, value in (
+        info_out: tuple[tuple[str, str, values.ModelValue], ...] = (
             ("id", STR, info.id),
             ("internal_addr", STR, info.internal_addr),
             ("external_addr", STR, info.external_addr),
             ("expires", TIMESTAMP, info.expires or None),
-        ):
-            mapping.write(response, mm.response, key, kind, value)
+        )
+        for key, kind, value in info_out:
+            values.write(response, mm.response, key, kind, value)
         _connector_out(response, mm.response, info.connector)
         return response
 
     def _rpc_heartbeat(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
-        from fleeting_openstack.contract import mapping
+        from fleeting_openstack.contract import values
 
-        self.provider.heartbeat(str(mapping.read(request, mm.request, "id", STR)))
+        self.provider.heartbeat(values.read_str(request, mm.request, "id"))
         return out()
 
     def _rpc_shutdown(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:

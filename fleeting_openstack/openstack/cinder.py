@@ -5,8 +5,9 @@ A mixin of :class:`~fleeting_openstack.openstack.client.Cloud`.
 
 from __future__ import annotations
 
-from fleeting_openstack.openstack.models import Volume, volume_from_sdk
-from fleeting_openstack.openstack.session import Session
+from fleeting_openstack.openstack.errors import checked_id
+from fleeting_openstack.openstack.models import Volume, volume_from_doc
+from fleeting_openstack.openstack.session import Session, as_objects
 
 #: Catalog types under which clouds register Cinder.
 BLOCK_STORAGE_TYPES = frozenset({"block-storage", "volumev3", "volumev2", "volume"})
@@ -19,10 +20,9 @@ class CinderCalls(Session):
 
     def volumes(self) -> list[Volume]:
         """The project's volumes, with details."""
-        return self._sdk(
-            lambda: [volume_from_sdk(v) for v in self.conn.block_storage.volumes(details=True)], "volume listing"
-        )
+        listed = self._call("block-storage", "GET", "/volumes/detail").get("volumes")
+        return [volume_from_doc(v) for v in as_objects(listed)]
 
     def delete_volume(self, volume_id: str) -> None:
         """Delete a volume; one already gone counts as deleted."""
-        self._sdk(lambda: self.conn.block_storage.delete_volume(volume_id, ignore_missing=True), "volume delete")
+        self._delete("block-storage", f"/volumes/{checked_id(volume_id, 'volume id')}")

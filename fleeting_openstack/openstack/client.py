@@ -1,7 +1,8 @@
 """The one place that talks to OpenStack: :class:`Cloud`, a small adapter over openstacksdk.
 
-Nova is called through the SDK's authenticated session with raw REST bodies,
-so the operator's ``server_spec`` reaches Nova with Nova's own key names and
+Every service is called through the SDK's authenticated session with raw REST
+bodies (no SDK resource is built, no ``find_*`` called: :mod:`.sdk`); Nova
+so that the operator's ``server_spec`` reaches it with Nova's own key names and
 the configured microversion on every request (the original plugin silently
 replaced it). Results come back as plain dataclasses (:mod:`.models`): the
 provider and the commands never see an SDK object, and the strategies never
@@ -20,9 +21,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from urllib.parse import quote
 
-from fleeting_openstack.config.units import microversion_tuple
+from fleeting_openstack.jsontypes import JSONObject, JSONValue
+from fleeting_openstack.microversion import microversion_tuple
 from fleeting_openstack.openstack.cinder import CinderCalls
 from fleeting_openstack.openstack.errors import CloudError, InvalidId, NotFound, checked_id, lookup_safe
 from fleeting_openstack.openstack.models import (
@@ -33,15 +35,19 @@ from fleeting_openstack.openstack.models import (
     Port,
     Server,
     Volume,
+    image_from_doc,
     parse_time,
     server_from_doc,
 )
 from fleeting_openstack.openstack.neutron import NeutronCalls
 from fleeting_openstack.openstack.nova import NovaExtras
+from fleeting_openstack.openstack.recording import NO_RECORDER, NovaCall, Recorder
 from fleeting_openstack.openstack.retry import RetryPolicy, retriable
 from fleeting_openstack.openstack.session import (
     DEFAULT_API_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
+    as_object,
+    as_objects,
     authenticate,
     clouds_file_problem,
 )
@@ -57,6 +63,7 @@ __all__ = [
     "InvalidId",
     "Keypair",
     "NotFound",
+    "NovaCall",
     "Port",
     "Server",
     "Volume",
@@ -83,17 +90,19 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
         timeout: float | None = None,
         connect_timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        recorder: Recorder = NO_RECORDER,
     ) -> Cloud:
         """Authenticate (clouds.yaml entry, or ``OS_*`` env when ``cloud`` is empty)
         and check that Nova offers ``microversion``.
 
-        ``timeout`` (read) / ``connect_timeout``: plugin_config's ``api_timeout`` /
-        ``api_connect_timeout``; unset, clouds.yaml's ``api_timeout`` or the defaults
-        apply. ``retry``: the :class:`~fleeting_openstack.openstack.retry.RetryPolicy` of idempotent calls."""
+        ``timeout`` (read) / ``connect_timeout``: seconds (plugin_config's ``api_timeout`` /
+        ``api_connect_timeout``); unset, clouds.yaml's ``api_timeout`` or the defaults
+        apply. ``retry``: the :class:`~fleeting_openstack.openstack.retry.RetryPolicy` of
+        idempotent calls. ``recorder``: told of every HTTP request (the provider's metrics)."""
         policy = retry or RetryPolicy()
         for attempt in range(1000):
             try:
-                conn = authenticate(cloud, clouds_config, timeout, connect_timeout)
+                conn = authenticate(cloud, clouds_config, timeout, connect_timeout, recorder)
                 self = cls(conn, microversion, cloud or "", retry=policy)
                 self._check_microversion()
                 return self
@@ -104,11 +113,12 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
         raise AssertionError("unreachable")
 
     def _check_microversion(self) -> None:
-        response = self.retry.run(lambda: self._send("GET", "/", ok=(200, 300), microversion=None), "GET /")
-        versions = response.json().get("version") or {}
-        if not versions:  # GET / may list all versions
-            versions = next((v for v in response.json().get("versions", []) if v.get("id") == "v2.1"), {})
-        low, high = versions.get("min_version") or "2.1", versions.get("version") or "2.1"
+        response = self.retry.run(lambda: self._send("compute", "GET", "/", ok=(200, 300)), "GET /")
+        doc = response.json()
+        versions = as_object(doc.get("version")) if isinstance(doc, dict) else {}
+        if not versions and isinstance(doc, dict):  # GET / may list all versions
+            versions = next((v for v in as_objects(doc.get("versions")) if v.get("id") == "v2.1"), {})
+        low, high = str(versions.get("min_version") or "2.1"), str(versions.get("version") or "2.1")
         want = microversion_tuple(self.microversion)
         if not microversion_tuple(low) <= want <= microversion_tuple(high):
             raise CloudError(
@@ -123,28 +133,25 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
         params["limit"] = str(page_size)
         while True:
             doc = self._nova("GET", "/servers/detail", params=params)
-            servers = doc.get("servers", [])
+            servers = as_objects(doc.get("servers"))
             for item in servers:
                 yield server_from_doc(item)
             if not doc.get("servers_links") or not servers:
                 return
-            params["marker"] = servers[-1]["id"]
+            params["marker"] = str(servers[-1]["id"])
 
     def get_server(self, server_id: str) -> Server:
-        return server_from_doc(self._nova("GET", f"/servers/{checked_id(server_id, 'server id')}")["server"])
+        return server_from_doc(as_object(self._nova("GET", f"/servers/{checked_id(server_id, 'server id')}")["server"]))
 
-    def create_server(self, request: Mapping[str, Any]) -> str:
+    def create_server(self, request: Mapping[str, JSONValue]) -> str:
         """POST /servers with a complete request (``server`` + ``os:scheduler_hints``)."""
         doc = self._nova("POST", "/servers", ok=(202, 200), json=dict(request))
-        server_id: str = doc["server"]["id"]
-        return server_id
+        return str(as_object(doc["server"])["id"])
 
     def delete_server(self, server_id: str) -> None:
         self._nova("DELETE", f"/servers/{checked_id(server_id, 'server id')}", ok=(204, 202))
 
     def add_tag(self, server_id: str, tag: str) -> None:
-        from urllib.parse import quote
-
         self._nova(
             "PUT",
             f"/servers/{checked_id(server_id, 'server id')}/tags/{quote(tag, safe='')}",
@@ -163,74 +170,73 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
 
     # -- lookups (Init) ------------------------------------------------------
     def image(self, ref: str | None = None, name: str | None = None) -> Image:
+        found: JSONObject | None = None
         if ref:
             if not lookup_safe(ref):
                 raise NotFound(f"image {ref!r} is not a valid image id or name (nothing was sent)")
-            found = self._sdk(lambda: self.conn.image.find_image(ref, ignore_missing=True), "Glance image lookup")
-        else:
-            images = self._sdk(lambda: list(self.conn.image.images(name=name)), "Glance image lookup")
-            images = [i for i in images if i.status == "active"] or images
-            found = max(images, key=lambda i: i.created_at or "") if images else None
+            found = self._find("image", "/images", ref, one=None, many="images")
+        elif name:
+            images = as_objects(self._call("image", "GET", "/images", params={"name": name}).get("images"))
+            images = [i for i in images if i.get("status") == "active"] or images
+            found = max(images, key=lambda i: str(i.get("created_at") or "")) if images else None
         if not found:
             raise NotFound(f"image {ref or name!r} not found")
-        props = {k: str(v) for k, v in (found.properties or {}).items()}
-        for attr in ("os_admin_user", "os_type", "os_distro", "os_version", "architecture", "hw_architecture"):
-            value = getattr(found, attr, None)
-            if value:
-                props[attr] = str(value)
-        return Image(id=found.id, name=found.name or "", properties=props, min_disk=found.min_disk or 0)
+        return image_from_doc(found)
 
     def flavor_id(self, ref: str | None = None, name: str | None = None) -> str:
+        found: JSONObject | None = None
         if ref:
             if not lookup_safe(ref):
                 raise NotFound(f"flavor {ref!r} is not a valid flavor id (nothing was sent)")
-            found = self._sdk(lambda: self.conn.compute.find_flavor(ref, ignore_missing=True), "flavor lookup")
-        elif lookup_safe(name or ""):
-            found = self._sdk(lambda: self.conn.compute.find_flavor(name, ignore_missing=True), "flavor lookup")
-        else:  # a name that cannot go into a URL: search the list
-            found = next(
-                (f for f in self._sdk(lambda: list(self.conn.compute.flavors()), "flavor lookup") if f.name == name),
-                None,
-            )
+            found = self._flavor(ref)
+        elif name:
+            found = self._flavor(name) if lookup_safe(name) else None  # a flavor whose id is the name
+            if found is None:  # search the list (also for names that cannot go into a URL)
+                listed = as_objects(self._nova("GET", "/flavors").get("flavors"))
+                named = [f for f in listed if f.get("name") == name]
+                if len(named) > 1:
+                    raise CloudError(f"Nova: {len(named)} flavors are named {name!r}: use flavorRef (the id)")
+                found = named[0] if named else None
         if not found:
             raise NotFound(f"flavor {ref or name!r} not found")
-        flavor_id: str = found.id
-        return flavor_id
+        return str(found["id"])
+
+    def _flavor(self, ref: str) -> JSONObject | None:
+        try:
+            return as_object(self._nova("GET", f"/flavors/{quote(ref, safe='')}").get("flavor"))
+        except NotFound:
+            return None
 
     def network_exists(self, ref: str) -> bool:
-        if not lookup_safe(ref):
-            return False
-        return self._sdk(lambda: self.conn.network.find_network(ref, ignore_missing=True), "network lookup") is not None
+        return self._network(ref) is not None
 
     def network_name(self, ref: str) -> str | None:
-        if not lookup_safe(ref):
-            return None
-        found = self._sdk(lambda: self.conn.network.find_network(ref, ignore_missing=True), "network lookup")
-        return found.name if found else None
+        found = self._network(ref)
+        return str(found.get("name") or "") if found is not None else None
 
     def port_exists(self, ref: str) -> bool:
-        if not lookup_safe(ref):
-            return False
-        return self._sdk(lambda: self.conn.network.find_port(ref, ignore_missing=True), "port lookup") is not None
+        return lookup_safe(ref) and self._find("network", "/ports", ref, one="port", many="ports") is not None
 
     def security_group_exists(self, ref: str) -> bool:
         if not lookup_safe(ref):
             return False
-        found = self._sdk(
-            lambda: self.conn.network.find_security_group(ref, ignore_missing=True), "security group lookup"
-        )
+        found = self._find("network", "/security-groups", ref, one="security_group", many="security_groups")
         return found is not None
 
     def keypair_exists(self, name: str) -> bool:
-        return lookup_safe(name) and self._sdk(
-            lambda: self.conn.compute.find_keypair(name, ignore_missing=True) is not None, "keypair lookup"
-        )
+        if not lookup_safe(name):
+            return False
+        try:
+            self._nova("GET", f"/os-keypairs/{quote(name, safe='')}")
+            return True
+        except NotFound:
+            return False
 
     def server_group_exists(self, ref: str) -> bool:
         if not lookup_safe(ref):
             return False
         try:
-            self._nova("GET", f"/os-server-groups/{ref}")
+            self._nova("GET", f"/os-server-groups/{quote(ref, safe='')}")
             return True
         except NotFound:
             return False

@@ -10,7 +10,8 @@ smuggling a path into a URL.
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from fleeting_openstack.openstack.sdk import Response
 
 #: What may appear in an id the plugin puts into a URL path (uuids, flavor ids, names of tags).
 _SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:~-]{0,254}")
@@ -59,7 +60,7 @@ def lookup_safe(ref: str) -> bool:
     return bool(ref) and ".." not in ref and not any(c in ref for c in "/\\?#%") and ref.isprintable()
 
 
-def error_text(response: Any) -> str:
+def error_text(response: Response) -> str:
     """The message of an OpenStack error answer (``{"itemNotFound": {"message": ...}}``), else its text."""
     try:
         doc = response.json()

@@ -2,8 +2,9 @@
 
 The provider, the strategies and the commands reason about these only, so an
 openstacksdk upgrade (or a fake cloud in a test) changes nothing above the
-adapter. :func:`server_from_doc` reads a Nova server document; the
-``*_from_sdk`` functions read the few openstacksdk resources ``reap`` lists.
+adapter. The ``*_from_doc`` functions read the JSON documents the services
+answer (Nova servers, Glance images, Neutron ports and floating IPs, Cinder
+volumes).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+
+from fleeting_openstack.jsontypes import JSONValue
 
 
 @dataclass(frozen=True)
@@ -117,70 +119,120 @@ def utc_seconds(text: str | None) -> float | None:
     return parsed.timestamp()
 
 
-def server_from_doc(doc: Mapping[str, Any]) -> Server:
+def _text(value: JSONValue) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _texts(value: JSONValue) -> tuple[str, ...]:
+    return tuple(str(v) for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def _text_map(value: JSONValue) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items() if v is not None} if isinstance(value, dict) else {}
+
+
+def _obj(value: JSONValue) -> Mapping[str, JSONValue]:
+    return value if isinstance(value, dict) else {}
+
+
+def server_from_doc(doc: Mapping[str, JSONValue]) -> Server:
     """A Nova server document (``GET /servers/{id}`` or one item of ``/servers/detail``)."""
     addresses = []
-    for network, entries in sorted((doc.get("addresses") or {}).items()):
-        for entry in entries:
+    for network, entries in sorted(_obj(doc.get("addresses")).items()):
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            version = entry.get("version", 4)
             addresses.append(
                 Address(
                     network=network,
-                    ip=entry.get("addr", ""),
-                    version=int(entry.get("version", 4)),
-                    kind=entry.get("OS-EXT-IPS:type", "fixed"),
+                    ip=_text(entry.get("addr")),
+                    version=version if isinstance(version, int) else int(str(version)),
+                    kind=_text(entry.get("OS-EXT-IPS:type")) or "fixed",
                 )
             )
-    image = doc.get("image") or {}
-    flavor = doc.get("flavor") or {}
-    fault = doc.get("fault") or {}
+    image = doc.get("image")
+    flavor = _obj(doc.get("flavor"))
+    task_state, key_name = doc.get("OS-EXT-STS:task_state"), doc.get("key_name")
     return Server(
-        id=doc["id"],
-        name=doc.get("name", ""),
-        status=doc.get("status", "UNKNOWN"),
-        task_state=doc.get("OS-EXT-STS:task_state"),
-        created=parse_time(doc.get("created")),
-        metadata=dict(doc.get("metadata") or {}),
-        tags=list(doc.get("tags") or []),
+        id=str(doc["id"]),
+        name=_text(doc.get("name")),
+        status=_text(doc.get("status")) or "UNKNOWN",
+        task_state=task_state if isinstance(task_state, str) else None,
+        created=parse_time(_text(doc.get("created")) or None),
+        metadata=_text_map(doc.get("metadata")),
+        tags=list(_texts(doc.get("tags"))),
         addresses=addresses,
-        image_id=image.get("id") if isinstance(image, dict) else None,
-        flavor=flavor.get("original_name") or flavor.get("id"),
-        access_ipv4=doc.get("accessIPv4") or "",
-        access_ipv6=doc.get("accessIPv6") or "",
-        fault=(fault.get("message") or "") if isinstance(fault, dict) else "",
-        key_name=doc.get("key_name"),
+        image_id=_text(image.get("id")) or None if isinstance(image, dict) else None,
+        flavor=_text(flavor.get("original_name")) or _text(flavor.get("id")) or None,
+        access_ipv4=_text(doc.get("accessIPv4")),
+        access_ipv6=_text(doc.get("accessIPv6")),
+        fault=_text(_obj(doc.get("fault")).get("message")),
+        key_name=key_name if isinstance(key_name, str) else None,
     )
 
 
-def port_from_sdk(port: Any) -> Port:
+#: The fields of a Glance image that are not its properties (everything else is one).
+GLANCE_FIELDS = frozenset(
+    {
+        "id", "name", "status", "visibility", "protected", "checksum", "os_hash_algo", "os_hash_value",
+        "owner", "size", "virtual_size", "min_ram", "min_disk", "created_at", "updated_at", "tags",
+        "self", "file", "schema", "disk_format", "container_format", "direct_url", "locations",
+        "os_hidden", "stores",
+    }
+)  # fmt: skip
+
+
+def image_from_doc(doc: Mapping[str, JSONValue]) -> Image:
+    """A Glance image document (``GET /v2/images/{id}``): its properties are its other keys."""
+    properties = {
+        key: str(value)
+        for key, value in doc.items()
+        if key not in GLANCE_FIELDS and value is not None and not isinstance(value, (dict, list))
+    }
+    min_disk = doc.get("min_disk")
+    return Image(
+        id=str(doc["id"]),
+        name=_text(doc.get("name")),
+        properties=properties,
+        min_disk=min_disk if isinstance(min_disk, int) else 0,
+    )
+
+
+def port_from_doc(doc: Mapping[str, JSONValue]) -> Port:
+    """A Neutron port document."""
     return Port(
-        id=port.id,
-        name=port.name or "",
-        device_id=port.device_id or "",
-        device_owner=port.device_owner or "",
-        tags=tuple(getattr(port, "tags", None) or ()),
-        description=getattr(port, "description", None) or "",
+        id=str(doc["id"]),
+        name=_text(doc.get("name")),
+        device_id=_text(doc.get("device_id")),
+        device_owner=_text(doc.get("device_owner")),
+        tags=_texts(doc.get("tags")),
+        description=_text(doc.get("description")),
     )
 
 
-def floating_ip_from_sdk(fip: Any) -> FloatingIP:
+def floating_ip_from_doc(doc: Mapping[str, JSONValue]) -> FloatingIP:
+    """A Neutron floating IP document."""
     return FloatingIP(
-        id=fip.id,
-        address=fip.floating_ip_address or "",
-        port_id=fip.port_id or "",
-        tags=tuple(getattr(fip, "tags", None) or ()),
-        description=getattr(fip, "description", None) or "",
+        id=str(doc["id"]),
+        address=_text(doc.get("floating_ip_address")),
+        port_id=_text(doc.get("port_id")),
+        tags=_texts(doc.get("tags")),
+        description=_text(doc.get("description")),
     )
 
 
-def volume_from_sdk(vol: Any) -> Volume:
+def volume_from_doc(doc: Mapping[str, JSONValue]) -> Volume:
+    """A Cinder volume document (``GET /volumes/detail``)."""
+    size = doc.get("size")
     return Volume(
-        id=vol.id,
-        name=vol.name or "",
-        status=vol.status or "",
-        attached=bool(vol.attachments),
-        size=int(vol.size or 0),
-        created=utc_seconds(getattr(vol, "created_at", None)),
-        metadata=dict(vol.metadata or {}),
-        tags=tuple(getattr(vol, "tags", None) or ()),
-        description=getattr(vol, "description", None) or "",
+        id=str(doc["id"]),
+        name=_text(doc.get("name")),
+        status=_text(doc.get("status")),
+        attached=bool(doc.get("attachments")),
+        size=size if isinstance(size, int) else 0,
+        created=utc_seconds(_text(doc.get("created_at")) or None),
+        metadata=_text_map(doc.get("metadata")),
+        tags=_texts(doc.get("tags")),
+        description=_text(doc.get("description")),
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any
 
 #: Keys whose values are secret in OpenStack request and response bodies and headers.
 SECRET_KEYS = (
@@ -68,7 +67,7 @@ def install() -> None:
             return
         previous = logging.getLogRecordFactory()
 
-        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        def factory(*args: object, **kwargs: object) -> logging.LogRecord:
             record = previous(*args, **kwargs)
             if _is_library(record.name):
                 try:

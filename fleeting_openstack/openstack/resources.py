@@ -2,24 +2,22 @@
 
 :func:`resolve_resources` is the one walk over the image, flavor, networks,
 ports, security groups, keypair, server group and the address networks. Init
-and ``validate --check-cloud`` both reach it through
-:func:`fleeting_openstack.provider.initchecks.run`, so what one accepts the
-other does; each reference gives a ``"path: problem"`` line when it is
-missing and a ``(path, what it is)`` summary line for ``validate``'s report.
-:func:`image_info` is the strategies' view of the image found.
+and ``validate --check-cloud`` both reach it through the provider's Init
+checks, so what one accepts the other does; each reference gives a
+``"path: problem"`` line when it is missing and a ``(path, what it is)``
+summary line for ``validate``'s report. It takes plain values (the
+``server_spec`` body and the address networks), never the plugin's config.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from fleeting_openstack.jsontypes import JSONValue
 from fleeting_openstack.openstack.errors import NotFound
 from fleeting_openstack.openstack.models import Image
-
-if TYPE_CHECKING:
-    from fleeting_openstack.config import PluginConfig
-    from fleeting_openstack.plugin.types import ImageInfo
 
 
 class ResourceLookups(Protocol):
@@ -47,83 +45,101 @@ class Resolved:
     external_network: str | None
 
 
+def _text(value: JSONValue) -> str | None:
+    """A reference's text (flavor ids may be numbers); None when unset or not a scalar."""
+    if value is None or value == "" or isinstance(value, (bool, list, dict)):
+        return None
+    return str(value)
+
+
+def _objects(value: JSONValue) -> list[Mapping[str, JSONValue]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def resolve_resources(
-    cloud: ResourceLookups, cfg: PluginConfig, problems: list[str], summary: list[tuple[str, str]] | None = None
+    cloud: ResourceLookups,
+    body: Mapping[str, JSONValue],
+    problems: list[str],
+    summary: list[tuple[str, str]] | None = None,
+    *,
+    internal_network: str | None = None,
+    external_network: str | None = None,
 ) -> Resolved:
-    """Look up everything server_spec references; append "path: problem" for each miss
-    to ``problems`` and (path, what it resolved to) to ``summary``.
+    """Look up everything the ``server_spec`` ``body`` and the address networks
+    reference; append "path: problem" for each miss to ``problems`` and
+    (path, what it resolved to) to ``summary``.
 
     Shared by Init and ``validate --check-cloud``. ``username`` is left empty.
     """
     said = summary if summary is not None else []
-    spec = cfg.server_spec
-    body = spec.body
     image = None
-    image_ref = body.get("imageRef") or None
+    image_ref = _text(body.get("imageRef"))
+    image_name = _text(body.get("image_name"))
     try:
-        if image_ref or body.get("image_name"):
-            image = cloud.image(ref=image_ref, name=body.get("image_name"))
+        if image_ref or image_name:
+            image = cloud.image(ref=image_ref, name=image_name)
             image_ref = image.id
         else:
             boot = [
                 b
-                for b in body.get("block_device_mapping_v2", [])
+                for b in _objects(body.get("block_device_mapping_v2"))
                 if b.get("source_type") == "image" and str(b.get("boot_index", "0")) == "0"
             ]
             if boot:
-                image = cloud.image(ref=boot[0].get("uuid"))
+                image = cloud.image(ref=_text(boot[0].get("uuid")))
     except NotFound as exc:
         problems.append(f"server_spec.{'imageRef' if body.get('imageRef') else 'image_name'}: {exc}")
     if image is not None:
         said.append(("server_spec.image", f"image {image.name!r} ({image.id})"))
     flavor_ref = ""
+    flavor_id, flavor_name = _text(body.get("flavorRef")), _text(body.get("flavor_name"))
     try:
-        flavor_ref = cloud.flavor_id(ref=body.get("flavorRef"), name=body.get("flavor_name"))
+        flavor_ref = cloud.flavor_id(ref=flavor_id, name=flavor_name)
     except NotFound as exc:
-        problems.append(f"server_spec.{'flavorRef' if body.get('flavorRef') else 'flavor_name'}: {exc}")
+        problems.append(f"server_spec.{'flavorRef' if flavor_id else 'flavor_name'}: {exc}")
     if flavor_ref:
-        said.append(
-            ("server_spec.flavor", f"flavor {body.get('flavor_name') or body.get('flavorRef')!r} ({flavor_ref})")
-        )
-    networks = body.get("networks")
+        said.append(("server_spec.flavor", f"flavor {flavor_name or flavor_id!r} ({flavor_ref})"))
     # Each reference is either a problem (not found) or a resolved line, never both.
-    if isinstance(networks, list):
-        for i, net in enumerate(networks):
-            for kind, exists in (("uuid", cloud.network_exists), ("port", cloud.port_exists)):
-                what = "network" if kind == "uuid" else "port"
-                if not net.get(kind):
-                    continue
-                if exists(net[kind]):
-                    said.append((f"server_spec.networks[{i}].{kind}", f"{what} {net[kind]}"))
-                else:
-                    problems.append(f"server_spec.networks[{i}].{kind}: {what} {net[kind]} not found")
-    for i, group in enumerate(body.get("security_groups") or []):
-        ref = group.get("name") if isinstance(group, dict) else group
+    for i, net in enumerate(_objects(body.get("networks"))):
+        for kind, exists in (("uuid", cloud.network_exists), ("port", cloud.port_exists)):
+            what = "network" if kind == "uuid" else "port"
+            ref = _text(net.get(kind))
+            if not ref:
+                continue
+            if exists(ref):
+                said.append((f"server_spec.networks[{i}].{kind}", f"{what} {ref}"))
+            else:
+                problems.append(f"server_spec.networks[{i}].{kind}: {what} {ref} not found")
+    groups = body.get("security_groups")
+    for i, group in enumerate(groups if isinstance(groups, list) else []):
+        ref = _text(group.get("name") if isinstance(group, dict) else group)
         if ref and not cloud.security_group_exists(ref):
             problems.append(f"server_spec.security_groups[{i}]: security group {ref!r} not found")
         else:
             said.append((f"server_spec.security_groups[{i}]", f"security group {ref!r}"))
-    if body.get("key_name"):
-        if not cloud.keypair_exists(body["key_name"]):
-            problems.append(f"server_spec.key_name: keypair {body['key_name']!r} not found")
+    key_name = _text(body.get("key_name"))
+    if key_name:
+        if not cloud.keypair_exists(key_name):
+            problems.append(f"server_spec.key_name: keypair {key_name!r} not found")
         else:
-            said.append(("server_spec.key_name", f"keypair {body['key_name']!r}"))
-    group = (spec.scheduler_hints or {}).get("group")
-    if group:
-        if not cloud.server_group_exists(group):
-            problems.append(f"server_spec.scheduler_hints.group: server group {group} not found")
+            said.append(("server_spec.key_name", f"keypair {key_name!r}"))
+    hints = body.get("scheduler_hints")
+    server_group = _text(hints.get("group")) if isinstance(hints, dict) else None
+    if server_group:
+        if not cloud.server_group_exists(server_group):
+            problems.append(f"server_spec.scheduler_hints.group: server group {server_group} not found")
         else:
-            said.append(("server_spec.scheduler_hints.group", f"server group {group}"))
+            said.append(("server_spec.scheduler_hints.group", f"server group {server_group}"))
 
     internal = external = None
-    if cfg.address.internal_network:
-        internal = cloud.network_name(cfg.address.internal_network)
+    if internal_network:
+        internal = cloud.network_name(internal_network)
         if internal is None:
-            problems.append(f"address.internal_network: network {cfg.address.internal_network!r} not found")
-    if cfg.address.external_network:
-        external = cloud.network_name(cfg.address.external_network)
+            problems.append(f"address.internal_network: network {internal_network!r} not found")
+    if external_network:
+        external = cloud.network_name(external_network)
         if external is None:
-            problems.append(f"address.external_network: network {cfg.address.external_network!r} not found")
+            problems.append(f"address.external_network: network {external_network!r} not found")
     for label, value in (("address.internal_network", internal), ("address.external_network", external)):
         if value:
             said.append((label, f"network {value!r}"))
@@ -134,23 +150,4 @@ def resolve_resources(
         username="",
         internal_network=internal,
         external_network=external,
-    )
-
-
-def image_info(image: Image | None, placeholder: bool = False) -> ImageInfo | None:
-    """The strategies' view of a Glance image (they never see SDK objects);
-    None without an image, unless ``placeholder`` (then one with an empty id)."""
-    from fleeting_openstack.plugin.types import ImageInfo
-
-    if image is None:
-        return ImageInfo(id="") if placeholder else None
-    p = image.properties
-    return ImageInfo(
-        id=image.id,
-        name=image.name,
-        properties=p,
-        os_admin_user=p.get("os_admin_user"),
-        os_type=p.get("os_type"),
-        os_distro=p.get("os_distro"),
-        architecture=p.get("architecture") or p.get("hw_architecture"),
     )

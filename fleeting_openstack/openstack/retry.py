@@ -3,7 +3,8 @@
 * **Idempotent calls** (every GET, DELETE, the console read, Init's lookups)
   are retried after a 429, 500, 502, 503, 504 or no answer at all (connection
   refused or reset, timeout), with exponential backoff and full jitter, until
-  the call's **budget** (``retry_budget`` in plugin_config) is spent. A 429 or
+  the call's **budget** (seconds: plugin_config's ``retry_budget``, which the
+  caller hands in as :class:`RetryPolicy`'s ``budget``) is spent. A 429 or
   503 carrying ``Retry-After`` waits that long instead (if it fits in the
   budget; otherwise the call fails at once, saying so).
 * **Creates** are never retried here: a create whose outcome is unknown is
@@ -18,10 +19,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from fleeting_openstack.config import PluginConfig
+from typing import TypeVar
 
 log = logging.getLogger("fleeting_openstack.retry")
 
@@ -64,15 +62,6 @@ class RetryPolicy:
                 attempt += 1
                 log.debug("retrying %s in %.2fs (attempt %d): %s", what, wait, attempt + 1, exc)
                 self.sleep(wait)
-
-
-def connect_options(cfg: PluginConfig) -> dict[str, Any]:
-    """Cloud.connect's timeouts and retry policy from a PluginConfig."""
-    return {
-        "timeout": cfg.api_timeout,
-        "connect_timeout": cfg.api_connect_timeout,
-        "retry": RetryPolicy(budget=cfg.retry_budget),
-    }
 
 
 def retriable(exc: BaseException) -> bool:

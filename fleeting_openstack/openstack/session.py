@@ -2,23 +2,30 @@
 
 :func:`authenticate` turns a clouds.yaml entry (or the ``OS_*`` environment)
 into an authenticated openstacksdk connection, with bounded timeouts and the
-plugin's own error words. :class:`Session` holds that connection and sends
-Nova and Neutron requests through it (raw REST bodies, Nova's configured
-microversion on every request) and wraps openstacksdk lookups; idempotent
-calls are retried within the :class:`~.retry.RetryPolicy` budget. The
-resource calls (:mod:`.client`, :mod:`.nova`, :mod:`.neutron`, :mod:`.cinder`)
-are built on these and never touch the connection otherwise.
+plugin's own error words; the caller's :class:`~.recording.Recorder` is
+told of every HTTP request. :class:`Session` holds that connection and sends
+Nova, Neutron, Glance and Cinder requests through it: raw REST bodies (no
+SDK resource, no ``find_*``: see :mod:`.sdk`; :meth:`Session._find` does
+what ``find_*`` did), Nova's configured microversion on every Nova request,
+each answered Nova call told to the observers of :meth:`Session.observe_nova`.
+Idempotent calls are retried within the :class:`~.retry.RetryPolicy` budget.
+The resource calls (:mod:`.client`, :mod:`.nova`, :mod:`.neutron`,
+:mod:`.cinder`) are built on these and never touch the connection otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import quote
 
+from fleeting_openstack.jsontypes import JSONObject, JSONValue
 from fleeting_openstack.openstack.errors import CloudError, NotFound, error_text
+from fleeting_openstack.openstack.recording import NO_RECORDER, NovaCall, NovaObserver, Recorder, ServiceMap, instrument
 from fleeting_openstack.openstack.retry import RetryPolicy, parse_retry_after
+from fleeting_openstack.openstack.sdk import Connection, Response, ServiceClient
 
-T = TypeVar("T")
+#: The services the adapter calls, by catalog type, with the names its messages use.
+SERVICES = {"compute": "Nova", "network": "Neutron", "image": "Glance", "block-storage": "Cinder"}
 
 #: Seconds any single OpenStack request may wait for an answer (read timeout)
 #: when neither plugin_config nor clouds.yaml sets ``api_timeout``: no call can hang the plugin.
@@ -38,7 +45,8 @@ def clouds_file_problem(clouds_config: str | None, cloud: str | None) -> tuple[s
     import yaml
 
     try:
-        text = open(clouds_config, encoding="utf-8").read()
+        with open(clouds_config, encoding="utf-8") as file:
+            text = file.read()
     except OSError as exc:
         return "clouds_config", f"cannot read {clouds_config}: {exc.strerror or exc}"
     except UnicodeDecodeError:
@@ -57,11 +65,15 @@ def clouds_file_problem(clouds_config: str | None, cloud: str | None) -> tuple[s
 
 
 def authenticate(
-    cloud: str | None, clouds_config: str | None, timeout: float | None, connect_timeout: float | None
-) -> Any:
+    cloud: str | None,
+    clouds_config: str | None,
+    timeout: float | None,
+    connect_timeout: float | None,
+    recorder: Recorder = NO_RECORDER,
+) -> Connection:
     """An authenticated openstacksdk connection (clouds.yaml entry, or ``OS_*`` env when
     ``cloud`` is empty), or CloudError in the plugin's words (``transient`` when trying
-    again may help). ``Any``: openstacksdk's Connection carries no type information."""
+    again may help). ``recorder`` is told of every HTTP request, Keystone's included."""
     import openstack
     import openstack.config
     from keystoneauth1 import exceptions as ksa_exc
@@ -81,13 +93,12 @@ def authenticate(
             conn = openstack.connection.Connection(config=region)
         else:
             conn = openstack.connect(cloud=cloud or None)
-        read = timeout if timeout is not None else getattr(conn.session, "timeout", None) or DEFAULT_API_TIMEOUT
+        read = timeout if timeout is not None else conn.session.timeout or DEFAULT_API_TIMEOUT
         timeouts = (connect_timeout or min(DEFAULT_CONNECT_TIMEOUT, read), read)
         conn.session.timeout = timeouts  # type: ignore[assignment]  # keystoneauth says float; requests takes (connect, read)
-
-        from fleeting_openstack.provider import metrics
-
-        metrics.instrument(conn)
+        http = conn.session.session
+        services = ServiceMap(lambda: _token_catalog(conn.session))
+        http.send = instrument(http.send, services, recorder)  # type: ignore[method-assign, assignment]  # the one wrap of every request
         conn.authorize()
     except openstack.exceptions.ConfigException as exc:
         raise CloudError(f"cloud configuration: {exc}{_known_clouds(cloud)}") from exc
@@ -121,19 +132,40 @@ def authenticate(
     return conn
 
 
+def _token_catalog(session: object) -> list[Mapping[str, object]]:
+    """The catalog of the token in hand (none before authenticating): asking makes no request."""
+    auth_ref = getattr(getattr(session, "auth", None), "auth_ref", None)
+    catalog = getattr(getattr(auth_ref, "service_catalog", None), "catalog", None)
+    return [entry for entry in catalog if isinstance(entry, Mapping)] if isinstance(catalog, list) else []
+
+
+def as_object(value: JSONValue) -> JSONObject:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_objects(value: JSONValue) -> list[JSONObject]:
+    """The objects of a JSON list (anything else: none)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 class Session:
     """An authenticated connection and the raw requests made through it.
 
-    ``conn`` is openstacksdk's Connection (untyped, hence ``Any``); nothing
-    outside the adapter uses it."""
+    ``conn``: openstacksdk's Connection, as far as :mod:`.sdk` types it;
+    nothing outside the adapter uses it."""
 
-    def __init__(self, conn: Any, microversion: str, cloud_name: str = "", *, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, conn: Connection, microversion: str, cloud_name: str = "", *, retry: RetryPolicy | None = None
+    ) -> None:
         self.conn = conn
         self.retry = retry or RetryPolicy()
         self.microversion = microversion
         self.cloud_name = cloud_name
         #: The cloud's clock (unix seconds) from the Date header of the last Nova answer, if any.
         self.last_date: float | None = None
+        self._observers: list[NovaObserver] = []
+        self._flavor_sizes: dict[str, dict[str, int]] = {}  # flavor id -> vcpus, ram (NovaExtras.flavor_size)
 
     @property
     def region(self) -> str:
@@ -142,24 +174,33 @@ class Session:
     @property
     def project_id(self) -> str:
         """The project the credentials are scoped to."""
-        project: str = self.conn.current_project_id
-        return project
+        return self.conn.current_project_id or ""
 
     def service_types(self) -> set[str]:
         """The service types in the cloud's catalog (``compute``, ``block-storage``, ...)."""
         return {str(entry.get("type")) for entry in (self.conn.service_catalog or [])}
 
+    def observe_nova(self, observer: NovaObserver) -> Callable[[], None]:
+        """Tell ``observer`` of every answered Nova call from now on (in the calling thread,
+        before the caller sees the answer); returns the function that stops it."""
+        self._observers = [*self._observers, observer]
+
+        def stop() -> None:
+            self._observers = [o for o in self._observers if o is not observer]
+
+        return stop
+
     def widen_pool(self, size: int) -> None:
         """Keep up to ``size`` connections per host alive (requests keeps 10: more
         parallel calls would each open a new TCP/TLS connection and drop it)."""
-        session = getattr(self.conn.session, "session", None)
-        for adapter in {id(a): a for a in (session.adapters.values() if session else ())}.values():
-            try:
-                if adapter._pool_maxsize < size:
-                    adapter._pool_maxsize = size
-                    adapter.init_poolmanager(adapter._pool_connections, size, block=adapter._pool_block)
-            except AttributeError:  # not a requests HTTPAdapter: leave it
-                pass
+        from requests.adapters import HTTPAdapter
+
+        adapters = self.conn.session.session.adapters.values()
+        for adapter in {id(a): a for a in adapters}.values():
+            if isinstance(adapter, HTTPAdapter) and adapter._pool_maxsize < size:
+                # requests offers no public way to grow a mounted adapter's pool
+                adapter._pool_maxsize = size
+                adapter.init_poolmanager(adapter._pool_connections, size, block=adapter._pool_block)
 
     def close(self) -> None:
         try:
@@ -167,28 +208,35 @@ class Session:
         except Exception:  # noqa: BLE001 - closing is best effort
             pass
 
-    # -- Nova ------------------------------------------------------------------
-    def _nova(
-        self, method: str, url: str, *, ok: Sequence[int] = (200,), idempotent: bool | None = None, **kwargs: Any
-    ) -> Any:
-        """One Nova call; idempotent ones (GET, DELETE unless told) retried within the budget.
-        Returns the decoded JSON answer (None when empty)."""
-        if idempotent is None:
-            idempotent = method in ("GET", "DELETE")
-        kwargs.setdefault("microversion", self.microversion)
+    # -- raw requests ----------------------------------------------------------------
+    def _client(self, service: str) -> ServiceClient:
+        if service == "compute":
+            return self.conn.compute
+        if service == "network":
+            return self.conn.network
+        if service == "image":
+            return self.conn.image
+        return self.conn.block_storage
 
-        def once() -> Any:
-            response = self._send(method, url, ok=ok, **kwargs)
-            return response.json() if response.content else None
-
-        return self.retry.run(once, f"{method} {url.split('?')[0]}") if idempotent else once()
-
-    def _send(self, method: str, url: str, *, ok: Sequence[int], **kwargs: Any) -> Any:
+    def _send(
+        self,
+        service: str,
+        method: str,
+        url: str,
+        *,
+        ok: Sequence[int],
+        params: Mapping[str, str] | None = None,
+        json: JSONValue = None,
+        microversion: str | None = None,
+    ) -> Response:
+        """One request, once; the answer when its status is in ``ok``, else CloudError (NotFound for 404)."""
         from keystoneauth1 import exceptions as ksa_exc
 
-        where = f"Nova {method} {url.split('?')[0]}"
+        where = f"{SERVICES[service]} {method} {url.split('?')[0]}"
         try:
-            response = self.conn.compute.request(url, method, raise_exc=False, **kwargs)
+            response = self._client(service).request(
+                url, method, raise_exc=False, params=params, json=json, microversion=microversion
+            )
         except ksa_exc.HttpError as exc:  # from the identity service, while (re)authenticating
             error = CloudError(
                 f"{where}: the identity service answered HTTP {exc.http_status} while authenticating: {exc.message}",
@@ -202,11 +250,12 @@ class Session:
             raise CloudError(
                 f"{where}: no answer ({type(exc).__name__}: {exc}); whether it was done is unknown", None
             ) from None
-        date = response.headers.get("Date")
-        if date:
-            self.last_date = _http_date(date)
+        if service == "compute":
+            date = response.headers.get("Date")
+            if date:
+                self.last_date = _http_date(date)
         if response.status_code == 404:
-            raise NotFound(error_text(response), 404)
+            raise NotFound(error_text(response) if service == "compute" else f"{where}: {error_text(response)}", 404)
         if response.status_code not in ok:
             error = CloudError(f"{where}: HTTP {response.status_code}: {error_text(response)}", response.status_code)
             if response.status_code in (429, 503):
@@ -216,56 +265,92 @@ class Session:
             raise error
         return response
 
-    # -- Neutron ---------------------------------------------------------------
-    def _neutron(
-        self, method: str, url: str, *, ok: Sequence[int] = (200,), idempotent: bool | None = None, **kwargs: Any
-    ) -> Any:
-        """One Neutron call (decoded JSON answer, ``{}`` when empty); idempotent ones retried."""
-        from keystoneauth1 import exceptions as ksa_exc
-
+    def _call(
+        self,
+        service: str,
+        method: str,
+        url: str,
+        *,
+        ok: Sequence[int] = (200,),
+        idempotent: bool | None = None,
+        params: Mapping[str, str] | None = None,
+        json: JSONValue = None,
+    ) -> JSONObject:
+        """One call's decoded answer (``{}`` when empty or not an object); idempotent ones (GET,
+        DELETE unless told) retried within the budget. Nova's carry the configured microversion."""
         if idempotent is None:
             idempotent = method in ("GET", "DELETE")
-        where = f"Neutron {method} {url.split('?')[0]}"
+        microversion = self.microversion if service == "compute" else None
 
-        def once() -> Any:
-            try:
-                response = self.conn.network.request(url, method, raise_exc=False, **kwargs)
-            except (ksa_exc.ConnectionError, ksa_exc.DiscoveryFailure) as exc:
-                raise CloudError(f"{where}: no answer ({type(exc).__name__}: {exc})", None) from None
-            except ksa_exc.HttpError as exc:
-                raise CloudError(
-                    f"{where}: the identity service answered HTTP {exc.http_status}", exc.http_status
-                ) from None
-            if response.status_code == 404:
-                raise NotFound(f"{where}: {error_text(response)}", 404)
-            if response.status_code not in ok:
-                error = CloudError(
-                    f"{where}: HTTP {response.status_code}: {error_text(response)}", response.status_code
-                )
-                error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                raise error
-            return response.json() if response.content else {}
+        def once() -> JSONObject:
+            response = self._send(service, method, url, ok=ok, params=params, json=json, microversion=microversion)
+            answer: JSONValue = _decoded(response)
+            if service == "compute":
+                call = NovaCall(method, url.split("?")[0], dict(params or {}), answer)
+                for observer in self._observers:
+                    observer(call)
+            return as_object(answer)
 
-        return self.retry.run(once, where) if idempotent else once()
+        return self.retry.run(once, f"{SERVICES[service]} {method} {url.split('?')[0]}") if idempotent else once()
 
-    # -- openstacksdk ----------------------------------------------------------
-    def _sdk(self, fn: Callable[[], T], what: str) -> T:
-        """An openstacksdk call (Glance, Neutron, Cinder, flavors, keypairs), retried like any
-        idempotent call; SDK errors become CloudError / NotFound."""
-        import openstack.exceptions as sdk_exc
-        from keystoneauth1 import exceptions as ksa_exc
+    def _nova(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: Sequence[int] = (200,),
+        idempotent: bool | None = None,
+        params: Mapping[str, str] | None = None,
+        json: JSONValue = None,
+    ) -> JSONObject:
+        """One Nova call (the configured microversion on it)."""
+        return self._call("compute", method, url, ok=ok, idempotent=idempotent, params=params, json=json)
 
-        def once() -> T:
-            try:
-                return fn()
-            except sdk_exc.NotFoundException as exc:
-                raise NotFound(f"{what}: {exc}", 404) from None
-            except sdk_exc.HttpException as exc:
-                raise CloudError(f"{what}: HTTP {exc.status_code}: {exc}", exc.status_code) from None
-            except (ksa_exc.ConnectionError, ksa_exc.DiscoveryFailure) as exc:
-                raise CloudError(f"{what}: no answer ({type(exc).__name__}: {exc})", None) from None
+    def _neutron(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: Sequence[int] = (200,),
+        idempotent: bool | None = None,
+        params: Mapping[str, str] | None = None,
+        json: JSONValue = None,
+    ) -> JSONObject:
+        """One Neutron call."""
+        return self._call("network", method, url, ok=ok, idempotent=idempotent, params=params, json=json)
 
-        return self.retry.run(once, what)
+    def _delete(self, service: str, url: str) -> None:
+        """DELETE ``url``; one already gone counts as deleted."""
+        try:
+            self._call(service, "DELETE", url, ok=(200, 202, 204))
+        except NotFound:
+            pass
+
+    def _find(self, service: str, path: str, ref: str, *, one: str | None, many: str) -> JSONObject | None:
+        """What openstacksdk's ``find_*`` does, in raw requests: ``GET path/ref`` (the answer's
+        ``one`` key; None: the answer is the resource), else the one resource listed under
+        ``many`` with that name. None when there is none; CloudError when several share it."""
+        try:
+            doc = self._call(service, "GET", f"{path}/{quote(ref, safe='')}")
+            return as_object(doc.get(one)) if one else doc
+        except NotFound:
+            pass
+        listed = self._call(service, "GET", path, params={"name": ref}).get(many)
+        named = [item for item in as_objects(listed) if item.get("name") == ref]
+        if len(named) > 1:
+            raise CloudError(f"{SERVICES[service]}: {len(named)} {many} are named {ref!r}: use the id")
+        return named[0] if named else None
+
+
+def _decoded(response: Response) -> JSONValue:
+    """The JSON of an answer (None when it has no body)."""
+    if not response.content:
+        return None
+    try:
+        doc = response.json()
+    except ValueError:
+        return None
+    return doc if isinstance(doc, (dict, list, str, int, float, bool)) else None  # json.loads gives JSON values
 
 
 def _http_date(text: str) -> float | None:

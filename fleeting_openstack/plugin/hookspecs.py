@@ -9,7 +9,7 @@ A plugin (found through the entry-point group ``fleeting_openstack.strategies``)
 implements :func:`fleeting_register_strategies` and adds *strategy objects* to
 the registry under a name (``registry.add("cloud-init", CloudInitStrategy())``).
 A strategy object implements the per-instance hooks below as ``@hookimpl``
-methods. The facade (:mod:`fleeting_openstack.plugin.manager`) registers each
+methods. The host (:mod:`fleeting_openstack.host`, internal) registers each
 strategy object with the plugin manager and, when it calls a per-instance hook,
 leaves out every strategy object except the selected one. Plugins that are not
 strategies ("site plugins", e.g. a company's customisation) always take part.
@@ -39,8 +39,7 @@ firstresult answer marks its impl ``tryfirst=True``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pluggy
 
@@ -51,6 +50,7 @@ if TYPE_CHECKING:
         InstanceCredentials,
         Observation,
         ReadinessResult,
+        StrategyOptions,
     )
 
 PROJECT_NAME = "fleeting_openstack"
@@ -95,7 +95,7 @@ def fleeting_register_strategies(registry: StrategyRegistry) -> None:
 
 
 @hookspec
-def fleeting_check_config(user_data: str | None, options: Mapping[str, Any], strategy: str) -> list[str] | None:
+def fleeting_check_config(user_data: str | None, options: StrategyOptions, strategy: str) -> list[str] | None:
     """Report every problem with the operator's user_data and options (at Init).
 
     Return a list of human-readable error messages (empty or None: no
@@ -115,7 +115,7 @@ def fleeting_check_config(user_data: str | None, options: Mapping[str, Any], str
 
 
 @hookspec(firstresult=True)
-def fleeting_default_username(image: ImageInfo, options: Mapping[str, Any], strategy: str) -> str | None:
+def fleeting_default_username(image: ImageInfo, options: StrategyOptions, strategy: str) -> str | None:
     """Name the login user when the operator did not configure one.
 
     Return the user name, or None for "no opinion". The provider asks only
@@ -132,11 +132,11 @@ def fleeting_default_username(image: ImageInfo, options: Mapping[str, Any], stra
 
 
 @hookspec(firstresult=True)
-def fleeting_wants_generated_key(options: Mapping[str, Any], strategy: str) -> bool | None:
+def fleeting_wants_generated_key(options: StrategyOptions, strategy: str) -> bool | None:
     """Say whether the provider should generate a per-instance SSH key.
 
     True: the provider derives a key per instance (see
-    :mod:`fleeting_openstack.provider.keys`) and hands its public half to
+    the provider's key store) and hands its public half to
     :func:`fleeting_inject_credentials`. False: the strategy cannot put a key
     into the instance; the operator must supply static credentials (Nova
     keypair + ``key_path``, or a password). None: no opinion (default True).
@@ -149,7 +149,7 @@ def fleeting_wants_generated_key(options: Mapping[str, Any], strategy: str) -> b
 
 
 @hookspec(firstresult=True)
-def fleeting_key_type(image: ImageInfo, options: Mapping[str, Any], strategy: str) -> str | None:
+def fleeting_key_type(image: ImageInfo, options: StrategyOptions, strategy: str) -> str | None:
     """Choose the generated key's type: ``"ed25519"`` or ``"rsa"``.
 
     None: no opinion (default ``ed25519``). RSA is for images whose sshd
@@ -164,7 +164,7 @@ def fleeting_key_type(image: ImageInfo, options: Mapping[str, Any], strategy: st
 
 
 # --------------------------------------------------------------------------
-# Increase: user_data, in the order the facade calls them
+# Increase: user_data, in the order the host calls them
 # (templating -> build -> customise -> inject)
 # --------------------------------------------------------------------------
 
@@ -194,12 +194,12 @@ def fleeting_customize_user_data(ctx: InstanceContext, user_data: str | None, st
 
     Return the new user_data, or None to leave it unchanged.
 
-    Chained, not firstresult: the facade calls every implementation in pluggy
+    Chained, not firstresult: the host calls every implementation in pluggy
     order and hands each one the previous one's output, so several site
     plugins can each add their piece (a CA certificate, a proxy setting ...).
     Runs after :func:`fleeting_build_user_data` and before
     :func:`fleeting_inject_credentials`, so a customisation can never drop the
-    login key. Implementations must be pure (the facade's ``check()`` performs
+    login key. Implementations must be pure (the host's ``check()`` performs
     a trial render at Init).
 
     :param ctx: the instance being created.
@@ -240,11 +240,11 @@ def fleeting_inject_credentials(
 
 @hookspec(firstresult=True)
 def fleeting_readiness(
-    observation: Observation, options: Mapping[str, Any], strategy: str, user_data: str | None
+    observation: Observation, options: StrategyOptions, strategy: str, user_data: str | None
 ) -> ReadinessResult | None:
     """Decide from what the cloud shows whether an ACTIVE server has booted.
 
-    Asked only for ACTIVE servers (the facade answers for other statuses).
+    Asked only for ACTIVE servers (the host answers for other statuses).
     Return READY when the boot marker is in ``observation.console_tail``,
     FAILED when the console shows the boot failed, WAITING otherwise; None for
     "no opinion" (READY). Report what the console shows; do not apply

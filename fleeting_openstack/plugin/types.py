@@ -14,7 +14,9 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, TypeGuard
+from typing import Literal, TypeAlias, TypeGuard
+
+from fleeting_openstack.jsontypes import JSONValue
 
 __all__ = [
     "KEY_TYPES",
@@ -26,9 +28,13 @@ __all__ = [
     "ReadinessResult",
     "ReadinessState",
     "StrategyError",
+    "StrategyOptions",
     "UserDataError",
     "is_key_type",
 ]
+
+#: The operator's ``strategy_options``: a JSON object (read-only), as plugin_config gives it.
+StrategyOptions: TypeAlias = Mapping[str, JSONValue]
 
 #: SSH key types a strategy may ask for (see ``fleeting_key_type``).
 KeyType = Literal["ed25519", "rsa"]
@@ -41,7 +47,7 @@ def is_key_type(value: object) -> TypeGuard[KeyType]:
 
 
 class StrategyError(Exception):
-    """Base class of the errors raised by strategies and the strategy facade."""
+    """Base class of the errors raised by strategies and the strategy host."""
 
 
 class UserDataError(StrategyError, ValueError):
@@ -49,7 +55,7 @@ class UserDataError(StrategyError, ValueError):
 
     Strategies raise it from ``fleeting_build_user_data`` /
     ``fleeting_inject_credentials`` when the input cannot be processed; the
-    facade's ``check()`` performs a trial render at Init so that such errors
+    host's ``check()`` performs a trial render at Init so that such errors
     surface as configuration errors instead of failed creates.
     """
 
@@ -115,7 +121,7 @@ class InstanceContext:
     image: ImageInfo
     user_data: str | None
     username: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: StrategyOptions = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _frozen_mapping(self, "options")

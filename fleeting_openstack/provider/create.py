@@ -39,9 +39,9 @@ from fleeting_openstack.config.identity import (
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import Settings
+    from fleeting_openstack.host import BoundStrategy
     from fleeting_openstack.openstack.client import Server
     from fleeting_openstack.openstack.resources import Resolved
-    from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.plugin.types import ImageInfo
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
     from fleeting_openstack.provider.keys import KeyStore
@@ -152,11 +152,11 @@ class Creator:
 
     def create(self) -> str:
         """Request one server; its id. Raises when none was made (or it cannot be known)."""
+        from fleeting_openstack.host import render as userdata
         from fleeting_openstack.openstack.client import CloudError
         from fleeting_openstack.openstack.nova import create_request
-        from fleeting_openstack.openstack.resources import image_info
-        from fleeting_openstack.plugin import userdata
         from fleeting_openstack.provider import metrics
+        from fleeting_openstack.provider.imageinfo import image_info
         from fleeting_openstack.provider.keys import new_salt
         from fleeting_openstack.provider.limiter import is_capacity
 
@@ -195,16 +195,15 @@ class Creator:
         while server_id is None:
             choice = self.choices.current
             request = create_request(
-                cfg.server_spec,
+                cfg.server_spec.body,
+                name=name,
                 image_ref=res.image_ref,
                 flavor_ref=choice[0],
+                availability_zone=choice[1],
                 user_data=user_data,
                 metadata=metadata,
                 tags=tags if self.tags_in_body else (),
             )
-            request["server"]["name"] = name
-            if choice[1]:
-                request["server"]["availability_zone"] = choice[1]
             try:
                 server_id = self.limit.call(functools.partial(self.cloud.create_server, request))
             except CloudError as exc:

@@ -53,9 +53,9 @@ from fleeting_openstack.transport import hclog
 
 if TYPE_CHECKING:
     from fleeting_openstack.config import LoadedConfig, PluginConfig
+    from fleeting_openstack.host import BoundStrategy
     from fleeting_openstack.openstack.client import Server
     from fleeting_openstack.openstack.resources import Resolved
-    from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.provider.access import Access
     from fleeting_openstack.provider.addresses import Addresses, ServerImages
     from fleeting_openstack.provider.collaborators import GroupCloud, InitCheckRunner
@@ -152,7 +152,7 @@ class OpenStackProvider:
         from fleeting_openstack.config import ConfigError, load_plugin_config
         from fleeting_openstack.config.identity import name_prefix
         from fleeting_openstack.config.units import microversion_tuple
-        from fleeting_openstack.plugin.manager import default_manager
+        from fleeting_openstack.host import default_manager
         from fleeting_openstack.provider import initchecks, safety
         from fleeting_openstack.provider.access import Access
         from fleeting_openstack.provider.addresses import Addresses, ServerImages

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
+    from fleeting_openstack.host import BoundStrategy
     from fleeting_openstack.openstack.client import Cloud
     from fleeting_openstack.openstack.resources import Resolved
-    from fleeting_openstack.plugin.manager import BoundStrategy
     from fleeting_openstack.provider.keys import KeyStore
 
 
@@ -49,9 +49,8 @@ def run(
     cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open", say: Callable[[str], None] = lambda text: None
 ) -> InitChecks:
     """Run Init's checks for ``cfg`` with the runner's ``connector`` config."""
+    from fleeting_openstack.host import UnknownStrategyError, check_key, default_manager
     from fleeting_openstack.openstack.client import Cloud, CloudError
-    from fleeting_openstack.plugin.bound import check_key
-    from fleeting_openstack.plugin.manager import UnknownStrategyError, default_manager
 
     out = InitChecks()
     say(f"loading boot strategy {cfg.strategy}")
@@ -66,12 +65,18 @@ def run(
     where = cfg.cloud or "(OS_* environment)"
     say(f"authenticating to cloud {where}")
     try:
-        from fleeting_openstack.openstack.retry import connect_options
+        from fleeting_openstack.openstack.retry import RetryPolicy
+        from fleeting_openstack.provider import metrics
 
-        if cfg.auth_from_env:
-            out.cloud = Cloud.connect(None, None, cfg.nova_microversion, **connect_options(cfg))
-        else:
-            out.cloud = Cloud.connect(cfg.cloud, cfg.clouds_config, cfg.nova_microversion, **connect_options(cfg))
+        out.cloud = Cloud.connect(
+            None if cfg.auth_from_env else cfg.cloud,
+            None if cfg.auth_from_env else cfg.clouds_config,
+            cfg.nova_microversion,
+            timeout=cfg.api_timeout,
+            connect_timeout=cfg.api_connect_timeout,
+            retry=RetryPolicy(budget=cfg.retry_budget),
+            recorder=metrics,
+        )
     except CloudError as exc:
         out.fatal, out.fatal_key = str(exc), exc.key
         return out
@@ -84,12 +89,20 @@ def run(
 def _resolve(
     out: InitChecks, cfg: PluginConfig, connector: ConnectorConfig, keys: str, say: Callable[[str], None]
 ) -> None:
-    from fleeting_openstack.openstack.resources import Resolved, image_info, resolve_resources
+    from fleeting_openstack.openstack.resources import Resolved, resolve_resources
+    from fleeting_openstack.provider.imageinfo import image_info
     from fleeting_openstack.provider.keys import KeyStore, KeyStoreError
 
     problems = out.problems
     assert out.cloud is not None and out.strategy is not None  # run() returned before otherwise
-    found = resolve_resources(out.cloud, cfg, problems, out.summary)
+    found = resolve_resources(
+        out.cloud,
+        cfg.server_spec.body,
+        problems,
+        out.summary,
+        internal_network=cfg.address.internal_network,
+        external_network=cfg.address.external_network,
+    )
     image, strategy = found.image, out.strategy
 
     info = image_info(image)

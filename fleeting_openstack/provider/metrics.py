@@ -19,7 +19,6 @@ import logging
 import re
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 log = logging.getLogger("fleeting_openstack.metrics")
 
@@ -203,71 +202,10 @@ def reap_reason(reason: str) -> str:
 
 # -- OpenStack API calls ----------------------------------------------------------------
 
-_VERSION_SUFFIX = re.compile(r"/v[0-9]+(\.[0-9]+)?(/.*)?$")
 
-
-class _Services:
-    """URL -> service type, from the token's catalog (no request of its own)."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self.prefixes: list[tuple[str, str]] = []
-
-    def _load(self) -> None:
-        try:
-            auth_ref = self.conn.session.auth.auth_ref
-            catalog = auth_ref.service_catalog.catalog if auth_ref is not None else []
-        except Exception:  # noqa: BLE001 - not authenticated yet
-            return
-        prefixes = []
-        for entry in catalog or []:
-            for endpoint in entry.get("endpoints", []):
-                url = (endpoint.get("url") or "").rstrip("/")
-                if url:
-                    prefixes.append((_VERSION_SUFFIX.sub("", url), entry.get("type", "unknown")))
-        self.prefixes = sorted(set(prefixes), key=lambda p: -len(p[0]))
-
-    def of(self, url: str) -> str:
-        if "/auth/tokens" in url or "/auth/" in urlsplit(url).path:
-            return "identity"
-        if not self.prefixes:
-            self._load()
-        for prefix, service in self.prefixes:
-            if url.startswith(prefix):
-                return service
-        return "unknown"
-
-
-def instrument(conn: Any) -> None:
-    """Count and time every HTTP request of ``conn``, answered or not (status ``error``:
-    no answer, such as a refused connection or a timeout)."""
-    import time
-
-    try:
-        http = conn.session.session  # keystoneauth Session -> requests.Session
-    except AttributeError:
-        return
-    services = _Services(conn)
-    send = http.send
-
-    def record(request: Any, status: str, seconds: float) -> None:
-        if _m is None:
-            return
-        try:
-            service, method = services.of(request.url), request.method or "GET"
-            _m["api"].labels(service, method, status).inc()
-            _m["api_latency"].labels(service, method).observe(seconds)
-        except Exception:  # noqa: BLE001 - metrics never break a request
-            pass
-
-    def timed_send(request: Any, **kwargs: Any) -> Any:
-        started = time.monotonic()
-        try:
-            response = send(request, **kwargs)
-        except Exception:
-            record(request, "error", time.monotonic() - started)
-            raise
-        record(request, str(response.status_code), time.monotonic() - started)
-        return response
-
-    http.send = timed_send
+def api_request(service: str, method: str, status: str, seconds: float) -> None:
+    """One HTTP request of the OpenStack adapter (status ``error``: no answer). This module
+    is the adapter's recorder (:class:`fleeting_openstack.openstack.recording.Recorder`)."""
+    if _m is not None:
+        _m["api"].labels(service, method, status).inc()
+        _m["api_latency"].labels(service, method).observe(seconds)

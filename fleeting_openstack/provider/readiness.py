@@ -28,7 +28,7 @@ class Console(Protocol):
 
 
 class ReadinessHook(Protocol):
-    """The boot strategy's readiness decision (``plugin.manager.BoundStrategy``)."""
+    """The boot strategy's readiness decision (``host.BoundStrategy``)."""
 
     def readiness(self, observation: Observation) -> ReadinessResult: ...
 

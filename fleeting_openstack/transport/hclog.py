@@ -18,10 +18,12 @@ import sys
 import time
 import traceback
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 if TYPE_CHECKING:
     import threading
+
+    from fleeting_openstack.jsontypes import JSONObject, JSONValue
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -71,7 +73,7 @@ def format_timestamp(epoch: float) -> str:
     return f"{text}{zone[:3]}:{zone[3:]}"
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> JSONValue:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, (list, tuple)):
@@ -85,7 +87,7 @@ class HclogFormatter(logging.Formatter):
     """Formats a record as one hclog JSON object (no newline)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
+        entry: JSONObject = {
             "@level": hclog_level(record.levelno),
             "@message": record.getMessage(),
             "@module": _module_name(record.name),

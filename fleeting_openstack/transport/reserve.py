@@ -23,8 +23,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeVar, cast
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol, TypeVar, cast
 
 import grpc
 
@@ -46,8 +46,9 @@ _INFRA = ("/grpc.health.", "/plugin.GRPCController/", "/plugin.GRPCStdio/", "/pl
 _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
 # A handler's behaviour: (request or request iterator, context) -> response or response iterator.
-# Messages of any service pass through, so their type is Any.
-_Behavior = Callable[[Any, grpc.ServicerContext], Any]
+# Messages of any service pass through: the gate only hands them on (a streaming behaviour
+# returns an iterator of them).
+_Behavior = Callable[[object, grpc.ServicerContext], object]
 
 
 class _Replaceable(Protocol[_Request, _Response]):
@@ -98,7 +99,7 @@ class Reserve(grpc.ServerInterceptor):
 
                 def stream() -> Iterator[object]:
                     try:
-                        yield from behavior(request, context)
+                        yield from cast("Iterable[object]", behavior(request, context))
                     finally:
                         sem.release()
 

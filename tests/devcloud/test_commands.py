@@ -13,6 +13,7 @@ import pytest
 
 from fleeting_openstack.cli import main as cli
 from fleeting_openstack.cli import common as commands
+from fleeting_openstack.cli import parser as cmdline
 from fleeting_openstack.contract.instancegroup import State
 from fleeting_openstack.config.identity import META_CLUSTER, group_tag
 
@@ -21,7 +22,7 @@ from devcloud.lifecycle import start, wait_states  # noqa: E402
 
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = commands.main(argv[0], list(argv[1:]), stdout=out, stderr=err)
+    code = cmdline.main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from fleeting_openstack.provider import groupview
 from fleeting_openstack.contract.instancegroup import State
-from fleeting_openstack.openstack.client import Cloud, CloudError
+from fleeting_openstack.openstack.client import Cloud, CloudError, NovaCall
 from fleeting_openstack.config.identity import group_tag
 
 from devcloud.lifecycle import start, wait_states  # noqa: E402
@@ -82,34 +82,25 @@ def test_lost_tag_is_seen_within_one_resync_period(plugin_config, demo, group_na
 
 
 def test_unchanged_group_is_one_request_with_an_empty_list(plugin_config, group_name, monkeypatch):
-    provider = start(plugin_config(resync_interval="1h"))
+    calls: list[NovaCall] = []
+    provider = start(plugin_config(resync_interval="1h"), nova_calls=calls)
     provider.increase(2)
     states = wait_states(provider, {State.RUNNING}, 2)
     monkeypatch.setattr(groupview, "OVERLAP", 1.0)
     time.sleep(3)  # nothing changes now
     provider.update()
-    calls: list[tuple[str, str, dict, object]] = []
-    real = Cloud._nova
-
-    def counting(self, method, url, **kwargs):
-        doc = real(self, method, url, **kwargs)
-        calls.append((method, url, dict(kwargs.get("params") or {}), doc))
-        return doc
-
-    monkeypatch.setattr(Cloud, "_nova", counting)
+    calls.clear()
     assert dict(provider.update()) == states  # the view answers
     assert len(calls) == 1, calls
-    method, url, params, doc = calls[0]
-    assert (method, url) == ("GET", "/servers/detail") and "changes-since" in params
-    assert params["name"] == "^" + groupview.re.escape(f"{group_name}-")
-    assert doc == {"servers": []}
+    (call,) = calls
+    assert (call.method, call.path) == ("GET", "/servers/detail") and "changes-since" in call.params
+    assert call.params["name"] == "^" + groupview.re.escape(f"{group_name}-")
+    assert call.answer == {"servers": []}
     monkeypatch.undo()
     # Decrease uses that view: no listing, one DELETE per server.
     calls.clear()
-    monkeypatch.setattr(Cloud, "_nova", counting)
     assert sorted(provider.decrease(list(states))) == sorted(states)
-    assert [c[0] for c in calls] == ["DELETE", "DELETE"], calls
-    monkeypatch.undo()
+    assert [c.method for c in calls] == ["DELETE", "DELETE"], calls
     until(provider, lambda s: not s)
 
 

@@ -10,7 +10,7 @@ from email.mime.text import MIMEText
 
 import pytest
 
-from fleeting_openstack.plugin.manager import BoundStrategy, StrategyManager
+from fleeting_openstack.host import BoundStrategy, StrategyManager
 from fleeting_openstack.plugin.types import ImageInfo
 from strategy_kit import Instance
 

@@ -14,6 +14,12 @@ from pathlib import Path
 CACHE = Path(os.environ.get("FLEETING_SINGLE_FILE_CACHE", "/var/tmp/fleeting-single-file"))
 SUITE = "bookworm"
 TARBALL = CACHE / f"debian-{SUITE}-minbase-amd64.tar.gz"
+
+
+def tarball(arch: str = "amd64") -> Path:
+    """The cached root of ``arch`` (a foreign one needs qemu-user's binfmt handler first:
+    ``packaging/build-arm64-emulated --emulation-only``)."""
+    return CACHE / f"debian-{SUITE}-minbase-{arch}.tar.gz"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
@@ -51,32 +57,32 @@ def ensure_debootstrap() -> str:
     return found
 
 
-def make_tarball() -> None:
+def make_tarball(arch: str = "amd64") -> None:
     """debootstrap once; later runs unpack the cached tarball (a few seconds)."""
     debootstrap = ensure_debootstrap()
     CACHE.mkdir(parents=True, exist_ok=True)
     work = CACHE / f"root.{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     try:
-        proc = subprocess.run([debootstrap, "--variant=minbase", SUITE, str(work), apt_mirror()],
+        proc = subprocess.run([debootstrap, f"--arch={arch}", "--variant=minbase", SUITE, str(work), apt_mirror()],
                               capture_output=True, text=True, timeout=1200,
                               env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         assert proc.returncode == 0, f"debootstrap failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         for junk in [*(work / "var/cache/apt/archives").glob("*.deb"), *(work / "var/lib/apt/lists").glob("*_*")]:
             junk.unlink()
-        partial = TARBALL.with_suffix(f".partial.{os.getpid()}")
+        partial = tarball(arch).with_suffix(f".partial.{os.getpid()}")
         subprocess.run(["tar", "-C", str(work), "--numeric-owner", "-czf", str(partial), "."], check=True)
-        partial.rename(TARBALL)
+        partial.rename(tarball(arch))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def unpack_root(dest: Path) -> Path:
-    """A fresh minimal Debian 12 root in ``dest`` (root only)."""
+def unpack_root(dest: Path, arch: str = "amd64") -> Path:
+    """A fresh minimal Debian 12 root of ``arch`` in ``dest`` (root only)."""
     assert os.geteuid() == 0, "this test makes a chroot and must run as root (CI does)"
-    if not TARBALL.is_file():
-        make_tarball()
-    subprocess.run(["tar", "-C", str(dest), "--numeric-owner", "-xzf", str(TARBALL)], check=True)
+    if not tarball(arch).is_file():
+        make_tarball(arch)
+    subprocess.run(["tar", "-C", str(dest), "--numeric-owner", "-xzf", str(tarball(arch))], check=True)
     assert (dest / "etc" / "debian_version").read_text().startswith("12.")
     return dest
 

@@ -335,7 +335,7 @@ def init_checks(cloud: FakeCloud, *, key_store: KeyStore | None = None, username
     """An ``initchecks.run`` that finds everything and hands the provider ``cloud``
     (and ``key_store`` when Init opens one: ``keys="open"``)."""
     from fleeting_openstack.openstack.resources import Resolved
-    from fleeting_openstack.plugin.manager import default_manager
+    from fleeting_openstack.host import default_manager
     from fleeting_openstack.provider.initchecks import InitChecks
 
     def run(cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open") -> InitChecks:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from fleeting_openstack.plugin.manager import BoundStrategy, StrategyManager
+from fleeting_openstack.host import BoundStrategy, StrategyManager
 from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, InstanceCredentials
 
 #: the public key the plugin generated for the runner (what the strategies inject)

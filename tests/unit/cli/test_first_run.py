@@ -14,7 +14,7 @@ import pytest
 
 from fleeting_openstack.config import load_plugin_config
 from fleeting_openstack.config.rules import DURATIONS
-from fleeting_openstack.config.units import GO_DURATION_MAX, parse_duration
+from fleeting_openstack.godurations import GO_DURATION_MAX, parse_duration
 from fleeting_openstack.openstack.resources import resolve_resources
 from installed import plugin_executable, run_cli
 
@@ -236,7 +236,7 @@ def test_nothing_not_found_is_also_resolved():
         scheduler_hints={"group": NET}))).config
     problems: list[str] = []
     summary: list[tuple[str, str]] = []
-    resolve_resources(Lookups(), cfg, problems, summary)
+    resolve_resources(Lookups(), cfg.server_spec.body, problems, summary)
     missing = {p.split(":")[0] for p in problems}
     assert missing == {"server_spec.networks[0].uuid", "server_spec.networks[1].port",
                        "server_spec.security_groups[0]", "server_spec.key_name", "server_spec.scheduler_hints.group"}

@@ -15,7 +15,7 @@ from project import ROOT
 
 TREE_ONLY_STRATEGY = '''
 from typing import Any
-from fleeting_openstack.plugin.hookspecs import hookimpl
+from fleeting_openstack.plugin import hookimpl
 
 
 class TreeOnly:

@@ -285,7 +285,7 @@ def test_check_cloud_exception_becomes_an_error(tmp_path):
 
 
 def test_check_cloud_unavailable_is_exit_2(monkeypatch):
-    monkeypatch.setattr(validate_mod, "_default_check_cloud", lambda: None)
+    monkeypatch.setattr(validate_mod, "default_check_cloud", lambda: None)
     code, _, err = run_main(str(EXAMPLES / "config.toml"), "--check-cloud")
     assert code == 2
     assert "--check-cloud is not available" in err

@@ -10,6 +10,8 @@ import pytest
 from fleeting_openstack.cli import validate
 from fleeting_openstack.cli.common import CommandError, load_target
 from fleeting_openstack.config import ConfigIssue, sources
+from fleeting_openstack.config.connector import RunnerConnector
+from fleeting_openstack.cli.report import runner_connector
 from fleeting_openstack.contract.instancegroup import ConnectorConfig
 
 NET = "f05e7f64-9e0f-4c5c-acb0-b636000d7301"
@@ -55,9 +57,11 @@ def test_a_runner_config_gives_each_runner_its_raw_table_config_and_connector(tm
     assert entry.loaded is not None and entry.loaded.config.name == "group-a"
     assert entry.loaded.config.boot_time == 600.0
     notes: list[str] = []
-    connector, external = entry.connector(notes)
-    assert connector == ConnectorConfig(username="core", key=b"PRIVATE KEY", protocol_port=2222)
-    assert external is True and notes == []
+    connector = entry.connector(notes)
+    assert connector == RunnerConnector(
+        username="core", key=b"PRIVATE KEY", protocol_port=2222, use_external_addr=True)
+    assert notes == []
+    assert runner_connector(entry, []) == (ConnectorConfig(username="core", key=b"PRIVATE KEY", protocol_port=2222), True)
     assert source.entries[1].issues == [ConfigIssue(
         "runners[1].autoscaler.plugin", "'other' is not fleeting-plugin-openstack; runner skipped", "warning")]
 
@@ -66,7 +70,7 @@ def test_an_unreadable_key_is_a_warning_not_a_failure(tmp_path):
     path = write(tmp_path, "config.toml", runner("a", key_path=str(tmp_path / "missing")))
     (entry,) = sources.read_source(path, env={}).plugin_entries
     notes: list[str] = []
-    connector, _ = entry.connector(notes)
+    connector = entry.connector(notes)
     assert connector.key == b"(unreadable)"
     assert notes and notes[0].startswith("runners[0].autoscaler.connector_config.key_path: cannot read ")
 
@@ -78,7 +82,8 @@ def test_a_plugin_config_file_is_one_entry_with_its_json_as_raw(tmp_path):
     assert source.kind == "plugin_config"
     (entry,) = source.entries
     assert entry.path == "" and entry.raw == doc and entry.loaded is not None
-    assert entry.connector([]) == (ConnectorConfig(), False)
+    assert entry.connector([]) == RunnerConnector()
+    assert runner_connector(entry, []) == (ConnectorConfig(), False)
     with pytest.raises(sources.NoSuchRunnerError, match="--runner applies to a runner config.toml"):
         sources.read_source(path, env={}, runner="a")
 
@@ -146,3 +151,8 @@ def test_load_target_keeps_its_messages_and_exit_codes(tmp_path):
         load_target(str(bad))
     assert exc.value.code == 1 and "runners[0].autoscaler.plugin_config.boot_time: error: " in str(exc.value)
     assert load_target(str(two), "1").runner == "b"
+
+
+def test_a_runner_connector_keeps_its_secrets_out_of_its_repr():
+    text = repr(RunnerConnector(username="core", password="hunter2", key=b"PRIVATE KEY"))
+    assert "core" in text and "hunter2" not in text and "PRIVATE" not in text

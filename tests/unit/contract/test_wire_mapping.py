@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from google.protobuf import message_factory
 
-from fleeting_openstack.contract import discovery, mapping, rawfields
-from fleeting_openstack.contract.served import ServedContract
+from fleeting_openstack.contract import discovery, mapping, rawfields, values
+from fleeting_openstack.contract.servedcontract import ServedContract
 
 from wirecontract import compile_proto, pool_of  # noqa: E402
 
@@ -100,17 +100,24 @@ def test_types_units_enums_and_the_one_string_field_as_plugin_config(tmp_path):
     msg = request_cls(payload='{"name":"x"}')
     msg.connector.keepalive.seconds, msg.connector.keepalive.nanos = 30, 500_000_000
     msg.connector.timeout_ms = 2500
-    assert mapping.read(msg, init.request, "config", mapping.JSON) == b'{"name":"x"}'
-    assert mapping.read(msg, init.request, "connector.keepalive", mapping.DURATION) == 30.5
-    assert mapping.read(msg, init.request, "connector.timeout", mapping.DURATION) == 2.5
+    assert values.read(msg, init.request, "config", mapping.JSON) == b'{"name":"x"}'
+    assert values.read(msg, init.request, "connector.keepalive", mapping.DURATION) == 30.5
+    assert values.read(msg, init.request, "connector.timeout", mapping.DURATION) == 2.5
+    # the typed readers the service uses: the same values, and the kind's zero where nothing is mapped
+    assert values.read_bytes(msg, init.request, "config") == b'{"name":"x"}'
+    assert values.read_seconds(msg, init.request, "connector.keepalive") == 30.5
+    assert values.read_str(msg, init.request, "connector.username") == ""
+    assert values.read_int(msg, init.request, "connector.protocol_port") == 0
+    assert values.read_bool(msg, init.request, "connector.use_static_credentials") is False
+    assert values.read_strlist(msg, init.request, "instances") == []
 
     ci = served.methods["ConnectInfo"]
     out = message_factory.GetMessageClass(ci.method.output_type)()
-    mapping.write(out, ci.response, "expires", mapping.TIMESTAMP, 1_700_000_000.25)
-    mapping.write(out, ci.response, "connector.timeout", mapping.DURATION, 1.5)
+    values.write(out, ci.response, "expires", mapping.TIMESTAMP, 1_700_000_000.25)
+    values.write(out, ci.response, "connector.timeout", mapping.DURATION, 1.5)
     assert (out.expires_at.seconds, out.expires_at.nanos) == (1_700_000_000, 250_000_000)
     assert out.connector.timeout_ms == 1500
-    assert mapping.read(out, ci.response, "expires", mapping.TIMESTAMP) == 1_700_000_000.25
+    assert values.read(out, ci.response, "expires", mapping.TIMESTAMP) == 1_700_000_000.25
     assert ci.response.unused == ["deadline"]
 
     update = served.methods["Update"]
@@ -118,8 +125,11 @@ def test_types_units_enums_and_the_one_string_field_as_plugin_config(tmp_path):
     assert element.enum_states["running"] == 2 and element.enum_states["timeout"] == 5
     lst = message_factory.GetMessageClass(update.method.output_type)()
     item = lst.items.add()
-    mapping.write(item, element, "state", mapping.STATE, "deleting")
+    values.write(item, element, "state", mapping.STATE, "deleting")
     assert item.status == 3
+    # a value of the wrong type for its kind is refused, not written half
+    with pytest.raises(TypeError, match="seconds"):
+        values.write(out, ci.response, "connector.timeout", mapping.DURATION, "1.5")
 
 
 def test_integer_durations_default_to_go_nanoseconds_and_times_to_unix_seconds(tmp_path):
@@ -131,9 +141,9 @@ def test_integer_durations_default_to_go_nanoseconds_and_times_to_unix_seconds(t
                                     mapping.Slot("e", ("expires",), mapping.TIMESTAMP),
                                     mapping.Slot("t", ("timeout",), mapping.DURATION)), "M")
     msg = message_factory.GetMessageClass(desc)()
-    mapping.write(msg, mm, "k", mapping.DURATION, 2.0)
-    mapping.write(msg, mm, "e", mapping.TIMESTAMP, 1234.0)
-    mapping.write(msg, mm, "t", mapping.DURATION, 0.5)
+    values.write(msg, mm, "k", mapping.DURATION, 2.0)
+    values.write(msg, mm, "e", mapping.TIMESTAMP, 1234.0)
+    values.write(msg, mm, "t", mapping.DURATION, 0.5)
     assert (msg.keepalive, msg.expires, msg.timeout) == (2_000_000_000, 1234, 0.5)
 
 

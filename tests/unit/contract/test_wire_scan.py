@@ -79,7 +79,7 @@ def test_imports_resolved_from_protobuf_and_the_same_binary_or_refused():
     assert discovery.build([main], "override", "x", "") is None  # dep.proto missing
 
 
-def test_descriptor_set_override_and_cache(tmp_path, monkeypatch):
+def test_descriptor_set_override_and_cache(tmp_path):
     fds = descriptor_pb2.FileDescriptorSet()
     fds.file.add().ParseFromString(serialized(fleeting_pb2))
     path = tmp_path / "contract.pb"
@@ -89,14 +89,20 @@ def test_descriptor_set_override_and_cache(tmp_path, monkeypatch):
     assert contract.origin == "override" and contract.service.full_name == "proto.InstanceGroup"
     assert len(contract.sha256) == 64
     assert list((tmp_path / "cache" / "fleeting-plugin-openstack" / "contracts").iterdir())
-    # a second start reads the cache, not the file's contents
-    monkeypatch.setattr(scan, "scan", lambda data: pytest.fail("scanned although cached"))
-    monkeypatch.setattr(discovery, "_read_descriptor_set", lambda data: pytest.fail("parsed although cached"))
-    assert discovery.discover(env).sha256 == contract.sha256
-    # a changed file (new mtime/size) is read again
-    monkeypatch.undo()
-    path.write_bytes(path.read_bytes())
+    # a second start reads the cache, not the file's contents: the same file (inode, size, mtime)
+    # overwritten in place with bytes that hold no contract still gives the cached one
+    original, st = path.read_bytes(), path.stat()
+    with open(path, "r+b") as handle:
+        handle.write(b"\0" * len(original))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    cached = discovery.discover(env)
+    assert cached.origin == "override" and cached.sha256 == contract.sha256
+    assert discovery.read_source(str(path), env).files
+    # a changed file (new mtime) is read again: its zeros hold no contract
     os.utime(path, ns=(1, 1))
+    assert not discovery.read_source(str(path), env).files
+    path.write_bytes(original)
+    os.utime(path, ns=(2, 2))
     assert discovery.read_source(str(path), env).files
 
 

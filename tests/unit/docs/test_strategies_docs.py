@@ -2,7 +2,8 @@
 
 Adding a hook to fleeting_openstack/plugin/hookspecs.py without a test that
 mentions it, a section in docs/strategies.md, or :param: lines for its
-arguments fails here.
+arguments fails here (and without its typed method on the host,
+fleeting_openstack/host/hooks.py, in tests/unit/host/test_hooks.py).
 """
 
 from __future__ import annotations

@@ -49,23 +49,33 @@ def test_text_that_is_not_unicode_names_the_key():
 
 def test_create_request():
     spec = spec_of(scheduler_hints={"group": GROUP}, user_data="#cloud-config\n", metadata={"role": "ci"})
-    req = nova.create_request(spec, index=12, metadata={"fleeting-cluster": "group"}, tags=["group"])
+    req = nova.create_request(spec.body, name=spec.render_name(12), user_data=spec.user_data,
+                              metadata={"fleeting-cluster": "group"}, tags=["group"], availability_zone="az1")
     assert req["os:scheduler_hints"] == {"group": GROUP}
     server = req["server"]
-    assert server["name"] == "runner-12"
+    assert server["name"] == "runner-12" and server["availability_zone"] == "az1"
     assert "scheduler_hints" not in server
     assert base64.b64decode(server["user_data"]) == b"#cloud-config\n"
     assert server["metadata"] == {"role": "ci", "fleeting-cluster": "group"}
     assert server["tags"] == ["group"]
-    assert spec.user_data == "#cloud-config\n"  # the spec itself is unchanged
-    replaced = nova.create_request(spec, user_data='{"ignition": {"version": "3.4.0"}}')
+    assert spec.user_data == "#cloud-config\n" and spec.body["metadata"] == {"role": "ci"}  # the spec is unchanged
+    replaced = nova.create_request(spec.body, user_data='{"ignition": {"version": "3.4.0"}}')
     assert json.loads(base64.b64decode(replaced["server"]["user_data"]))["ignition"]["version"] == "3.4.0"
-    assert "user_data" not in nova.create_request(spec, user_data=None)["server"]
+    assert replaced["server"]["name"] == "runner-%d" and "availability_zone" not in replaced["server"]
+    assert "user_data" not in nova.create_request(spec.body, user_data=None)["server"]
+
+
+def test_create_request_takes_a_plain_body():
+    """The adapter reads no config object: a JSON body is all it needs."""
+    body = {"name": "n-%d", "imageRef": IMAGE, "flavorRef": "1", "networks": "none", "user_data": "old"}
+    req = nova.create_request(body, name="n-1", user_data="new")
+    assert base64.b64decode(req["server"]["user_data"]) == b"new" and body["user_data"] == "old"
+    assert "os:scheduler_hints" not in req
 
 
 def test_create_request_needs_resolved_names():
     spec = spec_of(image_name="ubuntu")
     with pytest.raises(ValueError, match="image_name"):
-        nova.create_request(spec, index=1)
-    req = nova.create_request(spec, index=1, image_ref=IMAGE)
+        nova.create_request(spec.body, user_data=None)
+    req = nova.create_request(spec.body, user_data=None, image_ref=IMAGE)
     assert req["server"]["imageRef"] == IMAGE and "image_name" not in req["server"]

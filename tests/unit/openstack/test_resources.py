@@ -1,4 +1,5 @@
-"""openstack/resources.py: every reference of server_spec resolved or reported, on the shared FakeCloud."""
+"""openstack/resources.py: every reference of server_spec resolved or reported, on the shared FakeCloud
+(plain values in: the server_spec body and the address networks, read here from a loaded config)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from fleeting_openstack.config import load_plugin_config
 from fleeting_openstack.openstack.client import Image, Keypair, Port
-from fleeting_openstack.openstack.resources import image_info, resolve_resources
+from fleeting_openstack.openstack.resources import Resolved, resolve_resources
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
 from fakecloud import FakeCloud  # noqa: E402 - the support directory is put on the path first
@@ -19,12 +20,14 @@ GROUP = "a9c941cb-5b34-46e0-8fc6-7471e3b77c75"
 UBUNTU = Image(IMAGE, "ubuntu-24.04", {"os_admin_user": "ubuntu", "os_distro": "ubuntu", "hw_architecture": "x86_64"})
 
 
-def config(**spec: object):
+def resolve(cloud: FakeCloud, problems: list[str], summary: list[tuple[str, str]] | None = None) -> Resolved:
     server_spec = {"name": "grp-%d", "imageRef": IMAGE, "flavorRef": "f1", "networks": [{"uuid": NET}, {"port": PORT}],
                    "security_groups": ["default"], "key_name": "ops", "scheduler_hints": {"group": GROUP}}
-    server_spec.update(spec)
     doc = {"name": "grp", "server_spec": server_spec, "address": {"internal_network": NET}}
-    return load_plugin_config(doc, env={}).config
+    cfg = load_plugin_config(doc, env={}).config
+    return resolve_resources(cloud, cfg.server_spec.body, problems, summary,
+                             internal_network=cfg.address.internal_network,
+                             external_network=cfg.address.external_network)
 
 
 def whole_cloud() -> FakeCloud:
@@ -39,7 +42,7 @@ def whole_cloud() -> FakeCloud:
 def test_everything_found_is_summarised_with_its_id():
     problems: list[str] = []
     summary: list[tuple[str, str]] = []
-    found = resolve_resources(whole_cloud(), config(), problems, summary)
+    found = resolve(whole_cloud(), problems, summary)
     assert problems == []
     assert (found.image, found.image_ref, found.flavor_ref, found.internal_network) == (UBUNTU, IMAGE, "f1", "workers")
     assert found.external_network is None and found.username == ""
@@ -57,7 +60,7 @@ def test_everything_found_is_summarised_with_its_id():
 
 def test_every_missing_reference_is_a_problem_naming_its_path():
     problems: list[str] = []
-    found = resolve_resources(FakeCloud(), config(), problems)
+    found = resolve(FakeCloud(), problems)
     assert found.image is None and found.flavor_ref == ""
     assert problems == [
         f"server_spec.imageRef: image {IMAGE!r} not found",
@@ -71,11 +74,10 @@ def test_every_missing_reference_is_a_problem_naming_its_path():
     ]
 
 
-def test_image_info_is_the_strategies_view():
-    info = image_info(UBUNTU)
-    assert info is not None
-    assert (info.id, info.name, info.os_admin_user, info.os_distro, info.architecture) == (
-        IMAGE, "ubuntu-24.04", "ubuntu", "ubuntu", "x86_64")
-    assert image_info(None) is None
-    placeholder = image_info(None, placeholder=True)
-    assert placeholder is not None and placeholder.id == ""
+def test_a_body_of_plain_json_values_is_enough():
+    """No config object: the body as JSON, with a numeric flavorRef and a boot volume from an image."""
+    problems: list[str] = []
+    body = {"flavorRef": 1, "networks": "none",
+            "block_device_mapping_v2": [{"source_type": "image", "uuid": IMAGE, "boot_index": 0}]}
+    found = resolve_resources(FakeCloud(images=[UBUNTU], flavors={"m1.small": "1"}), body, problems)
+    assert problems == [] and found.image == UBUNTU and found.image_ref is None and found.flavor_ref == "1"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-import types
 from pathlib import Path
 
 from fleeting_openstack.config import load_plugin_config
 from fleeting_openstack.config.identity import group_tag, name_pattern
 from fleeting_openstack.openstack.client import FloatingIP, Keypair, Port
-from fleeting_openstack.openstack.models import volume_from_sdk
+from fleeting_openstack.openstack.models import volume_from_doc
 from fleeting_openstack.provider import leaks
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "support"))
@@ -47,9 +46,9 @@ def test_volume_rules():
     deleted_server(cloud, "dead-1", f"{cfg.name}-4", age=3600)
 
     def vol(id_, name="", status="available", size=10, created=now - 3590, metadata=None, attachments=()):
-        """As openstacksdk lists it (created_at without a zone: UTC), read by the adapter."""
+        """As Cinder lists it (created_at without a zone: UTC), read by the adapter."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000", time.gmtime(created))
-        return volume_from_sdk(types.SimpleNamespace(
+        return volume_from_doc(dict(
             id=id_, name=name, status=status, size=size, created_at=stamp, metadata=metadata or {},
             attachments=list(attachments), description=""))
 

@@ -33,7 +33,7 @@ def test_requests_without_an_answer_are_counted_as_errors(tmp_path):
     metrics.start(f"127.0.0.1:{port}")
     try:
         with pytest.raises(CloudError, match="identity service is unreachable"):
-            Cloud.connect("down", str(clouds), "2.79")
+            Cloud.connect("down", str(clouds), "2.79", recorder=metrics)
         samples = scrape(port)
         assert value(samples, "fleeting_openstack_api_requests_total", service="identity", status="error") >= 1
         assert value(samples, "fleeting_openstack_api_request_duration_seconds_count", service="identity") >= 1

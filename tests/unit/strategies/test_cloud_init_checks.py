@@ -28,6 +28,8 @@ def test_static_keypair_leaves_user_data_alone(strategy):
         ("#cloud-config\nfinal_message: 'done at $TIMESTAMP.'\n", "sub-key"),  # cloud-init prints nothing
         ("#cloud-config\nfinal_message: 'done in $SECONDS'\n", "knows no value 'SECONDS'"),
         (operator_multipart(("cloud-config", "#cloud-config\nusers: [a\n")), "MIME part 1"),
+        # the login user's keys are neither a list nor a string (the trial render's user is sample-user)
+        ("#cloud-config\nusers:\n  - name: sample-user\n    ssh_authorized_keys: 5\n", "must be a list or a string"),
     ],
 )
 def test_check_reports_unusable_user_data(strategy, user_data, fragment):

@@ -53,3 +53,15 @@ def test_ignition_defaults(manager):
     assert ignition.wants_generated_key is True
     assert ignition.key_type(IMAGE) == "ed25519"
     assert manager.strategy("ignition", {"key_type": "rsa"}).key_type(IMAGE) == "rsa"
+
+
+def test_the_parts_the_strategy_edits_are_made_when_absent_and_refused_when_of_another_type():
+    from fleeting_openstack_strategies.ignition import array_at, object_at
+
+    cfg: dict = {"passwd": []}
+    assert object_at(cfg, "storage") == {} and cfg["storage"] == {}
+    assert array_at(cfg["storage"], "files") == [] and cfg["storage"] == {"files": []}
+    with pytest.raises(UserDataError, match="'passwd' must be an object"):
+        object_at(cfg, "passwd")
+    with pytest.raises(UserDataError, match="'storage' must be an array"):
+        array_at(cfg, "storage")

@@ -1,6 +1,6 @@
-"""The typed facade over the boot-strategy plugins: loading them and handing out strategies.
+"""The host's front: loading the boot-strategy plugins and handing out bound strategies.
 
-The provider and the commands use only this package; they never touch pluggy.
+The provider and the commands use only :mod:`fleeting_openstack.host`; they never touch pluggy.
 Typical use::
 
     manager = default_manager()                     # entry points, env vars; once per process
@@ -15,7 +15,7 @@ Environment:
 
 * ``FLEETING_OPENSTACK_TRACE_HOOKS=1`` logs every hook call, its arguments and
   its result through the logger ``fleeting_openstack.strategies`` at DEBUG
-  (:mod:`fleeting_openstack.plugin.trace`). Private-key blocks, the operator's
+  (:mod:`fleeting_openstack.host.trace`). Private-key blocks, the operator's
   password and long texts are redacted.
 * ``FLEETING_OPENSTACK_BLOCK_PLUGINS=name1,name2`` blocks plugins by name: a
   plain name is an entry point (``flatcar``, ``acme``), ``strategy:NAME`` is
@@ -24,7 +24,8 @@ Environment:
   a third-party strategy of that name take its place); ``strategy:acme-os``
   disables one of the several strategies a package may register.
 
-The pieces: :mod:`.registry` (names, blocking, load errors), :mod:`.bound`
+The pieces: :mod:`.registry` (names, blocking, load errors), :mod:`.hooks`
+(one typed method per hook, the only caller of pluggy's hooks), :mod:`.bound`
 (:class:`BoundStrategy`), :mod:`.trace` (hook tracing).
 """
 
@@ -33,16 +34,15 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import pluggy
 
-from fleeting_openstack.plugin import hookspecs
-from fleeting_openstack.plugin import trace as hook_trace
-from fleeting_openstack.plugin.bound import MAX_USER_DATA_BASE64, BoundStrategy
-from fleeting_openstack.plugin.registry import (
+from fleeting_openstack.host import trace as hook_trace
+from fleeting_openstack.host.bound import MAX_USER_DATA_BASE64, BoundStrategy
+from fleeting_openstack.host.hooks import PluggyHooks
+from fleeting_openstack.host.registry import (
     BLOCK_ENV,
     STRATEGY_PREFIX,
     PluginLoadError,
@@ -51,8 +51,9 @@ from fleeting_openstack.plugin.registry import (
     UnknownStrategyError,
     blocked_by_env,
 )
-from fleeting_openstack.plugin.trace import TRACE_ENV
-from fleeting_openstack.plugin.types import StrategyError
+from fleeting_openstack.host.trace import TRACE_ENV
+from fleeting_openstack.plugin import hookspecs
+from fleeting_openstack.plugin.types import StrategyError, StrategyOptions
 
 __all__ = [
     "BLOCK_ENV",
@@ -104,8 +105,9 @@ class StrategyManager:
         self._registry = Registry(self._blocked)
         self._strategies: dict[str, object] = {}
         self._plugins: dict[str, tuple[object, str | None]] = {}
+        self._hooks = PluggyHooks(self._pm, self._strategies)
         # Historic: replayed for every plugin registered from now on.
-        self._pm.hook.fleeting_register_strategies.call_historic(kwargs={"registry": self._registry})
+        self._hooks.register_strategies(self._registry)
 
     @classmethod
     def load(
@@ -210,7 +212,7 @@ class StrategyManager:
         return self._blocked
 
     def strategy(
-        self, name: str, options: Mapping[str, Any] | None = None, user_data: str | None = None
+        self, name: str, options: StrategyOptions | None = None, user_data: str | None = None
     ) -> BoundStrategy:
         """The strategy ``name``, bound to the operator's ``options`` (and ``user_data``, which
         readiness may read).
@@ -222,33 +224,7 @@ class StrategyManager:
             blocked = {name, STRATEGY_PREFIX + name} & self._blocked
             hint = f" (blocked by {BLOCK_ENV}={','.join(sorted(blocked))})" if blocked else ""
             raise UnknownStrategyError(f"unknown boot strategy {name!r}{hint}; installed strategies: {installed}")
-        return BoundStrategy(self, name, options or {}, user_data)
-
-    # -- hook calling (BoundStrategy's HookDispatcher) -----------------------
-
-    def _caller(self, hook: str, selected: str) -> pluggy.HookCaller:
-        """``hook`` restricted to site plugins plus the selected strategy."""
-        others = [obj for n, obj in self._strategies.items() if n != selected]
-        return self._pm.subset_hook_caller(hook, remove_plugins=others)
-
-    def call_hook(self, hook: str, selected: str, **kwargs: object) -> object:
-        """``hook`` on the site plugins plus the strategy ``selected``."""
-        result: object = self._caller(hook, selected)(**kwargs)
-        return result
-
-    def chain_hook(self, hook: str, selected: str, value_arg: str, **kwargs: object) -> object:
-        """Call every impl of ``hook`` one at a time, feeding each the previous result."""
-        caller = self._caller(hook, selected)
-        value = kwargs.pop(value_arg)
-        plugins = self._pm.get_plugins()
-        for impl in reversed(caller.get_hookimpls()):  # pluggy's call order
-            if impl.hookwrapper or impl.wrapper:
-                continue
-            only = self._pm.subset_hook_caller(hook, remove_plugins=[p for p in plugins if p is not impl.plugin])
-            result = only(**kwargs, **{value_arg: value})
-            if result:
-                value = result[0]
-        return value
+        return BoundStrategy(self._hooks, name, options or {}, user_data)
 
 
 def _entry_points(group: str) -> list[importlib.metadata.EntryPoint]:

@@ -1,4 +1,4 @@
-"""Strategy names: the registry plugins add their strategies to, blocking, and the load errors.
+"""Strategy names: the registry plugins add their strategies to, blocking, and the host's load errors.
 
 ``fleeting_register_strategies(registry)`` receives a :class:`Registry`. It
 checks each name (syntax, uniqueness across plugins, ``strategy:NAME`` blocks

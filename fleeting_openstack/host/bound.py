@@ -4,18 +4,19 @@
 life: ``check`` at Init (every error at once, then a trial render),
 ``render_user_data`` at Increase (templating, the strategy's base, site
 plugins, credential injection, Nova's size limit) and ``readiness`` at Update.
-It gets the hooks from the manager through :class:`HookDispatcher`, which
-restricts every call to the site plugins plus the selected strategy.
+It calls the hooks through :class:`~fleeting_openstack.host.hooks.StrategyHooks`
+(one typed method per hook, restricted to the site plugins plus the selected strategy).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Protocol, cast
 
-from fleeting_openstack.plugin import templating, trace
+from fleeting_openstack.host import trace
+from fleeting_openstack.host.hooks import StrategyHooks
+from fleeting_openstack.plugin import templating
 from fleeting_openstack.plugin.types import (
     ImageInfo,
     InstanceContext,
@@ -23,17 +24,15 @@ from fleeting_openstack.plugin.types import (
     KeyType,
     Observation,
     ReadinessResult,
-    StrategyError,
+    StrategyOptions,
     UserDataError,
-    is_key_type,
 )
 from fleeting_openstack.userdata_limit import NOVA_USER_DATA_MAX, RENDERED, UserDataTooLarge, check_user_data_size
 
-__all__ = ["MAX_USER_DATA_BASE64", "BoundStrategy", "HookDispatcher", "check_key"]
+__all__ = ["MAX_USER_DATA_BASE64", "BoundStrategy", "check_key"]
 
-#: Nova refuses user_data whose base64 form is longer than this (the limit lives in openstack/nova.py).
+#: Nova refuses user_data whose base64 form is longer than this (fleeting_openstack/userdata_limit.py).
 MAX_USER_DATA_BASE64 = NOVA_USER_DATA_MAX
-
 # A syntactically valid public key for the trial render in check().
 _SAMPLE_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMFleetingOpenstackSampleKeyForChecks0000 fleeting-check"
 
@@ -54,40 +53,22 @@ def check_key(message: str, user_data_key: str = "server_spec.user_data") -> str
     return user_data_key
 
 
-class HookDispatcher(Protocol):
-    """Calls hooks for one selected strategy (the manager implements it).
-
-    Results are what plugins returned: not checked by pluggy, so ``object``.
-    """
-
-    def call_hook(self, hook: str, selected: str, **kwargs: object) -> object:
-        """``hook`` on the site plugins plus the strategy ``selected``."""
-
-    def chain_hook(self, hook: str, selected: str, value_arg: str, **kwargs: object) -> object:
-        """``hook`` one implementation at a time, each fed the previous result as ``value_arg``."""
-
-
 class BoundStrategy:
     """One strategy, bound to the operator's options: what the provider calls."""
 
-    def __init__(
-        self, manager: HookDispatcher, name: str, options: Mapping[str, Any], user_data: str | None = None
-    ) -> None:
-        self._manager = manager
+    def __init__(self, hooks: StrategyHooks, name: str, options: StrategyOptions, user_data: str | None = None) -> None:
+        self._hooks = hooks
         self.name = name
-        self.options: Mapping[str, Any] = options
+        self.options: StrategyOptions = options
         #: the operator's user_data as configured (readiness may look for what it makes the server print)
         self.user_data = user_data
 
     def __repr__(self) -> str:
         return f"BoundStrategy({self.name!r})"
 
-    def _call(self, hook: str, **kwargs: object) -> object:
-        return self._manager.call_hook(hook, self.name, strategy=self.name, **kwargs)
-
     # -- Init -----------------------------------------------------------------
 
-    def check(self, user_data: str | None, options: Mapping[str, Any] | None = None) -> list[str]:
+    def check(self, user_data: str | None, options: StrategyOptions | None = None) -> list[str]:
         """Every configuration error of ``user_data`` and ``options`` (empty: fine).
 
         Checks the ``{{fleeting.*}}`` placeholders, asks every plugin
@@ -103,10 +84,7 @@ class BoundStrategy:
             return [f"user_data must be a string, got {type(given).__name__}"]
         errors = templating.find_errors(user_data)
         sample = templating.render(user_data, templating.SAMPLE_VALUES, strict=False) if user_data else user_data
-        # not firstresult: one list (or None) per plugin
-        answers = self._call("fleeting_check_config", user_data=sample, options=opts)
-        for found in cast("list[Iterable[str] | None]", answers):
-            errors.extend(found or ())
+        errors.extend(self._hooks.check_config(self.name, user_data=sample, options=opts))
         if errors:
             return errors
         ctx = InstanceContext(
@@ -128,22 +106,18 @@ class BoundStrategy:
 
     def default_username(self, image: ImageInfo) -> str | None:
         """The login user to use when the connector sets none (None: unknown)."""
-        return cast("str | None", self._call("fleeting_default_username", image=image, options=self.options))
+        return self._hooks.default_username(self.name, image=image, options=self.options)
 
     @property
     def wants_generated_key(self) -> bool:
         """True: generate a per-instance key; False: static credentials required."""
-        answer = self._call("fleeting_wants_generated_key", options=self.options)
-        return True if answer is None else bool(answer)
+        answer = self._hooks.wants_generated_key(self.name, options=self.options)
+        return True if answer is None else answer
 
     def key_type(self, image: ImageInfo) -> KeyType:
         """``"ed25519"`` (default) or ``"rsa"``."""
-        answer = self._call("fleeting_key_type", image=image, options=self.options)
-        if answer is None:
-            return "ed25519"
-        if not is_key_type(answer):
-            raise StrategyError(f"strategy {self.name!r} asked for unsupported key type {answer!r}")
-        return answer
+        answer = self._hooks.key_type(self.name, image=image, options=self.options)
+        return "ed25519" if answer is None else answer
 
     # -- Increase ---------------------------------------------------------------
 
@@ -158,23 +132,19 @@ class BoundStrategy:
             placeholder, unusable operator content, result too large for Nova).
         """
         with trace.hiding(credentials.password):
-            text: object = ctx.user_data
-            if ctx.user_data is not None:
-                text = templating.render(ctx.user_data, templating.values_for(ctx))
-            ctx = replace(ctx, user_data=cast("str | None", text))
-            base = self._call("fleeting_build_user_data", ctx=ctx)
+            text = ctx.user_data
+            if text is not None:
+                text = templating.render(text, templating.values_for(ctx))
+            ctx = replace(ctx, user_data=text)
+            base = self._hooks.build_user_data(self.name, ctx=ctx)
             if base is not None:
                 text = base
-            text = self._manager.chain_hook(
-                "fleeting_customize_user_data", self.name, "user_data", ctx=ctx, user_data=text, strategy=self.name
-            )
-            injected = self._call("fleeting_inject_credentials", ctx=ctx, user_data=text, credentials=credentials)
+            text = self._hooks.customize_user_data(self.name, ctx=ctx, user_data=text)
+            injected = self._hooks.inject_credentials(self.name, ctx=ctx, user_data=text, credentials=credentials)
             if injected is not None:
                 text = injected
-        if text is not None and not isinstance(text, str):
-            raise StrategyError(f"strategy {self.name!r} produced user_data of type {type(text).__name__}")
         if text is not None:
-            try:  # the one size check of each create (openstack/nova.py); create_request trusts it
+            try:  # the one size check of each create (userdata_limit.py); the adapter trusts it
                 check_user_data_size(text, RENDERED)
             except UserDataTooLarge as exc:
                 raise UserDataError(
@@ -196,11 +166,9 @@ class BoundStrategy:
             return ReadinessResult.failed("server status is ERROR")
         if status != "ACTIVE":
             return ReadinessResult.waiting(f"server status is {status or 'unknown'}")
-        result = self._call(
-            "fleeting_readiness", observation=observation, options=self.options, user_data=self.user_data
+        result = self._hooks.readiness(
+            self.name, observation=observation, options=self.options, user_data=self.user_data
         )
         if result is None:
             return ReadinessResult.ready(f"strategy {self.name!r} has no boot marker; ACTIVE is ready")
-        if not isinstance(result, ReadinessResult):
-            raise StrategyError(f"strategy {self.name!r} returned {result!r} from fleeting_readiness")
         return result

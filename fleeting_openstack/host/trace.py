@@ -1,7 +1,7 @@
 """Hook tracing: every strategy hook call and its result, logged without secrets.
 
 Switched on by ``FLEETING_OPENSTACK_TRACE_HOOKS=1`` (or ``trace=True`` when a
-:class:`~fleeting_openstack.plugin.manager.StrategyManager` is loaded): pluggy's
+:class:`~fleeting_openstack.host.manager.StrategyManager` is loaded): pluggy's
 hook-call monitoring calls :func:`before` and :func:`after`, which log through
 the logger ``fleeting_openstack.strategies`` at DEBUG. Kept apart from the
 manager because what may be logged is a security question of its own: private

@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fleeting_openstack.contract import discovery
     from fleeting_openstack.contract.mapping import MethodMap
+    from fleeting_openstack.jsontypes import JSONObject
 
 __all__ = ["DISCOVERY_WAIT", "ContractHolder", "ServedContract"]
 
@@ -54,7 +55,7 @@ class ServedContract:
                 served.problems.extend(mm.problems)
         return served
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> JSONObject:
         from fleeting_openstack.contract import mapping
 
         c = self.contract
@@ -68,8 +69,8 @@ class ServedContract:
                 rpc: {
                     "method": mm.method.name,
                     "streamed": mm.streamed,
-                    "request": mapping.describe(mm.request),
-                    "response": mapping.describe(mm.response),
+                    "request": {k: v for k, v in mapping.describe(mm.request).items()},
+                    "response": {k: v for k, v in mapping.describe(mm.response).items()},
                 }
                 for rpc, mm in self.methods.items()
             },

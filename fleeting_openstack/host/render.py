@@ -2,16 +2,15 @@
 
 So the preview cannot differ from what Nova gets: the same context, the same
 strategy call (templating, the strategy's base, site plugins, credential
-injection), the same encoding (:func:`fleeting_openstack.openstack.nova.create_request`).
+injection), the same size check and encoding (:mod:`fleeting_openstack.userdata_limit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
-from fleeting_openstack.plugin.bound import BoundStrategy
-from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, InstanceCredentials
+from fleeting_openstack.host.bound import BoundStrategy
+from fleeting_openstack.plugin.types import ImageInfo, InstanceContext, InstanceCredentials, StrategyOptions
 
 
 class _ServerSpec(Protocol):
@@ -29,7 +28,7 @@ class GroupConfig(Protocol):
     @property
     def server_spec(self) -> _ServerSpec: ...
     @property
-    def strategy_options(self) -> Mapping[str, Any]: ...
+    def strategy_options(self) -> StrategyOptions: ...
 
 
 def render(

@@ -1,4 +1,4 @@
-"""The strategy facade: loading, registry, blocking, tracing, hook semantics."""
+"""The strategy host end to end through StrategyManager: loading, registry, blocking, tracing, hook semantics."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import textwrap
 import pytest
 import yaml
 
-from fleeting_openstack.plugin.hookspecs import hookimpl
-from fleeting_openstack.plugin.manager import (
+from fleeting_openstack.plugin import hookimpl
+from fleeting_openstack.host import (
     BLOCK_ENV,
     MAX_USER_DATA_BASE64,
     TRACE_ENV,
