@@ -363,11 +363,17 @@ class Handler(BaseHTTPRequestHandler):
         return doc
 
 
+class _Server(ThreadingHTTPServer):
+    # Class attributes: the constructor listens, with request_queue_size as the backlog
+    # (set on the instance afterwards, it was 5: 20 connections opened at once lost SYNs
+    # and waited 1 s for the retransmit).
+    daemon_threads = True
+    request_queue_size = 1024
+
+
 def serve(port: int = 0) -> tuple[ThreadingHTTPServer, World]:
     world = World()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 1024
+    server = _Server(("127.0.0.1", port), Handler)
     Handler.world = world
     Handler.port = server.server_address[1]
     return server, world
