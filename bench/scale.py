@@ -321,6 +321,7 @@ def main() -> int:
                         "stand-in at each --concurrency, or with --devcloud on the devcloud only")
     parser.add_argument("--windows", default="1,2,3,4,5,6,7,8,adaptive", help="sweep: the windows compared")
     parser.add_argument("--sweep-ops", default="20,50", help="sweep: the n of Increase(n)/Decrease(n)")
+    parser.add_argument("--repeat", type=int, default=1, help="sweep on the devcloud: rounds (alternating order; medians)")
     parser.add_argument("--child-update", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)

@@ -14,7 +14,7 @@ accepting the create/delete), not the servers booting.
   shared): every server it makes is deleted again, whatever happens.
 
     python3 bench/scale.py --sweep [--concurrency 2,10,50] [--create-time 0.2]
-    python3 bench/scale.py --sweep --devcloud [--ops 20] [--windows 1,2,3,5,8]
+    python3 bench/scale.py --sweep --devcloud [--sweep-ops 20] [--windows 1,2,3,5,8,adaptive] [--repeat 2]
     python3 bench/scale.py --sweep --ci --json out.json   # what tests/unit/provider/test_sweep_bench.py runs
 """
 
@@ -85,8 +85,6 @@ def stand_in(args, stub, workdir: Path) -> list[dict]:
 
 def devcloud(args) -> list[dict]:
     sys.path.insert(0, str(HERE.parent / "tests"))
-    import tempfile
-
     from devcloud.fixtures import clouds_yaml_path, load_fixtures
 
     from fleeting_openstack.contract.instancegroup import Settings
@@ -94,28 +92,35 @@ def devcloud(args) -> list[dict]:
 
     fx = load_fixtures()
     rows = []
-    for window in args.windows:
-        for n in args.sweep_ops:
-            group = f"sweep-{uuid.uuid4().hex[:6]}"
-            with tempfile.TemporaryDirectory(prefix="fleeting-sweep-") as tmp:
-                cfg = {"cloud": "devcloud-demo", "clouds_config": str(clouds_yaml_path()), "name": group,
-                       "credentials": {"state_dir": tmp}, "max_size": n + 5,
-                       "server_spec": {"name": f"{group}-%d", "imageRef": fx["images"]["tiny-raw"],
-                                       "flavorRef": fx["flavors"]["m1.tiny"],
-                                       "networks": [{"uuid": fx["networks"]["workers"]}]}}
-                provider = OpenStackProvider()
-                provider.init(json.dumps(cfg).encode(), Settings())
-                try:
-                    rows.append({"target": "devcloud", **one(provider, n, window, listed)})
-                finally:
-                    for server in provider.cloud.list_servers({"name": f"^{group}-"}):
-                        try:
-                            provider.cloud.delete_server(server.id)
-                        except Exception:  # noqa: BLE001 - gone already
-                            pass
-                    provider.close()
+    order = [(w, n) for n in args.sweep_ops for w in args.windows]
+    for r in range(args.repeat):  # the devcloud is shared and noisy: rounds in alternating order
+        for window, n in order if r % 2 == 0 else order[::-1]:
+            rows.append(devcloud_one(fx, window, n, clouds_yaml_path(), OpenStackProvider, Settings))
             print_row(rows[-1])
     return rows
+
+
+def devcloud_one(fx: dict, window, n: int, clouds_yaml, provider_class, settings_class) -> dict:
+    import tempfile
+
+    group = f"sweep-{uuid.uuid4().hex[:6]}"
+    with tempfile.TemporaryDirectory(prefix="fleeting-sweep-") as tmp:
+        cfg = {"cloud": "devcloud-demo", "clouds_config": str(clouds_yaml), "name": group,
+               "credentials": {"state_dir": tmp}, "max_size": n + 5,
+               "server_spec": {"name": f"{group}-%d", "imageRef": fx["images"]["tiny-raw"],
+                               "flavorRef": fx["flavors"]["m1.tiny"],
+                               "networks": [{"uuid": fx["networks"]["workers"]}]}}
+        provider = provider_class()
+        provider.init(json.dumps(cfg).encode(), settings_class())
+        try:
+            return {"target": "devcloud", **one(provider, n, window, listed)}
+        finally:
+            for server in provider.cloud.list_servers({"name": f"^{group}-"}):
+                try:
+                    provider.cloud.delete_server(server.id)
+                except Exception:  # noqa: BLE001 - gone already
+                    pass
+            provider.close()
 
 
 def print_row(r: dict) -> None:
@@ -124,17 +129,27 @@ def print_row(r: dict) -> None:
           f"Decrease {r['decrease']:6.2f} s ({r['deletes_per_s']:6.2f} deletes/s)", flush=True)
 
 
+def median_row(rs: list[dict]) -> dict:
+    """One window's runs (several with --repeat): the median wall times."""
+    import statistics
+
+    return {"window": rs[0]["window"], "runs": len(rs), "increase": statistics.median(r["increase"] for r in rs),
+            "decrease": statistics.median(r["decrease"] for r in rs)}
+
+
 def table(rows: list[dict]) -> list[dict]:
-    """Per target and n: the adaptive window's times over the best fixed window's and the fixed 5's."""
+    """Per target and n: the adaptive window's times over the best fixed window's and the fixed 5's
+    (medians when a window ran more than once)."""
     out = []
     for target in dict.fromkeys(r["target"] for r in rows):
         for n in dict.fromkeys(r["n"] for r in rows):
             rs = [r for r in rows if r["target"] == target and r["n"] == n]
-            fixed = [r for r in rs if r["window"] != ADAPTIVE]
+            fixed = [median_row([r for r in rs if r["window"] == w])
+                     for w in dict.fromkeys(r["window"] for r in rs) if w != ADAPTIVE]
             adaptive = [r for r in rs if r["window"] == ADAPTIVE]
             if not fixed or not adaptive:
                 continue
-            a = adaptive[0]
+            a = median_row(adaptive)
             summary = {"target": target, "n": n}
             for op in ("increase", "decrease"):
                 best = min(fixed, key=lambda r: r[op])
