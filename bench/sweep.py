@@ -34,8 +34,11 @@ def _fix(provider, window) -> None:
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
 
     if window != ADAPTIVE:
-        provider.create_limit = AdaptiveLimit("create", int(window), adaptive=False)
-        provider.delete_limit = AdaptiveLimit("delete", int(window), adaptive=False)
+        import dataclasses
+
+        provider.create_limit = AdaptiveLimit("create", int(window), adaptive=False)  # the creator's too
+        provider.use_state(dataclasses.replace(provider.state, delete_limit=AdaptiveLimit("delete", int(window),
+                                                                                          adaptive=False)))
 
 
 def one(provider, n: int, window, wait_listed) -> dict:

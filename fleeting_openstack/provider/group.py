@@ -125,12 +125,7 @@ class OpenStackProvider:
 
     @property
     def delete_limit(self) -> AdaptiveLimit | None:
-        """The adaptive window of concurrent deletes (set at Init; a benchmark may replace it)."""
         return self._state.delete_limit if self._state is not None else None
-
-    @delete_limit.setter
-    def delete_limit(self, limit: AdaptiveLimit) -> None:
-        self._state = replace(self._ready(), delete_limit=limit)
 
     @property
     def memory(self) -> Memory:
