@@ -103,6 +103,10 @@ class Verdicts:
         return verdict
 
     def _remember(self, server: Server, verdict: Verdict) -> None:
+        if verdict.state is State.RUNNING and verdict.cause in (Cause.READY, Cause.BOOT_EXPIRED):
+            # just marked ready (_act): the next assess gives RUNNING with the remembered reason
+            reason = self.memory.ready.get(server.id)
+            verdict = Verdict(State.RUNNING, reason) if reason is not None else verdict
         if verdict.state is State.RUNNING and verdict.cause is Cause.NONE and not verdict.reap:
             self._settled[server.id] = (server, verdict, self.memory.keys)
         else:

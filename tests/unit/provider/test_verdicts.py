@@ -221,3 +221,26 @@ def test_a_settled_running_server_is_assessed_again_only_when_something_it_depen
     assert v.act([errored], NOW)[0][1].state is State.DELETING and assessed == ["a"] * 6
     v.forget_gone(set())
     assert v._settled == {}
+
+
+def test_a_server_just_found_ready_is_not_assessed_again_at_the_next_update(monkeypatch):
+    """The Update after the one that found a server ready (no boot_time: ACTIVE is ready)
+    reuses the verdict that assess would give: RUNNING with the remembered reason."""
+    import fleeting_openstack.provider.verdicts as module
+
+    assessed: list[str] = []
+    real = module.assess
+
+    def counting(srv, *args, **kwargs):
+        assessed.append(srv.id)
+        return real(srv, *args, **kwargs)
+
+    monkeypatch.setattr(module, "assess", counting)
+    memory = Memory()
+    v, reasons = verdicts(memory, policy=Policy(build_timeout=600.0, boot_time=None))
+    a = server("a")
+    first = v.act([a], NOW)[0][1]
+    assert first.state is State.RUNNING and first.cause is Cause.READY and "a" in memory.ready
+    again = v.act([a], NOW)[0][1]
+    assert assessed == ["a"] and again.state is State.RUNNING and again.reason == memory.ready["a"]
+    assert again == real(a, NOW, memory, v.policy)  # what assessing would have said
