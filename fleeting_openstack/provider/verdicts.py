@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.deletes import Deletes
     from fleeting_openstack.provider.readiness import Readiness
     from fleeting_openstack.provider.safety import KeyGuard
+    from fleeting_openstack.provider.suspends import Suspends
 
 log = logging.getLogger("fleeting_openstack.provider")
 
@@ -41,16 +42,18 @@ class Verdicts:
         deletes: Deletes,
         guard: KeyGuard,
         reasons: dict[str, str],
+        suspends: Suspends | None = None,
     ) -> None:
         self.memory, self.lock, self.policy = memory, lock, policy
         self.readiness, self.deletes, self.guard = readiness, deletes, guard
         self.reasons = reasons
+        self.suspends = suspends  # None: suspend_mode off (a mark is still honoured, and dropped never)
         self._warned_expiry: set[str] = set()
 
     def of(self, server: Server, now: float) -> Verdict:
         """The verdict on one server (looking at its boot when needed); changes nothing."""
         verdict = assess(server, now, self.memory, self.policy)
-        if verdict.cause is Cause.LOOK:
+        if verdict.cause is Cause.LOOK:  # a create's boot, or a resume's
             assert self.policy.boot_time is not None
             look = self.readiness.look(server, now, self.policy.boot_time)
             verdict = assess(server, now, self.memory, self.policy, look)
@@ -104,6 +107,17 @@ class Verdicts:
             )
         if cause in (Cause.READY, Cause.BOOT_EXPIRED):
             self._mark_ready(server, verdict.reason)
+        elif cause is Cause.RESUMED:
+            if server.id not in self.memory.ready:
+                with self.lock:
+                    self.memory.ready[server.id] = verdict.reason
+                log.info("instance resumed and ready", extra={"server": server.id, "reason": verdict.reason})
+            if self.suspends is not None:
+                self.suspends.settled(server, verdict.reason)
+        elif cause is Cause.SUSPEND_LOST:
+            log.warning("suspend did not happen; the server is running", extra={"server": server.id})
+            if self.suspends is not None:
+                self.suspends.settled(server, verdict.reason)
         if verdict.reap:
             self.deletes.reap(server, verdict.reason)
 
