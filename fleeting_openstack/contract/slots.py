@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from fleeting_openstack.contract.kinds import BOOL, DURATION, INT, JSON, KEY, RECORDS, STATE, STR, STRLIST, TIMESTAMP
 
-__all__ = ["MAPPED", "RECORD_SLOTS", "RPCS", "STATES", "Slot", "canonical_rpc", "norm", "slot_kinds"]
+__all__ = ["MAPPED", "OPTIONAL", "RECORD_SLOTS", "RPCS", "STATES", "Slot", "canonical_rpc", "norm", "slot_kinds"]
 
 STATES = ("creating", "running", "deleting", "deleted", "timeout")
 
@@ -172,6 +172,9 @@ RPCS: dict[str, tuple[tuple[str, ...], tuple[Slot, ...], tuple[Slot, ...]]] = {
 }
 #: RPCs whose messages the plugin fills or reads (Suspend/Resume answer Unimplemented when
 #: the provider has no suspend_mode: its NotImplementedError).
+#: Of those, the ones a contract may have in a shape the plugin cannot map without failing Init:
+#: they answer Unimplemented (what fleeting's client reads as "not supported").
+OPTIONAL = ("Suspend", "Resume")
 MAPPED = ("Init", "Update", "Increase", "Decrease", "ConnectInfo", "Heartbeat", "Shutdown", "Suspend", "Resume")
 
 

@@ -22,6 +22,9 @@ are adopted (tagged) so an upgrade loses nothing.
 
 The read-only twin that the ``status`` and ``reap`` commands use is
 :class:`~fleeting_openstack.provider.observer.GroupObserver` (its own module).
+
+(over 400: the one class that wires every fleeting call, Suspend and Resume included, to the
+modules that decide; each of its methods only delegates)
 """
 
 from __future__ import annotations
