@@ -193,6 +193,46 @@ class Suspends:
         self._unmark(server.id)
 
 
+#: suspend_mode -> Nova's policy rules its calls need (Nova has no API to read a policy: named in
+#: ``validate --check-cloud``'s report so an operator can check them; a refusal is a 403 naming the rule).
+POLICY_RULES: Mapping[str, tuple[str, ...]] = {
+    "stop": ("os_compute_api:servers:stop", "os_compute_api:servers:start"),
+    "suspend": ("os_compute_api:os-suspend-server:suspend", "os_compute_api:os-suspend-server:resume"),
+    "shelve": ("os_compute_api:os-shelve:shelve", "os_compute_api:os-shelve:unshelve"),
+}
+_METADATA_RULES = ("os_compute_api:server-metadata:create", "os_compute_api:server-metadata:delete")
+#: Image property values (``hypervisor_type``/``img_hv_type``) of servers Nova cannot suspend (Ironic).
+_BAREMETAL = frozenset({"ironic", "baremetal"})
+
+
+def caveats(
+    mode: str, *, boots_from_volume: bool, image_properties: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """What ``validate --check-cloud`` says about ``suspend_mode`` for this server_spec and image:
+    (warnings: what cannot work or works differently, "path: message"; notes: what cannot be checked)."""
+    if mode not in PARK_ACTIONS:
+        return [], []
+    warnings: list[str] = []
+    hv = (image_properties.get("hypervisor_type") or image_properties.get("img_hv_type") or "").lower()
+    if hv in _BAREMETAL and mode in ("suspend", "shelve"):
+        warnings.append(
+            f"suspend_mode: {mode!r} on a bare-metal image (hypervisor_type {hv}): Ironic cannot {mode} a "
+            'server; use suspend_mode "stop" (power off / on)'
+        )
+    if boots_from_volume and mode == "shelve":
+        warnings.append(
+            'suspend_mode: "shelve" with a volume-backed server (block_device_mapping_v2 boots from a volume): '
+            "Nova makes no image and keeps the volume; unshelve must find a host in the volume's availability "
+            'zone, and many clouds refuse it; "stop" keeps the same volume without that risk'
+        )
+    rules = ", ".join((*POLICY_RULES[mode], *_METADATA_RULES))
+    notes = [
+        f"suspend_mode {mode!r}: Nova's {PARK_ACTIONS[mode]} and the wake action; the cloud's policy cannot be "
+        f"read without acting (rules {rules}): the first Suspend shows a refusal as HTTP 403 naming the rule"
+    ]
+    return warnings, notes
+
+
 def parked(server: Server) -> bool:
     """True for a server the plugin parked (its mark, a parked Nova status)."""
     return SuspendMark.of(server.metadata) is not None and server.status.upper() in PARKED

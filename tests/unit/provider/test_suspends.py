@@ -258,3 +258,28 @@ def test_resumed_server_waits_for_the_boot_marker_again(tmp_path):
     assert states(provider)["a"] is State.RESUMING
     cloud.console = FINISHED
     assert states(provider)["a"] is State.RUNNING
+
+
+# -- validate --check-cloud's report ----------------------------------------------------------
+def test_caveats_name_what_cannot_work_and_the_policy_rules():
+    from fleeting_openstack.provider.suspends import caveats
+
+    warned, notes = caveats("shelve", boots_from_volume=True, image_properties={})
+    assert len(warned) == 1 and warned[0].startswith("suspend_mode: ") and "volume-backed" in warned[0]
+    assert "os_compute_api:os-shelve:shelve" in notes[0] and "os_compute_api:server-metadata:create" in notes[0]
+    assert caveats("stop", boots_from_volume=True, image_properties={})[0] == []
+    warned, _ = caveats("suspend", boots_from_volume=False, image_properties={"hypervisor_type": "ironic"})
+    assert "Ironic cannot suspend a server" in warned[0]
+    assert caveats("off", boots_from_volume=True, image_properties={"hypervisor_type": "ironic"}) == ([], [])
+
+
+def test_check_cloud_shows_the_caveats_as_warnings(monkeypatch):
+    from fleeting_openstack.cli import cloudcheck
+    from fleeting_openstack.provider import initchecks
+
+    cfg = load_plugin_config(plugin_config(suspend_mode="shelve"), env={}).config
+    found = initchecks.InitChecks(warnings=["suspend_mode: cannot"], summary=[("suspend_mode", "rules")])
+    monkeypatch.setattr(initchecks, "run", lambda *a, **k: found)
+    issues = cloudcheck.check_cloud(cfg)
+    assert [(i.path, i.message, i.severity) for i in issues] == [
+        ("suspend_mode", "cannot", "warning"), ("suspend_mode", "rules", "info")]
