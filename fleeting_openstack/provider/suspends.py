@@ -205,9 +205,7 @@ _METADATA_RULES = ("os_compute_api:server-metadata:create", "os_compute_api:serv
 _BAREMETAL = frozenset({"ironic", "baremetal"})
 
 
-def caveats(
-    mode: str, *, boots_from_volume: bool, image_properties: Mapping[str, str]
-) -> tuple[list[str], list[str]]:
+def caveats(mode: str, *, boots_from_volume: bool, image_properties: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """What ``validate --check-cloud`` says about ``suspend_mode`` for this server_spec and image:
     (warnings: what cannot work or works differently, "path: message"; notes: what cannot be checked)."""
     if mode not in PARK_ACTIONS:
