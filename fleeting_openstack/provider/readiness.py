@@ -45,9 +45,16 @@ class Readiness:
         self.config = config
         self.internal_address = internal_address
 
-    def look(self, server: Server, now: float, boot_time: float) -> Look:
+    def look(self, server: Server, now: float, boot_time: float | None, *, resumed: bool = False) -> Look:
+        """``resumed``: the server is waking from a Resume. Its console may still hold the last boot's
+        marker, so the probe must answer too: the configured one, or (probe "none") the SSH banner on
+        ``probe_port``; without ``boot_time`` only that probe is looked at."""
         from fleeting_openstack.plugin.types import Observation, ReadinessState
 
+        if resumed and boot_time is None:
+            ok = self.probe(server, resumed=True)
+            return Look(ReadinessState.READY, "resumed; " + ("the probe answers" if ok else "no probe answer"), ok)
+        assert boot_time is not None
         tail = None
         try:
             tail = self.cloud.console_tail(server.id, self.config.console_lines)
@@ -65,12 +72,15 @@ class Readiness:
                 addresses=addresses,
             )
         )
-        probe_ok = result.state is ReadinessState.READY and self.probe(server)
+        probe_ok = result.state is ReadinessState.READY and self.probe(server, resumed=resumed)
         return Look(result.state, result.reason, probe_ok)
 
-    def probe(self, server: Server) -> bool:
-        """True when the configured probe answers on the internal address (always without a probe)."""
+    def probe(self, server: Server, *, resumed: bool = False) -> bool:
+        """True when the configured probe answers on the internal address (always without a probe,
+        except after a resume: then the SSH banner on ``probe_port``)."""
         probe = self.config.probe
+        if probe == "none" and resumed:
+            probe = "ssh-banner"
         if probe == "none":
             return True
         from fleeting_openstack.provider.probe import probe_address

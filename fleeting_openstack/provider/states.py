@@ -201,7 +201,16 @@ def _suspended(
         return Verdict(State.RESUMING, f"resuming ({status}, task {task or 'none'}) {since}")
     if server.id in memory.ready:
         return Verdict(State.RUNNING, memory.ready[server.id], cause=Cause.RESUMED)
-    verdict = _readiness(server, now, policy, look, age=max(0.0, now - mark.since), waiting=State.RESUMING)
+    age = max(0.0, now - mark.since)
+    if policy.boot_time is None:  # no console check: the probe after a resume (readiness.py) decides
+        if look is None:
+            return Verdict(State.RESUMING, "waiting for a look at the resumed server", cause=Cause.LOOK)
+        if look.probe_ok:
+            return Verdict(State.RUNNING, f"resumed: {look.reason}", cause=Cause.RESUMED)
+        if age <= SUSPEND_TIMEOUT:
+            return Verdict(State.RESUMING, f"ACTIVE; {look.reason}")
+        return Verdict(State.RUNNING, f"resumed; no probe answer in {int(SUSPEND_TIMEOUT)}s", cause=Cause.RESUMED)
+    verdict = _readiness(server, now, policy, look, age=age, waiting=State.RESUMING)
     if verdict.cause in (Cause.READY, Cause.BOOT_EXPIRED):
         return Verdict(State.RUNNING, f"resumed: {verdict.reason}", cause=Cause.RESUMED)
     return verdict

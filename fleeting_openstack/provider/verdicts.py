@@ -54,8 +54,11 @@ class Verdicts:
         """The verdict on one server (looking at its boot when needed); changes nothing."""
         verdict = assess(server, now, self.memory, self.policy)
         if verdict.cause is Cause.LOOK:  # a create's boot, or a resume's
-            assert self.policy.boot_time is not None
-            look = self.readiness.look(server, now, self.policy.boot_time)
+            if verdict.state is State.RESUMING:
+                look = self.readiness.look(server, now, self.policy.boot_time, resumed=True)
+            else:
+                assert self.policy.boot_time is not None
+                look = self.readiness.look(server, now, self.policy.boot_time)
             verdict = assess(server, now, self.memory, self.policy, look)
         return verdict
 

@@ -17,11 +17,13 @@ from fleeting_openstack.config.identity import META_SUSPEND
 from fleeting_openstack.contract.instancegroup import InstanceUnhealthy, PartialError, Settings, State
 from fleeting_openstack.openstack.client import CloudError
 from fleeting_openstack.provider.group import CAPABILITY_SUSPEND_RESUME, OpenStackProvider
+from fleeting_openstack.plugin.types import ReadinessState
 from fleeting_openstack.provider.states import (
     PARKED,
     SUSPEND_TIMEOUT,
     UNUSABLE,
     Cause,
+    Look,
     Memory,
     Policy,
     SuspendMark,
@@ -31,6 +33,22 @@ from fleeting_openstack.provider.states import (
 FINISHED = ("Cloud-init v. 23.4.4-0ubuntu0~22.04.1 finished at Wed, 10 Jan 2024 10:00:00 +0000. "
             "Datasource DataSourceOpenStackLocal [net,ver=2].  Up 25.36 seconds\n")
 MODES = {"stop": "SHUTOFF", "suspend": "SUSPENDED", "shelve": "SHELVED_OFFLOADED"}
+
+
+@pytest.fixture(autouse=True)
+def ssh_answers(monkeypatch):
+    """The probe a resumed server must answer (readiness.py; its own tests: test_probe.py): the
+    fake servers' addresses exist nowhere, so ``sshd`` is a switch here."""
+    from fleeting_openstack.provider import probe
+
+    up = {"sshd": True, "probed": []}
+
+    def probe_address(host, port, timeout, *, banner):
+        up["probed"].append((host, port, banner))
+        return up["sshd"]
+
+    monkeypatch.setattr(probe, "probe_address", probe_address)
+    return up
 
 
 def start(tmp_path, cloud: FakeCloud, mode: str | None = "stop", **settings) -> tuple[OpenStackProvider, object]:
@@ -120,9 +138,14 @@ def test_resuming_until_ready_again_timed_from_the_resume():
     active = member("a", "ACTIVE", age=86400.0, metadata=marked("resuming", now - 1, "os-start"))
     verdict = assess(active, now, Memory(), policy)
     assert verdict.state is State.RESUMING and verdict.cause is Cause.LOOK
-    # without boot_time: ACTIVE is running, and the orchestrator drops the mark
+    # without boot_time: the probe after a resume decides (the SSH banner when none is configured)
     verdict = assess(active, now, Memory(), POLICY)
-    assert verdict.state is State.RUNNING and verdict.cause is Cause.RESUMED
+    assert verdict.state is State.RESUMING and verdict.cause is Cause.LOOK
+    silent = Look(ReadinessState.READY, "resumed; no probe answer", probe_ok=False)
+    assert assess(active, now, Memory(), POLICY, silent).state is State.RESUMING
+    answers = Look(ReadinessState.READY, "resumed; the probe answers", probe_ok=True)
+    verdict = assess(active, now, Memory(), POLICY, answers)
+    assert verdict.state is State.RUNNING and verdict.cause is Cause.RESUMED  # the orchestrator drops the mark
     # a resume Nova never carried out: suspended again after the window
     stale = member("a", "SHUTOFF", metadata=marked("resuming", now - SUSPEND_TIMEOUT - 1, "os-start"))
     assert assess(stale, now, Memory(), POLICY).state is State.SUSPENDED
@@ -258,6 +281,22 @@ def test_resumed_server_waits_for_the_boot_marker_again(tmp_path):
     assert states(provider)["a"] is State.RESUMING
     cloud.console = FINISHED
     assert states(provider)["a"] is State.RUNNING
+
+
+def test_resumed_server_is_running_only_once_ssh_answers(tmp_path, ssh_answers):
+    cloud = FakeCloud()
+    cloud.add(member("a"))
+    provider, _ = start(tmp_path, cloud)
+    assert states(provider)["a"] is State.RUNNING and ssh_answers["probed"] == []  # creates: no probe
+    provider.suspend(["a"])
+    states(provider)
+    ssh_answers["sshd"] = False
+    provider.resume(["a"])
+    assert states(provider)["a"] is State.RESUMING
+    assert states(provider)["a"] is State.RESUMING
+    ssh_answers["sshd"] = True
+    assert states(provider)["a"] is State.RUNNING
+    assert {p[1:] for p in ssh_answers["probed"]} == {(22, True)}  # the SSH banner on probe_port
 
 
 # -- validate --check-cloud's report ----------------------------------------------------------
