@@ -231,7 +231,13 @@ def build(
         expect=hooks.expect,
     )
     creator.blocker = blocker
-    readiness = Readiness(cloud, strategy, cfg.readiness, lambda server: addresses.of(server)[0])
+    readiness = Readiness(
+        cloud,
+        strategy,
+        cfg.readiness,
+        lambda server: addresses.of(server)[0],
+        connector=(settings.connector.protocol, settings.connector.protocol_port),
+    )
     deletes = Deletes(cloud, memory, lock, keys=keys, fips=fips, breaker=breaker, choices=choices)
     suspends = (
         None
