@@ -214,7 +214,7 @@ def build(
     guard = safety.KeyGuard(
         keys, static_credentials=settings.connector.use_static_credentials, state_dir=cfg.credentials.state_dir
     )
-    memory = Memory(ready=memory.ready, deletes=memory.deletes, keys=guard.check)
+    memory = Memory(ready=memory.ready, deletes=memory.deletes, keys=guard.check, resumes=memory.resumes)
     creator = Creator(
         cfg,
         settings,

@@ -51,10 +51,17 @@ TRANSITIONAL = frozenset(
 )
 #: Nova statuses of a parked server (os-stop, suspend, shelve and the shelve's offload).
 PARKED = frozenset({"SHUTOFF", "SUSPENDED", "SHELVED", "SHELVED_OFFLOADED"})
-#: Seconds a suspend or resume may take before the plugin stops waiting for Nova: a suspend
-#: still ACTIVE then is reported running again (its mark dropped), a resume still parked is
-#: reported suspended (the runner may Resume again).
+#: Seconds a resume may take before the plugin stops waiting for Nova: a resume still parked is
+#: reported suspended (the runner may Resume again); also how long a resumed server's probe is
+#: waited for without ``boot_time``.
 SUSPEND_TIMEOUT = 600.0
+#: Seconds a server marked suspended may still be ACTIVE without a task (the mark is written just
+#: before the action, and Nova sets the task state before it answers the action). Beyond that it
+#: is running again: resumed (by a process that did not rewrite the mark, e.g. a shelved server's
+#: resume before a restart) or never parked; it is looked at as a resumed server, then its mark dropped.
+SUSPEND_GRACE = 60.0
+#: Nova task states of a waking server.
+RESUME_TASKS = frozenset({"powering-on", "resuming", "unshelving", "spawning", "networking", "block_device_mapping"})
 #: Seconds before a delete the plugin issued is issued again.
 REDELETE_AFTER = 60.0
 
@@ -76,8 +83,7 @@ class Cause(enum.Enum):
     KEYS_LOST = "keys-lost"  # its key cannot work: log what to do (once)
     UNEXPECTED = "unexpected-status"  # a Nova status the plugin does not know: warn
     LOOK = "look"  # an ACTIVE server not known ready: look at its boot, then assess again
-    RESUMED = "resumed"  # ready again after a Resume: remember as ready, drop the suspend mark
-    SUSPEND_LOST = "suspend-lost"  # marked suspended but still ACTIVE past SUSPEND_TIMEOUT: drop the mark
+    RESUMED = "resumed"  # ready again after a Resume (or a park that never happened): remember, drop the mark
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,9 @@ class Memory:
     ready: dict[str, str] = field(default_factory=dict)
     deletes: dict[str, float] = field(default_factory=dict)
     keys: KeyCheck | None = None
+    #: server id -> when this process resumed it without rewriting its mark (Nova refuses metadata
+    #: changes of a shelved server: its mark still says "suspended")
+    resumes: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -181,17 +190,18 @@ def _suspended(
 ) -> Verdict:
     """The verdict on a server carrying the plugin's suspend mark (ERROR and deletes are decided before)."""
     status, task = server.status.upper(), server.task_state
+    if mark.phase == "suspended" and server.id in memory.resumes:
+        mark = SuspendMark("resuming", memory.resumes[server.id], mark.action)
     since = f"since {_since(mark)}"
     if mark.phase == "suspended":
         if status in PARKED and not task:
             return Verdict(State.SUSPENDED, f"suspended ({status}, {mark.action or 'by the plugin'}) {since}")
-        if status in PARKED or task or now - mark.since <= SUSPEND_TIMEOUT:
+        if task in RESUME_TASKS:
+            return Verdict(State.RESUMING, f"resuming ({status}, task {task})")
+        if status in PARKED or task or now - mark.since <= SUSPEND_GRACE:
             return Verdict(State.SUSPENDING, f"suspending ({status}, task {task or 'none'}) {since}")
-        return Verdict(
-            State.RUNNING,
-            f"suspend did not happen within {int(SUSPEND_TIMEOUT)}s (still {status}); running again",
-            cause=Cause.SUSPEND_LOST,
-        )
+        # ACTIVE, no task, long after the mark: running again; looked at as a resumed server
+        mark = SuspendMark("resuming", now - SUSPEND_GRACE, mark.action)
     # resuming
     if status in PARKED:
         if task or now - mark.since <= SUSPEND_TIMEOUT:

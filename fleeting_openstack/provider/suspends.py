@@ -42,6 +42,8 @@ log = logging.getLogger("fleeting_openstack.provider")
 
 #: suspend_mode -> the Nova action that parks a server.
 PARK_ACTIONS: Mapping[str, str] = {"stop": "os-stop", "suspend": "suspend", "shelve": "shelve"}
+#: Nova statuses of a shelved server (Nova changes none of its metadata).
+SHELVED = frozenset({"SHELVED", "SHELVED_OFFLOADED"})
 #: Nova status of a parked server -> the action that wakes it.
 WAKE_ACTIONS: Mapping[str, str] = {
     "SHUTOFF": "os-start",
@@ -157,17 +159,31 @@ class Suspends:
         if mark.phase == "resuming":
             log.info("already resuming", extra={"server": server.id, "status": status})
             return
+        if server.id in self.memory.resumes:
+            log.info("already resuming", extra={"server": server.id, "status": status})
+            return
         action = WAKE_ACTIONS.get(status)
         if action is None or server.task_state:
             raise RuntimeError(f"server is still suspending ({status}, task {server.task_state or 'none'}): retry")
-        self._mark(server.id, SuspendMark("resuming", self.clock(), action))
+        now = self.clock()
+        if status in SHELVED:
+            # Nova refuses metadata changes of a shelved server (409 "in vm_state shelved_offloaded"):
+            # its mark keeps saying "suspended"; this process remembers the resume (states.assess).
+            with self.lock:
+                self.memory.resumes[server.id] = now
+        else:
+            self._mark(server.id, SuspendMark("resuming", now, action))
         try:
             self.cloud.server_action(server.id, action)
         except Exception:
-            try:
-                self._mark(server.id, mark)
-            except Exception as exc:  # noqa: BLE001 - the resume's own error is the one to report
-                log.warning("could not restore the suspend mark: %s", exc, extra={"server": server.id})
+            if status in SHELVED:
+                with self.lock:
+                    self.memory.resumes.pop(server.id, None)
+            else:
+                try:
+                    self._mark(server.id, mark)
+                except Exception as exc:  # noqa: BLE001 - the resume's own error is the one to report
+                    log.warning("could not restore the suspend mark: %s", exc, extra={"server": server.id})
             raise
         log.info("resuming", extra={"server": server.id, "server_name": server.name, "action": action})
 
@@ -183,12 +199,16 @@ class Suspends:
         """A marked server is running again (resumed and ready, or a suspend that never happened):
         drop its mark. Called by Update; a failure is retried at the next one."""
         mark = SuspendMark.of(server.metadata)
+        with self.lock:
+            resumed = self.memory.resumes.pop(server.id, None)
         if mark is None:
             return
         from fleeting_openstack.provider import metrics
 
-        if mark.phase == "resuming":
-            metrics.resume_ready_seconds(max(0.0, self.clock() - mark.since))
+        if resumed is None and mark.phase == "resuming":
+            resumed = mark.since
+        if resumed is not None:
+            metrics.resume_ready_seconds(max(0.0, self.clock() - resumed))
         log.info("running again", extra={"server": server.id, "server_name": server.name, "reason": why})
         self._unmark(server.id)
 

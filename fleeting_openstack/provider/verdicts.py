@@ -117,10 +117,6 @@ class Verdicts:
                 log.info("instance resumed and ready", extra={"server": server.id, "reason": verdict.reason})
             if self.suspends is not None:
                 self.suspends.settled(server, verdict.reason)
-        elif cause is Cause.SUSPEND_LOST:
-            log.warning("suspend did not happen; the server is running", extra={"server": server.id})
-            if self.suspends is not None:
-                self.suspends.settled(server, verdict.reason)
         if verdict.reap:
             self.deletes.reap(server, verdict.reason)
 
@@ -145,3 +141,5 @@ class Verdicts:
             self._warned_expiry &= live
             for gone in set(self.memory.deletes) - live:
                 del self.memory.deletes[gone]
+            for gone in set(self.memory.resumes) - live:
+                del self.memory.resumes[gone]

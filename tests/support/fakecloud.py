@@ -312,17 +312,24 @@ class FakeCloud:
         else:
             self.set_status(server_id, end, task_state=None)
 
-    def set_server_metadata(self, server_id: str, items: Mapping[str, str]) -> None:
+    def _metadata_allowed(self, server_id: str) -> None:
+        """Nova changes metadata only of servers ACTIVE, PAUSED, SUSPENDED or SHUTOFF without a task."""
         if server_id not in self.servers:
             raise NotFound(f"server {server_id} not found", 404)
+        server = self.servers[server_id]
+        if server.status not in ("ACTIVE", "PAUSED", "SUSPENDED", "SHUTOFF") or server.task_state:
+            raise CloudError(f"Cannot 'update metadata' instance {server_id} while it is in vm_state "
+                             f"{server.status.lower()}", 409)
+
+    def set_server_metadata(self, server_id: str, items: Mapping[str, str]) -> None:
+        self._metadata_allowed(server_id)
         for key, value in items.items():
             self.metadata_calls.append((server_id, key, value))
         server = self.servers[server_id]
         self.servers[server_id] = dataclasses.replace(server, metadata={**server.metadata, **items})
 
     def delete_server_metadata(self, server_id: str, key: str) -> None:
-        if server_id not in self.servers:
-            raise NotFound(f"server {server_id} not found", 404)
+        self._metadata_allowed(server_id)
         self.metadata_calls.append((server_id, key, None))
         server = self.servers[server_id]
         self.servers[server_id] = dataclasses.replace(

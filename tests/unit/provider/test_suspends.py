@@ -20,6 +20,7 @@ from fleeting_openstack.provider.group import CAPABILITY_SUSPEND_RESUME, OpenSta
 from fleeting_openstack.plugin.types import ReadinessState
 from fleeting_openstack.provider.states import (
     PARKED,
+    SUSPEND_GRACE,
     SUSPEND_TIMEOUT,
     UNUSABLE,
     Cause,
@@ -118,9 +119,20 @@ def test_suspending_while_nova_works_and_a_lost_suspend_runs_again():
     assert assess(task, now, Memory(), POLICY).state is State.SUSPENDING
     not_yet = member("a", "ACTIVE", metadata=marked("suspended", now - 1))
     assert assess(not_yet, now, Memory(), POLICY).state is State.SUSPENDING
-    lost = member("a", "ACTIVE", metadata=marked("suspended", now - SUSPEND_TIMEOUT - 1))
+    # ACTIVE long after the mark: running again (resumed by a process that could not rewrite the
+    # mark, or never parked): looked at as a resumed server, then its mark is dropped
+    lost = member("a", "ACTIVE", metadata=marked("suspended", now - SUSPEND_GRACE - 1))
     verdict = assess(lost, now, Memory(), POLICY)
-    assert verdict.state is State.RUNNING and verdict.cause is Cause.SUSPEND_LOST
+    assert verdict.state is State.RESUMING and verdict.cause is Cause.LOOK
+    answers = Look(ReadinessState.READY, "resumed; the probe answers", probe_ok=True)
+    verdict = assess(lost, now, Memory(), POLICY, answers)
+    assert verdict.state is State.RUNNING and verdict.cause is Cause.RESUMED
+    # a shelved server's resume (Nova changes no metadata of a shelved server): by task, or remembered
+    waking = member("a", "SHELVED_OFFLOADED", task_state="unshelving", metadata=marked("suspended", now - 5, "shelve"))
+    assert assess(waking, now, Memory(), POLICY).state is State.RESUMING
+    woke = member("a", "ACTIVE", metadata=marked("suspended", now - 5, "shelve"))
+    assert assess(woke, now, Memory(), POLICY).state is State.SUSPENDING  # within the grace: not yet parked
+    assert assess(woke, now, Memory(resumes={"a": now - 1}), POLICY).state is State.RESUMING
 
 
 def test_an_error_server_is_deleted_even_with_the_mark():
