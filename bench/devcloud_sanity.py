@@ -12,6 +12,7 @@ for the original's way alike. Everything it creates is deleted again.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -99,9 +100,10 @@ def run(n: int = 5) -> dict:
 
             update_settled()
             _, out["update_after"] = counter.measure(update_settled)
-            view, provider.view = provider.view, None  # before: list the group by tag every time
+            state = provider.state  # before: list the group by tag every time (no view)
+            provider.use_state(dataclasses.replace(state, view=None))
             _, out["update_before"] = counter.measure(provider.update)
-            provider.view = view
+            provider.use_state(state)
 
             def original() -> int:  # every server of the project, all pages, filtered here
                 found, params = 0, {}

@@ -31,6 +31,7 @@ this machine gave.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -95,11 +96,12 @@ def make_provider(workdir: Path, mode: str, **extra):
     provider = OpenStackProvider()
     provider.init(json.dumps(plugin_config(workdir, **extra)).encode(), Settings())
     if mode == "before":  # the provider as it was: list by tag every time (200 a page), fixed 5/10,
-        provider.view = None  # re-list on Decrease
+        assert provider.state is not None
+        provider.use_state(dataclasses.replace(  # no view: re-list on Decrease
+            provider.state, view=None, delete_limit=AdaptiveLimit("delete", 10, adaptive=False)))
+        provider.create_limit = AdaptiveLimit("create", 5, adaptive=False)  # (the setter: the creator's too)
         paged = provider.cloud.list_servers
         provider.cloud.list_servers = lambda filters, page_size=200: paged(filters, page_size=page_size)
-        provider.create_limit = AdaptiveLimit("create", 5, adaptive=False)
-        provider.delete_limit = AdaptiveLimit("delete", 10, adaptive=False)
     return provider
 
 

@@ -101,6 +101,11 @@ class OpenStackProvider:
         """What the last good Init built; None before."""
         return self._state
 
+    def use_state(self, state: GroupState) -> None:
+        """Swap ``state`` in, with one assignment as Init does: for bench/scale.py's "before"
+        mode, which runs the provider without its view (``dataclasses.replace(state, view=None)``)."""
+        self._state = state
+
     def _ready(self) -> GroupState:
         state = self._state
         if state is None:

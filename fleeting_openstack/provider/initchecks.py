@@ -12,6 +12,15 @@ accepts (the runner's connector_config being the same).
 it and the master secret, refuse unsafe ones), ``"check"`` (validate: the same
 refusals, nothing created), ``"skip"`` (``status``/``reap``: read-only, no key
 material touched).
+
+``connect`` is how :func:`run` authenticates: :meth:`Cloud.connect
+<fleeting_openstack.openstack.client.Cloud.connect>` unless a caller passes
+another :class:`Connect` (Init and ``validate --check-cloud`` never do; a unit
+test passes one that answers with its in-memory cloud, so the checks after
+authentication run without a Keystone). Whatever it returns is a
+:class:`CheckedCloud`: every call the provider makes (it is handed on to the
+provider) and the lookups :func:`~fleeting_openstack.openstack.resources.resolve_resources`
+makes.
 """
 
 from __future__ import annotations
@@ -24,10 +33,38 @@ if TYPE_CHECKING:
     from fleeting_openstack.config import PluginConfig
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
     from fleeting_openstack.host import BoundStrategy
-    from fleeting_openstack.openstack.client import Cloud
+    from fleeting_openstack.openstack.recording import Recorder
     from fleeting_openstack.openstack.resources import Resolved
-    from fleeting_openstack.provider.cloud import ProviderCloud
+    from fleeting_openstack.openstack.retry import RetryPolicy
     from fleeting_openstack.provider.keys import KeyStore
+
+from fleeting_openstack.openstack.resources import ResourceLookups
+from fleeting_openstack.provider.cloud import ProviderCloud
+
+
+class CheckedCloud(ProviderCloud, ResourceLookups, Protocol):
+    """What Init's checks ask of the cloud they authenticate to: every call of the provider (the cloud is
+    handed on to it) and :func:`~fleeting_openstack.openstack.resources.resolve_resources`'s lookups.
+    The adapter (``Cloud``) is one; ``tests/support/fakecloud.FakeCloud`` another (mypy checks both)."""
+
+
+class Connect(Protocol):
+    """How :func:`run` authenticates: :meth:`Cloud.connect
+    <fleeting_openstack.openstack.client.Cloud.connect>`'s signature (the default). Raises
+    :class:`~fleeting_openstack.openstack.errors.CloudError` when the cloud cannot be reached
+    (its ``key``: the plugin_config key to fix)."""
+
+    def __call__(
+        self,
+        cloud: str | None,
+        clouds_config: str | None,
+        microversion: str,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        recorder: Recorder = ...,
+    ) -> CheckedCloud: ...
 
 
 @dataclass
@@ -57,9 +94,15 @@ class InitCheckRunner(Protocol):
 
 
 def run(
-    cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open", say: Callable[[str], None] = lambda text: None
+    cfg: PluginConfig,
+    connector: ConnectorConfig,
+    *,
+    keys: str = "open",
+    say: Callable[[str], None] = lambda text: None,
+    connect: Connect | None = None,
 ) -> InitChecks:
-    """Run Init's checks for ``cfg`` with the runner's ``connector`` config."""
+    """Run Init's checks for ``cfg`` with the runner's ``connector`` config; ``connect``: how to
+    authenticate (default :meth:`Cloud.connect <fleeting_openstack.openstack.client.Cloud.connect>`)."""
     from fleeting_openstack.host import UnknownStrategyError, check_key, default_manager
     from fleeting_openstack.openstack.client import Cloud, CloudError
 
@@ -79,7 +122,8 @@ def run(
         from fleeting_openstack.openstack.retry import RetryPolicy
         from fleeting_openstack.provider import metrics
 
-        cloud = Cloud.connect(
+        authenticate: Connect = connect if connect is not None else Cloud.connect  # mypy: the adapter is a Connect
+        cloud = authenticate(
             None if cfg.auth_from_env else cfg.cloud,
             None if cfg.auth_from_env else cfg.clouds_config,
             cfg.nova_microversion,
@@ -99,7 +143,12 @@ def run(
 
 
 def _resolve(
-    out: InitChecks, cloud: Cloud, cfg: PluginConfig, connector: ConnectorConfig, keys: str, say: Callable[[str], None]
+    out: InitChecks,
+    cloud: CheckedCloud,
+    cfg: PluginConfig,
+    connector: ConnectorConfig,
+    keys: str,
+    say: Callable[[str], None],
 ) -> None:
     from fleeting_openstack.openstack.resources import Resolved, resolve_resources
     from fleeting_openstack.provider.imageinfo import image_info

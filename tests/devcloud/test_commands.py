@@ -18,6 +18,7 @@ from fleeting_openstack.contract.instancegroup import State
 from fleeting_openstack.config.identity import META_CLUSTER, group_tag
 
 from devcloud.lifecycle import start, wait_states  # noqa: E402
+from sdkfind import find  # noqa: E402
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -29,7 +30,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 def wait_status(conn, server_id: str, status: str, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        server = conn.compute.find_server(server_id, ignore_missing=True)
+        server = find(conn.compute.find_server, server_id)
         if server is not None and server.status == status:
             return
         time.sleep(1)
@@ -37,7 +38,7 @@ def wait_status(conn, server_id: str, status: str, timeout: float = 60) -> None:
 
 
 def alive(admin, server_id: str) -> bool:
-    server = admin.compute.find_server(server_id, ignore_missing=True, all_projects=True)
+    server = find(admin.compute.find_server, server_id, all_projects=True)
     return server is not None and server.status != "DELETED" and server.task_state != "deleting"
 
 
@@ -239,8 +240,8 @@ def test_status_and_reap(plugin_config, admin, demo, devcloud, group_name, tmp_p
     code, out, _ = run("reap", str(toml), "--runner", "workers")
     assert "run again with --yes" in out
     assert alive(admin, stopped) and alive(admin, broken)
-    assert demo.network.find_port(port.id) is not None
-    assert demo.compute.find_keypair(f"fleeting-{group_name}") is not None
+    assert find(demo.network.find_port, port.id) is not None
+    assert find(demo.compute.find_keypair, f"fleeting-{group_name}") is not None
 
     # reap --yes deletes exactly that.
     code, out, err = run("reap", str(toml), "--runner", "workers", "--yes")
@@ -251,9 +252,9 @@ def test_status_and_reap(plugin_config, admin, demo, devcloud, group_name, tmp_p
         time.sleep(1)
     assert not alive(admin, stopped) and not alive(admin, broken)
     assert alive(admin, keep)
-    assert demo.network.find_port(port.id) is None and demo.network.find_ip(fip.id) is None
-    assert demo.compute.find_keypair(f"fleeting-{group_name}") is None
-    assert demo.network.find_port(unrelated.id) is not None
+    assert find(demo.network.find_port, port.id) is None and find(demo.network.find_ip, fip.id) is None
+    assert find(demo.compute.find_keypair, f"fleeting-{group_name}") is None
+    assert find(demo.network.find_port, unrelated.id) is not None
 
     healthy.decrease([keep])
 
@@ -285,7 +286,7 @@ def test_reap_finds_ports_of_deleted_group_servers(plugin_config, demo, devcloud
     assert ("floating_ip", fip.id) in found
     code, _, _ = run("reap", str(path), "--yes")
     assert code == 0
-    assert demo.network.find_port(orphan.id) is None and demo.network.find_ip(fip.id) is None
+    assert find(demo.network.find_port, orphan.id) is None and find(demo.network.find_ip, fip.id) is None
 
 
 @pytest.mark.usefixtures("cleanup_group")

@@ -22,6 +22,7 @@ from fleeting_openstack.provider.group import OpenStackProvider
 
 from devcloud.lifecycle import wait_states, wait_gone  # noqa: E402
 from project import ROOT  # noqa: E402
+from sdkfind import find  # noqa: E402
 
 TEMPLATE = ROOT / "heat" / "stack.yaml"
 
@@ -179,7 +180,7 @@ def delete_stack(conn, stack, timeout: float = 300) -> float:
     conn.orchestration.delete_stack(stack, ignore_missing=True)
     deadline = time.monotonic() + timeout
     while True:
-        found = conn.orchestration.find_stack(stack.id, ignore_missing=True)
+        found = find(conn.orchestration.find_stack, stack.id)
         if found is None or found.status == "DELETE_COMPLETE":
             return time.monotonic() - started
         if found.status == "DELETE_FAILED" or time.monotonic() > deadline:
@@ -204,14 +205,13 @@ def physical_resources(conn, stack) -> dict[str, list[str]]:
 
 def assert_nothing_left(admin, resources: dict[str, list[str]], prefix: str) -> None:
     lookups = {
-        "OS::Nova::Server": lambda i: admin.compute.find_server(i, ignore_missing=True, all_projects=True),
-        "OS::Nova::ServerGroup": lambda i: admin.compute.find_server_group(i, ignore_missing=True,
-                                                                           all_projects=True),
-        "OS::Neutron::Net": lambda i: admin.network.find_network(i, ignore_missing=True),
-        "OS::Neutron::Subnet": lambda i: admin.network.find_subnet(i, ignore_missing=True),
-        "OS::Neutron::Router": lambda i: admin.network.find_router(i, ignore_missing=True),
-        "OS::Neutron::SecurityGroup": lambda i: admin.network.find_security_group(i, ignore_missing=True),
-        "ports": lambda i: admin.network.find_port(i, ignore_missing=True),
+        "OS::Nova::Server": lambda i: find(admin.compute.find_server, i, all_projects=True),
+        "OS::Nova::ServerGroup": lambda i: find(admin.compute.find_server_group, i, all_projects=True),
+        "OS::Neutron::Net": lambda i: find(admin.network.find_network, i),
+        "OS::Neutron::Subnet": lambda i: find(admin.network.find_subnet, i),
+        "OS::Neutron::Router": lambda i: find(admin.network.find_router, i),
+        "OS::Neutron::SecurityGroup": lambda i: find(admin.network.find_security_group, i),
+        "ports": lambda i: find(admin.network.find_port, i),
     }
     left = {kind: [i for i in resources.get(kind, []) if lookup(i) is not None]
             for kind, lookup in lookups.items()}
@@ -274,7 +274,7 @@ def test_stack_deploys_and_runs_a_plugin_lifecycle(heat, stacks, admin, devcloud
     assert network.project_id == devcloud["project"]["id"]
     (subnet,) = [admin.network.get_subnet(s) for s in network.subnet_ids]
     assert subnet.cidr == "10.42.0.0/24" and subnet.ip_version == 4
-    router = admin.network.find_router(f"{group_name}-router")
+    router = admin.network.find_router(f"{group_name}-router", ignore_missing=False)
     assert router.external_gateway_info["network_id"] == devcloud["networks"]["public"]
     assert {p.fixed_ips[0]["subnet_id"] for p in admin.network.ports(device_id=router.id,
                                                                      network_id=network.id)} == {subnet.id}
@@ -282,7 +282,7 @@ def test_stack_deploys_and_runs_a_plugin_lifecycle(heat, stacks, admin, devcloud
     assert group.policy == "soft-anti-affinity"
     (worker_sg_id,) = outputs["server_spec_security_groups"]
     worker_sg = admin.network.get_security_group(worker_sg_id)
-    manager_sg = admin.network.find_security_group(f"{group_name}-manager")
+    manager_sg = admin.network.find_security_group(f"{group_name}-manager", ignore_missing=False)
     ingress = {(r["ethertype"], r["protocol"], r["port_range_min"], r["remote_group_id"] or r["remote_ip_prefix"])
                for r in worker_sg.security_group_rules if r["direction"] == "ingress"}
     assert ingress == {("IPv4", "tcp", 22, manager_sg.id), ("IPv6", "tcp", 22, manager_sg.id),
@@ -348,7 +348,7 @@ def test_stack_options_ipv6_image_by_name_worker_key(heat, stacks, admin, devclo
     subnets = {s.ip_version: s for s in (admin.network.get_subnet(i) for i in network.subnet_ids)}
     assert subnets[4].dns_nameservers == ["192.0.2.53"]
     assert subnets[6].cidr == "fd42:43:43::/64" and subnets[6].ipv6_address_mode == "slaac"
-    router = admin.network.find_router(f"{group_name}-router")
+    router = admin.network.find_router(f"{group_name}-router", ignore_missing=False)
     router_subnets = {ip["subnet_id"] for p in admin.network.ports(device_id=router.id, network_id=network.id)
                       for ip in p.fixed_ips}
     assert router_subnets == {subnets[4].id, subnets[6].id}

@@ -309,7 +309,7 @@ def tiny_quota_cloud(admin, devcloud, tmp_path, group_name):
     project = admin.identity.create_project(name=f"{group_name}-proj", domain_id="default")
     user = admin.identity.create_user(name=f"{group_name}-user", password="quota-pass",
                                       default_project_id=project.id, domain_id="default")
-    role = admin.identity.find_role("member")
+    role = admin.identity.find_role("member", ignore_missing=False)
     admin.identity.assign_project_role_to_user(project, user, role)
     admin.set_compute_quotas(project.id, instances=1)
     clouds = yaml.safe_load(Path(devcloud["clouds_yaml"]).read_text())

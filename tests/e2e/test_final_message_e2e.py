@@ -26,6 +26,7 @@ import pytest
 from fleeting_openstack.contract.instancegroup import ConnectorConfig, State
 
 from devcloud.lifecycle import start, wait_gone  # noqa: E402
+from sdkfind import image_named  # noqa: E402
 
 DRIVER = "fleeting_testdriver.TestDriver"
 IMAGE = ("e2e-ubuntu", {"os_admin_user": "ubuntu", "os_distro": "ubuntu", "fleeting_e2e_os": "ubuntu"})
@@ -52,7 +53,7 @@ def e2e_image(devcloud, admin) -> str:
     if problems:
         pytest.fail("preconditions:\n  - " + "\n  - ".join(problems))
     name, props = IMAGE
-    image = admin.image.find_image(name)
+    image = image_named(admin, name)
     if image is None:  # as tests/e2e/test_e2e.py makes it (public, kept for the next run)
         image = admin.image.create_image(name=name, disk_format="raw", container_format="bare",
                                          visibility="public", data=b"\0" * 16384, os_type="linux",

@@ -50,6 +50,7 @@ import pytest
 
 from debian_root import chroot, unpack_root
 from project import ROOT, package_version
+from sdkfind import image_named
 
 CACHE = Path(os.environ.get("FLEETING_ARTIFACT_CACHE", "/var/tmp/fleeting-artifact"))
 REGISTRY_MODULE = "github.com/distribution/distribution/v3/cmd/registry"
@@ -232,7 +233,7 @@ def test_fleetings_test_provisioning_with_the_installed_plugin(installed, devclo
 def e2e_plugin_config(devcloud, admin, group_name: str, state_dir: str, clouds_config: str) -> dict:
     from devcloud.fixtures import plugin_config
 
-    image = admin.image.find_image(E2E_IMAGE[0])
+    image = image_named(admin, E2E_IMAGE[0])
     if image is None:  # as tests/e2e/test_e2e.py makes it
         image = admin.image.create_image(name=E2E_IMAGE[0], disk_format="raw", container_format="bare",
                                          visibility="public", data=b"\0" * 16384, os_type="linux",

@@ -20,6 +20,7 @@ import yaml
 from confinement import confined, join
 from installed import plugin_executable
 from project import CONFORMANCE, ROOT
+from sdkfind import image_named
 
 TESTDRIVER = ROOT / "tests" / "devcloud" / "testdriver"
 HELPER = TESTDRIVER / "e2e_instance.py"
@@ -71,7 +72,7 @@ def e2e_images(admin: Any, images: dict[str, tuple[str, dict[str, str]]] = IMAGE
     """key -> image id of ``images`` (key -> (name, properties)), each created when missing."""
     out = {}
     for key, (name, props) in images.items():
-        image = admin.image.find_image(name)
+        image = image_named(admin, name)
         if image is None:
             image = admin.image.create_image(
                 name=name, disk_format="raw", container_format="bare", visibility="public",

@@ -64,7 +64,9 @@ if TYPE_CHECKING:
     from fleeting_openstack.contract.instancegroup import ConnectorConfig
     from fleeting_openstack.jsontypes import JSONObject
     from fleeting_openstack.provider.cloud import ProviderCloud
-    from fleeting_openstack.provider.initchecks import InitCheckRunner, InitChecks
+    from fleeting_openstack.openstack.recording import Recorder
+    from fleeting_openstack.openstack.retry import RetryPolicy
+    from fleeting_openstack.provider.initchecks import CheckedCloud, Connect, InitCheckRunner, InitChecks
     from fleeting_openstack.provider.keys import KeyStore
 
 IMAGE = "11111111-1111-4111-8111-111111111111"
@@ -443,6 +445,40 @@ class FakeCloud:
         self.removed.append(("volume", volume_id))
         self.volume_list = [v for v in self.volume_list if v.id != volume_id]
 
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """One authentication ``initchecks.run`` made through :func:`connect_to`: the arguments it passed."""
+
+    cloud: str | None
+    clouds_config: str | None
+    microversion: str
+    timeout: float | None
+    connect_timeout: float | None
+    retry: RetryPolicy | None
+    recorder: Recorder | None
+
+
+def connect_to(cloud: FakeCloud, connections: list[Connection] | None = None,
+               error: Exception | None = None) -> Connect:
+    """An ``initchecks.run(connect=...)`` that authenticates to ``cloud`` (``Cloud.connect``'s signature);
+    each call's arguments go to ``connections``; ``error``: it raises that instead (a ``CloudError``:
+    the cloud cannot be reached)."""
+
+    fake = cloud
+
+    def connect(cloud: str | None, clouds_config: str | None, microversion: str, *, timeout: float | None = None,
+                connect_timeout: float | None = None, retry: RetryPolicy | None = None,
+                recorder: Recorder | None = None) -> FakeCloud:
+        if connections is not None:
+            connections.append(Connection(cloud, clouds_config, microversion, timeout, connect_timeout, retry,
+                                          recorder))
+        if error is not None:
+            raise error
+        return fake
+
+    return connect
+
+
 def init_checks(cloud: FakeCloud, *, key_store: KeyStore | None = None, username: str = "ubuntu",
                 image: Image | None = None) -> InitCheckRunner:
     """An ``initchecks.run`` that finds everything and hands the provider ``cloud``
@@ -465,3 +501,5 @@ if TYPE_CHECKING:
     # The static check (scripts/lint runs mypy --strict on this file): FakeCloud is everything the
     # provider asks of the cloud, with the adapter's signatures.
     _checked: ProviderCloud = FakeCloud()
+    # ... and everything Init's checks ask of the cloud they authenticate to (resolve_resources' lookups).
+    _looked_up: CheckedCloud = FakeCloud()
