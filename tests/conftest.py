@@ -59,6 +59,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "conformance/test_go_binary_scan.py": ("go",),
     "conformance/test_provisioner.py": ("root", "go"),
     "conformance/test_provisioner_cloudfaults.py": ("root", "go"),
+    "conformance/test_provisioner_suspend.py": ("root", "go"),
 }
 
 

@@ -98,7 +98,15 @@ def check_cloud(
     try:
         if checks.fatal is not None:
             return [ConfigIssue(checks.fatal_key, checks.fatal)] + [_issue(p) for p in checks.problems]
-        return [_issue(p) for p in checks.problems] + [ConfigIssue(path, text, "info") for path, text in checks.summary]
+        warned = []
+        for line in checks.warnings:
+            path, _, text = line.partition(": ")
+            warned.append(ConfigIssue(path, text, "warning"))
+        return (
+            [_issue(p) for p in checks.problems]
+            + warned
+            + [ConfigIssue(path, text, "info") for path, text in checks.summary]
+        )
     finally:
         if checks.cloud is not None:
             checks.cloud.close()

@@ -22,6 +22,7 @@ __all__ = [
     "META_KEY_TYPE",
     "META_REQUEST",
     "META_SALT",
+    "META_SUSPEND",
     "PLUGIN_METADATA",
     "TAG_PREFIX",
     "group_tag",
@@ -46,11 +47,23 @@ META_KEY_TYPE = "fleeting-key-type"
 META_REQUEST = "fleeting-request"
 #: Metadata: a check value of the master secret (HMAC of the salt): tells a lost or replaced state dir.
 META_KEY_CHECK = "fleeting-key-check"
+#: Metadata: the server was suspended by the plugin (Suspend): ``suspended <unix time> <action>``,
+#: then ``resuming <unix time> <action>`` from Resume until the plugin sees it ready again (removed
+#: then). A SHUTOFF/SUSPENDED/SHELVED server without it is unusable (deleted); with it, suspended.
+META_SUSPEND = "fleeting-suspend"
 
 #: The metadata key that marks group membership (the name config's rules use).
 GROUP_METADATA_KEY = META_CLUSTER
 #: Every metadata key the plugin itself sets on a server (counts against Nova's limits).
-PLUGIN_METADATA: tuple[str, ...] = (META_CLUSTER, META_INDEX, META_REQUEST, META_SALT, META_KEY_TYPE, META_KEY_CHECK)
+PLUGIN_METADATA: tuple[str, ...] = (
+    META_CLUSTER,
+    META_INDEX,
+    META_REQUEST,
+    META_SALT,
+    META_KEY_TYPE,
+    META_KEY_CHECK,
+    META_SUSPEND,
+)
 
 #: The Nova tag of a group's servers is this prefix followed by the group name.
 TAG_PREFIX = "fleeting:"

@@ -250,6 +250,8 @@ class PluginConfig:
     build_timeout: float = 1800.0
     max_size: int = 1000
     resync_interval: float = 600.0
+    #: ``suspend_mode``: "stop" | "suspend" | "shelve" | "off" (Suspend/Resume's Nova actions).
+    suspend_mode: str = "stop"
     create_concurrency: int = 10
     delete_concurrency: int = 20
     api_timeout: float | None = None  # None: clouds.yaml's api_timeout, else 60 s
@@ -293,6 +295,7 @@ class PluginConfig:
             "build_timeout": self.build_timeout,
             "max_size": self.max_size,
             "resync_interval": self.resync_interval,
+            "suspend_mode": self.suspend_mode,
             "create_concurrency": self.create_concurrency,
             "delete_concurrency": self.delete_concurrency,
             "api_timeout": self.api_timeout,

@@ -140,5 +140,12 @@ class InstanceGroup(Protocol):
     def heartbeat(self, instance_id: str) -> None:
         """Raise InstanceUnhealthy (or any error) when the instance must not be used."""
 
+    def suspend(self, ids: Sequence[str]) -> Sequence[str]:
+        """Park the given instances; the ids started (PartialError carrying them if not all;
+        NotImplementedError when the provider declared no ``suspend_resume`` capability)."""
+
+    def resume(self, ids: Sequence[str]) -> Sequence[str]:
+        """Wake the given parked instances; the ids started (as :meth:`suspend`)."""
+
     def shutdown(self) -> None:
         """The runner is done with the group; release what the plugin holds."""

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fleeting_openstack.contract.slots import OPTIONAL
+
 if TYPE_CHECKING:
     from fleeting_openstack.contract import discovery
     from fleeting_openstack.contract.mapping import MethodMap
@@ -50,6 +52,8 @@ class ServedContract:
             if rpc is None or rpc in served.methods:
                 continue
             mm = mapping.map_method(rpc, method)
+            if rpc in OPTIONAL and mm.problems:
+                continue  # not served: answers Unimplemented, Init is not failed for it
             served.methods[rpc] = mm
             if rpc in mapping.MAPPED:
                 served.problems.extend(mm.problems)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import grpc
@@ -111,6 +111,14 @@ def _partial(mm: MethodMap, response: Message, exc: PartialError) -> None:
     log.warning("%s partly done: %s", mm.rpc, exc, extra={"rpc": mm.rpc})
 
 
+class _Details(Exception):
+    """Answer an error status whose details carry the response (a partial Suspend/Resume)."""
+
+    def __init__(self, status: grpc.Status, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class FleetingService(grpc.GenericRpcHandler):
     """Answers every method of the discovered service (and refuses the rest readably)."""
 
@@ -157,11 +165,7 @@ class FleetingService(grpc.GenericRpcHandler):
         mm = served.methods.get(rpc) if rpc else None
         call = getattr(self, f"_rpc_{mm.rpc.lower()}", None) if mm else None
         if mm is None or call is None or mm.rpc not in mapping.MAPPED:
-            context.abort(
-                grpc.StatusCode.UNIMPLEMENTED,
-                f"{path}: not implemented by fleeting-plugin-openstack"
-                + (" (no suspend_resume capability)" if rpc in ("Suspend", "Resume") else ""),
-            )
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{path}: not implemented by fleeting-plugin-openstack")
         assert mm is not None and call is not None
         factory_in = message_factory.GetMessageClass(mm.method.input_type)
         factory_out = message_factory.GetMessageClass(mm.method.output_type)
@@ -206,6 +210,9 @@ class FleetingService(grpc.GenericRpcHandler):
             response = call()
         except _Abort as exc:
             context.abort(exc.code, f"{name}: {exc}")
+        except _Details as exc:
+            log.warning("%s partly done: %s", name, exc, extra={"rpc": name})
+            context.abort_with_status(exc.status)
         except InstanceUnhealthy as exc:
             log.info("instance unhealthy", extra={"rpc": name, "reason": str(exc)})
             context.abort(grpc.StatusCode.UNAVAILABLE, f"instance unhealthy: {exc}")
@@ -320,6 +327,37 @@ class FleetingService(grpc.GenericRpcHandler):
 
         self.provider.heartbeat(values.read_str(request, mm.request, "id"))
         return out()
+
+    def _rpc_suspend(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
+        return self._power(request, mm, out, self.provider.suspend)
+
+    def _rpc_resume(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
+        return self._power(request, mm, out, self.provider.resume)
+
+    @staticmethod
+    def _power(
+        request: Message, mm: MethodMap, out: type[Message], call: Callable[[list[str]], Sequence[str]]
+    ) -> Message:
+        """Suspend or Resume: the ids started; a partial result is answered the way fleeting's own
+        server answers it (an Unknown status whose details carry the response with those ids)."""
+        from fleeting_openstack.contract import values
+        from fleeting_openstack.contract.rpcstatus import ErrorWithDetails
+
+        ids = values.read_strlist(request, mm.request, "instances")
+        response = out()
+        try:
+            done = list(call(list(ids)))
+        except PartialError as exc:
+            if isinstance(exc.done, int):
+                raise TypeError(f"a partial {mm.rpc} reports the IDs it started, got {exc.done!r}") from exc
+            values.write(response, mm.response, "succeeded", STRLIST, list(exc.done))
+            message = f"{mm.rpc}: {exc}"
+            status = ErrorWithDetails(
+                grpc.StatusCode.UNKNOWN, message, mm.method.output_type.full_name, response.SerializeToString()
+            )
+            raise _Details(status, message) from exc
+        values.write(response, mm.response, "succeeded", STRLIST, done)
+        return response
 
     def _rpc_shutdown(self, request: Message, mm: MethodMap, out: type[Message]) -> Message:
         self.provider.shutdown()

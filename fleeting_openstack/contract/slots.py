@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from fleeting_openstack.contract.kinds import BOOL, DURATION, INT, JSON, KEY, RECORDS, STATE, STR, STRLIST, TIMESTAMP
 
-__all__ = ["MAPPED", "RECORD_SLOTS", "RPCS", "STATES", "Slot", "canonical_rpc", "norm", "slot_kinds"]
+__all__ = ["MAPPED", "OPTIONAL", "RECORD_SLOTS", "RPCS", "STATES", "Slot", "canonical_rpc", "norm", "slot_kinds"]
 
 STATES = ("creating", "running", "deleting", "deleted", "timeout")
 
@@ -143,11 +143,39 @@ RPCS: dict[str, tuple[tuple[str, ...], tuple[Slot, ...], tuple[Slot, ...]]] = {
     ),
     "Heartbeat": (("heartbeat",), (Slot("id", _ID, STR, required=True, by_type=True),), ()),
     "Shutdown": (("shutdown", "close", "stop"), (), ()),
-    "Suspend": (("suspend",), (), ()),
-    "Resume": (("resume",), (), ()),
+    "Suspend": (
+        ("suspend", "park"),
+        (Slot("instances", ("instances", "ids", "instanceids", "instance"), STRLIST, required=True, by_type=True),),
+        (
+            Slot(
+                "succeeded",
+                ("succeeded", "suspended", "done", "ids", "instances"),
+                STRLIST,
+                required=True,
+                by_type=True,
+            ),
+        ),
+    ),
+    "Resume": (
+        ("resume", "unpark", "wake"),
+        (Slot("instances", ("instances", "ids", "instanceids", "instance"), STRLIST, required=True, by_type=True),),
+        (
+            Slot(
+                "succeeded",
+                ("succeeded", "resumed", "done", "ids", "instances"),
+                STRLIST,
+                required=True,
+                by_type=True,
+            ),
+        ),
+    ),
 }
-#: RPCs whose messages the plugin fills or reads (Suspend/Resume answer Unimplemented).
-MAPPED = ("Init", "Update", "Increase", "Decrease", "ConnectInfo", "Heartbeat", "Shutdown")
+#: RPCs whose messages the plugin fills or reads (Suspend/Resume answer Unimplemented when
+#: the provider has no suspend_mode: its NotImplementedError).
+#: Of those, the ones a contract may have in a shape the plugin cannot map without failing Init:
+#: they answer Unimplemented (what fleeting's client reads as "not supported").
+OPTIONAL = ("Suspend", "Resume")
+MAPPED = ("Init", "Update", "Increase", "Decrease", "ConnectInfo", "Heartbeat", "Shutdown", "Suspend", "Resume")
 
 
 def canonical_rpc(method_name: str) -> str | None:

@@ -55,6 +55,7 @@ from fleeting_openstack.openstack.session import (
 __all__ = [
     "DEFAULT_API_TIMEOUT",
     "DEFAULT_CONNECT_TIMEOUT",
+    "SERVER_ACTIONS",
     "Address",
     "Cloud",
     "CloudError",
@@ -74,6 +75,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("fleeting_openstack.openstack")
+
+#: The body-less Nova server actions :meth:`Cloud.server_action` sends (``suspend_mode``'s).
+SERVER_ACTIONS = frozenset({"os-stop", "os-start", "suspend", "resume", "shelve", "unshelve"})
 
 
 class Cloud(NovaExtras, NeutronCalls, CinderCalls):
@@ -158,6 +162,32 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
             ok=(201, 204),
             idempotent=True,
         )
+
+    def server_action(self, server_id: str, action: str) -> None:
+        """``POST /servers/<id>/action`` with ``{action: null}`` (os-stop, os-start, suspend,
+        resume, shelve, unshelve: the body-less power actions). Not retried: Nova answers
+        202 and a repeat of an accepted action is a 409."""
+        if action not in SERVER_ACTIONS:
+            raise ValueError(f"not a server action the plugin sends: {action!r}")
+        self._nova("POST", f"/servers/{checked_id(server_id, 'server id')}/action", ok=(202,), json={action: None})
+
+    def set_server_metadata(self, server_id: str, items: Mapping[str, str]) -> None:
+        """``POST /servers/<id>/metadata``: merges ``items`` into the server's metadata (idempotent)."""
+        self._nova(
+            "POST",
+            f"/servers/{checked_id(server_id, 'server id')}/metadata",
+            json={"metadata": dict(items)},
+            idempotent=True,
+        )
+
+    def delete_server_metadata(self, server_id: str, key: str) -> None:
+        """``DELETE /servers/<id>/metadata/<key>``; a key already gone counts as deleted."""
+        try:
+            self._nova(
+                "DELETE", f"/servers/{checked_id(server_id, 'server id')}/metadata/{quote(key, safe='')}", ok=(204, 200)
+            )
+        except NotFound:
+            pass
 
     def console_tail(self, server_id: str, lines: int) -> str:
         doc = self._nova(

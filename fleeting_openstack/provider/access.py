@@ -74,7 +74,12 @@ class Access:
         return ConnectInfo(id=instance_id, connector=filled, internal_addr=internal, external_addr=external)
 
     def heartbeat(self, server: Server) -> None:
-        """Raises ``InstanceUnhealthy`` when the runner cannot use the server."""
+        """Raises ``InstanceUnhealthy`` when the runner cannot use the server. A server the plugin
+        suspended (its mark, any status but ERROR) is healthy: the runner parked it."""
+        from fleeting_openstack.provider.states import SuspendMark
+
+        if SuspendMark.of(server.metadata) is not None and server.status.upper() not in ("ERROR", "UNKNOWN"):
+            return
         if server.status != "ACTIVE":
             fault = f": {server.fault}" if server.fault else ""
             raise InstanceUnhealthy(f"server {server.id} is {server.status}{fault}")

@@ -34,6 +34,7 @@ __all__ = [
     "ServerDelete",
     "ServerListing",
     "ServerLookup",
+    "ServerPower",
     "ServerTagging",
     "Tagger",
 ]
@@ -73,6 +74,16 @@ class ServerTagging(Protocol):
     """Nova ``PUT /servers/<id>/tags/<tag>``."""
 
     def add_tag(self, server_id: str, tag: str) -> None: ...
+
+
+class ServerPower(Protocol):
+    """Nova's body-less server actions and the metadata mark of a suspended server (``suspends.py``)."""
+
+    def server_action(self, server_id: str, action: str) -> None: ...
+
+    def set_server_metadata(self, server_id: str, items: Mapping[str, str]) -> None: ...
+
+    def delete_server_metadata(self, server_id: str, key: str) -> None: ...
 
 
 class Console(Protocol):
@@ -165,6 +176,7 @@ class ProviderCloud(
     ServerCreation,
     ServerDelete,
     ServerTagging,
+    ServerPower,
     Console,
     ImageSource,
     FlavorLookup,

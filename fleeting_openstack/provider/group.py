@@ -22,6 +22,9 @@ are adopted (tagged) so an upgrade loses nothing.
 
 The read-only twin that the ``status`` and ``reap`` commands use is
 :class:`~fleeting_openstack.provider.observer.GroupObserver` (its own module).
+
+(over 400: the one class that wires every fleeting call, Suspend and Resume included, to the
+modules that decide; each of its methods only delegates)
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.initchecks import InitCheckRunner
     from fleeting_openstack.provider.keys import KeyStore
 
-__all__ = ["MEMBERS_WAIT", "OpenStackProvider"]
+__all__ = ["CAPABILITY_SUSPEND_RESUME", "MEMBERS_WAIT", "OpenStackProvider"]
+
+#: fleeting's capability string for Suspend/Resume (provider.CapabilitySuspendResume).
+CAPABILITY_SUSPEND_RESUME = "suspend_resume"
 
 log = logging.getLogger("fleeting_openstack.provider")
 
@@ -171,7 +177,11 @@ class OpenStackProvider:
 
         cfg = state.cfg
         return ProviderInfo(
-            id=cfg.provider_id, max_size=cfg.max_size, version=__version__, build_info=buildinfo.one_line()
+            id=cfg.provider_id,
+            max_size=cfg.max_size,
+            version=__version__,
+            build_info=buildinfo.one_line(),
+            capabilities=() if cfg.suspend_mode == "off" else (CAPABILITY_SUSPEND_RESUME,),
         )
 
     def _build(self, config: bytes, settings: Settings, loaded: LoadedConfig | None) -> GroupState:
@@ -355,6 +365,31 @@ class OpenStackProvider:
         if state.view is not None:
             state.view.deleting(done)  # looked up by id until Nova no longer has them
         return done
+
+    # -- Suspend / Resume ----------------------------------------------------------------
+    def suspend(self, ids: Sequence[str]) -> list[str]:
+        """Park the given instances (``suspend_mode``); the ids started (PartialError if not all)."""
+        return self._power("suspend", ids)
+
+    def resume(self, ids: Sequence[str]) -> list[str]:
+        """Wake the given parked instances; the ids started (PartialError if not all)."""
+        return self._power("resume", ids)
+
+    def _power(self, what: str, ids: Sequence[str]) -> list[str]:
+        state = self._ready()
+        if state.suspends is None:
+            raise NotImplementedError(f"{what}: suspend_mode is off (no suspend_resume capability)")
+        if not ids:
+            return []
+        members = {sid: s for sid, s in self._known_members().items() if state.is_member(s)}
+        missing = [sid for sid in ids if sid not in members]
+        for sid in missing:  # not in the last view: looked up (an id the view has not seen yet)
+            try:
+                members[sid] = self._member(sid)
+            except LookupError:
+                pass
+        call = state.suspends.suspend if what == "suspend" else state.suspends.resume
+        return call(ids, members)
 
     # -- ConnectInfo / Heartbeat ---------------------------------------------------------
     def _member(self, instance_id: str) -> Server:

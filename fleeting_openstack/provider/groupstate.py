@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.keys import KeyStore
     from fleeting_openstack.provider.resources.floatingips import FloatingIPs
     from fleeting_openstack.provider.states import Memory
+    from fleeting_openstack.provider.suspends import Suspends
     from fleeting_openstack.provider.verdicts import Verdicts
 
 log = logging.getLogger("fleeting_openstack.provider")
@@ -73,6 +74,8 @@ class GroupState:
     deletes: Deletes
     verdicts: Verdicts
     access: Access
+    #: Suspend/Resume (None: suspend_mode "off").
+    suspends: Suspends | None
 
     def is_member(self, server: Server) -> bool:
         """In the group by its tag, or by the metadata the Go plugin wrote."""
@@ -168,6 +171,7 @@ def build(
     from fleeting_openstack.provider.groupview import GroupView
     from fleeting_openstack.provider.readiness import Readiness
     from fleeting_openstack.provider.states import Memory, Policy
+    from fleeting_openstack.provider.suspends import Suspends
     from fleeting_openstack.provider.verdicts import Verdicts
 
     cloud, strategy, resolved, keys = found.cloud, found.strategy, found.resolved, found.keys
@@ -210,7 +214,7 @@ def build(
     guard = safety.KeyGuard(
         keys, static_credentials=settings.connector.use_static_credentials, state_dir=cfg.credentials.state_dir
     )
-    memory = Memory(ready=memory.ready, deletes=memory.deletes, keys=guard.check)
+    memory = Memory(ready=memory.ready, deletes=memory.deletes, keys=guard.check, resumes=memory.resumes)
     creator = Creator(
         cfg,
         settings,
@@ -227,8 +231,26 @@ def build(
         expect=hooks.expect,
     )
     creator.blocker = blocker
-    readiness = Readiness(cloud, strategy, cfg.readiness, lambda server: addresses.of(server)[0])
+    readiness = Readiness(
+        cloud,
+        strategy,
+        cfg.readiness,
+        lambda server: addresses.of(server)[0],
+        connector=(settings.connector.protocol, settings.connector.protocol_port),
+    )
     deletes = Deletes(cloud, memory, lock, keys=keys, fips=fips, breaker=breaker, choices=choices)
+    suspends = (
+        None
+        if cfg.suspend_mode == "off"
+        else Suspends(
+            cloud,
+            cfg.suspend_mode,
+            memory,
+            lock,
+            concurrency=cfg.delete_concurrency,
+            remark=view.set_metadata if view is not None else None,
+        )
+    )
     return GroupState(
         cfg=cfg,
         settings=settings,
@@ -248,6 +270,7 @@ def build(
         problems=tuple(problems),
         creator=creator,
         deletes=deletes,
-        verdicts=Verdicts(memory, lock, Policy.of(cfg), readiness, deletes, guard, reasons),
+        verdicts=Verdicts(memory, lock, Policy.of(cfg), readiness, deletes, guard, reasons, suspends),
+        suspends=suspends,
         access=Access(settings, addresses, images, keys, guard, resolved.username),
     )

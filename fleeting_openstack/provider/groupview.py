@@ -407,6 +407,22 @@ class GroupView:
             elif sid not in servers and servers is not self.servers:
                 del self._deleting[sid]  # not in the full listing: gone
 
+    def set_metadata(self, server_id: str, key: str, value: str | None) -> None:
+        """The plugin changed one metadata key of a member (the suspend mark): the view has it at
+        once (a metadata change alone may not show in ``changes-since``). None: the key removed."""
+        import dataclasses
+
+        with self._lock:
+            server = self.servers.get(server_id)
+            if server is None:
+                return
+            metadata = dict(server.metadata)
+            if value is None:
+                metadata.pop(key, None)
+            else:
+                metadata[key] = value
+            self.servers[server_id] = dataclasses.replace(server, metadata=metadata)
+
     def deleting(self, server_ids: Iterable[str]) -> None:
         """Servers the plugin asked Nova to delete: looked up by id at each refresh until Nova no
         longer has them (a server deleted before a compute host touched it may never show as

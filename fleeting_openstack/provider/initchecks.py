@@ -81,6 +81,9 @@ class InitChecks:
     fatal: str | None = None
     fatal_key: str = ""
     summary: list[tuple[str, str]] = field(default_factory=list)
+    #: ``"path: message"`` lines of what works differently or not at all but does not stop Init
+    #: (suspend_mode's caveats): ``validate --check-cloud`` shows them as warnings.
+    warnings: list[str] = field(default_factory=list)
 
 
 class InitCheckRunner(Protocol):
@@ -202,6 +205,15 @@ def _resolve(
             f"strategy {strategy.name!r} injects no credentials: set "
             "connector_config.use_static_credentials = true with key_path or password"
         )
+    from fleeting_openstack.provider.suspends import caveats
+
+    warned, notes = caveats(
+        cfg.suspend_mode,
+        boots_from_volume=cfg.server_spec.boots_from_volume,
+        image_properties=image.properties if image is not None else {},
+    )
+    out.warnings += warned
+    out.summary += [("suspend_mode", note) for note in notes]
     out.resolved = Resolved(
         image=image,
         image_ref=found.image_ref,

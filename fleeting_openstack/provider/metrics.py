@@ -40,8 +40,11 @@ NAMES = (
     f"{PREFIX}_update_duration_seconds",
     f"{PREFIX}_instance_ready_seconds",
     f"{PREFIX}_build_info",
+    f"{PREFIX}_suspend_actions_total",
+    f"{PREFIX}_suspend_action_duration_seconds",
+    f"{PREFIX}_resume_ready_seconds",
 )
-STATES = ("creating", "running", "deleting", "timeout")
+STATES = ("creating", "running", "deleting", "timeout", "suspending", "suspended", "resuming")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class _Metrics:
     update: Histogram
     ready: Histogram
     build_info: Gauge
+    suspends: Counter
+    suspend_latency: Histogram
+    resume_ready: Histogram
 
 
 _lock = threading.Lock()
@@ -129,6 +135,25 @@ def _create(registry: CollectorRegistry) -> _Metrics:
         ),
         build_info=Gauge(
             f"{PREFIX}_build_info", "Always 1; the plugin's version as a label", ["version"], registry=registry
+        ),
+        suspends=Counter(
+            f"{PREFIX}_suspend_actions",
+            "Suspend and Resume actions on servers, by call (suspend, resume) and result (ok, failed)",
+            ["call", "result"],
+            registry=registry,
+        ),
+        suspend_latency=Histogram(
+            f"{PREFIX}_suspend_action_duration_seconds",
+            "How long one server's Suspend or Resume action took to be accepted by Nova (mark + action)",
+            ["call"],
+            buckets=latency,
+            registry=registry,
+        ),
+        resume_ready=Histogram(
+            f"{PREFIX}_resume_ready_seconds",
+            "Seconds from a Resume until the plugin reports the server running again",
+            buckets=(1, 2.5, 5, 10, 15, 30, 45, 60, 90, 120, 180, 300, 600),
+            registry=registry,
         ),
     )
     m.build_info.labels(__version__).set(1)
@@ -205,6 +230,18 @@ def update_seconds(seconds: float) -> None:
 def ready_seconds(seconds: float) -> None:
     if _m is not None:
         _m.ready.observe(max(0.0, seconds))
+
+
+def suspend_action(call: str, result: str, seconds: float) -> None:
+    """One server's Suspend or Resume (``call``), ``result`` ok or failed, and how long it took."""
+    if _m is not None:
+        _m.suspends.labels(call, result).inc()
+        _m.suspend_latency.labels(call).observe(max(0.0, seconds))
+
+
+def resume_ready_seconds(seconds: float) -> None:
+    if _m is not None:
+        _m.resume_ready.observe(max(0.0, seconds))
 
 
 def reap_reason(reason: str) -> str:

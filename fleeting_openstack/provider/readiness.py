@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fleeting_openstack.provider")
 
+#: The runner's port per connector protocol (fleeting's defaults), dialled after a resume.
+RESUME_PORTS = {"ssh": 22, "winrm": 5985, "winrm+https": 5986}
+
 
 class ReadinessHook(Protocol):
     """The boot strategy's readiness decision (``host.BoundStrategy``)."""
@@ -39,15 +42,31 @@ class Readiness:
         strategy: ReadinessHook,
         config: ReadinessConfig,
         internal_address: Callable[[Server], str],
+        *,
+        connector: tuple[str, int] = ("ssh", 0),
     ) -> None:
+        """``connector``: the runner's protocol and protocol_port (what a resume's probe dials when
+        no probe is configured)."""
         self.cloud = cloud
         self.strategy = strategy
         self.config = config
         self.internal_address = internal_address
+        protocol, port = connector
+        protocol = protocol or "ssh"
+        #: after a resume without a configured probe: the runner's own port (banner only for SSH)
+        self.resume_port = port or RESUME_PORTS.get(protocol, 22)
+        self.resume_banner = protocol == "ssh"
 
-    def look(self, server: Server, now: float, boot_time: float) -> Look:
+    def look(self, server: Server, now: float, boot_time: float | None, *, resumed: bool = False) -> Look:
+        """``resumed``: the server is waking from a Resume. Its console may still hold the last boot's
+        marker, so the probe must answer too: the configured one, or (probe "none") the runner's own
+        port (the SSH banner for SSH); without ``boot_time`` only that probe is looked at."""
         from fleeting_openstack.plugin.types import Observation, ReadinessState
 
+        if resumed and boot_time is None:
+            ok = self.probe(server, resumed=True)
+            return Look(ReadinessState.READY, "resumed; " + ("the probe answers" if ok else "no probe answer"), ok)
+        assert boot_time is not None
         tail = None
         try:
             tail = self.cloud.console_tail(server.id, self.config.console_lines)
@@ -65,17 +84,22 @@ class Readiness:
                 addresses=addresses,
             )
         )
-        probe_ok = result.state is ReadinessState.READY and self.probe(server)
+        probe_ok = result.state is ReadinessState.READY and self.probe(server, resumed=resumed)
         return Look(result.state, result.reason, probe_ok)
 
-    def probe(self, server: Server) -> bool:
-        """True when the configured probe answers on the internal address (always without a probe)."""
+    def probe(self, server: Server, *, resumed: bool = False) -> bool:
+        """True when the configured probe answers on the internal address (always without a probe,
+        except after a resume: then the runner's port, with the SSH banner for SSH)."""
         probe = self.config.probe
-        if probe == "none":
+        if probe == "none" and not resumed:
             return True
         from fleeting_openstack.provider.probe import probe_address
 
         internal = self.internal_address(server)
+        if probe == "none":
+            return bool(internal) and probe_address(
+                internal, self.resume_port, self.config.probe_timeout, banner=self.resume_banner
+            )
         return bool(internal) and probe_address(
             internal, self.config.probe_port, self.config.probe_timeout, banner=(probe == "ssh-banner")
         )

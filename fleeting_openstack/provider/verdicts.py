@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.deletes import Deletes
     from fleeting_openstack.provider.readiness import Readiness
     from fleeting_openstack.provider.safety import KeyGuard
+    from fleeting_openstack.provider.suspends import Suspends
 
 log = logging.getLogger("fleeting_openstack.provider")
 
@@ -41,10 +42,12 @@ class Verdicts:
         deletes: Deletes,
         guard: KeyGuard,
         reasons: dict[str, str],
+        suspends: Suspends | None = None,
     ) -> None:
         self.memory, self.lock, self.policy = memory, lock, policy
         self.readiness, self.deletes, self.guard = readiness, deletes, guard
         self.reasons = reasons
+        self.suspends = suspends  # None: suspend_mode off (a mark is still honoured, and dropped never)
         self._warned_expiry: set[str] = set()
         #: server id -> (the Server object, its verdict, memory.keys then) for verdicts that
         #: depend on nothing but the server and memory: RUNNING because ready (see :meth:`_settled`)
@@ -53,9 +56,12 @@ class Verdicts:
     def of(self, server: Server, now: float) -> Verdict:
         """The verdict on one server (looking at its boot when needed); changes nothing."""
         verdict = assess(server, now, self.memory, self.policy)
-        if verdict.cause is Cause.LOOK:
-            assert self.policy.boot_time is not None
-            look = self.readiness.look(server, now, self.policy.boot_time)
+        if verdict.cause is Cause.LOOK:  # a create's boot, or a resume's
+            if verdict.state is State.RESUMING:
+                look = self.readiness.look(server, now, self.policy.boot_time, resumed=True)
+            else:
+                assert self.policy.boot_time is not None
+                look = self.readiness.look(server, now, self.policy.boot_time)
             verdict = assess(server, now, self.memory, self.policy, look)
         return verdict
 
@@ -138,6 +144,13 @@ class Verdicts:
             )
         if cause in (Cause.READY, Cause.BOOT_EXPIRED):
             self._mark_ready(server, verdict.reason)
+        elif cause is Cause.RESUMED:
+            if server.id not in self.memory.ready:
+                with self.lock:
+                    self.memory.ready[server.id] = verdict.reason
+                log.info("instance resumed and ready", extra={"server": server.id, "reason": verdict.reason})
+            if self.suspends is not None:
+                self.suspends.settled(server, verdict.reason)
         if verdict.reap:
             self.deletes.reap(server, verdict.reason)
 
@@ -164,3 +177,5 @@ class Verdicts:
                 del self._settled[gone]
             for gone in set(self.memory.deletes) - live:
                 del self.memory.deletes[gone]
+            for gone in set(self.memory.resumes) - live:
+                del self.memory.resumes[gone]

@@ -136,3 +136,24 @@ def test_a_missing_clouds_config_is_named_offline_online_and_at_init(plugin_conf
     path.write_text(json.dumps(plugin_config(clouds_config=str(not_yaml))))
     code, out, _ = run_cli("validate", str(path))
     assert code == 1 and f"clouds_config: error: {not_yaml} is not valid YAML" in out
+
+
+def test_check_cloud_warns_about_shelving_a_volume_backed_server_and_names_the_policy(plugin_config, devcloud,
+                                                                                      tmp_path):
+    """Issue 19: what suspend_mode cannot do as expected is a warning; the policy rules are named."""
+    image = devcloud["images"]["tiny-raw"]
+    cfg = plugin_config(suspend_mode="shelve", credentials={"state_dir": str(tmp_path / "state")})
+    cfg["server_spec"].pop("imageRef", None)
+    cfg["server_spec"]["imageRef"] = ""
+    cfg["server_spec"]["block_device_mapping_v2"] = [{"boot_index": 0, "uuid": image, "source_type": "image",
+                                                      "destination_type": "volume", "volume_size": 1,
+                                                      "delete_on_termination": True}]
+    path = tmp_path / "pc.json"
+    path.write_text(json.dumps(cfg))
+    code, out, err = run_cli("validate", "--check-cloud", str(path))
+    assert '"shelve" with a volume-backed server' in out, out + err
+    assert "os_compute_api:os-shelve:unshelve" in out
+    cfg["suspend_mode"] = "stop"
+    path.write_text(json.dumps(cfg))
+    code, out, err = run_cli("validate", "--check-cloud", str(path))
+    assert "volume-backed" not in out and "os_compute_api:servers:start" in out, out + err

@@ -104,6 +104,17 @@ def member(sid: str, status: str = "ACTIVE", *, group: str = "g", **kwargs: Any)
     return make_server(sid, status, name=f"{group}-{sid}", tags=[group_tag(group)], metadata=metadata, **kwargs)
 
 
+#: Nova's power actions: the statuses it accepts them from, the task state while they run, the end status.
+_ACTIONS: dict[str, tuple[frozenset[str], str, str]] = {
+    "os-stop": (frozenset({"ACTIVE", "ERROR"}), "powering-off", "SHUTOFF"),
+    "os-start": (frozenset({"SHUTOFF"}), "powering-on", "ACTIVE"),
+    "suspend": (frozenset({"ACTIVE", "SHUTOFF"}), "suspending", "SUSPENDED"),
+    "resume": (frozenset({"SUSPENDED"}), "resuming", "ACTIVE"),
+    "shelve": (frozenset({"ACTIVE", "SHUTOFF", "PAUSED", "SUSPENDED"}), "shelving", "SHELVED_OFFLOADED"),
+    "unshelve": (frozenset({"SHELVED", "SHELVED_OFFLOADED"}), "unshelving", "ACTIVE"),
+}
+
+
 class FakeCloud:
     """An in-memory Nova (plus the lookups Init makes) with the adapter's methods."""
 
@@ -153,6 +164,13 @@ class FakeCloud:
         self.network_quotas: JSONObject = {}
         # floating_ip_pool: the floating IP documents Neutron keeps (its own shape, not reap's FloatingIP)
         self.fip_docs: list[JSONObject] = []
+        # Suspend/Resume: every (server id, action) accepted; refusals to inject; pending: Nova
+        # accepted the action and shows its task state until finish_actions()
+        self.actions: list[tuple[str, str]] = []
+        self.action_fails: dict[str, Exception] = {}
+        self.hold_actions = False
+        self._pending: dict[str, str] = {}  # server id -> status it gets when the action finishes
+        self.metadata_calls: list[tuple[str, str, str | None]] = []
 
     # -- test controls -------------------------------------------------------
     def add(self, *servers: Server, record_fault: str = "") -> None:
@@ -199,6 +217,13 @@ class FakeCloud:
             if server is not None:
                 self.gone[sid] = dataclasses.replace(server, status="DELETED")
                 self.changed[sid] = time.time()
+
+    def finish_actions(self) -> None:
+        """Nova's compute finishes the pending power actions: the target status, no task."""
+        for sid, status in list(self._pending.items()):
+            if sid in self.servers:
+                self.set_status(sid, status, task_state=None)
+        self._pending.clear()
 
     # -- the adapter's interface ---------------------------------------------
     def list_servers(self, filters: Mapping[str, str], page_size: int = 1000) -> Iterator[Server]:
@@ -270,6 +295,47 @@ class FakeCloud:
         if tag not in server.tags:
             self.servers[server_id] = dataclasses.replace(server, tags=[*server.tags, tag])
             self.changed[server_id] = time.time()
+
+    def server_action(self, server_id: str, action: str) -> None:
+        """Nova's os-stop/os-start/suspend/resume/shelve/unshelve: 409 from the wrong status or with
+        a task; accepted: its task state, done at once (or at finish_actions() when hold_actions)."""
+        if server_id in self.action_fails:
+            raise self.action_fails[server_id]
+        if server_id not in self.servers:
+            raise NotFound(f"server {server_id} not found", 404)
+        server = self.servers[server_id]
+        start, task, end = _ACTIONS[action]
+        if server.status not in start or server.task_state:
+            raise CloudError(f"Cannot '{action}' instance {server_id} while it is in vm_state {server.status}", 409)
+        self.actions.append((server_id, action))
+        if self.hold_actions:
+            self._pending[server_id] = end
+            self.set_status(server_id, server.status, task_state=task)
+        else:
+            self.set_status(server_id, end, task_state=None)
+
+    def _metadata_allowed(self, server_id: str) -> None:
+        """Nova changes metadata only of servers ACTIVE, PAUSED, SUSPENDED or SHUTOFF without a task."""
+        if server_id not in self.servers:
+            raise NotFound(f"server {server_id} not found", 404)
+        server = self.servers[server_id]
+        if server.status not in ("ACTIVE", "PAUSED", "SUSPENDED", "SHUTOFF") or server.task_state:
+            raise CloudError(f"Cannot 'update metadata' instance {server_id} while it is in vm_state "
+                             f"{server.status.lower()}", 409)
+
+    def set_server_metadata(self, server_id: str, items: Mapping[str, str]) -> None:
+        self._metadata_allowed(server_id)
+        for key, value in items.items():
+            self.metadata_calls.append((server_id, key, value))
+        server = self.servers[server_id]
+        self.servers[server_id] = dataclasses.replace(server, metadata={**server.metadata, **items})
+
+    def delete_server_metadata(self, server_id: str, key: str) -> None:
+        self._metadata_allowed(server_id)
+        self.metadata_calls.append((server_id, key, None))
+        server = self.servers[server_id]
+        self.servers[server_id] = dataclasses.replace(
+            server, metadata={k: v for k, v in server.metadata.items() if k != key})
 
     def console_tail(self, server_id: str, lines: int) -> str:
         if self.console_fails:
@@ -417,8 +483,8 @@ def init_checks(cloud: FakeCloud, *, key_store: KeyStore | None = None, username
                 image: Image | None = None) -> InitCheckRunner:
     """An ``initchecks.run`` that finds everything and hands the provider ``cloud``
     (and ``key_store`` when Init opens one: ``keys="open"``)."""
-    from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.host import default_manager
+    from fleeting_openstack.openstack.resources import Resolved
     from fleeting_openstack.provider.initchecks import InitChecks
 
     def run(cfg: PluginConfig, connector: ConnectorConfig, *, keys: str = "open") -> InitChecks:

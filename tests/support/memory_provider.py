@@ -118,5 +118,24 @@ class MemoryProvider:
         if state is not State.RUNNING:
             raise InstanceUnhealthy(f"instance {instance_id} is {state.value if state else 'gone'}")
 
+    def suspend(self, ids):
+        """running -> suspended; an unknown id is refused (a partial result carrying the rest)."""
+        return self._power(ids, State.RUNNING, State.SUSPENDED)
+
+    def resume(self, ids):
+        return self._power(ids, State.SUSPENDED, State.RUNNING)
+
+    def _power(self, ids, source: State, target: State):
+        done = []
+        with self.lock:
+            for iid in ids:
+                if self.instances.get(iid) in (source, target):
+                    self.instances[iid] = target
+                    done.append(iid)
+        refused = [i for i in ids if i not in done]
+        if refused:
+            raise PartialError(f"refused: {', '.join(refused)}", done)
+        return done
+
     def shutdown(self) -> None:
         log.info("memory provider shutdown")

@@ -8,6 +8,10 @@ tests call ``list``/``check-clean``/``gc``).  Standard library only.
     e2e_instance.py up           < spec.json     create and boot one instance
     e2e_instance.py down UUID                    destroy it (idempotent)
     e2e_instance.py fips UUID    < fips.json     set its floating IPs (NAT)
+    e2e_instance.py power UUID off|on|freeze|thaw
+                                                 power it off (processes end, sshd too; netns
+                                                 and root stay), on (boot again), freeze
+                                                 (SIGSTOP: Nova suspend), thaw (SIGCONT)
     e2e_instance.py list                         JSON: the instances here
     e2e_instance.py route-check ADDR             exit 0 iff ADDR is ours and
                                                  routed to one of our bridges
@@ -561,20 +565,73 @@ def cmd_up(spec: dict) -> dict:
         os.chmod(idir / "spec.json", 0o600)
         (idir / "console.log").touch()
         os.chmod(idir / "console.log", 0o600)
-        with open(idir / "boot.log", "ab") as log:
-            proc = subprocess.Popen(
-                ["ip", "netns", "exec", ns, "unshare", "--mount", "--pid", "--fork", "--uts", "--ipc",
-                 "--propagation", "private", "--kill-child=SIGKILL", "--",
-                 PY, "-P", str(HERE / "e2e_boot.py"), str(idir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                close_fds=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
-        state["pid"] = proc.pid
-        state["starttime"] = proc_starttime(proc.pid)
-        save_state(uuid, state)
+        boot(uuid, state)
         return state
     except Exception:
         cmd_down(uuid)
         raise
+
+
+def boot(uuid: str, state: dict) -> None:
+    """Start the instance's PID 1 (e2e_boot.py) in its namespace: a first boot or a power-on."""
+    idir = BASE / uuid
+    with open(idir / "boot.log", "ab") as log:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", state["netns"], "unshare", "--mount", "--pid", "--fork", "--uts", "--ipc",
+             "--propagation", "private", "--kill-child=SIGKILL", "--",
+             PY, "-P", str(HERE / "e2e_boot.py"), str(idir)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            close_fds=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+    (idir / "booted").unlink(missing_ok=True)
+    state["pid"] = proc.pid
+    state["starttime"] = proc_starttime(proc.pid)
+    state["power"] = "on"
+    save_state(uuid, state)
+
+
+def console_line(uuid: str, text: str) -> None:
+    with open(BASE / uuid / "console.log", "a", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+
+
+def cmd_power(uuid: str, what: str) -> dict:
+    """Power actions, as a VM's would be seen from the network:
+    ``off``: every process of the instance ends (sshd too); the netns, its addresses and the root
+    filesystem stay (Nova os-stop, and shelve's power-off). ``on``: boots it again (the same root:
+    cloud-init's per-boot stages run again and print their readiness line; sshd starts again).
+    ``freeze``: every process stopped (SIGSTOP): sshd accepts no connection, memory is kept (Nova
+    suspend). ``thaw``: SIGCONT: the same processes go on (Nova resume)."""
+    state = load_state(uuid)
+    if state is None:
+        raise E2EError(f"no instance {uuid}")
+    ns = state["netns"]
+    if what == "off":
+        if state.get("power") == "frozen":
+            cmd_power(uuid, "thaw")
+            state = load_state(uuid) or state
+        kill_instance_processes(state, ns)
+        state.update(pid=None, starttime=None, power="off")
+        save_state(uuid, state)
+        console_line(uuid, "[  OK  ] Reached target poweroff.target - System Power Off.\nreboot: Power down")
+    elif what == "on":
+        if state.get("power") == "frozen":
+            return cmd_power(uuid, "thaw")
+        if not instance_alive(state):
+            console_line(uuid, "fleeting-e2e: powered on")
+            boot(uuid, state)
+    elif what in ("freeze", "thaw"):
+        inode = netns_inode(ns)
+        sig = signal.SIGSTOP if what == "freeze" else signal.SIGCONT
+        for pid in pids_in_netns(inode) if inode is not None else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        state["power"] = "frozen" if what == "freeze" else "on"
+        save_state(uuid, state)
+        if what == "thaw":
+            console_line(uuid, "fleeting-e2e: resumed")
+    else:
+        raise E2EError(f"unknown power action {what!r}: off, on, freeze or thaw")
+    return state
 
 
 def netns_inode(ns: str) -> int | None:
@@ -795,6 +852,8 @@ def main(argv: list[str]) -> int:
         elif cmd == "down":
             for uuid in args:
                 cmd_down(uuid)
+        elif cmd == "power":  # UUID off|on|freeze|thaw
+            print(json.dumps(cmd_power(args[0], args[1])))
         elif cmd == "fips":
             print(json.dumps(cmd_fips(args[0], json.load(sys.stdin))))
         elif cmd == "list":

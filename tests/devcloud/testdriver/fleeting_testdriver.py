@@ -20,6 +20,14 @@ Image properties read (from the server's system_metadata, ``image_*``):
                              prints the readiness marker
     fleeting_e2e_boot_delay  seconds before the boot starts
 
+Power actions (what fleeting's Suspend/Resume drive, issue 19), for emulated servers: the
+instance's processes end on ``power_off`` (Nova os-stop, and shelve before its offload) and it
+boots again on ``power_on`` (os-start): sshd stops and starts with it, the console gets the
+boot's lines again; ``suspend`` freezes every process of the instance (SIGSTOP: sshd answers
+nothing, memory is kept) and ``resume`` thaws them. Shelve's offload is ``destroy`` and its
+unshelve a ``spawn`` of the snapshot (FakeDriver's snapshot uploads nothing; the snapshot image
+carries the original's properties, so the new spawn is emulated too, from the same user_data).
+
 Floating IPs: those in the network info at spawn, and any associated later
 (Neutron is polled every 2 s for the ports of emulated servers), are DNATed
 to the fixed IP in the host's nat table.
@@ -105,9 +113,11 @@ class TestDriver(fake.FakeDriver):
         ctx = nova_context.get_admin_context()
         for state in known:
             uuid = state["uuid"]
+            power = state.get("power", "on")
             try:
                 inst = objects.Instance.get_by_uuid(ctx, uuid, expected_attrs=["flavor"])
-                alive = state.get("alive") and inst.host == self._host and inst.vm_state != "deleted"
+                alive = ((state.get("alive") or power == "off") and inst.host == self._host
+                         and inst.vm_state != "deleted")
             except exception.InstanceNotFound:
                 inst, alive = None, False
             if not alive:
@@ -116,7 +126,8 @@ class TestDriver(fake.FakeDriver):
                 continue
             flavor = inst.flavor
             self.resources.claim(vcpus=flavor.vcpus, mem=flavor.memory_mb, disk=flavor.root_gb)
-            self.instances[uuid] = fake.FakeInstance(inst.name, power_state.RUNNING, uuid)
+            pstate = {"off": power_state.SHUTDOWN, "frozen": power_state.SUSPENDED}.get(power, power_state.RUNNING)
+            self.instances[uuid] = fake.FakeInstance(inst.name, pstate, uuid)
             self._e2e[uuid] = {"ports": sorted({n["port_id"] for n in state["nics"]}),
                                "fips": sorted([f["fip"], f["fixed"]] for f in state.get("fips", []))}
             LOG.info("fleeting e2e: adopted running instance %s", uuid)
@@ -171,6 +182,32 @@ class TestDriver(fake.FakeDriver):
         if is_e2e(instance) or os.path.isdir(os.path.join(self._state_base(), instance.uuid)):
             helper("down", instance.uuid)
             LOG.info("fleeting e2e: instance removed", instance=instance)
+
+    # -- power actions (Suspend/Resume) ---------------------------------------------------------
+    def _power(self, instance, what: str) -> None:
+        if instance.uuid in self._e2e or os.path.isdir(os.path.join(self._state_base(), instance.uuid)):
+            helper("power", instance.uuid, what)
+            LOG.info("fleeting e2e: instance power %s", what, instance=instance)
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        super().power_off(instance, timeout, retry_interval)
+        self._power(instance, "off")
+
+    def power_on(self, context, instance, network_info, *args, **kwargs):
+        super().power_on(context, instance, network_info, *args, **kwargs)
+        self._power(instance, "on")
+
+    def suspend(self, context, instance):
+        super().suspend(context, instance)
+        if instance.uuid in self.instances:
+            self.instances[instance.uuid].state = power_state.SUSPENDED
+        self._power(instance, "freeze")
+
+    def resume(self, context, instance, network_info, *args, **kwargs):
+        super().resume(context, instance, network_info, *args, **kwargs)
+        if instance.uuid in self.instances:
+            self.instances[instance.uuid].state = power_state.RUNNING
+        self._power(instance, "thaw")
 
     def get_console_output(self, context, instance):
         path = os.path.join(self._state_base(), instance.uuid, "console.log")

@@ -8,7 +8,9 @@ from fleeting_openstack.config import identity
 def test_metadata_keys_are_those_the_go_plugin_and_older_releases_wrote():
     assert identity.META_CLUSTER == identity.GROUP_METADATA_KEY == "fleeting-cluster"
     assert identity.PLUGIN_METADATA == ("fleeting-cluster", "fleeting-index", "fleeting-request",
-                                        "fleeting-key-salt", "fleeting-key-type", "fleeting-key-check")
+                                        "fleeting-key-salt", "fleeting-key-type", "fleeting-key-check",
+                                        "fleeting-suspend")
+    assert identity.META_SUSPEND == "fleeting-suspend"
 
 
 def test_group_tag_fits_novas_limit_and_stays_distinct():

@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from fleeting_openstack.openstack.client import Cloud, CloudError, NotFound, NovaCall
+from fleeting_openstack.openstack.client import Cloud, CloudError, InvalidId, NotFound, NovaCall
 from fleeting_openstack.openstack.recording import ServiceMap, instrument
 
 IMAGE = "d5460af5-83f3-47d7-9c4f-80294c66b267"
@@ -184,3 +184,34 @@ def test_sdk_deprecations_fail_a_unit_test():
 
     with pytest.raises(sdk_warnings.RemovedInSDK60Warning):
         old_call()
+
+
+SRV = "8a6e2d3c-55a4-4d8e-9b7e-2f0c3f5b9a11"
+
+
+def test_server_actions_and_the_metadata_mark_are_plain_nova_requests():
+    c, conn = cloud(compute={("POST", f"/servers/{SRV}/action"): Answer(202),
+                             ("POST", f"/servers/{SRV}/metadata"): Answer(200, {"metadata": {"k": "v"}}),
+                             ("DELETE", f"/servers/{SRV}/metadata/fleeting-suspend"): Answer(204)})
+    for action in ("os-stop", "os-start", "suspend", "resume", "shelve", "unshelve"):
+        c.server_action(SRV, action)
+    c.set_server_metadata(SRV, {"k": "v"})
+    c.delete_server_metadata(SRV, "fleeting-suspend")
+    c.delete_server_metadata(SRV, "gone")  # a key already gone counts as removed (Nova's 404)
+    assert [(m, u, j) for m, u, _, j, _ in conn.log[:6]] == [
+        ("POST", f"/servers/{SRV}/action", {a: None}) for a in
+        ("os-stop", "os-start", "suspend", "resume", "shelve", "unshelve")]
+    assert conn.log[6][:4] == ("POST", f"/servers/{SRV}/metadata", {}, {"metadata": {"k": "v"}})
+    assert all(entry[4] == "2.79" for entry in conn.log)
+    with pytest.raises(ValueError, match="not a server action"):
+        c.server_action(SRV, "os-migrateLive")
+    with pytest.raises(InvalidId, match="not a valid OpenStack id"):
+        c.server_action("../x", "os-stop")
+
+
+def test_a_refused_action_is_not_retried_and_names_novas_reason():
+    c, conn = cloud(compute={("POST", f"/servers/{SRV}/action"): Answer(
+        409, {"conflictingRequest": {"message": "Cannot 'os-start' instance while it is in vm_state active"}})})
+    with pytest.raises(CloudError, match="409.*vm_state active"):
+        c.server_action(SRV, "os-start")
+    assert len(conn.log) == 1

@@ -118,7 +118,12 @@ def test_run_authenticates_with_the_configs_own_values_and_hands_the_cloud_on(tm
         "server_spec.networks[0].uuid": f"network {NETWORK}",
         "connector_config.username": "login user 'ubuntu' (strategy cloud-init for this image)",
         "credentials.state_dir": f"{tmp_path / 'state'}: usable for key material",
+        "suspend_mode": "suspend_mode 'stop': Nova's os-stop and the wake action; the cloud's policy cannot be "
+                        "read without acting (rules os_compute_api:servers:stop, os_compute_api:servers:start, "
+                        "os_compute_api:server-metadata:create, os_compute_api:server-metadata:delete): the first "
+                        "Suspend shows a refusal as HTTP 403 naming the rule",
     }
+    assert out.warnings == []  # nothing suspend_mode "stop" cannot do with this image
     resolved = out.resolved
     assert resolved is not None and resolved.image == UBUNTU and resolved.image_ref == IMAGE
     assert (resolved.flavor_ref, resolved.username) == (FLAVOR, "ubuntu")
@@ -154,7 +159,8 @@ def test_every_reference_not_found_is_a_problem_named_by_its_key(tmp_path):
         "server_spec.security_groups[0]", "server_spec.key_name", "server_spec.scheduler_hints.group",
         "address.internal_network", "address.external_network", "no login user"]
     assert out.problems[-1].startswith("no login user: set connector_config.username")
-    assert [k for k, _ in out.summary] == ["cloud", "credentials.state_dir"]  # nothing resolved is summarised
+    # nothing resolved is summarised (suspend_mode's policy note is not a resolution)
+    assert [k for k, _ in out.summary] == ["cloud", "credentials.state_dir", "suspend_mode"]
     resolved = out.resolved
     assert resolved is not None and resolved.image is None and resolved.flavor_ref == "" and resolved.username == ""
 

@@ -39,10 +39,11 @@ def test_recording_while_off_does_nothing():
 
 def test_the_state_gauge_counts_the_servers_in_each_state(port):
     assert metrics.enabled()
-    metrics.instances(["creating", "running", "running", "timeout", "running"])
+    metrics.instances(["creating", "running", "running", "timeout", "running", "suspended", "suspended"])
     samples = scrape(port)
     got = {s: value(samples, f"{P}_instances", state=s) for s in metrics.STATES}
-    assert got == {"creating": 1, "running": 3, "deleting": 0, "timeout": 1}
+    assert got == {"creating": 1, "running": 3, "deleting": 0, "timeout": 1,
+                   "suspending": 0, "suspended": 2, "resuming": 0}
     metrics.instances([])  # set, not added to
     assert value(scrape(port), f"{P}_instances") == 0
 

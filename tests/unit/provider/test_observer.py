@@ -91,3 +91,17 @@ def test_a_closed_observer_closes_its_cloud_and_an_unopened_one_refuses(tmp_path
     assert cloud.closed
     with pytest.raises(RuntimeError, match="not open"):
         GroupObserver(checks=init_checks(FakeCloud())).verdicts()
+
+
+def test_status_shows_a_suspended_server_and_since_when_and_would_not_reap_it(tmp_path):
+    from fleeting_openstack.config.identity import META_SUSPEND
+
+    cloud = FakeCloud()
+    obs = observer(tmp_path, cloud)
+    mark = {**MEMBER, META_SUSPEND: "suspended 1796553420 os-stop"}
+    cloud.add(make_server("parked", "SHUTOFF", name="g-parked", metadata=mark),
+              make_server("broken", "SHUTOFF", name="g-broken", metadata=MEMBER))
+    found = {s.id: st for s, st in obs.evaluate()}
+    assert found == {"parked": State.SUSPENDED, "broken": State.DELETING}
+    assert obs.reasons["parked"] == "suspended (SHUTOFF, os-stop) since 2026-12-06T10:37:00Z"
+    assert set(obs.would_reap) == {"broken"}
