@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import grpc
 
+from fleeting_openstack.contract.scan import encode_varint
+
 __all__ = ["DETAILS_TRAILER", "ErrorWithDetails", "encode_status"]
 
 #: The trailer gRPC carries a ``google.rpc.Status`` in.
@@ -26,28 +28,15 @@ DETAILS_TRAILER = "grpc-status-details-bin"
 TYPE_URL_PREFIX = "type.googleapis.com/"
 
 
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1  # negative int32 codes are sign-extended to 64 bits
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    return encode_varint(number << 3 | 2) + encode_varint(len(payload)) + payload
 
 
 def encode_status(code: int, message: str, details: Sequence[tuple[str, bytes]]) -> bytes:
     """A serialized ``google.rpc.Status``; ``details``: (message full name, serialized message)."""
     out = bytearray()
     if code:
-        out += _varint(1 << 3 | 0) + _varint(code)
+        out += encode_varint(1 << 3 | 0) + encode_varint(code)
     if message:
         out += _field(2, message.encode("utf-8"))
     for full_name, value in details:

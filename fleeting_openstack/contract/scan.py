@@ -78,7 +78,9 @@ def read_varint(data: Buffer, pos: int, end: int) -> tuple[int, int] | None:
     return None
 
 
-def _encode_varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
+    """``value`` as a protobuf varint (a negative int32 code sign-extended to 64 bits, as protobuf does)."""
+    value &= (1 << 64) - 1
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -99,7 +101,7 @@ def _name_starts(data: Buffer, suffix_at: int) -> Iterator[int]:
         start = end - length
         if data[start] not in _NAME_CHARS:
             return
-        header = b"\x0a" + _encode_varint(length)
+        header = b"\x0a" + encode_varint(length)
         begin = start - len(header)
         if begin >= 0 and data[begin:start] == header:
             yield begin
