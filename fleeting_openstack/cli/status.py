@@ -105,7 +105,15 @@ def server_rows(observer: GroupObserver, target: Target, progress: Progress | No
     return rows
 
 
-def format_status(target: Target, problems: Sequence[str], rows: Sequence[ServerRow]) -> str:
+def new_image_row(observer: GroupObserver) -> ImageRow | None:
+    """The image new servers get (``status --json``'s ``new_servers_image``); None: none found."""
+    image = observer.new_image()
+    return {"id": image.id, "name": image.name} if image is not None else None
+
+
+def format_status(
+    target: Target, problems: Sequence[str], rows: Sequence[ServerRow], new_image: ImageRow | None = None
+) -> str:
     cfg = target.config
     where = f"runner {target.runner!r}, " if target.runner else ""
     lines = [
@@ -114,6 +122,10 @@ def format_status(target: Target, problems: Sequence[str], rows: Sequence[Server
     ]
     for p in problems:
         lines.append(f"Init would fail: {p}")
+    if new_image is not None:
+        refresh = cfg.image_refresh if cfg.server_spec.image_name else 0
+        when = f" (image_name looked up every {refresh:g}s)" if refresh else ""
+        lines.append(f"new servers get image {new_image['name'] or '-'} ({new_image['id']}){when}")
     if rows:
         body = []
         for r in rows:
@@ -162,6 +174,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             progress.say(f"listing the servers of group {target.config.name}")
             rows = server_rows(observer, target, progress)
             problems = observer.problems
+            new_image = new_image_row(observer)
         finally:
             observer.close()
     for w in target.warnings:
@@ -172,9 +185,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             use_external_addr=target.use_external_addr,
             problems=problems,
             warnings=target.warnings,
+            new_servers_image=new_image,
             servers=rows,
         )
         out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
-        out.write(format_status(target, problems, rows) + "\n")
+        out.write(format_status(target, problems, rows, new_image) + "\n")
     return EXIT_FAILED if problems else EXIT_OK
