@@ -7,8 +7,8 @@ again
 
 * every ``image_refresh`` (a create that finds the last look older than that looks again;
   one create looks, the others take the current image meanwhile), and
-* at once when a create failed because the image is gone (Nova answers "Image ... could not
-  be found" / "is not active": :func:`image_gone`); the create is then tried once more with
+* at once when a create failed because the image is gone (Nova answers "Can not find
+  requested image", "Image ... could not be found" / "is not active": :func:`image_gone`); the create is then tried once more with
   the image found.
 
 Only new creates use it: servers already made (running or suspended) keep the image they
@@ -33,8 +33,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fleeting_openstack.provider")
 
-#: Nova's answers to a create whose image is gone (ImageNotFound, ImageNotActive: HTTP 400).
-_GONE = re.compile(r"\bimage\b.*\b(could not be found|not found|is not active)", re.IGNORECASE)
+#: Nova's answers to a create whose image is gone (HTTP 400): "Can not find requested image" (the
+#: servers API's answer to ImageNotFound, seen on the devcloud), "Image <id> could not be found." /
+#: "Image <id> is not active." (ImageNotFound / ImageNotActive as other Nova paths word them).
+_GONE = re.compile(
+    r"can ?not find requested image|\bimage\b.*\b(could not be found|not found|is not active)", re.IGNORECASE
+)
 
 
 def image_gone(status: int | None, message: str) -> bool:

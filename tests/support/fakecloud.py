@@ -271,7 +271,7 @@ class FakeCloud:
             failure = self._create_failures.pop(0) if self._create_failures else None
             image_ref = body.get("imageRef")
             if failure is None and self.check_images and image_ref and image_ref not in self.images:
-                failure = (CloudError(f"Nova: Image {image_ref} could not be found.", 400), False)
+                failure = (CloudError("Nova POST /servers: HTTP 400: Can not find requested image", 400), False)
             sid = f"srv-{next(self._ids)}"
         if failure is None or failure[1]:
             self.servers[sid] = make_server(sid, "BUILD", age=0.0, name=body["name"],

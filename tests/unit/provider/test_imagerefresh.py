@@ -149,6 +149,7 @@ def test_gone_looks_at_once_and_says_whether_another_image_is_current():
 
 
 def test_nova_answers_that_mean_the_image_is_gone():
+    assert image_gone(400, "Nova POST /servers: HTTP 400: Can not find requested image")  # the devcloud's Nova
     assert image_gone(400, f"Nova: Image {OLD.id} could not be found.")
     assert image_gone(400, f"Nova: Image {OLD.id} is not active.")
     assert not image_gone(400, "Nova: Flavor 1 could not be found.")
@@ -218,7 +219,7 @@ def test_image_refresh_zero_resolves_at_init_only(tmp_path):
     state = provider.state
     assert state is not None and state.creator.images is None
     cloud.images = {NEW.id: NEW}
-    with pytest.raises(PartialError, match="could not be found"):  # refused: no lookup after Init
+    with pytest.raises(PartialError, match="Can not find requested image"):  # refused: no lookup after Init
         provider.increase(1)
     assert booted(cloud) == [OLD.id] and cloud.image_lookups == [(None, "ci")]
 
