@@ -6,8 +6,10 @@ refuses a create because the image is gone. Servers already made keep their imag
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,13 +61,26 @@ def config(plugin_config: Any, name: str, refresh: str) -> dict[str, Any]:
     return cfg
 
 
+def status(cfg: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """``status --json`` for the group (a runner's config.toml naming ``cfg``)."""
+    from devcloud.test_commands import run, runner_toml
+
+    path = tmp_path / "config.toml"
+    path.write_text(runner_toml(cfg, name="workers"))
+    code, out, err = run("status", str(path), "--json")
+    assert code == 0, err
+    doc: dict[str, Any] = json.loads(out)
+    return doc
+
+
 def test_a_newer_image_of_the_same_name_is_used_after_the_interval_and_a_deleted_one_gives_way(
-    plugin_config, admin, group_name, images
+    plugin_config, admin, group_name, images, tmp_path, plugin_logs
 ):
     name = f"{group_name}-ci"
     first = upload(admin, images, name, ci="true")
     upload(admin, images, name, ci="false")  # newer, same name, not selected by image_properties
-    provider = start(config(plugin_config, name, "2s"))
+    cfg = config(plugin_config, name, "2s")
+    provider = start(cfg)
     known: set[str] = set()
     one = create_one(provider, admin, known)
     assert booted_from(admin, one) == first
@@ -75,6 +90,9 @@ def test_a_newer_image_of_the_same_name_is_used_after_the_interval_and_a_deleted
     two = create_one(provider, admin, known)
     assert booted_from(admin, two) == rebuilt
     assert booted_from(admin, one) == first  # what exists keeps its image
+    seen = status(cfg, tmp_path)  # which image each server runs, which one new servers get
+    assert seen["new_servers_image"] == {"id": rebuilt, "name": name}
+    assert {row["id"]: row["image"]["id"] for row in seen["servers"]} == {one: first, two: rebuilt}
 
     admin.image.delete_image(rebuilt)
     time.sleep(2.5)
@@ -82,6 +100,9 @@ def test_a_newer_image_of_the_same_name_is_used_after_the_interval_and_a_deleted
     assert booted_from(admin, three) == first  # the remaining newest ci=true image
     state = provider.state
     assert state is not None and state.creator.images is not None and state.creator.images.current.id == first
+    switches = [(e["old_image"], e["new_image"]) for e in plugin_logs.entries()
+                if str(e.get("@message", "")).startswith("image switched")]
+    assert switches == [(first, rebuilt), (rebuilt, first)]  # each switch once, with both ids
     provider.shutdown()
 
 
