@@ -8,8 +8,8 @@ again
 * every ``image_refresh`` (a create that finds the last look older than that looks again;
   one create looks, the others take the current image meanwhile), and
 * at once when a create failed because the image is gone (Nova answers "Can not find
-  requested image", "Image ... could not be found" / "is not active": :func:`image_gone`); the create is then tried once more with
-  the image found.
+  requested image", "Image ... could not be found" / "is not active": :func:`image_gone`);
+  the create is then tried once more with the image found.
 
 Only new creates use it: servers already made (running or suspended) keep the image they
 booted, and nothing here touches them. Each switch is logged once, with both ids. A failed
