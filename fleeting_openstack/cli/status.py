@@ -30,6 +30,7 @@ from fleeting_openstack.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from fleeting_openstack.openstack.models import Image, Server
     from fleeting_openstack.provider.observer import GroupObserver
 
 
@@ -66,6 +67,15 @@ class ServerRow(TypedDict):
     fault: str | None
 
 
+def image_row(server: Server, image: Image | None) -> ImageRow:
+    """The image ``server`` runs: its own image id (named when Glance still has it); the configured
+    image only for a server without one (booted from a volume). A deleted image is shown by its id,
+    never as the configured one (which, with ``image_refresh``, may be a newer image)."""
+    if server.image_id and (image is None or image.id != server.image_id):
+        return {"id": server.image_id, "name": None}
+    return {"id": image.id if image else None, "name": image.name if image else None}
+
+
 def server_rows(observer: GroupObserver, target: Target, progress: Progress | None = None) -> list[ServerRow]:
     """Every group server as a dict (the ``--json`` shape of ``status``)."""
     now = time.time()
@@ -96,7 +106,7 @@ def server_rows(observer: GroupObserver, target: Target, progress: Progress | No
             "addresses": [
                 {"network": a.network, "ip": a.ip, "version": a.version, "type": a.kind} for a in server.addresses
             ],
-            "image": {"id": image.id if image else server.image_id, "name": image.name if image else None},
+            "image": image_row(server, image),
             "flavor": server.flavor,
             "fault": server.fault or None,
         }

@@ -100,6 +100,9 @@ def test_a_newer_image_of_the_same_name_is_used_after_the_interval_and_a_deleted
     assert booted_from(admin, three) == first  # the remaining newest ci=true image
     state = provider.state
     assert state is not None and state.creator.images is not None and state.creator.images.current.id == first
+    seen = status(cfg, tmp_path)  # the deleted image is still what server two runs
+    assert seen["new_servers_image"]["id"] == first
+    assert {row["id"]: row["image"]["id"] for row in seen["servers"]} == {one: first, two: rebuilt, three: first}
     switches = [(e["old_image"], e["new_image"]) for e in plugin_logs.entries()
                 if str(e.get("@message", "")).startswith("image switched")]
     assert switches == [(first, rebuilt), (rebuilt, first)]  # each switch once, with both ids

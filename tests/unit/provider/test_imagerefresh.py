@@ -245,3 +245,13 @@ def test_status_says_which_image_new_servers_get():
 
     text = format_status(Target(), [], [], {"id": NEW.id, "name": "ci"})  # type: ignore[arg-type]
     assert f"new servers get image ci ({NEW.id}) (image_name looked up every 120s)" in text
+
+
+def test_status_shows_the_image_a_server_runs_also_when_it_is_gone():
+    from fleeting_openstack.cli.status import image_row
+
+    assert image_row(member("a", image_id=NEW.id), NEW) == {"id": NEW.id, "name": "ci"}
+    # deleted: ServerImages falls back to the configured image, status keeps the server's own id
+    assert image_row(member("b", image_id=NEW.id), OLD) == {"id": NEW.id, "name": None}
+    assert image_row(member("c", image_id=NEW.id), None) == {"id": NEW.id, "name": None}
+    assert image_row(member("d"), OLD) == {"id": OLD.id, "name": "ci"}  # booted from a volume: the configured
