@@ -138,6 +138,15 @@ def test_a_failed_or_empty_lookup_keeps_the_current_image(caplog):
     assert len(cloud.image_lookups) == 3
 
 
+def test_while_one_create_looks_the_others_take_the_current_image():
+    cloud, clock = FakeCloud(images=[OLD, NEW]), Clock()
+    refresh = ImageRefresh(cloud, "ci", {}, 10.0, OLD, clock=clock)
+    clock.t += 10
+    with refresh._lock:  # another create's lookup in flight
+        assert refresh.image() == OLD and cloud.image_lookups == []  # not blocked, not a second lookup
+    assert refresh.image() == NEW and len(cloud.image_lookups) == 1
+
+
 def test_gone_looks_at_once_and_says_whether_another_image_is_current():
     cloud, clock = FakeCloud(images=[OLD, NEW]), Clock()
     refresh = ImageRefresh(cloud, "ci", {}, 3600.0, NEW, clock=clock)
