@@ -23,7 +23,7 @@ for a slot (``overload = "queue"``) or get 429 + Retry-After (``"429"``).
 Admin endpoints (not counted): ``POST /_seed`` (add servers), ``POST /_clear`` (remove all), ``POST /_mutate``
 (change a server behind the plugin's back), ``POST /_reset`` (zero the
 counters), ``GET /_stats`` (requests and response bytes per kind, peak
-concurrent creates/deletes seen), ``POST /_config``.
+concurrent creates/deletes seen, servers listed), ``POST /_config``.
 
     python3 bench/novastub.py --port 0   # prints "listening <url>" and serves
 """
@@ -86,7 +86,7 @@ class World:
         self.reset()
 
     def reset(self) -> None:
-        self.stats: dict = {"requests": {}, "bytes": {}, "peak": {}, "rejected": 0}
+        self.stats: dict = {"requests": {}, "bytes": {}, "peak": {}, "rejected": 0, "listed": 0}
         self.in_flight: dict[str, int] = {}
 
     def count(self, kind: str, nbytes: int) -> None:
@@ -355,17 +355,25 @@ class Handler(BaseHTTPRequestHandler):
                 out.append(server_doc(rec, self.port))
                 if len(out) == limit:
                     break
+        with w.lock:
+            w.stats["listed"] += len(out)
         doc: dict = {"servers": out}
         if len(out) == limit:
             doc["servers_links"] = [{"rel": "next", "href": f"/servers/detail?marker={out[-1]['id']}"}]
         return doc
 
 
+class _Server(ThreadingHTTPServer):
+    # Class attributes: the constructor listens, with request_queue_size as the backlog
+    # (set on the instance afterwards, it was 5: 20 connections opened at once lost SYNs
+    # and waited 1 s for the retransmit).
+    daemon_threads = True
+    request_queue_size = 1024
+
+
 def serve(port: int = 0) -> tuple[ThreadingHTTPServer, World]:
     world = World()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 1024
+    server = _Server(("127.0.0.1", port), Handler)
     Handler.world = world
     Handler.port = server.server_address[1]
     return server, world

@@ -26,6 +26,8 @@ this machine gave.
     python3 bench/scale.py --create-time 1 --concurrency 10 --ops 50   # the issue's acceptance case
     python3 bench/scale.py --ci --json out.json   # small N, what CI runs (tests/devcloud/test_scale_bench.py)
     python3 bench/scale.py --devcloud             # also the sanity run on the devcloud
+    python3 bench/scale.py --sweep                # fixed windows 1..8 vs adaptive, stand-in C = 2,10,50
+    python3 bench/scale.py --sweep --devcloud     # the same on the devcloud (bench/sweep.py)
 """
 
 from __future__ import annotations
@@ -317,6 +319,11 @@ def main() -> int:
     parser.add_argument("--ci", action="store_true", help="small and fast: N=10,100; n=10; C=1,10")
     parser.add_argument("--json", help="write every figure to this file")
     parser.add_argument("--only", choices=("update", "scaling"), help="run only this part")
+    parser.add_argument("--sweep", action="store_true", help="the window sweep instead (bench/sweep.py): on the "
+                        "stand-in at each --concurrency, or with --devcloud on the devcloud only")
+    parser.add_argument("--windows", default="1,2,3,4,5,6,7,8,adaptive", help="sweep: the windows compared")
+    parser.add_argument("--sweep-ops", default="20,50", help="sweep: the n of Increase(n)/Decrease(n)")
+    parser.add_argument("--repeat", type=int, default=1, help="sweep on the devcloud: rounds (alternating order; medians)")
     parser.add_argument("--child-update", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -328,8 +335,22 @@ def main() -> int:
     if args.ci:
         args.sizes, args.ops, args.concurrency, args.updates = "10,100", 10, "1,10", 3
         args.create_time, args.delete_time = 0.05, 0.01
+        if args.sweep:
+            args.concurrency, args.windows, args.sweep_ops = "2,10", "1,5,adaptive", "12"
+    elif args.sweep and "--concurrency" not in sys.argv:
+        args.concurrency = "2,10,50"
     args.sizes = [int(x) for x in str(args.sizes).split(",")]
     args.concurrency = [int(x) for x in str(args.concurrency).split(",")]
+    args.windows = [w if w == "adaptive" else int(w) for w in str(args.windows).split(",")]
+    args.sweep_ops = [int(x) for x in str(args.sweep_ops).split(",")]
+    if args.sweep and args.devcloud:
+        import sweep
+
+        results = {"args": {k: v for k, v in vars(args).items() if not k.startswith("child")},
+                   "sweep": sweep.run(args)}
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
+        return 0
 
     proc, url = start_stub()
     stub = Stub(url)
@@ -344,14 +365,19 @@ def main() -> int:
             (workdir / "clouds.yaml").write_text(novastub.clouds_yaml(int(url.rsplit(":", 1)[1])))
             print(f"stand-in {url}: latency {args.latency}s, service time {args.service_time}s, "
                   f"create {args.create_time}s, delete {args.delete_time}s per request, overload: {args.overload}")
-            if args.only != "scaling":
-                results["update"] = bench_updates(args, stub, workdir)
-            if args.only != "update":
-                results["scaling"] = bench_scaling(args, stub, workdir)
+            if args.sweep:
+                import sweep
+
+                results["sweep"] = sweep.run(args, stub, workdir)
+            else:
+                if args.only != "scaling":
+                    results["update"] = bench_updates(args, stub, workdir)
+                if args.only != "update":
+                    results["scaling"] = bench_scaling(args, stub, workdir)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    if args.devcloud:
+    if args.devcloud and not args.sweep:
         from devcloud_sanity import run as devcloud_run
 
         results["devcloud"] = devcloud_run(n=2 if args.ci else 5)

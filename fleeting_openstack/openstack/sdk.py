@@ -12,11 +12,12 @@ these Protocols keeps the rest of the SDK out of reach, and lets a test hand
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
-
-from keystoneauth1.session import Session as KeystoneSession
+from typing import TYPE_CHECKING, Protocol
 
 from fleeting_openstack.jsontypes import JSONValue
+
+if TYPE_CHECKING:  # keystoneauth (and requests) load when the adapter connects (lightsdk)
+    from keystoneauth1.session import Session as KeystoneSession
 
 __all__ = ["Connection", "RegionConfig", "Response", "ServiceClient"]
 

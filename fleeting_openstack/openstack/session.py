@@ -74,11 +74,11 @@ def authenticate(
     """An authenticated openstacksdk connection (clouds.yaml entry, or ``OS_*`` env when
     ``cloud`` is empty), or CloudError in the plugin's words (``transient`` when trying
     again may help). ``recorder`` is told of every HTTP request, Keystone's included."""
-    import openstack
-    import openstack.config
-    from keystoneauth1 import exceptions as ksa_exc
+    from fleeting_openstack.openstack import lightsdk, redact
 
-    from fleeting_openstack.openstack import redact
+    lightsdk.load_sdk_package()  # openstack.config, not openstack.connection (lightsdk's docstring)
+    from keystoneauth1 import exceptions as ksa_exc
+    from openstack import exceptions as sdk_exc
 
     redact.install()
 
@@ -87,12 +87,7 @@ def authenticate(
         raise CloudError(problem[1], key=problem[0])
     where = cloud or "(OS_* environment)"
     try:
-        if clouds_config:
-            config = openstack.config.OpenStackConfig(config_files=[clouds_config])
-            region = config.get_one(cloud=cloud or None)
-            conn = openstack.connection.Connection(config=region)
-        else:
-            conn = openstack.connect(cloud=cloud or None)
+        conn = lightsdk.LightConnection(lightsdk.cloud_region(cloud, clouds_config))
         read = timeout if timeout is not None else conn.session.timeout or DEFAULT_API_TIMEOUT
         timeouts = (connect_timeout or min(DEFAULT_CONNECT_TIMEOUT, read), read)
         conn.session.timeout = timeouts  # type: ignore[assignment]  # keystoneauth says float; requests takes (connect, read)
@@ -100,7 +95,7 @@ def authenticate(
         services = ServiceMap(lambda: _token_catalog(conn.session))
         http.send = instrument(http.send, services, recorder)  # type: ignore[method-assign, assignment]  # the one wrap of every request
         conn.authorize()
-    except openstack.exceptions.ConfigException as exc:
+    except sdk_exc.ConfigException as exc:
         raise CloudError(f"cloud configuration: {exc}{_known_clouds(cloud)}") from exc
     except ksa_exc.Unauthorized as exc:
         raise CloudError(f"authentication failed for cloud {where}: the credentials were refused ({exc})") from exc
@@ -114,7 +109,7 @@ def authenticate(
         )
         error.transient = True
         raise error from exc
-    except (ksa_exc.ClientException, openstack.exceptions.SDKException) as exc:
+    except (ksa_exc.ClientException, sdk_exc.SDKException) as exc:
         # openstacksdk wraps keystoneauth errors from authorize() in SDKException.
         cause = exc.__cause__ or exc.__context__
         what = (
@@ -367,12 +362,15 @@ def _known_clouds(cloud: str | None) -> str:
     if not cloud:
         return ""
     try:
-        import openstack.config
+        from fleeting_openstack.openstack import lightsdk
 
-        config = openstack.config.OpenStackConfig()
+        lightsdk.load_sdk_package()
+        from openstack.config import loader
+
+        config = loader.OpenStackConfig()
         names = sorted(config.get_cloud_names())
         found = config.config_filename
-        searched = list(dict.fromkeys(getattr(config, "_config_files", None) or openstack.config.loader.CONFIG_FILES))
+        searched = list(dict.fromkeys(getattr(config, "_config_files", None) or loader.CONFIG_FILES))
     except Exception:  # noqa: BLE001 - only a hint
         return ""
     if not found:

@@ -197,7 +197,7 @@ def build(
             stale_limit=cfg.stale_states_limit,
             on_untagged=lambda server: safety.retag(cloud, tag, server),
         )
-    # Start where the fixed pools of old were (5 / 10); AIMD goes up or down from there.
+    # Start where the fixed pools of old were (5 / 10); throughput moves the window from there (concurrency.py).
     create_limit = AdaptiveLimit("create", cfg.create_concurrency, initial=5)
     delete_limit = AdaptiveLimit("delete", cfg.delete_concurrency, initial=10)
     cloud.widen_pool(max(cfg.create_concurrency, cfg.delete_concurrency) + 4)

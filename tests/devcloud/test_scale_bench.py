@@ -39,3 +39,17 @@ def test_ci_bench_counts(tmp_path, devcloud):
     dev = result["devcloud"]
     assert dev["update_after"]["requests"] == 1 and dev["update_after"]["bytes"] <= 20
     assert dev["decrease"]["lists"] == 0 and dev["decrease"]["requests"] == dev["n"]
+
+
+def test_window_sweep_on_the_devcloud_counts(tmp_path, devcloud):
+    """``bench/scale.py --sweep --devcloud``, tiny (a fixed window of 2 and the adaptive one,
+    n = 3): every create and delete made and counted, nothing left behind. Counts only."""
+    out = tmp_path / "sweep.json"
+    run = subprocess.run([sys.executable, str(BENCH / "scale.py"), "--sweep", "--devcloud", "--windows", "2,adaptive",
+                          "--sweep-ops", "3", "--json", str(out)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    sweep = json.loads(out.read_text())["sweep"]
+    assert [(r["target"], str(r["window"])) for r in sweep["rows"]] == [("devcloud", "2"), ("devcloud", "adaptive")]
+    for r in sweep["rows"]:
+        assert r["made"] == r["n"] == r["deleted"] == 3
+    assert [(s["target"], s["n"]) for s in sweep["summary"]] == [("devcloud", 3)]

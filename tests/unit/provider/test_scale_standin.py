@@ -65,7 +65,8 @@ def test_creates_back_off_on_429_and_none_is_lost(stand_in, tmp_path):
 
 
 def test_creates_back_off_when_answers_slow_down(stand_in, tmp_path):
-    """A cloud that queues (2 slots): answers slow down as the window grows past 2."""
+    """A cloud that queues (2 slots): answers slow down as the window grows past 2, creates per
+    second do not; the window goes back to where throughput was best (issue 21)."""
     provider = provider_for(tmp_path, create_concurrency=20)
     provider.update()
     stand_in.gate.capacity = 2
@@ -73,4 +74,24 @@ def test_creates_back_off_when_answers_slow_down(stand_in, tmp_path):
     stand_in.reset()
     assert provider.increase(60) == 60
     assert stand_in.stats["requests"]["create"] == 60
-    assert not provider.create_limit.slow_start and provider.create_limit.limit < 20
+    limit = provider.create_limit
+    assert not limit.slow_start and limit.limit < 20
+    assert 10 in limit.rates  # it tried twice the initial 5 ...
+    best = limit.best_size()
+    assert best is not None and best < 10 and limit.limit >= best  # ... and came back: never below the best
+
+
+def test_deletes_find_the_queueing_clouds_throughput_too(stand_in, tmp_path):
+    provider = provider_for(tmp_path, delete_concurrency=20)
+    provider.update()
+    stand_in.config["create_time"] = 0.0
+    assert provider.increase(60) == 60
+    ids = [sid for sid, _ in provider.update()]
+    stand_in.gate.capacity = 2
+    stand_in.config["delete_time"] = 0.1
+    stand_in.reset()
+    assert sorted(provider.decrease(ids)) == sorted(ids)
+    assert stand_in.stats["requests"]["delete"] == 60
+    limit = provider.delete_limit
+    assert not limit.slow_start and limit.limit < 20 and 20 in limit.rates
+    assert limit.limit >= (limit.best_size() or 1)

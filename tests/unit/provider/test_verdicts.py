@@ -186,3 +186,61 @@ def test_what_is_remembered_about_servers_that_left_is_forgotten():
     assert set(reasons) == {"a", "b", "c"}
     v.forget_gone({"a"})
     assert set(reasons) == {"a"} and memory.ready == {"a": "ok"} and memory.deletes == {}
+
+
+def test_a_settled_running_server_is_assessed_again_only_when_something_it_depends_on_changes(monkeypatch):
+    """At 1,000 servers assessing every one each Update was most of an Update's CPU
+    (bench/provisioner.py): a RUNNING verdict of a ready server is reused while the view
+    hands the same Server object and memory (ready, deletes, keys) says the same."""
+    import fleeting_openstack.provider.verdicts as module
+
+    assessed: list[str] = []
+    real = module.assess
+
+    def counting(srv, *args, **kwargs):
+        assessed.append(srv.id)
+        return real(srv, *args, **kwargs)
+
+    monkeypatch.setattr(module, "assess", counting)
+    memory = Memory(ready={"a": "cloud-init finished"})
+    v, reasons = verdicts(memory)
+    a = server("a")
+    for _ in range(3):
+        assert [verdict.state for _, verdict in v.act([a], NOW)] == [State.RUNNING]
+    assert assessed == ["a"] and reasons == {"a": "cloud-init finished"}
+    memory.ready["a"] = "probe answered"  # memory changed: assessed again
+    assert v.act([a], NOW)[0][1].reason == "probe answered" and assessed == ["a", "a"]
+    memory.keys = Checks()  # the key check is in force now: assessed again
+    v.act([a], NOW)
+    assert assessed == ["a"] * 3
+    memory.deletes["a"] = NOW  # the plugin deletes it
+    assert v.act([a], NOW)[0][1].state is State.DELETING and assessed == ["a"] * 4
+    del memory.deletes["a"]
+    v.act([a], NOW)
+    errored = server("a", "ERROR")  # the cloud listed it again: a new object
+    assert v.act([errored], NOW)[0][1].state is State.DELETING and assessed == ["a"] * 6
+    v.forget_gone(set())
+    assert v._settled == {}
+
+
+def test_a_server_just_found_ready_is_not_assessed_again_at_the_next_update(monkeypatch):
+    """The Update after the one that found a server ready (no boot_time: ACTIVE is ready)
+    reuses the verdict that assess would give: RUNNING with the remembered reason."""
+    import fleeting_openstack.provider.verdicts as module
+
+    assessed: list[str] = []
+    real = module.assess
+
+    def counting(srv, *args, **kwargs):
+        assessed.append(srv.id)
+        return real(srv, *args, **kwargs)
+
+    monkeypatch.setattr(module, "assess", counting)
+    memory = Memory()
+    v, reasons = verdicts(memory, policy=Policy(build_timeout=600.0, boot_time=None))
+    a = server("a")
+    first = v.act([a], NOW)[0][1]
+    assert first.state is State.RUNNING and first.cause is Cause.READY and "a" in memory.ready
+    again = v.act([a], NOW)[0][1]
+    assert assessed == ["a"] and again.state is State.RUNNING and again.reason == memory.ready["a"]
+    assert again == real(a, NOW, memory, v.policy)  # what assessing would have said
