@@ -30,6 +30,7 @@ from fleeting_openstack.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from fleeting_openstack.openstack.models import Image, Server
     from fleeting_openstack.provider.observer import GroupObserver
 
 
@@ -66,6 +67,15 @@ class ServerRow(TypedDict):
     fault: str | None
 
 
+def image_row(server: Server, image: Image | None) -> ImageRow:
+    """The image ``server`` runs: its own image id (named when Glance still has it); the configured
+    image only for a server without one (booted from a volume). A deleted image is shown by its id,
+    never as the configured one (which, with ``image_refresh``, may be a newer image)."""
+    if server.image_id and (image is None or image.id != server.image_id):
+        return {"id": server.image_id, "name": None}
+    return {"id": image.id if image else None, "name": image.name if image else None}
+
+
 def server_rows(observer: GroupObserver, target: Target, progress: Progress | None = None) -> list[ServerRow]:
     """Every group server as a dict (the ``--json`` shape of ``status``)."""
     now = time.time()
@@ -96,7 +106,7 @@ def server_rows(observer: GroupObserver, target: Target, progress: Progress | No
             "addresses": [
                 {"network": a.network, "ip": a.ip, "version": a.version, "type": a.kind} for a in server.addresses
             ],
-            "image": {"id": image.id if image else server.image_id, "name": image.name if image else None},
+            "image": image_row(server, image),
             "flavor": server.flavor,
             "fault": server.fault or None,
         }
@@ -105,7 +115,15 @@ def server_rows(observer: GroupObserver, target: Target, progress: Progress | No
     return rows
 
 
-def format_status(target: Target, problems: Sequence[str], rows: Sequence[ServerRow]) -> str:
+def new_image_row(observer: GroupObserver) -> ImageRow | None:
+    """The image new servers get (``status --json``'s ``new_servers_image``); None: none found."""
+    image = observer.new_image()
+    return {"id": image.id, "name": image.name} if image is not None else None
+
+
+def format_status(
+    target: Target, problems: Sequence[str], rows: Sequence[ServerRow], new_image: ImageRow | None = None
+) -> str:
     cfg = target.config
     where = f"runner {target.runner!r}, " if target.runner else ""
     lines = [
@@ -114,6 +132,10 @@ def format_status(target: Target, problems: Sequence[str], rows: Sequence[Server
     ]
     for p in problems:
         lines.append(f"Init would fail: {p}")
+    if new_image is not None:
+        refresh = cfg.image_refresh if cfg.server_spec.image_name else 0
+        when = f" (image_name looked up every {refresh:g}s)" if refresh else ""
+        lines.append(f"new servers get image {new_image['name'] or '-'} ({new_image['id']}){when}")
     if rows:
         body = []
         for r in rows:
@@ -162,6 +184,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             progress.say(f"listing the servers of group {target.config.name}")
             rows = server_rows(observer, target, progress)
             problems = observer.problems
+            new_image = new_image_row(observer)
         finally:
             observer.close()
     for w in target.warnings:
@@ -172,9 +195,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             use_external_addr=target.use_external_addr,
             problems=problems,
             warnings=target.warnings,
+            new_servers_image=new_image,
             servers=rows,
         )
         out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     else:
-        out.write(format_status(target, problems, rows) + "\n")
+        out.write(format_status(target, problems, rows, new_image) + "\n")
     return EXIT_FAILED if problems else EXIT_OK

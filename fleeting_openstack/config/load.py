@@ -228,6 +228,10 @@ def _build(doc: Mapping[str, JSONValue], env: Mapping[str, str], findings: rules
         build_timeout=seconds("build_timeout", PluginConfig.build_timeout),
         max_size=_whole(doc.get("max_size"), PluginConfig.max_size),
         resync_interval=seconds("resync_interval", PluginConfig.resync_interval),
+        image_refresh=seconds("image_refresh", PluginConfig.image_refresh),
+        image_properties=types.MappingProxyType(
+            {str(k): str(v) for k, v in _object(doc.get("image_properties")).items()}
+        ),
         suspend_mode=_text(doc.get("suspend_mode")) or PluginConfig.suspend_mode,
         create_concurrency=_whole(doc.get("create_concurrency"), PluginConfig.create_concurrency),
         delete_concurrency=_whole(doc.get("delete_concurrency"), PluginConfig.delete_concurrency),

@@ -250,6 +250,10 @@ class PluginConfig:
     build_timeout: float = 1800.0
     max_size: int = 1000
     resync_interval: float = 600.0
+    #: ``image_refresh``: how often ``server_spec.image_name`` is looked up again (0: only at Init).
+    image_refresh: float = 600.0
+    #: ``image_properties``: Glance properties the named image must also have (the newest match wins).
+    image_properties: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({}))
     #: ``suspend_mode``: "stop" | "suspend" | "shelve" | "off" (Suspend/Resume's Nova actions).
     suspend_mode: str = "stop"
     create_concurrency: int = 10
@@ -295,6 +299,8 @@ class PluginConfig:
             "build_timeout": self.build_timeout,
             "max_size": self.max_size,
             "resync_interval": self.resync_interval,
+            "image_refresh": self.image_refresh,
+            "image_properties": dict(self.image_properties),
             "suspend_mode": self.suspend_mode,
             "create_concurrency": self.create_concurrency,
             "delete_concurrency": self.delete_concurrency,

@@ -86,6 +86,7 @@ DURATIONS: dict[str, bool] = {
     "boot_time": False,
     "build_timeout": True,
     "resync_interval": False,
+    "image_refresh": False,
     "api_timeout": True,
     "api_connect_timeout": True,
     "retry_budget": False,
@@ -200,6 +201,11 @@ def check(doc: Mapping[str, JSONValue], env: Mapping[str, str], issues: IssueCol
     if isinstance(spec, dict):
         novarules.check_name_template(spec, issues)
         novarules.check_image_flavor(spec, issues)
+        if doc.get("image_properties") and "image_name" not in spec:
+            issues.check(
+                "image_properties",
+                "selects among the images named server_spec.image_name: set image_name (not imageRef)",
+            )
         novarules.check_networks(spec, mv, max_size, issues)
         novarules.check_security_groups(spec, issues)
         novarules.check_scheduler_hints(spec, issues)

@@ -74,6 +74,9 @@ __all__ = [
     "parse_time",
 ]
 
+#: Glance's list parameters that are not filters: a property of that name is matched here only.
+_GLANCE_PAGING = frozenset({"name", "limit", "marker", "sort", "sort_key", "sort_dir"})
+
 log = logging.getLogger("fleeting_openstack.openstack")
 
 #: The body-less Nova server actions :meth:`Cloud.server_action` sends (``suspend_mode``'s).
@@ -199,18 +202,29 @@ class Cloud(NovaExtras, NeutronCalls, CinderCalls):
         return str(doc.get("output") or "")
 
     # -- lookups (Init) ------------------------------------------------------
-    def image(self, ref: str | None = None, name: str | None = None) -> Image:
+    def image(
+        self, ref: str | None = None, name: str | None = None, properties: Mapping[str, str] | None = None
+    ) -> Image:
+        """The image with id ``ref``, or the newest (``created_at``) image named ``name`` whose
+        properties include ``properties``: an active one when there is one (an upload in progress
+        under the same name never wins over an image that can boot)."""
         found: JSONObject | None = None
         if ref:
             if not lookup_safe(ref):
                 raise NotFound(f"image {ref!r} is not a valid image id or name (nothing was sent)")
             found = self._find("image", "/images", ref, one=None, many="images")
         elif name:
-            images = as_objects(self._call("image", "GET", "/images", params={"name": name}).get("images"))
+            wanted = dict(properties or {})
+            # Glance filters by custom properties too; the filter is applied here again all the same.
+            sent = {k: v for k, v in wanted.items() if k not in _GLANCE_PAGING}
+            params = {"name": name, "sort_key": "created_at", "sort_dir": "desc", **sent}
+            images = as_objects(self._call("image", "GET", "/images", params=params).get("images"))
+            images = [i for i in images if all(str(i.get(k)) == v for k, v in wanted.items())]
             images = [i for i in images if i.get("status") == "active"] or images
             found = max(images, key=lambda i: str(i.get("created_at") or "")) if images else None
         if not found:
-            raise NotFound(f"image {ref or name!r} not found")
+            selector = f" with properties {dict(properties)}" if properties else ""
+            raise NotFound(f"image {ref or name!r}{selector} not found")
         return image_from_doc(found)
 
     def flavor_id(self, ref: str | None = None, name: str | None = None) -> str:

@@ -23,7 +23,9 @@ from fleeting_openstack.openstack.models import Image
 class ResourceLookups(Protocol):
     """The adapter's lookups (:class:`~fleeting_openstack.openstack.client.Cloud`) this module needs."""
 
-    def image(self, ref: str | None = None, name: str | None = None) -> Image: ...
+    def image(
+        self, ref: str | None = None, name: str | None = None, properties: Mapping[str, str] | None = None
+    ) -> Image: ...
     def flavor_id(self, ref: str | None = None, name: str | None = None) -> str: ...
     def network_exists(self, ref: str) -> bool: ...
     def network_name(self, ref: str) -> str | None: ...
@@ -64,20 +66,25 @@ def resolve_resources(
     *,
     internal_network: str | None = None,
     external_network: str | None = None,
+    image_properties: Mapping[str, str] | None = None,
 ) -> Resolved:
     """Look up everything the ``server_spec`` ``body`` and the address networks
     reference; append "path: problem" for each miss to ``problems`` and
     (path, what it resolved to) to ``summary``.
 
-    Shared by Init and ``validate --check-cloud``. ``username`` is left empty.
+    Shared by Init and ``validate --check-cloud``. ``username`` is left empty. ``image_properties``
+    narrows ``image_name`` (plugin_config's ``image_properties``): the newest active match wins.
     """
     said = summary if summary is not None else []
     image = None
     image_ref = _text(body.get("imageRef"))
     image_name = _text(body.get("image_name"))
     try:
-        if image_ref or image_name:
-            image = cloud.image(ref=image_ref, name=image_name)
+        if image_ref:
+            image = cloud.image(ref=image_ref)
+            image_ref = image.id
+        elif image_name:
+            image = cloud.image(name=image_name, properties=image_properties or None)
             image_ref = image.id
         else:
             boot = [

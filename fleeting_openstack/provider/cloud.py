@@ -93,9 +93,11 @@ class Console(Protocol):
 
 
 class ImageSource(Protocol):
-    """Glance image lookups."""
+    """Glance image lookups (``properties``: the named image's selector, the newest match wins)."""
 
-    def image(self, ref: str | None = None, name: str | None = None) -> Image: ...
+    def image(
+        self, ref: str | None = None, name: str | None = None, properties: Mapping[str, str] | None = None
+    ) -> Image: ...
 
 
 class FlavorLookup(Protocol):

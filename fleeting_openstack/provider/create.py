@@ -9,6 +9,9 @@
   with that UUID is looked up by name and kept when found.
 * **Capacity refusals** move to the next flavor / availability zone fallback
   (``fallbacks.Choices``); repeated failures pause creates (``createpause.CreateBreaker``).
+* **Image**: Init's, or with ``image_refresh`` the newest image named ``image_name``
+  (``imagerefresh.ImageRefresh``); a create refused because the image is gone looks it up
+  again and, when another image is found, is tried once more with it.
 * **Tagging**: with microversion >= 2.52 the group tag is part of the create
   request; between 2.26 and 2.52 it is added right after, and a server that cannot
   be tagged is deleted so it cannot leak.
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.concurrency import AdaptiveLimit
     from fleeting_openstack.provider.createpause import CreateBreaker
     from fleeting_openstack.provider.fallbacks import Choices
+    from fleeting_openstack.provider.imagerefresh import ImageRefresh
     from fleeting_openstack.provider.keys import KeyStore
 
 log = logging.getLogger("fleeting_openstack.provider")
@@ -129,6 +133,7 @@ class Creator:
         tags_in_body: bool,
         tag_filter: bool,
         expect: Callable[[str, Server], None] = lambda server_id, placeholder: None,
+        images: ImageRefresh | None = None,
     ) -> None:
         self.cfg, self.settings, self.cloud, self.strategy = cfg, settings, cloud, strategy
         self.keys, self.resolved = keys, resolved
@@ -136,15 +141,18 @@ class Creator:
         self.tags_in_body, self.tag_filter = tags_in_body, tag_filter
         self.expect = expect  # told every server made, with a placeholder (the group view has it from then on)
         self.blocker = ""  # why creates cannot work (image/flavor gone), else ""
+        self.images = images  # image_name looked up again (image_refresh), else Init's image
 
-    def create(self) -> str:
-        """Request one server; its id. Raises when none was made (or it cannot be known)."""
+    def create(self, *, again: bool = False) -> str:
+        """Request one server; its id. Raises when none was made (or it cannot be known).
+        ``again``: the retry after a create whose image was gone (not retried a second time)."""
         from fleeting_openstack.host import render as userdata
         from fleeting_openstack.openstack.client import CloudError
         from fleeting_openstack.openstack.nova import create_request
         from fleeting_openstack.provider import metrics
         from fleeting_openstack.provider.fallbacks import is_capacity
         from fleeting_openstack.provider.imageinfo import image_info
+        from fleeting_openstack.provider.imagerefresh import image_gone
         from fleeting_openstack.provider.keys import new_salt
 
         cfg, res = self.cfg, self.resolved
@@ -158,7 +166,11 @@ class Creator:
         metadata.update({META_CLUSTER: cfg.name, META_INDEX: str(index), META_REQUEST: request_id})
         public_key = None
         salt = None
-        info = image_info(res.image, placeholder=True)  # a placeholder (empty id) without an image
+        image, image_ref = res.image, res.image_ref
+        if self.images is not None:
+            image = self.images.image()
+            image_ref = image.id
+        info = image_info(image, placeholder=True)  # a placeholder (empty id) without an image
         assert info is not None
         if self.keys is not None and not self.settings.connector.use_static_credentials:
             key_type = self.key_type(info)
@@ -184,7 +196,7 @@ class Creator:
             request = create_request(
                 cfg.server_spec.body,
                 name=name,
-                image_ref=res.image_ref,
+                image_ref=image_ref,
                 flavor_ref=choice[0],
                 availability_zone=choice[1],
                 user_data=user_data,
@@ -212,15 +224,23 @@ class Creator:
                         ) from None
                 elif exc.status in (400, 403, 409) and is_capacity(str(exc)) and self.choices.advance(choice, str(exc)):
                     continue  # refused, nothing made: the next flavor / zone
-                self.breaker.failed(str(exc))
                 if salt and self.keys is not None:
                     self.keys.forget(salt)
+                if (
+                    not again
+                    and image_ref
+                    and self.images is not None
+                    and image_gone(exc.status, str(exc))
+                    and self.images.gone(image_ref)
+                ):
+                    return self.create(again=True)  # refused, nothing made: the image found now
+                self.breaker.failed(str(exc))
                 raise
         self.breaker.succeeded()
         tags = list(cfg.server_spec.tags or []) + tags
         # In the group view from the create answer on: Nova lists a server in changes-since only
         # once a compute host has touched it (groupview.py).
-        self.expect(server_id, placeholder(server_id, name, metadata, tags, res.image_ref, choice[0]))
+        self.expect(server_id, placeholder(server_id, name, metadata, tags, image_ref, choice[0]))
         if not self.tags_in_body and self.tag_filter:
             for tag in tags:
                 try:
@@ -232,7 +252,9 @@ class Creator:
                     )
                     self.cloud.delete_server(server_id)
                     raise
-        log.info("server requested", extra={"server": server_id, "server_name": name, "index": index})
+        log.info(
+            "server requested", extra={"server": server_id, "server_name": name, "index": index, "image": image_ref}
+        )
         metrics.created()
         return server_id
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from fleeting_openstack.provider.deletes import Deletes
     from fleeting_openstack.provider.fallbacks import Choices
     from fleeting_openstack.provider.groupview import GroupView
+    from fleeting_openstack.provider.imagerefresh import ImageRefresh
     from fleeting_openstack.provider.initchecks import InitCheckRunner, InitChecks
     from fleeting_openstack.provider.keys import KeyStore
     from fleeting_openstack.provider.resources.floatingips import FloatingIPs
@@ -229,6 +230,7 @@ def build(
         tags_in_body=mv >= (2, 52),
         tag_filter=tag_filter,
         expect=hooks.expect,
+        images=_image_refresh(cfg, cloud, resolved) if not observe else None,
     )
     creator.blocker = blocker
     readiness = Readiness(
@@ -274,3 +276,13 @@ def build(
         suspends=suspends,
         access=Access(settings, addresses, images, keys, guard, resolved.username),
     )
+
+
+def _image_refresh(cfg: PluginConfig, cloud: ProviderCloud, resolved: Resolved) -> ImageRefresh | None:
+    """``image_name`` looked up again every ``image_refresh`` (None: imageRef, a volume, or ``0``)."""
+    from fleeting_openstack.provider.imagerefresh import ImageRefresh
+
+    name = cfg.server_spec.image_name
+    if not name or resolved.image is None or cfg.image_refresh <= 0:
+        return None
+    return ImageRefresh(cloud, name, cfg.image_properties, cfg.image_refresh, resolved.image)

@@ -163,6 +163,7 @@ def _resolve(
         out.summary,
         internal_network=cfg.address.internal_network,
         external_network=cfg.address.external_network,
+        image_properties=cfg.image_properties,
     )
     image, strategy = found.image, out.strategy
 

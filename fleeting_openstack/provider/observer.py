@@ -119,6 +119,12 @@ class GroupObserver:
         """The image the server was booted from (None when it cannot be found)."""
         return self._ready().images.of(server)
 
+    def new_image(self) -> Image | None:
+        """The image a new server gets: Init's lookup made now, so with ``image_name`` the newest
+        match (the runner's plugin switches to it within ``image_refresh``); None when none is found
+        or the server boots from a volume without an image."""
+        return self._ready().resolved.image
+
     def leaks(self, say: Callable[[str], None] = lambda text: None) -> tuple[list[Leak], list[str]]:
         """What the group leaked, and notes about what could not be checked (:func:`.leaks.find_leaks`),
         from a fresh :meth:`evaluate`."""

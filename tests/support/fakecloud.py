@@ -147,6 +147,9 @@ class FakeCloud:
         self.security_groups: set[str] = set()  # names and ids Init's lookup finds
         self.server_groups: set[str] = set()
         self._create_failures: list[tuple[Exception, bool]] = []
+        self.image_lookups: list[tuple[str | None, str | None]] = []  # every image() call: (ref, name)
+        self.image_lookup_fails: Exception | None = None
+        self.check_images = False  # True: a create whose imageRef is not in ``images`` is refused as Nova does
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.get_calls: list[str] = []  # every get_server id asked for
@@ -266,6 +269,9 @@ class FakeCloud:
         with self._lock:
             self.created.append(dict(request))
             failure = self._create_failures.pop(0) if self._create_failures else None
+            image_ref = body.get("imageRef")
+            if failure is None and self.check_images and image_ref and image_ref not in self.images:
+                failure = (CloudError("Nova POST /servers: HTTP 400: Can not find requested image", 400), False)
             sid = f"srv-{next(self._ids)}"
         if failure is None or failure[1]:
             self.servers[sid] = make_server(sid, "BUILD", age=0.0, name=body["name"],
@@ -343,10 +349,18 @@ class FakeCloud:
         text = self.consoles.get(server_id, self.console)
         return "\n".join(text.split("\n")[-lines:])
 
-    def image(self, ref: str | None = None, name: str | None = None) -> Image:
-        for image in self.images.values():
-            if (ref and image.id == ref) or (name and image.name == name):
-                return image
+    def image(self, ref: str | None = None, name: str | None = None,
+              properties: Mapping[str, str] | None = None) -> Image:
+        """By id; by name the newest match (the last added, as Glance's created_at) whose properties
+        include ``properties``."""
+        self.image_lookups.append((ref, name))
+        if self.image_lookup_fails is not None:
+            raise self.image_lookup_fails
+        wanted = dict(properties or {})
+        named = [i for i in self.images.values() if (ref and i.id == ref) or (
+            not ref and name and i.name == name and all(i.properties.get(k) == v for k, v in wanted.items()))]
+        if named:
+            return named[-1]
         raise NotFound(f"image {ref or name!r} not found", 404)
 
     def flavor_id(self, ref: str | None = None, name: str | None = None) -> str:

@@ -227,7 +227,7 @@ def _dataclass_defaults() -> dict[str, object]:
 
 def _as_config_value(key: str, value: object) -> object:
     """A schema default as the dataclass holds it: durations in seconds, lists as tuples, {} as a mapping."""
-    duration_keys = {"build_timeout", "resync_interval", "api_timeout", "api_connect_timeout", "retry_budget",
+    duration_keys = {"build_timeout", "resync_interval", "image_refresh", "api_timeout", "api_connect_timeout", "retry_budget",
                      "stale_states_limit", "create_backoff", "boot_time", "readiness.probe_timeout"}
     if key in duration_keys and isinstance(value, str):
         return parse_duration(value)
