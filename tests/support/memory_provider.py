@@ -20,7 +20,7 @@ from fleeting_openstack.contract.instancegroup import (
     ConnectInfo, InstanceUnhealthy, PartialError, ProviderInfo, Settings, State)
 
 log = logging.getLogger("fleeting_openstack.memory")
-KNOWN = {"name", "max_size", "fail_init", "log_probe", "expires", "noise", "hang_increase"}
+KNOWN = {"name", "max_size", "fail_init", "log_probe", "expires", "noise", "hang_increase", "suspend_resume"}
 
 
 class MemoryProvider:
@@ -63,7 +63,12 @@ class MemoryProvider:
         self.max_size = int(cfg.get("max_size", 10))
         self.expires = cfg.get("expires")
         self.hang_increase = float(cfg.get("hang_increase", 0))
-        return ProviderInfo(id=f"memory/{cfg['name']}", max_size=self.max_size, version="test")
+        # Off unless asked for (``"suspend_resume": true``): Suspend/Resume then answer
+        # Unimplemented and Init declares no capability, like the OpenStack provider with
+        # suspend_mode = "off" (the Go conformance hosts check that path).
+        self.suspend_resume = bool(cfg.get("suspend_resume"))
+        return ProviderInfo(id=f"memory/{cfg['name']}", max_size=self.max_size, version="test",
+                            capabilities=("suspend_resume",) if self.suspend_resume else ())
 
     def update(self):
         with self.lock:
@@ -126,6 +131,8 @@ class MemoryProvider:
         return self._power(ids, State.SUSPENDED, State.RUNNING)
 
     def _power(self, ids, source: State, target: State):
+        if not self.suspend_resume:
+            raise NotImplementedError("suspend_resume is off (no suspend_resume capability)")
         done = []
         with self.lock:
             for iid in ids:

@@ -48,7 +48,7 @@ def test_a_partial_answer_is_an_error_whose_details_carry_the_ids(tmp_path, meth
     pool = descriptor_pool.Default()
     fleeting_pb2.DESCRIPTOR  # noqa: B018 - registers the built-in contract in the default pool
     try:
-        plugin.call(pool, SVC, "Init", {"config": b'{"name": "s"}'})
+        plugin.call(pool, SVC, "Init", {"config": b'{"name": "s", "suspend_resume": true}'})
         plugin.call(pool, SVC, "Increase", {"n": 2})
         plugin.call(pool, SVC, "Update", stream=True)
         plugin.call(pool, SVC, "Update", stream=True)  # running
