@@ -159,7 +159,7 @@ def fip_pool(e2e_ready, admin) -> Iterator[dict[str, str]]:
                                              external_gateway_info={"network_id": network.id})
         port = admin.network.create_port(network_id=fx["networks"]["workers"], project_id=demo_project,
                                          name=f"e2e-fip-router-{tag}")
-        admin.network.add_interface_to_router(router, port_id=port.id)
+        admin.network.add_interface_to_router(router, port=port.id)
         yield {"pool": network.id, "cidr": cidr}
     finally:
         if network is not None:
@@ -168,7 +168,7 @@ def fip_pool(e2e_ready, admin) -> Iterator[dict[str, str]]:
         if router is not None:
             if port is not None:
                 try:
-                    admin.network.remove_interface_from_router(router, port_id=port.id)
+                    admin.network.remove_interface_from_router(router, port=port.id)
                 except Exception:  # noqa: BLE001 - cleanup goes on
                     pass
             admin.network.delete_router(router, ignore_missing=True)
