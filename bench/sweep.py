@@ -11,7 +11,10 @@ accepting the create/delete), not the servers booting.
 * on the stand-in (bench/novastub.py) at server-side concurrency C (default
   2, 10, 50: calls beyond C queue), creates taking --create-time seconds of a slot;
 * with --devcloud, on the real devcloud (tests/devcloud: keep it short, it is
-  shared): every server it makes is deleted again, whatever happens.
+  shared): every server it makes is deleted again, whatever happens, and the
+  next run starts when Nova has destroyed them (a run competing with the last
+  one's deletes measured up to 2.4x apart). The devcloud is noisy: use
+  --repeat 3 (medians of rounds in alternating order).
 
     python3 bench/scale.py --sweep [--concurrency 2,10,50] [--create-time 0.2]
     python3 bench/scale.py --sweep --devcloud [--sweep-ops 20] [--windows 1,2,3,5,8,adaptive] [--repeat 2]
@@ -68,6 +71,21 @@ def listed(provider, before: set[str], n: int, timeout: float = 120.0) -> list[s
         time.sleep(0.5)
 
 
+def built(provider, before: set[str], n: int, timeout: float = 180.0) -> list[str]:
+    """The devcloud's ``listed``: the n new servers, once Nova has built them all (none in BUILD)
+    and 3 s have passed: the Decrease is measured on a cloud no longer spawning the Increase's
+    servers, not on whatever part of that backlog is left."""
+    ids = listed(provider, before, n)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        statuses = {s.id: s.status.upper() for s in provider.cloud.list_servers({"name": f"^{provider.state.cfg.name}-"})}
+        if all(statuses.get(sid, "GONE") != "BUILD" for sid in ids):
+            break
+        time.sleep(1.0)
+    time.sleep(3.0)
+    return ids
+
+
 def stand_in(args, stub, workdir: Path) -> list[dict]:
     from scale import make_provider
 
@@ -116,14 +134,24 @@ def devcloud_one(fx: dict, window, n: int, clouds_yaml, provider_class, settings
         provider = provider_class()
         provider.init(json.dumps(cfg).encode(), settings_class())
         try:
-            return {"target": "devcloud", **one(provider, n, window, listed)}
+            return {"target": "devcloud", **one(provider, n, window, built)}
         finally:
             for server in provider.cloud.list_servers({"name": f"^{group}-"}):
                 try:
                     provider.cloud.delete_server(server.id)
                 except Exception:  # noqa: BLE001 - gone already
                     pass
+            quiet(provider.cloud, group)
             provider.close()
+
+
+def quiet(cloud, group: str, timeout: float = 120.0, settle: float = 3.0) -> None:
+    """Wait until Nova no longer lists the run's servers (nova-compute has destroyed them), then
+    ``settle`` seconds more: the next window's run does not compete with this one's deletes."""
+    deadline = time.monotonic() + timeout
+    while any(True for _ in cloud.list_servers({"name": f"^{group}-"})) and time.monotonic() < deadline:
+        time.sleep(1.0)
+    time.sleep(settle)
 
 
 def print_row(r: dict) -> None:

@@ -303,6 +303,7 @@ class GroupView:
         started = self._started(now)
         looked = self._look_up_unseen(set(servers))
         with self._lock:
+            servers = {sid: self._kept(server) for sid, server in servers.items()}
             self._keep_unseen(servers, looked)
             self.servers = servers
             self._expected &= set(servers)
@@ -322,6 +323,14 @@ class GroupView:
                 servers[server.id] = server
                 if self.on_untagged is not None:
                     self.on_untagged(server)
+
+    def _kept(self, listed: Server) -> Server:
+        """The object the view holds for this server when the listing shows it unchanged (the delta
+        re-lists the last OVERLAP seconds' changes, a resync every member): whoever keyed a
+        conclusion on the object (verdicts.py reuses a settled verdict) keeps it. Called with
+        ``_lock`` held."""
+        held = self.servers.get(listed.id)
+        return held if held is not None and held == listed else listed
 
     def _by_metadata(self, server: Server) -> bool:
         return bool(self.group) and server.metadata.get(META_CLUSTER) == self.group
@@ -343,7 +352,7 @@ class GroupView:
                     self._expected.discard(server.id)
                     self._deleting.pop(server.id, None)
                 else:
-                    self.servers[server.id] = server
+                    self.servers[server.id] = self._kept(server)
                 self._unseen.pop(server.id, None)
         looked = self._look_up_unseen({s.id for s in changed})
         with self._lock:

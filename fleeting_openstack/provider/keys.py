@@ -131,6 +131,10 @@ def _check_private_dir(path: Path) -> None:
         )
 
 
+#: How many salts' key checks a KeyStore remembers (one per server of the group).
+MAX_REMEMBERED_CHECKS = 10_000
+
+
 class KeyStore:
     """Per-instance SSH keys rooted in one master secret in ``state_dir``.
 
@@ -142,6 +146,8 @@ class KeyStore:
         self.state_dir = Path(state_dir)
         _ensure_private_dir(self.state_dir)
         self._master = self._load_or_create_master()
+        #: salt -> key check: every Update checks each changed server's (an HMAC each, bench/provisioner.py)
+        self._checks: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"KeyStore(state_dir={str(self.state_dir)!r})"
@@ -152,8 +158,15 @@ class KeyStore:
         import hashlib
         import hmac
 
+        known = self._checks.get(salt)
+        if known is not None:
+            return known
         self._check_salt(salt)
-        return hmac.new(self._master, b"fleeting key check\0" + salt.encode(), hashlib.sha256).hexdigest()[:24]
+        check = hmac.new(self._master, b"fleeting key check\0" + salt.encode(), hashlib.sha256).hexdigest()[:24]
+        if len(self._checks) >= MAX_REMEMBERED_CHECKS:
+            self._checks.clear()  # bounded: a group's salts, far fewer than this
+        self._checks[salt] = check
+        return check
 
     @staticmethod
     def check(state_dir: str | os.PathLike[str]) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -202,8 +203,9 @@ def stop() -> None:
 def instances(states: list[str]) -> None:
     if _m is None:
         return
+    counts = Counter(states)  # one pass: Update calls this with every member
     for state in STATES:
-        _m.instances.labels(state).set(sum(1 for s in states if s == state))
+        _m.instances.labels(state).set(counts[state])
 
 
 def created() -> None:

@@ -195,6 +195,27 @@ def test_a_delta_applies_what_changed_and_keeps_the_rest():
     assert view.last_kind == "delta" and nova.lookups == []
 
 
+def test_a_server_listed_again_unchanged_keeps_the_object_the_view_holds():
+    """The delta re-lists the last OVERLAP seconds' changes and a resync every member: an equal
+    record keeps the held object (verdicts.py reuses a settled verdict keyed on it), a changed
+    one replaces it."""
+    clock = Clock()
+    nova = Nova(clock=clock)
+    view = listed(nova, "same", "changed", clock=clock)
+    held = view.snapshot()
+    clock.t += 5
+    nova.delta = [server("same"), server("changed", "SHUTOFF")]  # new objects, as every answer is
+    after = view.refresh()
+    by_id = {s.id: s for s in after}
+    assert by_id["same"] is held["same"]
+    assert by_id["changed"] is not held["changed"] and by_id["changed"].status == "SHUTOFF"
+    nova.servers = {"same": server("same"), "changed": server("changed", "SHUTOFF", task_state="deleting")}
+    clock.t = T0 + INTERVAL
+    full = {s.id: s for s in view.refresh()}
+    assert view.last_kind == "full"
+    assert full["same"] is held["same"] and full["changed"].task_state == "deleting"
+
+
 def test_an_unchanged_group_costs_one_request():
     clock = Clock()
     nova = Nova(clock=clock)

@@ -22,6 +22,37 @@ def test_the_key_check_is_stable_per_master_secret_and_salt(tmp_path):
     assert KeyStore(tmp_path / "b").key_check(salt) != check  # another master secret
 
 
+def test_the_key_check_is_computed_once_per_salt_and_remembered_within_a_bound(tmp_path, monkeypatch):
+    """Every Update checks each changed server's key check: one HMAC per salt, not per Update."""
+    import hmac
+
+    from fleeting_openstack.provider import keys
+
+    store = KeyStore(tmp_path)
+    salts = [new_salt() for _ in range(3)]
+    computed: list[bytes] = []
+    real_new = hmac.new
+
+    def counting_new(key, msg=None, digestmod=""):  # type: ignore[no-untyped-def]
+        computed.append(msg)
+        return real_new(key, msg, digestmod)
+
+    monkeypatch.setattr(hmac, "new", counting_new)
+    first = [store.key_check(s) for s in salts]
+    assert [store.key_check(s) for s in salts * 3] == first * 3
+    assert len(computed) == 3
+    monkeypatch.setattr(keys, "MAX_REMEMBERED_CHECKS", 2)
+    fresh = KeyStore(tmp_path)
+    assert [fresh.key_check(s) for s in salts] == first
+    assert len(computed) == 6
+    assert fresh.key_check(salts[2]) == first[2] and len(computed) == 6  # the last one is remembered
+    assert fresh.key_check(salts[0]) == first[0] and len(computed) == 7  # past the bound: forgotten, the same value
+    with pytest.raises(ValueError, match="key salt"):
+        store.key_check("../../etc/passwd")  # never remembered, refused every time
+    with pytest.raises(ValueError, match="key salt"):
+        store.key_check("../../etc/passwd")
+
+
 def test_the_key_check_reveals_no_key(tmp_path):
     store = KeyStore(tmp_path)
     salt = new_salt()
