@@ -15,10 +15,10 @@ the handshake and the commands for people do not pay for it.
 
 from __future__ import annotations
 
+import collections
 import logging
 import re
 import threading
-from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -203,7 +203,7 @@ def stop() -> None:
 def instances(states: list[str]) -> None:
     if _m is None:
         return
-    counts = Counter(states)  # one pass: Update calls this with every member
+    counts = collections.Counter(states)  # one pass: Update calls this with every member
     for state in STATES:
         _m.instances.labels(state).set(counts[state])
 
