@@ -15,17 +15,22 @@ cannot tell queueing from overload. So:
   callers had less to do than the window allows: the tail of an Increase)
   measures demand, not the cloud, and the first epoch after an idle spell
   measures the pipeline filling: both are dropped;
-* the window starts at ``initial`` (the provider uses the old fixed values: 5
-  creates, 10 deletes, so it is never slower than they were) and **grows while
-  throughput grows**: doubling while each doubling completes at least
-  :data:`GAIN` more per second (slow start), then by one;
+* the window starts at ``initial`` (the provider uses 5, the old fixed pool of
+  creates, so it is never slower than that) and **grows while throughput
+  grows**: doubling while each doubling completes at least :data:`GAIN` more per
+  second (slow start), then by one;
 * when a larger window does not complete :data:`GAIN` more per second than
   every recent smaller size (a size's rate is the mean of its last
   :data:`SAMPLES` epochs), the window goes back to the **best recent size**: the
   smallest size no larger size beat by :data:`GAIN` among the measurements of
   the last :data:`RECENT` seconds; it is never shrunk below that size for want
-  of throughput. After :data:`HOLD_EPOCHS` epochs there it probes one larger
-  (the cloud may have more room now);
+  of throughput. When nothing below the best size was measured recently, it
+  then measures **two thirds of it** once (a cloud that loses throughput beyond
+  a few calls in flight: the devcloud's deletes) and the best size is worked
+  out again with it. After :data:`HOLD_EPOCHS` epochs at the best size it
+  probes one larger (the cloud may have more room now);
+* an epoch right after the window shrank, while more calls are in flight than
+  the new window (they drain at the larger size's rate), is not counted;
 * a 429, a 5xx or no answer at all shrinks it at once (at most once per window
   of answers, so one burst of failures counts as one signal): to half, but not
   below the best recent size, unless the failure came at or below that size
@@ -39,9 +44,9 @@ failed call means for the caller is the caller's business.
 
 Assumptions, named: a cloud's throughput at a window size is steady over an
 epoch (about one round of calls); measurements older than :data:`RECENT`
-seconds no longer describe it. The window does not probe below its best size
-(nor below ``initial`` before it has shrunk): a cloud whose throughput falls
-*below* the initial size without 429/5xx is not searched for its optimum. The unit tests drive this class on a simulated
+seconds no longer describe it. Below its best size the window looks only at
+two thirds of it, and only when nothing smaller was measured recently: the
+search downwards is one step per failed probe upwards. The unit tests drive this class on a simulated
 queueing cloud (tests/unit/provider/test_concurrency.py) and on the project's
 Nova stand-in (tests/unit/provider/test_scale_standin.py); ``bench/scale.py
 --sweep`` compares it with fixed windows.
@@ -109,6 +114,7 @@ class AdaptiveLimit:
         self.rates: dict[int, tuple[float, float]] = {}
         self._samples: dict[int, list[float]] = {}
         self._grew_from: int | None = None  # the size the window grew from, while probing a larger one
+        self._probing_down = False  # measuring two thirds of the best size
         self._held = 0  # epochs measured at the settled size
         self._epoch_start: float | None = None
         self._epoch_done = 0
@@ -192,7 +198,9 @@ class AdaptiveLimit:
     # -- the decisions -------------------------------------------------------------------
     def _new_epoch(self, now: float | None) -> None:
         self._epoch_start = now if self.in_flight else None
-        self._cold = False
+        # more in flight than the window (it just shrank): the answers come at the larger size's
+        # rate until the calls drain, so the epoch would credit the smaller size with it
+        self._cold = self.in_flight > self.limit
         self._epoch_done = 0
         self._busy = 0.0
         self._busy_at = now
@@ -238,7 +246,19 @@ class AdaptiveLimit:
             self.slow_start = False
             self._grew_from, self._held = None, 0
             best = self.best_size(now) or size
+            if best > 1 and not any(s < best and now - when <= RECENT for s, (_, when) in self.rates.items()):
+                # nothing measured below the best size: do two thirds of it complete as many? (a
+                # cloud that loses throughput beyond a few calls in flight: the devcloud's deletes)
+                self._probing_down = True
+                self._set(best * 2 // 3, now, f"{rate:.2f}/s completed at {size}, not more: probing 2/3 of {best}")
+                return
             self._set(best, now, f"{rate:.2f}/s completed at {size}: not more than at {grew_from}")
+            return
+        if self._probing_down:
+            # two thirds measured: the best size now (the smaller one when it completed within GAIN as many)
+            self._probing_down = False
+            best = self.best_size(now) or size
+            self._set(best, now, f"{rate:.2f}/s completed at {size} (2/3 of the best size)")
             return
         self._held += 1
         if self._held >= HOLD_EPOCHS and size < self.maximum:
@@ -265,7 +285,7 @@ class AdaptiveLimit:
             return
         size = self.limit
         self.slow_start = False
-        self._grew_from, self._held = None, 0
+        self._grew_from, self._held, self._probing_down = None, 0, False
         self._since_decrease = 0
         best = self.best_size(now)
         if best is not None and best < size:

@@ -112,6 +112,40 @@ def test_a_cloud_losing_throughput_beyond_its_capacity_pulls_the_window_back():
     assert took <= 1.25 * best, (took, best)  # the slow start's one epoch at 10 costs here
 
 
+def test_a_window_that_starts_above_what_the_cloud_takes_comes_down_by_two_thirds():
+    """3 workers, every call 30 % slower per extra call in flight: starting at 10 (what deletes
+    started at before), twice that is worse, so the window measures 2/3 of its best size (and
+    again at each failed probe upwards while nothing below was measured) and ends near 3."""
+    took, limit = adaptive(QueueingCloud(3, thrash=0.3), 200, maximum=20, initial=10)
+    assert 6 in limit.rates and 4 in limit.rates  # 10 -> 6 -> 4: two thirds, one step per failed probe
+    assert limit.limit <= 6 and (limit.best_size(took) or 0) <= 5
+    assert took < 0.8 * fixed(10, QueueingCloud(3, thrash=0.3), 200)
+    best = min(fixed(size, QueueingCloud(3, thrash=0.3), 200) for size in range(1, 9))
+    assert took <= 2.5 * best  # the slow start's epoch at 20 and the walk down cost here
+
+
+def test_an_epoch_that_drains_a_larger_window_is_not_counted():
+    """After a shrink the calls made at the larger size answer at its rate: crediting them to the
+    smaller size would make it look as good as the larger one."""
+    clock = Clock()
+    limit = AdaptiveLimit("delete", 20, initial=20, clock=clock)
+    limit.slow_start = False
+    for _ in range(20):
+        assert limit.try_enter()
+    limit.record_answer(0.0, congested=True, neutral=False)  # a 5xx: halved to 10, 19 still in flight
+    assert limit.limit == 10
+    for _ in range(10):  # answers of calls made at 20
+        clock.now += 0.05
+        limit.record_answer(0.05, congested=False, neutral=False)
+    assert limit.rates == {} and limit.in_flight == 9
+    assert limit.try_enter() and not limit.try_enter()  # drained: from here the window measures itself
+    for _ in range(10):  # kept full: each answer makes room for one more call
+        clock.now += 0.1
+        limit.record_answer(0.1, congested=False, neutral=False)
+        assert limit.try_enter()
+    assert list(limit.rates) == [10]
+
+
 def test_never_below_the_best_recent_size_for_want_of_throughput():
     clock = Clock()
     limit = AdaptiveLimit("create", 10, initial=4, clock=clock)

@@ -93,5 +93,6 @@ def test_deletes_find_the_queueing_clouds_throughput_too(stand_in, tmp_path):
     assert sorted(provider.decrease(ids)) == sorted(ids)
     assert stand_in.stats["requests"]["delete"] == 60
     limit = provider.delete_limit
-    assert not limit.slow_start and limit.limit < 20 and 20 in limit.rates
+    # twice its start (10) was tried and was no better; two thirds of the start (3) was measured
+    assert not limit.slow_start and limit.limit <= 5 and 10 in limit.rates and 3 in limit.rates
     assert limit.limit >= (limit.best_size() or 1)
