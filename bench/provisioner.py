@@ -20,6 +20,7 @@ at the 1-minute interval an unchanged group is one empty answer.
     python3 bench/provisioner.py                  # N = 1000, idle interval 60 s
     python3 bench/provisioner.py --idle-interval 12 --idle-updates 2   # shorter, same work per Update
     python3 bench/provisioner.py --ci --json out.json   # small N, what tests/unit/provider/test_provisioner_bench.py runs
+    python3 bench/provisioner.py --gaps           # an idle Update's CPU back to back and after pauses
 """
 
 from __future__ import annotations
@@ -113,6 +114,38 @@ def run(args: argparse.Namespace) -> dict:
     return {"args": vars(args), "rows": rec.rows}
 
 
+def gaps(args: argparse.Namespace) -> dict:
+    """CPU of an idle Update (the same work each time) after pauses of 0 ... 5 s: what the runner's
+    pattern costs against back-to-back calls (caches go cold while the process sleeps)."""
+    proc, url = start_stub()
+    stub = Stub(url)
+    out: dict[str, list[float]] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="fleeting-bench-") as tmp:
+            import novastub
+
+            (Path(tmp) / "clouds.yaml").write_text(novastub.clouds_yaml(int(url.rsplit(":", 1)[1])))
+            seed(stub, args.n, args.others)
+            provider = make_provider(Path(tmp), "after", max_size=args.n)
+            provider.update()
+            provider.update()
+            for gap in (0.0, 0.5, 2.0, 5.0):
+                cpu = []
+                for _ in range(6):
+                    time.sleep(gap)
+                    c0 = time.process_time()
+                    provider.update()
+                    cpu.append((time.process_time() - c0) * 1e3)
+                out[str(gap)] = cpu
+                print(f"idle Update after a {gap:g}-s pause: CPU median {statistics.median(cpu):.2f} ms, "
+                      f"max {max(cpu):.2f} ms (6 Updates)")
+            provider.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return out
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     phases: dict[str, list[dict]] = {}
     for row in rows:
@@ -157,7 +190,11 @@ def main() -> int:
     parser.add_argument("--build-time", type=float, default=6.0, help="seconds a server takes to become ACTIVE")
     parser.add_argument("--ci", action="store_true", help="small and short: N=100, intervals 0.3/1 s")
     parser.add_argument("--json", help="write every figure to this file")
+    parser.add_argument("--gaps", action="store_true", help="only: an idle Update's CPU after pauses of 0, 0.5, 2, 5 s")
     args = parser.parse_args()
+    if args.gaps:
+        gaps(args)
+        return 0
     if args.ci:
         args.n, args.others, args.delta, args.behind = 100, 20, 5, 2
         args.idle_interval, args.idle_updates, args.busy_interval, args.build_time = 1.0, 2, 0.3, 1.0
